@@ -1,0 +1,269 @@
+"""The agent: builds the components of an :class:`~flafka.config.plan.AgentPlan`, wires
+them, and runs them.
+
+Start order: channels, sinks and their runners, then sources (so nothing is put before
+someone can take). Stop order: sources first; then sinks drain their channels within the
+timeout; then sinks, then channels — Flume's graceful order (FLUME-2894). A reload keeps
+recyclable channels (memory) with their events when name and type are unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flafka.ack import AckTracker
+from flafka.channel import Channel
+from flafka.config.plan import AgentPlan, ComponentPlan, SinkPlan, SourcePlan
+from flafka.errors import ConfigError
+from flafka.interceptor import Interceptor
+from flafka.metrics.counters import Counter, SinkCounter, SourceCounter
+from flafka.processor import ChannelProcessor
+from flafka.registry import Registry
+from flafka.runtime import DeadLetterFile, DefaultSinkProcessor, SinkDriver, SinkRunner, SourceRunner
+from flafka.selector import ChannelSelector
+from flafka.settings import Schema
+from flafka.sink import Sink
+from flafka.sinkprocessor import SinkProcessor
+from flafka.source import PollableSource, Source
+
+log = logging.getLogger(__name__)
+
+
+def _make(plan: ComponentPlan) -> object:
+    return plan.cls(plan.name, plan.settings)
+
+
+@dataclass
+class _Running:
+    """What one start() built (everything but the channels, which may outlive it)."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    source_runners: list[SourceRunner] = field(default_factory=list)
+    sinks: dict[str, Sink] = field(default_factory=dict)
+    sink_runners: list[SinkRunner] = field(default_factory=list)
+
+
+class Agent:
+    """A running Flume agent. Thread-safe ``stop``; ``start`` and ``reload`` from one thread."""
+
+    def __init__(self, plan: AgentPlan, registry: Registry | None = None) -> None:
+        self.plan = plan
+        self.registry = registry
+        self.channels: dict[str, Channel] = {}
+        self._running: _Running | None = None
+        self._lock = threading.RLock()
+        self._stopped = False
+
+    # -- building ------------------------------------------------------------------------
+
+    def _build_channels(self, plan: AgentPlan) -> dict[str, Channel]:
+        channels: dict[str, Channel] = {}
+        for name, cplan in plan.channels.items():
+            old = self.channels.get(name)
+            if old is not None and type(old) is cplan.cls and old.recyclable:
+                old.reconfigure(cplan.settings)
+                channels[name] = old
+                continue
+            channel = _make(cplan)
+            assert isinstance(channel, Channel)
+            channels[name] = channel
+        return channels
+
+    def _build_source(self, splan: SourcePlan, channels: dict[str, Channel]) -> Source:
+        source = _make(splan)
+        assert isinstance(source, Source)
+        source.counter = SourceCounter(splan.name, splan.cls.type_name)
+        source.acks = AckTracker()
+        interceptors: list[Interceptor] = []
+        for iplan in splan.interceptors:
+            interceptor = _make(iplan)
+            assert isinstance(interceptor, Interceptor)
+            interceptors.append(interceptor)
+        selector_plan = splan.selector
+        if selector_plan is None:
+            cls = self.registry.lookup("selector", "replicating") if self.registry else None
+            if cls is None:
+                raise ConfigError("the built-in 'replicating' selector is not registered; is flafka-core installed fully?")
+            selector_plan = ComponentPlan("selector", cls, cls.settings_schema.parse({})[0], "replicating")
+        selector = _make(selector_plan)
+        assert isinstance(selector, ChannelSelector)
+        selector.bind({name: channels[name] for name in splan.channels})
+        source.processor = ChannelProcessor(
+            selector, interceptors, source.counter, acknowledgements=splan.acknowledgements and source.replayable
+        )
+        return source
+
+    def _build_sink(self, kplan: SinkPlan, channels: dict[str, Channel]) -> Sink:
+        sink = _make(kplan)
+        assert isinstance(sink, Sink)
+        sink.channel = channels[kplan.channel]
+        sink.counter = SinkCounter(kplan.name, kplan.cls.type_name)
+        return sink
+
+    def _driver(self, sink: Sink, kplan: SinkPlan) -> SinkDriver:
+        directory = kplan.errors.get("deadletter.directory")
+        return SinkDriver(sink, DeadLetterFile(directory, sink.name) if directory else None)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build and start every component. Raises ConfigError (a sentence with the fix)
+        when a component cannot start; whatever had started is stopped again."""
+        with self._lock:
+            self._start(self.plan)
+
+    def _start(self, plan: AgentPlan) -> None:
+        channels = self._build_channels(plan)
+        running = _Running()
+        try:
+            for channel in channels.values():
+                if channel not in self.channels.values():
+                    channel.start()
+            self.channels = channels
+            grouped: set[str] = set()
+            for gplan in plan.sinkgroups.values():
+                drivers = []
+                for sname in gplan.sinks:
+                    sink = self._build_sink(plan.sinks[sname], channels)
+                    running.sinks[sname] = sink
+                    drivers.append(self._driver(sink, plan.sinks[sname]))
+                    grouped.add(sname)
+                processor = _make(gplan.processor)
+                assert isinstance(processor, SinkProcessor)
+                processor.bind(drivers)
+                running.sink_runners.append(SinkRunner(gplan.name, processor, drivers))
+            for sname, kplan in plan.sinks.items():
+                if sname in grouped:
+                    continue
+                sink = self._build_sink(kplan, channels)
+                running.sinks[sname] = sink
+                driver = self._driver(sink, kplan)
+                processor = DefaultSinkProcessor(sname, Schema().parse({})[0])
+                processor.bind([driver])
+                running.sink_runners.append(SinkRunner(sname, processor, [driver]))
+            for sink in running.sinks.values():
+                sink.counter.started()
+                sink.start()
+            for runner in running.sink_runners:
+                runner.start()
+            for splan in plan.sources.values():
+                running.sources[splan.name] = self._build_source(splan, channels)
+            for source in running.sources.values():
+                source.counter.started()
+                source.start()
+                if isinstance(source, PollableSource):
+                    runner = SourceRunner(source)
+                    running.source_runners.append(runner)
+                    runner.start()
+        except BaseException:
+            self._running = running
+            self._stop_running(timeout=5.0)
+            raise
+        self._running = running
+        self.plan = plan
+        log.info(
+            "agent '%s' started: %d sources, %d channels, %d sinks",
+            plan.name,
+            len(running.sources),
+            len(channels),
+            len(running.sinks),
+        )
+
+    def _stop_running(self, timeout: float) -> bool:
+        """Stop sources, let sinks drain for up to ``timeout`` s, stop sinks. True when
+        every channel was empty at the end."""
+        running = self._running
+        if running is None:
+            return True
+        self._running = None
+        for sr in running.source_runners:
+            sr.request_stop()
+        for sr in running.source_runners:
+            sr.join(timeout=max(1.0, timeout / 4))
+        for source in running.sources.values():
+            try:
+                source.stop()
+            except Exception:
+                log.exception("source '%s' failed to stop", source.name)
+            source.counter.stopped()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(ch.is_empty() for ch in self.channels.values()):
+            if not any(r.is_alive() for r in running.sink_runners):
+                break
+            time.sleep(0.02)
+        drained = all(ch.is_empty() for ch in self.channels.values())
+        for kr in running.sink_runners:
+            kr.request_stop()
+        for kr in running.sink_runners:
+            kr.join(timeout=max(1.0, deadline - time.monotonic()))
+        for sink in running.sinks.values():
+            try:
+                sink.stop()
+            except Exception:
+                log.exception("sink '%s' failed to stop", sink.name)
+            sink.counter.stopped()
+        return drained
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop gracefully (idempotent). Returns True when every channel was drained;
+        False when events remained (they are replayed by acknowledging sources)."""
+        with self._lock:
+            drained = self._stop_running(timeout)
+            if not self._stopped:
+                self._stopped = True
+                for channel in self.channels.values():
+                    channel.stop()
+            leftover = sum(ch.size() for ch in self.channels.values())
+            if leftover:
+                log.warning("agent stopped with %d events still in channels (not delivered)", leftover)
+            return drained
+
+    def reload(self, plan: AgentPlan) -> None:
+        """Apply a new plan: stop sources and sinks, keep recyclable channels (and their
+        events) whose name and type are unchanged, start the new components."""
+        with self._lock:
+            self._stop_running(timeout=0.0)
+            kept = {name for name, ch in self.channels.items() if name in plan.channels and type(ch) is plan.channels[name].cls and ch.recyclable}
+            for name, channel in self.channels.items():
+                if name not in kept:
+                    channel.stop()
+            self.channels = {name: ch for name, ch in self.channels.items() if name in kept}
+            self._start(plan)
+            log.info("agent '%s' reloaded; kept channels: %s", plan.name, ", ".join(sorted(kept)) or "none")
+
+    # -- observation ---------------------------------------------------------------------
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return self._running.sources if self._running else {}
+
+    @property
+    def sinks(self) -> dict[str, Sink]:
+        return self._running.sinks if self._running else {}
+
+    def drained(self) -> bool:
+        """True when every source has nothing more to read and everything it read was
+        delivered, and every channel is empty."""
+        running = self._running
+        if running is None:
+            return True
+        return all(s.drained() for s in running.sources.values()) and all(ch.is_empty() for ch in self.channels.values())
+
+    def failed_sinks(self) -> list[str]:
+        running = self._running
+        if running is None:
+            return []
+        return [r.group for r in running.sink_runners if not r.is_alive()]
+
+    def counters(self) -> list[Counter]:
+        out: list[Counter] = []
+        running = self._running
+        if running:
+            out.extend(s.counter for s in running.sources.values())
+        out.extend(ch.counter for ch in self.channels.values())
+        if running:
+            out.extend(k.counter for k in running.sinks.values())
+        return out

@@ -1,0 +1,40 @@
+"""The base every component derives from: kind, type name, aliases, settings schema, lifecycle.
+
+Lifecycle (DESIGN §2): ``__init__(name, settings)`` is pure (no I/O, no threads) and may
+raise :class:`~flafka.errors.ConfigError` for cross-key problems; ``start()`` opens
+clients; ``stop()`` is idempotent and bounded. Runtime wiring (``counter``, channel
+processor, ...) is attached by the agent before ``start()``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from flafka.settings import EMPTY_SCHEMA, Schema, Settings
+
+ComponentKind = Literal["source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer"]
+
+
+class Component:
+    """Base class of sources, channels, sinks, interceptors, selectors and sink processors."""
+
+    kind: ClassVar[ComponentKind]
+    type_name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Other names for the type: Flume's alias spellings and fully qualified class names."""
+    settings_schema: ClassVar[Schema] = EMPTY_SCHEMA
+    summary: ClassVar[str] = ""
+    """One line for ``flafka describe`` and ``flafka plugins``."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+
+    def start(self) -> None:
+        """Open clients and resources. Called once before any data moves."""
+
+    def stop(self) -> None:
+        """Release resources. Idempotent; must return promptly."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,33 @@
+"""Plugin hook specifications (group ``flafka``). Called at registration time only —
+never on the data path. Plugin authors import :data:`hookimpl` from ``flafka``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from flafka.component import Component
+
+hookspec = pluggy.HookspecMarker("flafka")
+hookimpl = pluggy.HookimplMarker("flafka")
+
+
+@hookspec
+def flafka_register_components() -> list[type[Component]]:  # type: ignore[empty-body]
+    """Return component classes (sources, channels, sinks, interceptors, selectors, sink
+    processors, serializers) this plugin provides. Called once at start-up."""
+
+
+@hookspec
+def flafka_register_commands(cli: click.Group) -> None:
+    """Add click commands to the ``flafka`` command group."""
+
+
+@hookspec
+def flafka_register_test_services() -> list[Any]:  # type: ignore[empty-body]
+    """Return test service definitions (used by flafka-testkit)."""

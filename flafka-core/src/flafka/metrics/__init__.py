@@ -1,0 +1,1 @@
+"""Counters (Flume's names) and their exposition (Flume JSON, Prometheus text)."""

@@ -1,0 +1,93 @@
+"""The channel processor: what a source calls to hand a batch to its channels.
+
+Order (Flume's ``ChannelProcessor.processEventBatch``): interceptors, then the selector,
+then one put transaction per required channel, in order; then optional channels, whose
+failures are logged and ignored. A failing required channel raises to the source, which
+keeps its batch and retries (channels committed before it may then hold duplicates, as in
+Flume).
+
+Acknowledgements: with ``acknowledgements`` on, each put carries the batch's token and
+the token expects one delivery per event copy; with it off (Flume's rule) the token is
+paid as soon as the required channels committed. If the batch fails, the token is
+abandoned so the source's position never moves past it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flafka.ack import AckToken
+from flafka.channel import Channel
+from flafka.errors import ChannelError
+from flafka.event import Event
+from flafka.interceptor import Interceptor
+from flafka.metrics.counters import SourceCounter
+from flafka.selector import ChannelSelector
+
+log = logging.getLogger(__name__)
+
+
+class ChannelProcessor:
+    def __init__(
+        self,
+        selector: ChannelSelector,
+        interceptors: list[Interceptor],
+        counter: SourceCounter,
+        acknowledgements: bool = True,
+    ) -> None:
+        self.selector = selector
+        self.interceptors = interceptors
+        self.counter = counter
+        self.acknowledgements = acknowledgements
+        self._optional_failures: dict[str, int] = {}
+
+    def process_batch(self, events: list[Event], token: AckToken | None = None) -> None:
+        """Put ``events`` into the selected channels. Raises ChannelError (or
+        ChannelFullError) when a required channel could not take the batch; nothing was
+        lost then — the caller still holds the batch and must retry it."""
+        counter = self.counter
+        n = len(events)
+        counter.event_received_count += n
+        counter.append_batch_received_count += 1
+        try:
+            for interceptor in self.interceptors:
+                events = interceptor.intercept(events)
+                if not events:
+                    break
+            if events:
+                required, optional = self.selector.select(events)
+                carried = token if self.acknowledgements else None
+                for channel, batch in required:
+                    self._put(channel, batch, carried)
+                for channel, batch in optional:
+                    try:
+                        self._put(channel, batch, carried)
+                    except ChannelError as exc:
+                        self._optional_failed(channel, exc)
+        except BaseException:
+            counter.channel_write_fail += 1
+            if token is not None:
+                token.abandon()
+            raise
+        counter.event_accepted_count += n
+        counter.append_batch_accepted_count += 1
+        if token is not None:
+            token.release()
+
+    @staticmethod
+    def _put(channel: Channel, batch: list[Event], token: AckToken | None) -> None:
+        tx = channel.put_transaction()
+        try:
+            tx.put(batch, token)
+            if token is not None:
+                token.add(len(batch))  # staged, not yet visible: no sink can pay before this
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+
+    def _optional_failed(self, channel: Channel, exc: ChannelError) -> None:
+        seen = self._optional_failures.get(channel.name, 0)
+        self._optional_failures[channel.name] = seen + 1
+        if seen % 1000 == 0:  # one line per 1000 failures: never per event
+            log.warning("optional channel '%s' did not take a batch (ignored, as Flume does): %s", channel.name, exc)

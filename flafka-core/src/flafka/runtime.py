@@ -1,0 +1,283 @@
+"""Runner threads and the sink driver: the runtime owns retries, backoff and rollback.
+
+* :class:`SinkDriver` moves one batch: take from the sink's channel, ``sink.write``,
+  commit only when the destination acknowledged; roll back and raise
+  :class:`SinkFailure` otherwise.
+* :class:`SinkRunner` is one thread per sink or sink group (as Flume's ``SinkRunner``):
+  it asks the group's processor to move batches, waits on the channel when it is empty,
+  and backs off (capped, jittered, exponential) after failures.
+* :class:`SourceRunner` is one thread per pollable source (Flume's
+  ``PollableSourceRunner``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from base64 import b64encode
+from pathlib import Path
+
+from flafka.errors import FlafkaError, PermanentError, RetriableError
+from flafka.event import Event
+from flafka.sink import BatchOutcome, Sink
+from flafka.sinkprocessor import SinkProcessor
+from flafka.source import PollableSource, Status
+
+log = logging.getLogger(__name__)
+
+INLINE_RETRIES = 3
+"""Partial failures: how often the failed events are retried while the batch is held."""
+
+
+class SinkFailure(FlafkaError):
+    """A sink could not deliver a batch; the batch was rolled back into its channel."""
+
+    def __init__(self, sink: str, error: BaseException, retriable: bool) -> None:
+        kind = "retriable" if retriable else "permanent"
+        super().__init__(f"sink '{sink}' failed ({kind}): {error}")
+        self.sink = sink
+        self.error = error
+        self.retriable = retriable
+
+
+class DeadLetterFile:
+    """Appends permanently rejected events as JSON lines (``errors.deadletter.directory``)."""
+
+    def __init__(self, directory: str, sink: str) -> None:
+        self.path = Path(directory) / f"{sink}.deadletter.jsonl"
+
+    def write(self, events: list[Event], reason: BaseException) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [
+            json.dumps({"reason": str(reason), "headers": e.headers, "body_b64": b64encode(e.body).decode()})
+            for e in events
+        ]
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class SinkDriver:
+    """One sink with its channel. ``drive`` moves at most one batch."""
+
+    def __init__(self, sink: Sink, dead_letter: DeadLetterFile | None = None) -> None:
+        self.sink = sink
+        self.name = sink.name
+        self.channel = sink.channel
+        self.counter = sink.counter
+        self.batch_size = sink.batch_size()
+        self.dead_letter = dead_letter
+        self.stopping = threading.Event()
+
+    def drive(self) -> Status:
+        """Take up to ``batch_size`` events, write them, commit. Returns BACKOFF when the
+        channel was empty. Raises SinkFailure after a rollback when the write failed."""
+        counter = self.counter
+        tx = self.channel.take_transaction()
+        try:
+            events = tx.take(self.batch_size)
+        except Exception as exc:
+            tx.rollback()
+            counter.channel_read_fail += 1
+            raise SinkFailure(self.name, exc, retriable=True)
+        n = len(events)
+        if not n:
+            counter.batch_empty_count += 1
+            return Status.BACKOFF
+        if n < self.batch_size:
+            counter.batch_underflow_count += 1
+        else:
+            counter.batch_complete_count += 1
+        counter.event_drain_attempt_count += n
+        try:
+            self._deliver(events)
+        except BaseException as exc:
+            tx.rollback()
+            counter.event_write_fail += n
+            if isinstance(exc, SinkFailure):
+                raise
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise SinkFailure(self.name, exc, retriable=not isinstance(exc, PermanentError))
+        tx.commit()
+        counter.event_drain_success_count += n
+        return Status.READY
+
+    def _deliver(self, events: list[Event]) -> None:
+        """Write until every event is delivered (or dead-lettered); raise otherwise."""
+        pending = events
+        for attempt in range(INLINE_RETRIES + 1):
+            try:
+                outcome = self.sink.write(pending)
+            except PermanentError as exc:
+                self._reject(pending, exc)
+                return
+            if outcome is None:
+                return
+            failed = [pending[i] for i in outcome.failed]
+            if not failed:
+                return
+            if not outcome.retriable:
+                self._reject(failed, outcome.error)
+                return
+            pending = failed
+            self.counter.retries += 1
+            if attempt < INLINE_RETRIES and self.stopping.wait(0.05 * (2**attempt)):
+                break
+        raise RetriableError(f"{len(pending)} of {len(events)} events still failing after {INLINE_RETRIES} retries: {outcome.error}")
+
+    def _reject(self, events: list[Event], error: BaseException) -> None:
+        if self.dead_letter is None:
+            raise PermanentError(
+                f"{error} — {len(events)} events were rejected for good and stay in channel "
+                f"'{self.channel.name}'; fix the data or destination, or set "
+                f"errors.deadletter.directory on sink '{self.name}' to set them aside"
+            )
+        self.dead_letter.write(events, error)
+        self.counter.discarded += len(events)
+        log.error("sink '%s': %d events rejected for good, written to %s: %s", self.name, len(events), self.dead_letter.path, error)
+
+
+class DefaultSinkProcessor(SinkProcessor):
+    """One sink, no failover (used for every sink outside a sink group)."""
+
+    type_name = "default"
+    aliases = ("org.apache.flume.sink.DefaultSinkProcessor",)
+    summary = "Drive a single sink"
+
+    def process(self) -> Status:
+        return self.drivers[0].drive()
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter, in seconds."""
+
+    def __init__(self, base: float = 0.1, cap: float = 5.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        ceiling = min(self.cap, self.base * (2 ** min(self.failures, 30)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class SinkRunner(threading.Thread):
+    """Drives one sink processor until stopped."""
+
+    def __init__(self, name: str, processor: SinkProcessor, drivers: list[SinkDriver], max_backoff: float = 5.0) -> None:
+        super().__init__(name=f"sink-runner-{name}", daemon=True)
+        self.group = name
+        self.processor = processor
+        self.drivers = drivers
+        self._stop_requested = threading.Event()
+        self.backoff = Backoff(cap=max_backoff)
+        self._last_error = ""
+        self.failure: BaseException | None = None
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+        for d in self.drivers:
+            d.stopping.set()
+
+    def run(self) -> None:
+        stop = self._stop_requested
+        channels = list({id(d.channel): d.channel for d in self.drivers}.values())
+        next_tick = time.monotonic() + 1.0
+        while not stop.is_set():
+            try:
+                status = self.processor.process()
+                if self.backoff.failures:
+                    log.info("sink '%s' delivers again", self.group)
+                    self.backoff.reset()
+                    self._last_error = ""
+            except SinkFailure as exc:
+                self._failed(exc, retriable=exc.retriable)
+                continue
+            except Exception as exc:  # a bug in a sink: never kill the runner
+                log.exception("sink '%s' raised unexpectedly; the batch was rolled back", self.group)
+                self._failed(exc, retriable=True)
+                continue
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + 1.0
+                self._tick()
+            if status is Status.BACKOFF:
+                if len(channels) == 1:
+                    channels[0].wait_for_events(min(1.0, max(0.0, next_tick - now)))
+                else:
+                    stop.wait(0.05)
+        self._tick()
+
+    def _tick(self) -> None:
+        for d in self.drivers:
+            try:
+                d.sink.tick()
+            except Exception:
+                log.exception("sink '%s': tick failed", d.name)
+
+    def _failed(self, exc: BaseException, retriable: bool) -> None:
+        if retriable:
+            for d in self.drivers:
+                d.counter.retries += 1
+        delay = self.backoff.next_delay() if retriable else self.backoff.cap
+        message = str(exc)
+        if message != self._last_error or self.backoff.failures in (1, 10) or self.backoff.failures % 100 == 0:
+            log.error("%s — retrying in %.1f s (attempt %d)", message, delay, self.backoff.failures)
+            self._last_error = message
+        self._stop_requested.wait(delay)
+
+
+class SourceRunner(threading.Thread):
+    """Calls ``source.process()`` until stopped; sleeps ``source.backoff_delay(n)`` after
+    the n-th consecutive BACKOFF or failure."""
+
+    def __init__(self, source: PollableSource) -> None:
+        super().__init__(name=f"source-runner-{source.name}", daemon=True)
+        self.source = source
+        self._stop_requested = threading.Event()
+        self._last_error = ""
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    def run(self) -> None:
+        source = self.source
+        stop = self._stop_requested
+        idle = 0
+        while not stop.is_set():
+            try:
+                status = source.process()
+            except Exception as exc:
+                source.counter.generic_processing_fail += 1
+                message = str(exc) or type(exc).__name__
+                if message != self._last_error:
+                    log.error("source '%s': %s", source.name, message, exc_info=not isinstance(exc, FlafkaError))
+                    self._last_error = message
+                status = Status.BACKOFF
+            if status is Status.READY:
+                idle = 0
+                continue
+            idle += 1
+            stop.wait(source.backoff_delay(idle))
+
+
+__all__ = [
+    "Backoff",
+    "BatchOutcome",
+    "DeadLetterFile",
+    "DefaultSinkProcessor",
+    "SinkDriver",
+    "SinkFailure",
+    "SinkRunner",
+    "SourceRunner",
+]

@@ -1,0 +1,24 @@
+"""Channel selectors decide which channels receive each event of a batch."""
+
+from __future__ import annotations
+
+from flafka.channel import Channel
+from flafka.component import Component
+from flafka.event import Event
+
+Routing = list[tuple[Channel, list[Event]]]
+
+
+class ChannelSelector(Component):
+    """``bind`` receives the source's channels (name -> channel, in configured order) and
+    may raise ConfigError (e.g. a mapping naming a channel the source does not list).
+    ``select`` splits a batch into required and optional ``(channel, events)`` pairs;
+    order of events is kept within each channel."""
+
+    kind = "selector"
+
+    def bind(self, channels: dict[str, Channel]) -> None:
+        self.channels = channels
+
+    def select(self, events: list[Event]) -> tuple[Routing, Routing]:
+        raise NotImplementedError
