@@ -1,0 +1,214 @@
+"""The runtime end to end with small in-test components: acknowledgements, sink
+failures and retries, graceful stop, reload keeping channel contents."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flafka.channels.memory import MemoryChannel
+from flafka.config.plan import AgentPlan, ComponentPlan, SinkPlan, SourcePlan
+from flafka.errors import ChannelError, PermanentError, RetriableError
+from flafka.event import Event
+from flafka.registry import Registry
+from flafka.settings import Schema, Setting
+from flafka.sink import BatchOutcome, Sink
+from flafka.source import PollableSource, Status
+from flafka.testing import settings_for
+
+from flafka.agent import Agent
+
+
+class ListSource(PollableSource):
+    """Replays ``total`` numbered events in batches; commits positions only when delivered."""
+
+    type_name = "test_list"
+    replayable = True
+    settings_schema = Schema(Setting("batchSize", "int", 10), Setting("total", "int", 100))
+
+    def start(self) -> None:
+        self.next = 0
+        self.committed = 0
+        self.pending: list[Event] | None = None
+
+    def process(self) -> Status:
+        for pos in self.acks.delivered():
+            self.committed = max(self.committed, pos)
+        total = self.settings["total"]
+        if self.pending is None:
+            if self.next >= total:
+                return Status.BACKOFF
+            end = min(total, self.next + self.settings["batchSize"])
+            self.pending = [Event(str(i).encode()) for i in range(self.next, end)]
+            self.next = end
+        try:
+            self.processor.process_batch(self.pending, self.acks.token(self.next))
+        except ChannelError:
+            return Status.BACKOFF
+        self.pending = None
+        return Status.READY
+
+    def backoff_delay(self, attempts: int) -> float:
+        return 0.01
+
+    def drained(self) -> bool:
+        for pos in self.acks.delivered():
+            self.committed = max(self.committed, pos)
+        return self.next >= self.settings["total"] and self.acks.in_flight == 0
+
+
+class CollectSink(Sink):
+    type_name = "test_collect"
+    settings_schema = Schema(Setting("batchSize", "int", 10))
+    script: list[Any] = []
+
+    def start(self) -> None:
+        self.got: list[int] = []
+        self.calls = 0
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, events: list[Event]) -> BatchOutcome | None:
+        self.gate.wait()
+        self.calls += 1
+        action = self.script.pop(0) if self.script else None
+        if action == "retriable":
+            raise RetriableError("destination down")
+        if action == "permanent":
+            raise PermanentError("record rejected")
+        if action == "half":
+            half = len(events) // 2
+            self.got.extend(int(e.body) for e in events[:half])
+            return BatchOutcome(failed=range(half, len(events)), error=RetriableError("partial"))
+        self.got.extend(int(e.body) for e in events)
+        return None
+
+
+def registry() -> Registry:
+    from flafka.selectors.builtin import ReplicatingChannelSelector
+
+    reg = Registry()
+    for cls in (ListSource, CollectSink, MemoryChannel, ReplicatingChannelSelector):
+        reg.add(cls, "test")
+    return reg
+
+
+def plan(total: int = 100, acks: bool = True, capacity: int = 1000, sinks: int = 1, **sink_errors: str) -> AgentPlan:
+    from flafka.selectors.builtin import ReplicatingChannelSelector
+
+    p = AgentPlan("a1")
+    names = [f"c{i}" for i in range(sinks)]
+    for name in names:
+        p.channels[name] = ComponentPlan(name, MemoryChannel, settings_for(MemoryChannel, capacity=capacity, transactionCapacity=100), "memory")
+    p.sources["r1"] = SourcePlan(
+        "r1", ListSource, settings_for(ListSource, total=total), "test_list",
+        channels=names,
+        selector=ComponentPlan("selector", ReplicatingChannelSelector, settings_for(ReplicatingChannelSelector), "replicating"),
+        acknowledgements=acks,
+    )
+    for i, name in enumerate(names):
+        p.sinks[f"k{i}"] = SinkPlan(f"k{i}", CollectSink, settings_for(CollectSink), "test_collect", channel=name, errors=dict(sink_errors))
+    return p
+
+
+def wait_for(cond: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_every_event_delivered_once_and_position_follows_delivery() -> None:
+    CollectSink.script = []
+    agent = Agent(plan(total=1000, sinks=2), registry())
+    agent.start()
+    wait_for(agent.drained)
+    for sink in agent.sinks.values():
+        assert sorted(sink.got) == list(range(1000))  # type: ignore[attr-defined]
+    assert agent.sources["r1"].committed == 1000  # type: ignore[attr-defined]
+    assert agent.stop(5)
+
+
+def test_position_does_not_pass_undelivered_events() -> None:
+    CollectSink.script = []
+    agent = Agent(plan(total=50), registry())
+    agent.start()
+    sink = agent.sinks["k0"]
+    wait_for(lambda: sink.calls >= 1)  # type: ignore[attr-defined]
+    sink.gate.clear()  # type: ignore[attr-defined]  # destination hangs
+    time.sleep(0.2)
+    source = agent.sources["r1"]
+    source.drained()
+    delivered = len(sink.got)  # type: ignore[attr-defined]
+    assert source.committed <= delivered  # type: ignore[attr-defined]
+    assert source.next == 50  # type: ignore[attr-defined]  # read everything...
+    assert source.committed < 50  # type: ignore[attr-defined]  # ...but committed only what was delivered
+    sink.gate.set()  # type: ignore[attr-defined]
+    wait_for(agent.drained)
+    assert source.committed == 50  # type: ignore[attr-defined]
+    agent.stop(5)
+
+
+def test_acknowledgements_false_commits_at_channel_commit() -> None:
+    CollectSink.script = []
+    agent = Agent(plan(total=30, acks=False), registry())
+    agent.start()
+    sink = agent.sinks["k0"]
+    sink.gate.clear()  # type: ignore[attr-defined]
+    source = agent.sources["r1"]
+    wait_for(lambda: source.next == 30)  # type: ignore[attr-defined]
+    wait_for(lambda: (source.drained() or True) and source.committed == 30)  # type: ignore[attr-defined]
+    sink.gate.set()  # type: ignore[attr-defined]
+    wait_for(agent.drained)
+    agent.stop(5)
+
+
+def test_retriable_and_partial_failures_lose_nothing() -> None:
+    CollectSink.script = ["retriable", "half", "retriable", "half"]
+    agent = Agent(plan(total=200), registry())
+    agent.start()
+    wait_for(agent.drained, timeout=20)
+    sink = agent.sinks["k0"]
+    assert set(sink.got) == set(range(200))  # type: ignore[attr-defined]
+    assert sink.counter.retries >= 3
+    assert sink.counter.event_write_fail >= 10
+    agent.stop(5)
+
+
+def test_permanent_failure_goes_to_dead_letter_when_configured(tmp_path: Any) -> None:
+    CollectSink.script = ["permanent"]
+    agent = Agent(plan(total=20, **{"deadletter.directory": str(tmp_path)}), registry())
+    agent.start()
+    wait_for(agent.drained)
+    sink = agent.sinks["k0"]
+    lines = (tmp_path / "k0.deadletter.jsonl").read_text().splitlines()
+    assert len(lines) == 10 and '"reason": "record rejected"' in lines[0]
+    assert sorted(sink.got) == list(range(10, 20))  # type: ignore[attr-defined]
+    assert sink.counter.discarded == 10
+    agent.stop(5)
+
+
+def test_permanent_failure_without_dead_letter_keeps_events() -> None:
+    CollectSink.script = ["permanent"]
+    agent = Agent(plan(total=20), registry())
+    agent.start()
+    wait_for(agent.drained, timeout=15)  # runner backs off, then the retry succeeds
+    assert sorted(agent.sinks["k0"].got) == list(range(20))  # type: ignore[attr-defined]
+    agent.stop(5)
+
+
+def test_stop_drains_channels_and_reload_keeps_events() -> None:
+    CollectSink.script = []
+    agent = Agent(plan(total=100), registry())
+    agent.start()
+    sink = agent.sinks["k0"]
+    sink.gate.clear()  # type: ignore[attr-defined]
+    channel = agent.channels["c0"]
+    wait_for(lambda: channel.size() >= 50)
+    sink.gate.set()  # type: ignore[attr-defined]
+    new = plan(total=0)
+    agent.reload(new)
+    assert agent.channels["c0"] is channel  # the same memory channel, with its events
+    wait_for(lambda: channel.is_empty())
+    assert agent.stop(5)

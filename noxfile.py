@@ -1,0 +1,47 @@
+"""Every developer task. `python3 -m nox -s tests` is the README's test command."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+PACKAGES = ["flafka-core[test]", "flafka-testkit"]
+TEST_PATHS = ["flafka-core/tests", "flafka-testkit/tests", "tests"]
+
+
+def install(session: nox.Session, *extra: str) -> None:
+    args: list[str] = []
+    for pkg in PACKAGES:
+        args += ["-e", pkg]
+    session.install(*args, *extra)
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole test suite: unit, contract, end-to-end and crash tests.
+
+    pytest's exit code 5 (nothing collected) fails the session like any other non-zero code.
+    """
+    install(session)
+    session.run("pytest", *TEST_PATHS, *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    install(session, "mypy>=1.10")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks: events/s, CPU seconds and peak RSS; see benchmarks/RESULTS.md."""
+    install(session, "pyinstrument")
+    session.run("python", "benchmarks/run.py", *session.posargs)
