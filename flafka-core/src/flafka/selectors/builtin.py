@@ -120,6 +120,11 @@ class MultiplexingChannelSelector(ChannelSelector):
         default = _resolve(self, "default", settings["default"] or [], channels)
         routes: dict[str, _Route] = {}
         for value, names in mapping.items():
+            if not value:
+                raise ConfigError(
+                    f"selector.mapping. of source '{self.name}' has no header value after 'mapping.'; "
+                    f"write selector.mapping.<value> = <channels>"
+                )
             required = _resolve(self, f"mapping.{value}", names.split(), channels)
             if not required:
                 raise ConfigError(
@@ -201,7 +206,9 @@ class LoadBalancingChannelSelector(ChannelSelector):
     aliases = ("org.apache.flume.channel.LoadBalancingChannelSelector",)
     summary = "Send each event to one channel, round robin or at random"
     settings_schema = Schema(
-        Setting("policy", "enum", "round_robin", "how a channel is picked", choices=("round_robin", "random"), since="1.10"),
+        Setting(
+            "policy", "enum", "round_robin", "how a channel is picked", choices=("round_robin", "random"), since="1.10"
+        ),
         reserved=_RESERVED,
     )
 
