@@ -1,0 +1,325 @@
+"""Event deserializers of the spooling directory source: ``LINE`` and ``BLOB``.
+
+A deserializer turns the bytes of one open file into event bodies, batch by batch, and
+always knows the exact byte offset in the file just after the last body it returned
+(:attr:`offset`) and how many whole lines lie before it (:attr:`line`). The source
+commits those numbers once the batch is delivered and reopens the file there after a
+crash, so a resume is byte-exact.
+
+LINE follows Flume's ``LineDeserializer``: lines end at ``\\n``; ``\\r`` is kept; an
+empty line is an empty event; a last line without ``\\n`` is an event. A line longer than
+``maxLineLength`` *characters* is cut into pieces of ``maxLineLength`` characters, each
+piece one event (Flume does the same but logs it as "truncating"). Unlike Flume, a line of
+exactly ``maxLineLength`` characters is not followed by a spurious empty event. Every cut
+is counted (:attr:`LineDeserializer.cuts`) so the source can report it.
+
+Fast path: when input and output charsets are both UTF-8 the file is read in large
+chunks, split on ``b"\\n"`` and the raw line bytes become the bodies (the chunk is
+validated first: ASCII by ``bytes.isascii``, otherwise by a strict UTF-8 decode). A chunk
+with invalid bytes or over-long lines, and every chunk of another charset, takes the
+per-line path, which decodes each line with ``decodeErrorPolicy`` and re-encodes it.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import BinaryIO, Protocol
+
+CHUNK_SIZE = 1 << 21
+"""Bytes read from the file per ``read`` system call (2 MiB)."""
+
+
+class DecodeFailure(Exception):
+    """A line could not be decoded and ``decodeErrorPolicy = FAIL``. ``line`` is 1-based;
+    ``offset`` is the byte offset in the file of the first bad byte."""
+
+    def __init__(self, line: int, offset: int, detail: str) -> None:
+        super().__init__(f"line {line}, byte offset {offset}: {detail}")
+        self.line = line
+        self.offset = offset
+        self.detail = detail
+
+
+class Deserializer(Protocol):
+    """What the source needs from a deserializer."""
+
+    offset: int
+    line: int
+    cuts: int
+    first_cut: tuple[int, int] | None
+    repaired: int
+    first_repair: tuple[int, int] | None
+
+    def read(self, max_events: int) -> list[bytes]:
+        """Up to ``max_events`` bodies ([] at the end). Raises :class:`DecodeFailure`
+        (after first returning every body before the bad line)."""
+        ...
+
+    def at_eof(self) -> bool:
+        """True when :meth:`read` will return nothing more (may read ahead one chunk)."""
+        ...
+
+
+def is_utf8(charset: str) -> bool:
+    return codecs.lookup(charset).name == "utf-8"
+
+
+def ascii_compatible(charset: str) -> bool:
+    """True when the charset writes ``\\n`` as the single byte 0x0A (needed to split lines
+    on bytes). UTF-16 and UTF-32 are not."""
+    try:
+        return "a\n".encode(charset) == b"a\n"
+    except (LookupError, UnicodeError):
+        return False
+
+
+_ERRORS = {"FAIL": "strict", "REPLACE": "replace", "IGNORE": "ignore"}
+
+
+class LineDeserializer:
+    """Lines of one file (see the module docstring). ``fileobj`` is an unbuffered binary
+    file positioned at ``offset``; ``line`` is the number of whole lines before it."""
+
+    def __init__(
+        self,
+        fileobj: BinaryIO,
+        *,
+        offset: int = 0,
+        line: int = 0,
+        max_line_length: int = 2048,
+        input_charset: str = "UTF-8",
+        output_charset: str = "UTF-8",
+        decode_error_policy: str = "FAIL",
+        chunk_size: int = CHUNK_SIZE,
+    ) -> None:
+        self._f = fileobj
+        self.offset = offset
+        self.line = line
+        self._max = max_line_length
+        self._in = codecs.lookup(input_charset).name
+        self._out = codecs.lookup(output_charset).name
+        self._errors = _ERRORS[decode_error_policy]
+        self._same_utf8 = self._in == "utf-8" and self._out == "utf-8"
+        self._chunk = chunk_size
+        self.cuts = 0
+        self.first_cut: tuple[int, int] | None = None
+        self.repaired = 0
+        self.first_repair: tuple[int, int] | None = None
+        # bodies not yet returned: _lines[_i:]; in the fast path each is one whole line
+        # followed by b"\n" (except a final line at EOF when _tail_no_nl); in the per-line
+        # path _ends/_lns give the offset and line count after each body.
+        self._lines: list[bytes] = []
+        self._i = 0
+        self._tail_no_nl = False
+        self._ends: list[int] | None = None
+        self._lns: list[int] | None = None
+        self._parts: list[bytes] = []  # a partial line read from the file, not yet split
+        self._split_line = line  # whole lines split so far (line number base of the next chunk)
+        self._split_pos = offset  # file offset of the start of _parts
+        self._eof = False
+        self._failure: DecodeFailure | None = None
+
+    # -- reading -------------------------------------------------------------------------
+    def read(self, max_events: int) -> list[bytes]:
+        if self._i >= len(self._lines) and not self._fill():
+            if self._failure is not None:
+                raise self._failure
+            return []
+        i = self._i
+        j = min(i + max_events, len(self._lines))
+        out = self._lines[i:j]
+        self._i = j
+        if self._ends is None:
+            n = j - i
+            nbytes = sum(map(len, out)) + n
+            if j == len(self._lines) and self._tail_no_nl:
+                nbytes -= 1
+            self.offset += nbytes
+            self.line += n
+        else:
+            assert self._lns is not None
+            self.offset = self._ends[j - 1]
+            self.line = self._lns[j - 1]
+        return out
+
+    def at_eof(self) -> bool:
+        if self._i < len(self._lines):
+            return False
+        return not self._fill() and self._failure is None
+
+    def _fill(self) -> bool:
+        """Split more of the file into bodies; False when there is nothing more."""
+        while True:
+            if self._failure is not None:
+                return False
+            if self._eof:
+                return False
+            data = self._f.read(self._chunk)
+            if not data:
+                self._eof = True
+                complete = b"".join(self._parts)
+                self._parts = []
+                if not complete:
+                    return False
+            else:
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    self._parts.append(data)  # a partial line: keep reading
+                    continue
+                head = data if cut + 1 == len(data) else data[: cut + 1]
+                complete = b"".join([*self._parts, head]) if self._parts else head
+                self._parts = [data[cut + 1 :]] if cut + 1 < len(data) else []
+            self._split(complete)
+            if self._i < len(self._lines):
+                return True
+
+    def _split(self, complete: bytes) -> None:
+        parts = complete.split(b"\n")
+        ends_nl = not parts[-1]
+        if ends_nl:
+            parts.pop()
+        base_pos, base_line = self._split_pos, self._split_line
+        self._split_pos += len(complete)
+        self._split_line += len(parts)
+        self._i = 0
+        if self._same_utf8 and (len(complete) <= self._max or max(map(len, parts)) <= self._max):
+            valid = complete.isascii()
+            if not valid:
+                try:
+                    complete.decode("utf-8")
+                    valid = True
+                except UnicodeDecodeError:
+                    pass
+            if valid:
+                self._lines = parts
+                self._tail_no_nl = not ends_nl
+                self._ends = self._lns = None
+                return
+        self._slow(parts, ends_nl, base_pos, base_line)
+
+    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int) -> None:
+        """The per-line path: decode with the error policy, cut long lines, re-encode."""
+        bodies: list[bytes] = []
+        ends: list[int] = []
+        lns: list[int] = []
+        cs, out_cs, errors, limit = self._in, self._out, self._errors, self._max
+        last = len(parts) - 1
+        for idx, raw in enumerate(parts):
+            nl = 1 if (idx < last or ends_nl) else 0
+            line_no = line + idx + 1
+            clean = True
+            try:
+                text = raw.decode(cs)
+            except UnicodeDecodeError as exc:
+                if errors == "strict":
+                    self._failure = DecodeFailure(
+                        line_no, pos + exc.start, f"bytes not valid {cs} ({exc.reason}: {raw[exc.start:exc.end]!r})"
+                    )
+                    break
+                text = raw.decode(cs, errors)
+                clean = False
+                self.repaired += 1
+                if self.first_repair is None:
+                    self.first_repair = (line_no, pos + exc.start)
+            if len(text) <= limit:
+                bodies.append(raw if (clean and self._same_utf8) else text.encode(out_cs, "replace"))
+                pos += len(raw) + nl
+                ends.append(pos)
+                lns.append(line_no)
+                continue
+            self.cuts += 1
+            if self.first_cut is None:
+                self.first_cut = (line_no, len(text))
+            cuts = _piece_ends(raw, text, limit, cs, errors, clean)
+            npieces = len(cuts) + 1
+            for k in range(npieces):
+                bodies.append(text[k * limit : (k + 1) * limit].encode(out_cs, "replace"))
+                if k < npieces - 1:
+                    ends.append(pos + cuts[k])
+                    lns.append(line_no - 1)
+                else:
+                    ends.append(pos + len(raw) + nl)
+                    lns.append(line_no)
+            pos += len(raw) + nl
+        self._lines, self._ends, self._lns = bodies, ends, lns
+        self._tail_no_nl = False
+
+
+def _piece_ends(raw: bytes, text: str, limit: int, cs: str, errors: str, clean: bool) -> list[int]:
+    """Byte offsets within ``raw`` after each full piece of ``limit`` characters of
+    ``text`` (not after the last piece)."""
+    n_full = (len(text) - 1) // limit
+    ends: list[int] = []
+    if clean:
+        at = 0
+        for k in range(n_full):
+            at += len(text[k * limit : (k + 1) * limit].encode(cs))
+            ends.append(at)
+        return ends
+    # bad bytes were replaced or dropped: find the boundaries by decoding byte by byte
+    dec = codecs.getincrementaldecoder(cs)(errors)
+    chars = 0
+    target = limit
+    for j in range(len(raw)):
+        got = len(dec.decode(raw[j : j + 1]))
+        if chars + got >= target and got:
+            # the boundary is inside this byte's output when it produced more than needed
+            ends.append(j + 1 if chars + got == target else j)
+            target += limit
+            if len(ends) == n_full:
+                break
+        chars += got
+    while len(ends) < n_full:  # defensive: never lose offsets
+        ends.append(len(raw))
+    return ends
+
+
+class BlobDeserializer:
+    """The whole file as one event (Flume's ``BlobDeserializer``); a file longer than
+    ``maxBlobLength`` bytes becomes several events of at most that size, one per batch.
+    An empty file gives no event."""
+
+    def __init__(self, fileobj: BinaryIO, *, offset: int = 0, line: int = 0, max_blob_length: int = 100_000_000) -> None:
+        self._f = fileobj
+        self.offset = offset
+        self.line = line  # events returned so far
+        self._max = max_blob_length
+        self._next: bytes | None = None
+        self._eof = False
+        self.cuts = 0
+        self.first_cut: tuple[int, int] | None = None
+        self.repaired = 0
+        self.first_repair: tuple[int, int] | None = None
+
+    def _read_blob(self) -> bytes:
+        parts: list[bytes] = []
+        want = self._max
+        while want > 0:
+            data = self._f.read(min(want, CHUNK_SIZE * 8))
+            if not data:
+                self._eof = True
+                break
+            parts.append(data)
+            want -= len(data)
+        return b"".join(parts)
+
+    def _peek(self) -> bytes:
+        if self._next is None:
+            self._next = b"" if self._eof else self._read_blob()
+        return self._next
+
+    def read(self, max_events: int) -> list[bytes]:
+        blob = self._peek()
+        self._next = None
+        if not blob:
+            return []
+        if len(blob) == self._max and not self.at_eof():
+            self.cuts += 1
+            if self.first_cut is None:
+                self.first_cut = (self.line + 1, len(blob))
+        self.offset += len(blob)
+        self.line += 1
+        return [blob]
+
+    def at_eof(self) -> bool:
+        return not self._peek()

@@ -1,0 +1,192 @@
+"""``SinkContract``: the checks every sink passes. Subclass it in a test module::
+
+    class TestMySink(SinkContract):
+        sink_class = MySink
+        capabilities = SinkCapabilities(outage=True)
+
+        @pytest.fixture
+        def sink_settings(self, tmp_path): return {"endpoint": "..."}
+
+        def read_back(self, sink): return [...]   # what reached the destination
+
+Opting out of a check is explicit: ``opt_out = {"test_headers_are_kept": "why"}`` marks it
+``xfail(strict=True)``, so it fails loudly once the sink starts passing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pytest
+
+from flafka.event import Event
+from flafka.sink import Sink
+from flafka_testkit.contracts.harness import SinkHarness, build, put
+
+
+@dataclass(frozen=True)
+class SinkCapabilities:
+    """What the destination can carry and what the suite can do to it."""
+
+    headers: bool = True
+    """read_back returns headers as written."""
+    ordered: bool = True
+    """Events arrive in channel order."""
+    empty_bodies: bool = True
+    newline_in_body: bool = True
+    """False for line-framed destinations (file_roll TEXT): test bodies avoid b"\\n"."""
+    max_body_bytes: int = 1_000_000
+    outage: bool = False
+    """The subclass implements ``outage(sink)``: a context manager making the destination
+    unavailable (stop, pause or break it) and restoring it on exit."""
+    secret_keys: tuple[str, ...] = ()
+    """Keys whose values must be masked wherever settings are shown."""
+
+
+class SinkContract:
+    sink_class: ClassVar[type[Sink]]
+    capabilities: ClassVar[SinkCapabilities] = SinkCapabilities()
+    opt_out: ClassVar[dict[str, str]] = {}
+
+    # -- what a subclass provides --------------------------------------------------------
+
+    @pytest.fixture
+    def sink_settings(self) -> dict[str, str]:
+        """Raw Flume keys for a working sink (override)."""
+        raise NotImplementedError("override the sink_settings fixture")
+
+    def read_back(self, sink: Sink) -> list[Event]:
+        """Everything that reached the destination, in arrival order (override)."""
+        raise NotImplementedError("override read_back(sink): the back door to the destination")
+
+    @contextlib.contextmanager
+    def outage(self, sink: Sink) -> Iterator[None]:
+        """Make the destination unavailable inside the block (override when capable)."""
+        raise NotImplementedError("set capabilities.outage=True and override outage(sink)")
+        yield
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @pytest.fixture
+    def sink(self, sink_settings: dict[str, str]) -> Iterator[Sink]:
+        sink = build(self.sink_class, "contract-sink", sink_settings)
+        harness = SinkHarness(sink)
+        sink.start()
+        sink.harness = harness  # type: ignore[attr-defined]
+        yield sink
+        sink.stop()
+
+    @staticmethod
+    def _events(n: int, start: int = 0, headers: bool = True) -> list[Event]:
+        return [Event(b"event-%06d" % i, {"seq": str(i), "kind": "contract"} if headers else {}) for i in range(start, start + n)]
+
+    def _bodies(self, events: list[Event]) -> list[bytes]:
+        bodies = [e.body for e in events]
+        return bodies if self.capabilities.ordered else sorted(bodies)
+
+    # -- settings and lifecycle ------------------------------------------------------------
+
+    def test_settings_parse_without_errors(self, sink_settings: dict[str, str]) -> None:
+        _, problems = self.sink_class.settings_schema.parse(sink_settings)
+        assert [p for p in problems if p.severity == "error"] == []
+
+    def test_unknown_key_is_rejected_with_suggestion(self, sink_settings: dict[str, str]) -> None:
+        known = [s.key for s in self.sink_class.settings_schema.settings if not s.is_map]
+        assert known, "the sink declares no settings"
+        typo = known[0][:-1] + known[0][-1].swapcase() + "x"
+        _, problems = self.sink_class.settings_schema.parse({**sink_settings, typo: "1"})
+        errors = [p for p in problems if p.severity == "error" and p.key == typo]
+        assert errors and "unknown key" in errors[0].message
+
+    def test_secrets_are_masked(self, sink_settings: dict[str, str]) -> None:
+        settings, _ = self.sink_class.settings_schema.parse(sink_settings)
+        masked = settings.masked()
+        for key in self.capabilities.secret_keys:
+            if key in sink_settings:
+                assert masked.get(key) == "******", f"secret key {key} is shown"
+
+    def test_construction_does_no_network_io(self, sink_settings: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError("the sink opened a connection while being constructed (do I/O in start())")
+
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+        monkeypatch.setattr(socket, "create_connection", refuse)
+        build(self.sink_class, "contract-sink", sink_settings)
+
+    def test_stop_is_idempotent_and_bounded(self, sink_settings: dict[str, str]) -> None:
+        sink = build(self.sink_class, "contract-sink", sink_settings)
+        SinkHarness(sink)
+        sink.start()
+        began = time.monotonic()
+        sink.stop()
+        sink.stop()
+        assert time.monotonic() - began < 10
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def test_delivers_every_event_in_batches(self, sink: Sink) -> None:
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        events = self._events(2500)
+        put(harness.channel, events)
+        assert harness.drive_until_empty() == []
+        assert harness.channel.is_empty()
+        assert self._bodies(self.read_back(sink)) == [e.body for e in events]
+
+    def test_each_take_is_bounded_by_batch_size(self, sink: Sink) -> None:
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        size = sink.batch_size()
+        put(harness.channel, self._events(min(size * 2 + 1, 5000)))
+        harness.driver.drive()
+        assert sink.counter.event_drain_attempt_count == min(size, 5000)
+
+    def test_headers_are_kept(self, sink: Sink) -> None:
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        events = self._events(10)
+        put(harness.channel, events)
+        assert harness.drive_until_empty() == []
+        got = self.read_back(sink)
+        assert [e.headers for e in got] == [e.headers for e in events]
+
+    def test_binary_empty_and_large_bodies(self, sink: Sink) -> None:
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        caps = self.capabilities
+        binary = bytes(range(256))
+        if not caps.newline_in_body:
+            binary = binary.replace(b"\n", b"")
+        bodies = [binary, "héllo wörld ✓".encode(), b"x" * caps.max_body_bytes]
+        if caps.empty_bodies:
+            bodies.insert(1, b"")
+        put(harness.channel, [Event(b) for b in bodies])
+        assert harness.drive_until_empty() == []
+        assert self._bodies(self.read_back(sink)) == (bodies if caps.ordered else sorted(bodies))
+
+    def test_counters_count_batches_and_events(self, sink: Sink) -> None:
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        put(harness.channel, self._events(250))
+        harness.drive_until_empty()
+        counter = sink.counter
+        assert counter.event_drain_attempt_count == 250
+        assert counter.event_drain_success_count == 250
+        assert counter.batch_complete_count + counter.batch_underflow_count >= 1
+        snapshot = counter.snapshot()
+        assert snapshot["EventDrainSuccessCount"] == 250
+
+    def test_outage_rolls_back_and_recovers_without_loss(self, sink: Sink) -> None:
+        if not self.capabilities.outage:
+            pytest.skip("capabilities.outage is False: the suite cannot make this destination unavailable")
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        events = self._events(300)
+        put(harness.channel, events)
+        with self.outage(sink):
+            failures = harness.drive_until_empty(timeout=10)
+            assert failures, "writes kept succeeding during the outage"
+            assert harness.channel.size() == 300, "events left the channel without being delivered"
+        assert harness.drive_until_empty(timeout=120) == [] or harness.channel.is_empty()
+        assert harness.channel.is_empty()
+        got = {e.body for e in self.read_back(sink)}
+        assert {e.body for e in events} <= got
