@@ -22,7 +22,7 @@ class AckToken:
     """One source batch in flight. ``pending`` counts copies not yet delivered, plus one
     hold while the channel processor is still putting the batch."""
 
-    __slots__ = ("tracker", "position", "pending", "done")
+    __slots__ = ("done", "pending", "position", "tracker")
 
     def __init__(self, tracker: AckTracker, position: Any) -> None:
         self.tracker = tracker

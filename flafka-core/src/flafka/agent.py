@@ -155,9 +155,9 @@ class Agent:
                 source.counter.started()
                 source.start()
                 if isinstance(source, PollableSource):
-                    runner = SourceRunner(source)
-                    running.source_runners.append(runner)
-                    runner.start()
+                    source_runner = SourceRunner(source)
+                    running.source_runners.append(source_runner)
+                    source_runner.start()
         except BaseException:
             self._running = running
             self._stop_running(timeout=5.0)
@@ -226,7 +226,11 @@ class Agent:
         events) whose name and type are unchanged, start the new components."""
         with self._lock:
             self._stop_running(timeout=0.0)
-            kept = {name for name, ch in self.channels.items() if name in plan.channels and type(ch) is plan.channels[name].cls and ch.recyclable}
+            kept = {
+                name
+                for name, ch in self.channels.items()
+                if name in plan.channels and type(ch) is plan.channels[name].cls and ch.recyclable
+            }
             for name, channel in self.channels.items():
                 if name not in kept:
                     channel.stop()

@@ -14,7 +14,7 @@ class FlafkaError(Exception):
 class ConfigError(FlafkaError):
     """A configuration that cannot work; carries the diagnostics that explain why."""
 
-    def __init__(self, message: str, diagnostics: list | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, message: str, diagnostics: list[object] | None = None) -> None:
         super().__init__(message)
         self.diagnostics = diagnostics or []
 

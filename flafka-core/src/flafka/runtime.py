@@ -52,10 +52,7 @@ class DeadLetterFile:
 
     def write(self, events: list[Event], reason: BaseException) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = [
-            json.dumps({"reason": str(reason), "headers": e.headers, "body_b64": b64encode(e.body).decode()})
-            for e in events
-        ]
+        lines = [json.dumps({"reason": str(reason), "headers": e.headers, "body_b64": b64encode(e.body).decode()}) for e in events]
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
             fh.flush()
@@ -111,6 +108,7 @@ class SinkDriver:
     def _deliver(self, events: list[Event]) -> None:
         """Write until every event is delivered (or dead-lettered); raise otherwise."""
         pending = events
+        last_error: BaseException | None = None
         for attempt in range(INLINE_RETRIES + 1):
             try:
                 outcome = self.sink.write(pending)
@@ -126,10 +124,11 @@ class SinkDriver:
                 self._reject(failed, outcome.error)
                 return
             pending = failed
+            last_error = outcome.error
             self.counter.retries += 1
             if attempt < INLINE_RETRIES and self.stopping.wait(0.05 * (2**attempt)):
                 break
-        raise RetriableError(f"{len(pending)} of {len(events)} events still failing after {INLINE_RETRIES} retries: {outcome.error}")
+        raise RetriableError(f"{len(pending)} of {len(events)} events still failing after {INLINE_RETRIES} retries: {last_error}")
 
     def _reject(self, events: list[Event], error: BaseException) -> None:
         if self.dead_letter is None:

@@ -84,24 +84,24 @@ class Settings(Mapping[str, Any]):
     ``explicit`` holds the keys the user actually wrote (after legacy translation).
     """
 
-    values: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     explicit: frozenset[str] = frozenset()
     schema: Schema | None = None
 
     def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+        return self.data[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.data)
 
     def masked(self) -> dict[str, Any]:
         """The values with every secret (and every map entry that looks secret) masked."""
         secret_keys = {s.key for s in self.schema.settings if s.secret} if self.schema else set()
         out: dict[str, Any] = {}
-        for key, value in self.values.items():
+        for key, value in self.data.items():
             if key in secret_keys:
                 out[key] = "******"
             elif isinstance(value, dict):
@@ -227,18 +227,40 @@ class Schema:
             elif key in self._legacy:
                 new = self._legacy[key]
                 if new.key in raw:
-                    problems.append(Problem(key, f"'{key}' is the Flume 1.6 spelling of '{new.key}', which is also set; '{key}' is ignored", f"remove '{key}'", "warning"))
+                    problems.append(
+                        Problem(
+                            key,
+                            f"'{key}' is the Flume 1.6 spelling of '{new.key}', which is also set; '{key}' is ignored",
+                            f"remove '{key}'",
+                            "warning",
+                        )
+                    )
                     continue
-                problems.append(Problem(key, f"'{key}' is the Flume 1.6 spelling; it is read as '{new.key}'", f"rename it to '{new.key}' (flafka migrate does this)", "warning"))
+                problems.append(
+                    Problem(
+                        key,
+                        f"'{key}' is the Flume 1.6 spelling; it is read as '{new.key}'",
+                        f"rename it to '{new.key}' (flafka migrate does this)",
+                        "warning",
+                    )
+                )
                 given[new.key] = text
             elif any(key == r or key.startswith(r + ".") for r in self.reserved):
                 continue
             else:
                 hint = self.suggest(key)
-                problems.append(Problem(key, f"unknown key '{key}'", f"did you mean '{hint}'?" if hint else "see `flafka describe` for the keys this type accepts"))
+                problems.append(
+                    Problem(
+                        key,
+                        f"unknown key '{key}'",
+                        f"did you mean '{hint}'?" if hint else "see `flafka describe` for the keys this type accepts",
+                    )
+                )
         for s in self.settings:
             if s.is_map:
-                values[s.key] = {k[len(s.prefix):]: v.strip() for k, v in given.items() if k.startswith(s.prefix) and k not in self._by_key}
+                values[s.key] = {
+                    k[len(s.prefix) :]: v.strip() for k, v in given.items() if k.startswith(s.prefix) and k not in self._by_key
+                }
                 if values[s.key]:
                     explicit.add(s.key)
                 continue

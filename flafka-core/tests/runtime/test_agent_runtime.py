@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from flafka.agent import Agent
 from flafka.channels.memory import MemoryChannel
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkPlan, SourcePlan
 from flafka.errors import ChannelError, PermanentError, RetriableError
@@ -16,8 +17,6 @@ from flafka.settings import Schema, Setting
 from flafka.sink import BatchOutcome, Sink
 from flafka.source import PollableSource, Status
 from flafka.testing import settings_for
-
-from flafka.agent import Agent
 
 
 class ListSource(PollableSource):
@@ -102,9 +101,14 @@ def plan(total: int = 100, acks: bool = True, capacity: int = 1000, sinks: int =
     p = AgentPlan("a1")
     names = [f"c{i}" for i in range(sinks)]
     for name in names:
-        p.channels[name] = ComponentPlan(name, MemoryChannel, settings_for(MemoryChannel, capacity=capacity, transactionCapacity=100), "memory")
+        p.channels[name] = ComponentPlan(
+            name, MemoryChannel, settings_for(MemoryChannel, capacity=capacity, transactionCapacity=100), "memory"
+        )
     p.sources["r1"] = SourcePlan(
-        "r1", ListSource, settings_for(ListSource, total=total), "test_list",
+        "r1",
+        ListSource,
+        settings_for(ListSource, total=total),
+        "test_list",
         channels=names,
         selector=ComponentPlan("selector", ReplicatingChannelSelector, settings_for(ReplicatingChannelSelector), "replicating"),
         acknowledgements=acks,

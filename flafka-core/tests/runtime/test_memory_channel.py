@@ -10,7 +10,6 @@ from flafka.ack import AckTracker
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import ChannelError, ChannelFullError, ConfigError
 from flafka.event import Event
-
 from flafka.testing import make
 
 
@@ -67,9 +66,8 @@ def test_full_channel_pushes_back_and_drops_nothing() -> None:
     # capacity is released only when a take commits
     take = ch.take_transaction()
     take.take(1)
-    with pytest.raises(ChannelFullError):
-        with ch.put_transaction() as tx:
-            tx.put(events("d"))
+    with pytest.raises(ChannelFullError), ch.put_transaction() as tx:
+        tx.put(events("d"))
     take.commit()
     with ch.put_transaction() as tx:
         tx.put(events("d"))
@@ -101,9 +99,8 @@ def test_byte_capacity_counts_body_bytes() -> None:
     ch = channel(capacity=100, transactionCapacity=100, byteCapacity=100, byteCapacityBufferPercentage=0)
     with ch.put_transaction() as tx:
         tx.put([Event(b"x" * 60)])
-    with pytest.raises(ChannelFullError, match="byteCapacity"):
-        with ch.put_transaction() as tx:
-            tx.put([Event(b"x" * 60)])
+    with pytest.raises(ChannelFullError, match="byteCapacity"), ch.put_transaction() as tx:
+        tx.put([Event(b"x" * 60)])
 
 
 def test_keep_alive_waits_for_room() -> None:

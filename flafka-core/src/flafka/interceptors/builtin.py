@@ -281,15 +281,23 @@ def joda_to_strptime(pattern: str) -> str:
     while i < n:
         c = pattern[i]
         if c == "'":
-            end = pattern.find("'", i + 1)
-            if end == i + 1:  # '' is a literal quote
+            if pattern.startswith("''", i):  # '' is a literal quote
                 out.append("'")
                 i += 2
                 continue
-            if end < 0:
-                raise ValueError(f"unterminated quote in date pattern '{pattern}'")
-            out.append(pattern[i + 1 : end].replace("%", "%%"))
-            i = end + 1
+            i += 1
+            while True:  # quoted text; '' inside it is a quote
+                if i >= n:
+                    raise ValueError(f"unterminated quote in date pattern '{pattern}'")
+                if pattern[i] == "'":
+                    if pattern.startswith("''", i):
+                        out.append("'")
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                out.append("%%" if pattern[i] == "%" else pattern[i])
+                i += 1
             continue
         if not c.isascii() or not c.isalpha():
             out.append("%%" if c == "%" else c)

@@ -68,6 +68,8 @@ class ReplicatingChannelSelector(ChannelSelector):
         self.required = [ch for ch in channels.values() if ch not in self.optional]
 
     def select(self, events: list[Event]) -> tuple[Routing, Routing]:
+        if not events:
+            return [], []
         return [(ch, events) for ch in self.required], [(ch, events) for ch in self.optional]
 
 
@@ -140,11 +142,13 @@ class MultiplexingChannelSelector(ChannelSelector):
         self._default = _Route(default, [])
 
     def select(self, events: list[Event]) -> tuple[Routing, Routing]:
+        if not events:
+            return [], []
         header = self.header
         get = self._routes.get
         default = self._default
         routes = [get(e.headers.get(header) or "", default) for e in events]
-        first = routes[0] if routes else default
+        first = routes[0]
         if all(r is first for r in routes):
             if first.unrouted:
                 self._unrouted(events, routes)
@@ -229,6 +233,8 @@ class LoadBalancingChannelSelector(ChannelSelector):
     def select(self, events: list[Event]) -> tuple[Routing, Routing]:
         chans = self._list
         n = len(chans)
+        if not events:
+            return [], []
         if n == 1:
             return [(chans[0], events)], []
         if self.policy == "round_robin":
