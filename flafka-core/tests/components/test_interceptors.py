@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -94,9 +94,9 @@ def test_timestamp_preserve_existing_and_header_name() -> None:
 
 
 def test_timestamp_uses_the_real_clock_by_default() -> None:
-    before = int(datetime.now(timezone.utc).timestamp() * 1000)
+    before = int(datetime.now(UTC).timestamp() * 1000)
     (e,) = build(ib.TimestampInterceptor).intercept([ev("a")])
-    after = int(datetime.now(timezone.utc).timestamp() * 1000)
+    after = int(datetime.now(UTC).timestamp() * 1000)
     assert before - 1 <= int(e.headers["timestamp"]) <= after + 1
 
 
@@ -106,7 +106,12 @@ def test_timestamp_uses_the_real_clock_by_default() -> None:
 def test_host_resolves_once_and_sets_ip_by_default() -> None:
     i = build(ib.HostInterceptor)
     calls: list[bool] = []
-    i.resolver = lambda use_ip: calls.append(use_ip) or "10.0.0.7"
+
+    def resolver(use_ip: bool) -> str:
+        calls.append(use_ip)
+        return "10.0.0.7"
+
+    i.resolver = resolver
     i.start()
     i.intercept([ev("a")])
     out = i.intercept([ev("b", host="old"), ev("c")])
@@ -117,7 +122,12 @@ def test_host_resolves_once_and_sets_ip_by_default() -> None:
 def test_host_name_header_and_preserve() -> None:
     i = build(ib.HostInterceptor, useIP="false", hostHeader="hostname", preserveExisting="true")
     calls: list[bool] = []
-    i.resolver = lambda use_ip: calls.append(use_ip) or "box.example.com"
+
+    def resolver(use_ip: bool) -> str:
+        calls.append(use_ip)
+        return "box.example.com"
+
+    i.resolver = resolver
     out = i.intercept([ev("a"), ev("b", hostname="keep")])  # resolves lazily without start()
     assert calls == [False]
     assert [e.headers["hostname"] for e in out] == ["box.example.com", "keep"]
@@ -303,7 +313,7 @@ def test_regex_extractor_millis_serializer_with_zone_and_millis() -> None:
         },
     )
     (e,) = i.intercept([ev("[2020-01-02T03:04:05.678+0100] x")])
-    expected = datetime(2020, 1, 2, 2, 4, 5, 678000, tzinfo=timezone.utc)
+    expected = datetime(2020, 1, 2, 2, 4, 5, 678000, tzinfo=UTC)
     assert e.headers["ts"] == str(int(expected.timestamp() * 1000))
 
 

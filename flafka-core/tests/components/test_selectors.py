@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -19,7 +20,7 @@ from flafka.selectors import builtin as sb
 from flafka.testing import make
 
 
-def build(cls: type[ChannelSelector], channel_names: str, **raw: Any) -> tuple[ChannelSelector, dict[str, Channel]]:
+def build(cls: type[ChannelSelector], channel_names: str, **raw: Any) -> tuple[Any, dict[str, Channel]]:
     """Parse raw ``selector.*`` keys (without the prefix) with the schema, construct, bind."""
     settings, problems = cls.settings_schema.parse({k: str(v) for k, v in raw.items()})
     assert not [p for p in problems if p.severity == "error"], problems
@@ -73,7 +74,7 @@ def test_replicating_sends_the_batch_itself_to_every_channel() -> None:
 
 
 def test_replicating_optional_channels() -> None:
-    sel, chans = build(sb.ReplicatingChannelSelector, "c1 c2 c3", optional="c3 c2", type="replicating")
+    sel, _ = build(sb.ReplicatingChannelSelector, "c1 c2 c3", optional="c3 c2", type="replicating")
     events = evs("a")
     required, optional = sel.select(events)
     assert [ch.name for ch, _ in required] == ["c1"]
@@ -245,4 +246,4 @@ def test_load_balancing_round_robin_is_even_and_ordered(batches: list[int], n_ch
     assert sorted(x for v in per.values() for x in v) == list(range(seq))
     for v in per.values():
         assert v == sorted(v)
-        assert all((b - a) == n_channels for a, b in zip(v, v[1:], strict=False))
+        assert all((b - a) == n_channels for a, b in itertools.pairwise(v))

@@ -107,7 +107,7 @@ class PropertiesFile:
         return {k: e.value for k, e in self.values.items()}
 
 
-def _natural_lines(text: str) -> list[tuple[int, int, str]]:
+def natural_lines(text: str) -> list[tuple[int, int, str]]:
     """(line number, start offset, content without terminator) for each physical line."""
     lines: list[tuple[int, int, str]] = []
     pos = 0
@@ -144,7 +144,7 @@ class _Logical:
 
 
 def _logical_lines(text: str) -> Iterator[_Logical]:
-    lines = _natural_lines(text)
+    lines = natural_lines(text)
     i = 0
     while i < len(lines):
         number, offset, content = lines[i]
@@ -288,7 +288,8 @@ def decode(data: bytes, file: str) -> tuple[str, list[PropertiesProblem]]:
         line = data[: exc.start].count(b"\n") + 1
         problem = PropertiesProblem(
             "warning",
-            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as ISO-8859-1 like Java's Properties.load",
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "read as ISO-8859-1 like Java's Properties.load",
             file,
             line,
             suggestion="save the file as UTF-8, or write non-ASCII characters as \\uXXXX escapes",

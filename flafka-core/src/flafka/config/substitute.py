@@ -27,7 +27,24 @@ from pathlib import Path
 
 from flafka.config.grammar import Located, java_trim
 
-_UNSUPPORTED_LOOKUPS = ("java", "date", "base64", "base64Decoder", "base64Encoder", "const", "dns", "file", "localhost", "properties", "resourceBundle", "script", "url", "urlDecoder", "urlEncoder", "xml")
+_UNSUPPORTED_LOOKUPS = (
+    "java",
+    "date",
+    "base64",
+    "base64Decoder",
+    "base64Encoder",
+    "const",
+    "dns",
+    "file",
+    "localhost",
+    "properties",
+    "resourceBundle",
+    "script",
+    "url",
+    "urlDecoder",
+    "urlEncoder",
+    "xml",
+)
 
 
 @dataclass(frozen=True)
@@ -160,7 +177,9 @@ def _advice(name: str, how: str) -> str:
         return f"pass -D{name[4:]}=<value> on the command line, or write ${{{name}:-default}}"
     if how == "unsupported lookup":
         return "flafka supports ${env:NAME}, ${sys:NAME} and ${KEY}; replace this lookup"
-    return f"define {name} = <value> in a config file (e.g. an override file given with a second -f), or set the environment variable {name}"
+    return (
+        f"define {name} = <value> in a config file (e.g. an override file given with a second -f), or set the environment variable {name}"
+    )
 
 
 def substitute(

@@ -213,7 +213,7 @@ class LineDeserializer:
             except UnicodeDecodeError as exc:
                 if errors == "strict":
                     self._failure = DecodeFailure(
-                        line_no, pos + exc.start, f"bytes not valid {cs} ({exc.reason}: {raw[exc.start:exc.end]!r})"
+                        line_no, pos + exc.start, f"bytes not valid {cs} ({exc.reason}: {raw[exc.start : exc.end]!r})"
                     )
                     break
                 text = raw.decode(cs, errors)
@@ -262,13 +262,14 @@ def _piece_ends(raw: bytes, text: str, limit: int, cs: str, errors: str, clean: 
     target = limit
     for j in range(len(raw)):
         got = len(dec.decode(raw[j : j + 1]))
-        if chars + got >= target and got:
-            # the boundary is inside this byte's output when it produced more than needed
+        while got and chars + got >= target and len(ends) < n_full:
+            # a boundary inside this byte's output falls before this byte: the earlier
+            # characters of that output replace bytes that came before it
             ends.append(j + 1 if chars + got == target else j)
             target += limit
-            if len(ends) == n_full:
-                break
         chars += got
+        if len(ends) == n_full:
+            break
     while len(ends) < n_full:  # defensive: never lose offsets
         ends.append(len(raw))
     return ends

@@ -1,0 +1,453 @@
+"""The ``file_roll`` sink (Flume's ``RollingFileSink``): writes events to files in a local
+directory and starts a new file every ``sink.rollInterval`` seconds.
+
+Delivery contract: ``write`` serializes the whole batch into one ``bytes`` and hands it to
+the kernel with a single ``os.write`` (looping only on a short write), so a batch is
+either wholly in the file or — after a failed write, which is truncated away — not at all;
+a SIGKILL of the agent never leaves a torn line from a committed batch. ``write`` returns
+once the bytes are in the OS page cache (no Python buffering); ``sink.fsync = true`` adds
+an ``fsync`` per batch for power-loss durability.
+
+Files are named as Flume's path managers name them: ``DEFAULT`` gives
+``<prefix><startMillis>-<n>[.<ext>]`` (``startMillis`` fixed when the sink starts, ``n``
+from 1); ``ROLLTIME`` gives ``<prefix><yyyy-MM-dd>[-<n>][.<ext>]`` (local date, ``n``
+from 1 for the second file of a day). Unlike Flume, an existing file is never
+overwritten (the next free name is taken) and no empty files are created: a file is
+opened by the first batch after a roll.
+
+Serializers (``sink.serializer``): ``TEXT`` (body, then a newline unless
+``sink.serializer.appendNewline = false``), ``HEADER_AND_TEXT`` (``{k=v, ...} body``) and
+``AVRO_EVENT`` (an Avro object container of Flume's Event record, one block per batch;
+codecs ``null``, ``deflate``, ``bzip2``, ``xz``).
+"""
+
+from __future__ import annotations
+
+import bz2
+import difflib
+import json
+import logging
+import lzma
+import os
+import time
+import zlib
+from collections.abc import Callable
+
+from flafka.errors import ConfigError, RetriableError
+from flafka.event import Event
+from flafka.settings import REQUIRED, Schema, Setting, Settings
+from flafka.sink import BatchOutcome, Sink
+from flafka.sinks.logger import format_headers
+
+log = logging.getLogger(__name__)
+
+
+# -- serializers -------------------------------------------------------------------------
+
+
+class EventSerializer:
+    """Turns batches into bytes. One instance per output file: :meth:`begin` returns
+    the bytes that start a file (written together with its first batch)."""
+
+    def begin(self) -> bytes:
+        return b""
+
+    def encode(self, events: list[Event]) -> bytes:
+        raise NotImplementedError
+
+
+class BodyTextSerializer(EventSerializer):
+    """``TEXT``: the body of each event, then ``\\n`` when ``append_newline``; headers dropped."""
+
+    def __init__(self, append_newline: bool = True) -> None:
+        self.append_newline = append_newline
+
+    def encode(self, events: list[Event]) -> bytes:
+        bodies = [e.body for e in events]
+        if not self.append_newline:
+            return b"".join(bodies)
+        bodies.append(b"")
+        return b"\n".join(bodies)
+
+
+class HeaderAndBodyTextSerializer(EventSerializer):
+    """``HEADER_AND_TEXT``: ``{k=v, ...} `` (Java's map format), the body, then ``\\n``
+    when ``append_newline``."""
+
+    def __init__(self, append_newline: bool = True) -> None:
+        self.append_newline = append_newline
+
+    def encode(self, events: list[Event]) -> bytes:
+        parts = [(format_headers(e.headers) + " ").encode() + e.body for e in events]
+        if not self.append_newline:
+            return b"".join(parts)
+        parts.append(b"")
+        return b"\n".join(parts)
+
+
+FLUME_EVENT_SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Event",
+        "fields": [{"name": "headers", "type": {"type": "map", "values": "string"}}, {"name": "body", "type": "bytes"}],
+    },
+    separators=(",", ":"),
+)
+"""Flume's ``FlumeEventAvroEventSerializer`` schema, as Avro writes it into file headers."""
+
+
+def _long(n: int) -> bytes:
+    """Avro ``long``: zig-zag, then base-128 varint."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _bytes(b: bytes) -> bytes:
+    return _long(len(b)) + b
+
+
+_AVRO_CODECS: dict[str, Callable[[bytes], bytes]] = {
+    "null": lambda data: data,
+    "deflate": lambda data: zlib.compress(data, 6, wbits=-15),  # raw deflate, as Avro's spec says
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+}
+
+
+class FlumeEventAvroSerializer(EventSerializer):
+    """``AVRO_EVENT``: an Avro object container file of ``{headers: map<string>, body:
+    bytes}`` records. Each batch becomes one block (more when it passes
+    ``sync_interval`` bytes), as Flume's per-batch flush produces."""
+
+    def __init__(self, codec: str = "null", sync_interval: int = 2048000) -> None:
+        self.codec = codec
+        self.compress = _AVRO_CODECS[codec]
+        self.sync_interval = sync_interval
+        self.sync = b""
+
+    def begin(self) -> bytes:
+        self.sync = os.urandom(16)
+        meta = {"avro.schema": FLUME_EVENT_SCHEMA.encode(), "avro.codec": self.codec.encode()}
+        header = [b"Obj\x01", _long(len(meta))]
+        for key, value in meta.items():
+            header += [_bytes(key.encode()), _bytes(value)]
+        header += [_long(0), self.sync]
+        return b"".join(header)
+
+    def encode(self, events: list[Event]) -> bytes:
+        out: list[bytes] = []
+        records: list[bytes] = []
+        size = 0
+        for e in events:
+            headers = e.headers
+            if headers:
+                fields = [_long(len(headers))]
+                for k, v in headers.items():
+                    fields += [_bytes(k.encode()), _bytes(v.encode())]
+                fields += [b"\x00", _bytes(e.body)]
+                record = b"".join(fields)
+            else:
+                record = b"\x00" + _bytes(e.body)
+            records.append(record)
+            size += len(record)
+            if size >= self.sync_interval:
+                self._block(records, out)
+                records, size = [], 0
+        if records:
+            self._block(records, out)
+        return b"".join(out)
+
+    def _block(self, records: list[bytes], out: list[bytes]) -> None:
+        data = self.compress(b"".join(records))
+        out += [_long(len(records)), _long(len(data)), data, self.sync]
+
+
+_SERIALIZERS = {
+    "TEXT": "TEXT",
+    "HEADER_AND_TEXT": "HEADER_AND_TEXT",
+    "AVRO_EVENT": "AVRO_EVENT",
+    "ORG.APACHE.FLUME.SERIALIZATION.BODYTEXTEVENTSERIALIZER$BUILDER": "TEXT",
+    "ORG.APACHE.FLUME.SERIALIZATION.HEADERANDBODYTEXTEVENTSERIALIZER$BUILDER": "HEADER_AND_TEXT",
+    "ORG.APACHE.FLUME.SERIALIZATION.FLUMEEVENTAVROEVENTSERIALIZER$BUILDER": "AVRO_EVENT",
+}
+"""``sink.serializer`` spellings (case-insensitive, as Flume's ``EventSerializerType``)."""
+
+
+# -- path managers -----------------------------------------------------------------------
+
+
+class DefaultPathManager:
+    """``<prefix><startMillis>-<n>[.<ext>]`` with ``n`` counting from 1."""
+
+    def __init__(self, prefix: str, extension: str, start_millis: int, wall_clock: Callable[[], float]) -> None:
+        self.prefix = prefix
+        self.extension = extension
+        self.start_millis = start_millis
+        self.wall_clock = wall_clock
+        self.index = 0
+
+    def _suffix(self) -> str:
+        return f".{self.extension}" if self.extension else ""
+
+    def next_name(self) -> str:
+        self.index += 1
+        return f"{self.prefix}{self.start_millis}-{self.index}{self._suffix()}"
+
+
+class RollTimePathManager(DefaultPathManager):
+    """``<prefix><yyyy-MM-dd>[-<n>][.<ext>]``: the first file of a (local) day has no
+    number, the next ones ``-1``, ``-2``... (Flume's ``RollTimePathManager``)."""
+
+    last_date = ""
+
+    def next_name(self) -> str:
+        date = time.strftime("%Y-%m-%d", time.localtime(self.wall_clock()))
+        if date != self.last_date:
+            self.index = 0
+            self.last_date = date
+        self.index += 1
+        number = f"-{self.index - 1}" if self.index > 1 else ""
+        return f"{self.prefix}{date}{number}{self._suffix()}"
+
+
+_PATH_MANAGERS: dict[str, type[DefaultPathManager]] = {
+    "DEFAULT": DefaultPathManager,
+    "ROLLTIME": RollTimePathManager,
+    "ORG.APACHE.FLUME.FORMATTER.OUTPUT.DEFAULTPATHMANAGER$BUILDER": DefaultPathManager,
+    "ORG.APACHE.FLUME.FORMATTER.OUTPUT.ROLLTIMEPATHMANAGER$BUILDER": RollTimePathManager,
+}
+
+_MAX_NAME_TRIES = 10_000
+
+
+def _choice(sink: str, key: str, value: str, table: dict[str, object], shown: tuple[str, ...]) -> object:
+    """Look ``value`` up case-insensitively; ConfigError with a did-you-mean otherwise."""
+    found = table.get(value.upper())
+    if found is not None:
+        return found
+    if "." in value:
+        raise ConfigError(
+            f"sink '{sink}': {key} = '{value}' is a Java class, which flafka cannot load; use one of {', '.join(shown)}"
+        )
+    hint = difflib.get_close_matches(value.upper(), list(shown), n=1)
+    extra = f"; did you mean '{hint[0]}'?" if hint else ""
+    raise ConfigError(f"sink '{sink}': {key} = '{value}' is not supported; use one of {', '.join(shown)}{extra}")
+
+
+class RollingFileSink(Sink):
+    """Writes batches to files in ``sink.directory``, rolling every ``sink.rollInterval`` s.
+
+    ``wall_clock`` (file names) and ``clock`` (roll deadlines, monotonic) may be replaced
+    before ``start`` (tests). Opening a file is counted as a connection created, closing it
+    as a connection closed, failing to open it as a connection failed.
+    """
+
+    type_name = "file_roll"
+    aliases = ("org.apache.flume.sink.RollingFileSink",)
+    summary = "Write events to rolling files in a local directory"
+    batch_size_key = "sink.batchSize"
+    settings_schema = Schema(
+        Setting("sink.directory", "str", REQUIRED, "directory the files are written to (created if missing)"),
+        Setting("sink.rollInterval", "int", 30, "seconds after which a file is closed and the next one started; 0 = never", minimum=0),
+        Setting("sink.serializer", "str", "TEXT", "TEXT, HEADER_AND_TEXT or AVRO_EVENT"),
+        Setting("sink.serializer.appendNewline", "bool", True, "TEXT and HEADER_AND_TEXT: end each event with a newline"),
+        Setting("sink.serializer.compressionCodec", "str", "null", "AVRO_EVENT: null, deflate, bzip2 or xz"),
+        Setting("sink.serializer.syncIntervalBytes", "int", 2048000, "AVRO_EVENT: bytes after which a block is closed", minimum=1),
+        Setting("sink.batchSize", "int", 100, "most events taken per transaction and written per write call", minimum=1),
+        Setting("sink.pathManager", "str", "DEFAULT", "file naming: DEFAULT or ROLLTIME", since="1.7"),
+        Setting("sink.pathManager.extension", "str", "", "file name extension (without the dot)", since="1.7"),
+        Setting("sink.pathManager.prefix", "str", "", "file name prefix", since="1.7"),
+        Setting("sink.fsync", "bool", False, "flafka: fsync each batch (and the directory on file creation)"),
+    )
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        super().__init__(name, settings)
+        from flafka.metrics.counters import SinkCounter
+
+        self.counter = SinkCounter(name, self.type_name)  # replaced by the agent's
+        self.directory: str = settings["sink.directory"]
+        if not self.directory:
+            raise ConfigError(f"sink '{name}': sink.directory is empty; set it to the directory the files go to")
+        self.roll_interval: int = settings["sink.rollInterval"]
+        self.fsync: bool = settings["sink.fsync"]
+        kind = _choice(name, "sink.serializer", settings["sink.serializer"], dict(_SERIALIZERS), ("TEXT", "HEADER_AND_TEXT", "AVRO_EVENT"))
+        newline = settings["sink.serializer.appendNewline"]
+        codec = settings["sink.serializer.compressionCodec"].lower()
+        if kind == "AVRO_EVENT" and codec not in _AVRO_CODECS:
+            raise ConfigError(
+                f"sink '{name}': sink.serializer.compressionCodec = '{codec}' is not available in flafka; "
+                f"use one of {', '.join(_AVRO_CODECS)} (deflate is the usual choice)"
+            )
+        sync_interval = settings["sink.serializer.syncIntervalBytes"]
+        if kind == "TEXT":
+            self._new_serializer: Callable[[], EventSerializer] = lambda: BodyTextSerializer(newline)
+        elif kind == "HEADER_AND_TEXT":
+            self._new_serializer = lambda: HeaderAndBodyTextSerializer(newline)
+        else:
+            self._new_serializer = lambda: FlumeEventAvroSerializer(codec, sync_interval)
+        self.serializer_kind = str(kind)
+        self._path_manager_cls = _choice(
+            name, "sink.pathManager", settings["sink.pathManager"], dict(_PATH_MANAGERS), ("DEFAULT", "ROLLTIME")
+        )
+        self.wall_clock: Callable[[], float] = time.time
+        self.clock: Callable[[], float] = time.monotonic
+        self.paths: DefaultPathManager | None = None
+        self.path: str | None = None
+        """The file being written, or the last one written (None before the first batch)."""
+        self._fd: int | None = None
+        self._serializer: EventSerializer | None = None
+        self._size = 0
+        self._roll_at = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Fix the series timestamp of the file names and create the directory if it is
+        missing (a failure is logged; ``write`` retries and reports it)."""
+        cls = self._path_manager_cls
+        assert isinstance(cls, type) and issubclass(cls, DefaultPathManager)
+        self.paths = cls(
+            self.settings["sink.pathManager.prefix"],
+            self.settings["sink.pathManager.extension"],
+            int(self.wall_clock() * 1000),
+            self.wall_clock,
+        )
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as exc:
+            log.warning("%s", self._directory_problem(exc))
+
+    def stop(self) -> None:
+        """Close the current file. Idempotent."""
+        self._close()
+
+    # -- data path -----------------------------------------------------------------------
+
+    def write(self, events: list[Event]) -> BatchOutcome | None:
+        """Append the batch with one ``os.write``; roll first when the interval passed.
+        Raises RetriableError (the batch is not in any file) when the file cannot be
+        opened or written."""
+        if self._fd is not None and self.roll_interval and self.clock() >= self._roll_at:
+            self._close()
+        if self._fd is None:
+            self._open()
+        fd = self._fd
+        serializer = self._serializer
+        assert fd is not None and serializer is not None
+        data = serializer.begin() + serializer.encode(events) if self._size == 0 else serializer.encode(events)
+        try:
+            written = os.write(fd, data)
+            if written < len(data):
+                view = memoryview(data)
+                while written < len(data):
+                    written += os.write(fd, view[written:])
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            self._undo(exc)
+            raise RetriableError(
+                f"sink '{self.name}': cannot write to '{self.path}' ({exc.strerror or exc}); the batch stays in "
+                f"the channel and is retried — free space or fix the file system under '{self.directory}'"
+            )
+        self._size += len(data)
+        return None
+
+    def tick(self) -> None:
+        """Close the current file when ``sink.rollInterval`` has passed since it opened."""
+        if self._fd is not None and self.roll_interval and self.clock() >= self._roll_at:
+            self._close()
+
+    # -- files ---------------------------------------------------------------------------
+
+    def _directory_problem(self, exc: OSError) -> str:
+        return (
+            f"sink '{self.name}': cannot use directory '{self.directory}' ({exc.strerror or exc}); create it "
+            f"and let the user running flafka write there, or change sink.directory (flafka retries meanwhile)"
+        )
+
+    def _open(self) -> None:
+        if self.paths is None:
+            self.start()
+        paths = self.paths
+        assert paths is not None
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as exc:
+            self.counter.connection_failed_count += 1
+            raise RetriableError(self._directory_problem(exc))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        for _ in range(_MAX_NAME_TRIES):
+            path = os.path.join(self.directory, paths.next_name())
+            try:
+                fd = os.open(path, flags, 0o644)
+            except FileExistsError:
+                continue  # never overwrite: take the next name
+            except OSError as exc:
+                self.counter.connection_failed_count += 1
+                raise RetriableError(self._directory_problem(exc))
+            break
+        else:
+            self.counter.connection_failed_count += 1
+            raise RetriableError(f"sink '{self.name}': {_MAX_NAME_TRIES} file names in '{self.directory}' are taken; move old files away")
+        if self.fsync:
+            self._fsync_directory()
+        self._fd = fd
+        self.path = path
+        self._size = 0
+        self._serializer = self._new_serializer()
+        self._roll_at = self.clock() + self.roll_interval
+        self.counter.connection_created_count += 1
+        log.debug("sink '%s': opened %s", self.name, path)
+
+    def _fsync_directory(self) -> None:
+        try:
+            dfd = os.open(self.directory, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+        finally:
+            os.close(dfd)
+
+    def _undo(self, exc: OSError) -> None:
+        """A write failed: cut the file back to its last whole batch (removing it when it
+        is empty) and close it, so the retry starts clean."""
+        fd, path = self._fd, self.path
+        assert fd is not None and path is not None
+        try:
+            os.ftruncate(fd, self._size)
+        except OSError as cut:
+            log.error("sink '%s': could not cut a partly written batch off %s (%s); the file ends in a torn record", self.name, path, cut)
+        self._close()
+        if self._size == 0:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def _close(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        self._fd = None
+        try:
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            log.error("sink '%s': fsync of %s failed when closing it: %s", self.name, self.path, exc)
+        try:
+            os.close(fd)
+        except OSError as exc:
+            log.error("sink '%s': closing %s failed: %s", self.name, self.path, exc)
+        self.counter.connection_closed_count += 1
+        log.debug("sink '%s': closed %s", self.name, self.path)
+
+
+COMPONENTS = [RollingFileSink]

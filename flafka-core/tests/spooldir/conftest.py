@@ -1,0 +1,123 @@
+"""Helpers for the spooldir tests: a fake channel processor and a source factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flafka.ack import AckToken, AckTracker
+from flafka.errors import ChannelFullError
+from flafka.event import Event
+from flafka.metrics.counters import SourceCounter
+from flafka.source import Status
+from flafka.sources import spooldir
+from flafka.sources.spooldir import SpoolDirectorySource
+
+
+class FakeProcessor:
+    """Records batches. Tokens are paid at once (``auto``) or held until :meth:`deliver`.
+    ``fail`` makes the next N calls raise ChannelFullError (abandoning the token, as the
+    real ChannelProcessor does)."""
+
+    def __init__(self, auto: bool = True) -> None:
+        self.batches: list[list[Event]] = []
+        self.held: list[tuple[AckToken, int]] = []
+        self.fail = 0
+        self.calls = 0
+        self.auto = auto
+
+    def process_batch(self, events: list[Event], token: AckToken | None = None) -> None:
+        self.calls += 1
+        assert token is not None
+        if self.fail:
+            self.fail -= 1
+            token.abandon()
+            raise ChannelFullError("channel full")
+        self.batches.append(list(events))
+        token.add(len(events))
+        token.release()
+        if self.auto:
+            token.pay(len(events))
+        else:
+            self.held.append((token, len(events)))
+
+    def deliver(self, n: int | None = None) -> None:
+        """Pay the first ``n`` held batches (all by default)."""
+        n = len(self.held) if n is None else n
+        for token, count in self.held[:n]:
+            token.pay(count)
+        del self.held[:n]
+
+    def bodies(self) -> list[bytes]:
+        return [e.body for batch in self.batches for e in batch]
+
+
+class Helpers:
+    """Test helpers, reached through the ``h`` fixture (tests import nothing from here)."""
+
+    @staticmethod
+    def parse(spool: Path | str, extra: dict[str, str] | None = None):
+        raw = {"spoolDir": str(spool), **(extra or {})}
+        settings, problems = SpoolDirectorySource.settings_schema.parse(raw)
+        errors = [p for p in problems if p.severity == "error"]
+        assert not errors, errors
+        return settings
+
+    @staticmethod
+    def make_source(spool: Path | str, extra: dict[str, str] | None = None, auto: bool = True, start: bool = True) -> SpoolDirectorySource:
+        src = SpoolDirectorySource("src", Helpers.parse(spool, extra))
+        src.counter = SourceCounter("src", "spooldir")
+        src.acks = AckTracker()
+        src.processor = FakeProcessor(auto)  # type: ignore[assignment]
+        if start:
+            src.start()
+        return src
+
+    @staticmethod
+    def fake(src: SpoolDirectorySource) -> FakeProcessor:
+        assert isinstance(src.processor, FakeProcessor)
+        return src.processor
+
+    @staticmethod
+    def run(src: SpoolDirectorySource, max_polls: int = 100_000) -> int:
+        """Poll until the source is drained (or stops making progress). Returns polls made."""
+        idle = 0
+        for n in range(max_polls):
+            status = src.process()
+            if status is Status.BACKOFF:
+                idle += 1
+                if src.drained() or idle > 3:
+                    return n
+            else:
+                idle = 0
+        raise AssertionError("source never drained")
+
+    @staticmethod
+    def write(path: Path, data: bytes, mtime: float | None = None) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        return path
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Path:
+    d = tmp_path / "spool"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _write_positions_at_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make the position file write on every delivery so crash tests are deterministic."""
+    monkeypatch.setattr(spooldir, "WRITE_INTERVAL", 0.0)
+    yield
+
+
+@pytest.fixture
+def h() -> type[Helpers]:
+    return Helpers
