@@ -148,13 +148,18 @@ class Clocks:
         self.mono_now += seconds
 
 
-def roll_sink(directory: Path, clocks: Clocks | None = None, start: bool = True, **raw: Any) -> RollingFileSink:
+def build_roll_sink(directory: Path, clocks: Clocks | None = None, /, **raw: Any) -> RollingFileSink:
     sink = make(RollingFileSink, "k1", **{"sink.directory": str(directory), **raw})
     if clocks is not None:
         sink.wall_clock = clocks.wall
         sink.clock = clocks.mono
-    if start:
-        sink.start()
+    return sink
+
+
+def roll_sink(directory: Path, clocks: Clocks | None = None, /, **raw: Any) -> RollingFileSink:
+    """A started file_roll sink."""
+    sink = build_roll_sink(directory, clocks, **raw)
+    sink.start()
     return sink
 
 
@@ -232,10 +237,10 @@ def test_rolltime_path_manager(tmp_path: Path) -> None:
 
 def test_path_manager_fqcn_and_unknown(tmp_path: Path) -> None:
     fqcn = "org.apache.flume.formatter.output.RollTimePathManager$Builder"
-    sink = roll_sink(tmp_path, Clocks(), start=False, **{"sink.pathManager": fqcn})
+    sink = build_roll_sink(tmp_path, Clocks(), **{"sink.pathManager": fqcn})
     assert sink._path_manager_cls is file_roll_module.RollTimePathManager
     with pytest.raises(ConfigError, match=r"sink\.pathManager = 'ROLLTIMES'.*did you mean 'ROLLTIME'"):
-        roll_sink(tmp_path, start=False, **{"sink.pathManager": "ROLLTIMES"})
+        build_roll_sink(tmp_path, **{"sink.pathManager": "ROLLTIMES"})
 
 
 def test_tick_rolls_after_the_interval_and_idle_time_makes_no_files(tmp_path: Path) -> None:
@@ -338,21 +343,21 @@ def test_header_and_text_without_newline(tmp_path: Path) -> None:
     ],
 )
 def test_serializer_spellings(tmp_path: Path, spelling: str, kind: str) -> None:
-    assert roll_sink(tmp_path, start=False, **{"sink.serializer": spelling}).serializer_kind == kind
+    assert build_roll_sink(tmp_path, **{"sink.serializer": spelling}).serializer_kind == kind
 
 
 def test_unknown_serializer_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"sink\.serializer = 'TXT'.*TEXT, HEADER_AND_TEXT, AVRO_EVENT"):
-        roll_sink(tmp_path, start=False, **{"sink.serializer": "TXT"})
+        build_roll_sink(tmp_path, **{"sink.serializer": "TXT"})
     with pytest.raises(ConfigError, match=r"com\.example\.MySerializer\$Builder' is a Java class"):
-        roll_sink(tmp_path, start=False, **{"sink.serializer": "com.example.MySerializer$Builder"})
+        build_roll_sink(tmp_path, **{"sink.serializer": "com.example.MySerializer$Builder"})
 
 
 def test_unknown_avro_codec_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"snappy.*deflate"):
-        roll_sink(tmp_path, start=False, **{"sink.serializer": "avro_event", "sink.serializer.compressionCodec": "snappy"})
+        build_roll_sink(tmp_path, **{"sink.serializer": "avro_event", "sink.serializer.compressionCodec": "snappy"})
     # a codec key is harmless when the serializer does not use it
-    roll_sink(tmp_path, start=False, **{"sink.serializer.compressionCodec": "snappy"})
+    build_roll_sink(tmp_path, **{"sink.serializer.compressionCodec": "snappy"})
 
 
 def _avro_long(data: bytes, pos: int) -> tuple[int, int]:
@@ -547,7 +552,11 @@ def test_failed_first_write_removes_the_empty_file(tmp_path: Path, monkeypatch: 
 def test_fsync_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
     sink = roll_sink(tmp_path, Clocks())
     sink.write(events(b"a"))
     assert synced == []
@@ -639,3 +648,25 @@ def test_through_the_sink_driver_a_failure_rolls_back(tmp_path: Path, memory_cha
     assert (out / files(out)[0]).read_bytes() == b"".join(b"%d\n" % i for i in range(25))
     assert sink.counter.event_write_fail == 10 and sink.counter.event_drain_success_count == 25
     assert sink.counter.connection_failed_count == 1 and sink.counter.connection_created_count == 1
+
+
+# the shared sink contract (flafka-testkit), with AVRO_EVENT so headers travel too
+
+try:
+    from flafka_testkit.contracts import SinkContract
+except ImportError:  # pragma: no cover - the test kit is not installed
+    SinkContract = None  # type: ignore[assignment,misc]
+
+if SinkContract is not None:
+
+    class TestFileRollContract(SinkContract):
+        sink_class = RollingFileSink
+
+        @pytest.fixture
+        def sink_settings(self, tmp_path: Path) -> dict[str, str]:
+            self.directory = tmp_path / "out"
+            return {"sink.directory": str(self.directory), "sink.serializer": "avro_event"}
+
+        def read_back(self, sink: Any) -> list[Event]:
+            names = sorted(os.listdir(self.directory), key=lambda n: int(n.rsplit("-", 1)[1]))
+            return [e for name in names for e in read_avro(self.directory / name)[1]]

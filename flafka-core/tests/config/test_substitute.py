@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flafka.config.grammar import Located
-from flafka.config.substitute import substitute
+from flafka.config.substitute import SubstitutionIssue, substitute
 
 
-def run(config: dict[str, str], env: dict[str, str] | None = None, sys: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def run(
+    config: dict[str, str], env: dict[str, str] | None = None, sys: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[SubstitutionIssue], set[str]]:
     entries = {k: Located(k, v, "f.conf", i + 1) for i, (k, v) in enumerate(config.items())}
     out, issues, referenced = substitute(entries, sys or {}, env or {})
     return {k: loc.value for k, loc in out.items()}, issues, referenced

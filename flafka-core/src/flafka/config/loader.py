@@ -828,8 +828,9 @@ class _AgentValidator:
                     continue
                 loc, key = self.batch_line(section, plan.name, plan.cls)
                 kind = section[:-1]
+                default = "" if loc is not None and loc.key.endswith("." + key) else ", its default"
                 self.out.error(
-                    f"{kind} '{plan.name}' batch size ({key} = {batch}) is larger than channel '{ch}' transactionCapacity ({tx}); "
+                    f"{kind} '{plan.name}' batch size ({key} = {batch}{default}) is larger than channel '{ch}' transactionCapacity ({tx}); "
                     f"Flume 1.9+ refuses this, since every batch must fit in one channel transaction",
                     loc,
                     key=self.key(section, plan.name, key),

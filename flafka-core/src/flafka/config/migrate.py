@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flafka.config.grammar import SECTIONS, java_trim
-from flafka.config.properties import Entry, natural_lines, decode, escape, parse_text
+from flafka.config.properties import Entry, decode, escape, natural_lines, parse_text
 from flafka.registry import Registry
 
 

@@ -26,6 +26,15 @@ class Counter:
             setattr(self, f, 0)
         self.retries = 0
         self.discarded = 0
+        self.errors: dict[tuple[str, str], int] = {}
+        """Typed errors beyond Flume's ``*Fail`` counters: (error_type, stage) -> count.
+        Exported as ``component_errors_total{error_type,stage}``."""
+
+    def error(self, error_type: str, stage: str, count: int = 1) -> None:
+        """Count ``count`` errors of ``error_type`` (e.g. ``timeout``) at ``stage``
+        (``receiving``, ``processing``, ``sending``). Per batch, never per event."""
+        key = (error_type, stage)
+        self.errors[key] = self.errors.get(key, 0) + count
 
     def started(self) -> None:
         self.start_time = int(time.time() * 1000)

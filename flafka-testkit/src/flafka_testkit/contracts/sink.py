@@ -24,8 +24,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
-from flafka.sink import Sink
+from flafka.runtime import SinkFailure
+from flafka.sink import BatchOutcome, Sink
 from flafka_testkit.contracts.harness import SinkHarness, build, put
 
 
@@ -46,6 +48,8 @@ class SinkCapabilities:
     unavailable (stop, pause or break it) and restoring it on exit."""
     secret_keys: tuple[str, ...] = ()
     """Keys whose values must be masked wherever settings are shown."""
+    readable: bool = True
+    """read_back works (False for sinks that discard, like ``null``)."""
 
 
 class SinkContract:
@@ -175,6 +179,53 @@ class SinkContract:
         assert counter.batch_complete_count + counter.batch_underflow_count >= 1
         snapshot = counter.snapshot()
         assert snapshot["EventDrainSuccessCount"] == 250
+
+    def test_partial_batch_failure_redelivers_only_the_failed_events(self, sink: Sink) -> None:
+        """The destination takes half a batch and refuses the rest (retriable): the
+        runtime retries just the refused events; every event arrives exactly once."""
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        real_write = sink.write
+        calls = []
+
+        def flaky_write(events: list[Event]) -> BatchOutcome | None:
+            calls.append(len(events))
+            if len(calls) == 1:
+                half = len(events) // 2
+                real_write(events[:half])
+                return BatchOutcome(failed=range(half, len(events)), error=RetriableError("injected partial failure"))
+            return real_write(events)
+
+        sink.write = flaky_write  # type: ignore[method-assign]
+        try:
+            events = self._events(min(sink.batch_size(), 200))
+            put(harness.channel, events)
+            assert harness.drive_until_empty() == []
+        finally:
+            del sink.write  # type: ignore[method-assign]
+        assert calls[0] == len(events) and calls[1] == len(events) - len(events) // 2
+        if not self.capabilities.readable:
+            return
+        assert self._bodies(self.read_back(sink)) == [e.body for e in events]
+
+    def test_retriable_error_rolls_back_and_permanent_error_keeps_events(self, sink: Sink) -> None:
+        """A raised RetriableError or PermanentError leaves every event in the channel."""
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        put(harness.channel, self._events(20))
+        for error in (RetriableError("injected outage"), PermanentError("injected rejection")):
+
+            def failing_write(events: list[Event], error: Exception = error) -> BatchOutcome | None:
+                raise error
+
+            sink.write = failing_write  # type: ignore[method-assign]
+            try:
+                with pytest.raises(SinkFailure) as info:
+                    harness.driver.drive()
+            finally:
+                del sink.write  # type: ignore[method-assign]
+            assert info.value.retriable is isinstance(error, RetriableError)
+            assert harness.channel.size() == 20
+        assert harness.drive_until_empty() == []
+        assert harness.channel.is_empty()
 
     def test_outage_rolls_back_and_recovers_without_loss(self, sink: Sink) -> None:
         if not self.capabilities.outage:

@@ -1,0 +1,323 @@
+"""The plugin manager: finds plugins through the ``flafka`` entry point group, registers
+them with pluggy and fills the component :class:`~flafka.registry.Registry`.
+
+Core's own components are a plugin like any other (entry point ``builtins``). Every
+entry point load and every hook call is wrapped: a broken plugin becomes a
+:class:`PluginError` (plugin, distribution, version, error and how to disable it) and never
+breaks the CLI. Two plugins claiming one type name is an error naming both; the first one
+keeps the name, and :meth:`PluginReport.conflict_for` lets ``flafka agent`` / ``validate``
+refuse a configuration that uses it.
+
+Environment:
+
+- ``FLAFKA_PLUGINS``: comma list of entry point names to load (an allow-list; ``builtins``
+  is core's own). Unset or empty: load every plugin.
+- ``FLAFKA_DISABLE_PLUGINS``: comma list of entry point names not to load (they are not
+  even imported — the escape hatch when a plugin breaks at import).
+
+Hooks are called at registration time only, never on the data path.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pluggy
+
+from flafka import hookspecs
+from flafka.component import Component
+from flafka.registry import DuplicateTypeError, Registry
+
+if TYPE_CHECKING:
+    import click
+
+log = logging.getLogger(__name__)
+
+GROUP = "flafka"
+BUILTINS = "builtins"
+KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer")
+
+
+class ComponentEntry(NamedTuple):
+    kind: str
+    type_name: str
+    aliases: tuple[str, ...]
+
+
+@dataclass
+class PluginInfo:
+    """A plugin that loaded: its entry point name, distribution, version, the component
+    types it registered and the hooks it implements."""
+
+    name: str
+    distribution: str
+    version: str
+    components: list[ComponentEntry] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PluginError:
+    """A plugin that failed (import, hook, bad component, type conflict). ``fix`` says
+    how to get rid of it."""
+
+    plugin: str
+    distribution: str
+    version: str
+    error: str
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fix:
+            self.fix = disable_fix(self.plugin, self.distribution)
+
+    def format(self) -> str:
+        what = " ".join(x for x in (self.distribution, self.version) if x)
+        dist = f" ({what})" if what else ""
+        return f"plugin '{self.plugin}'{dist}: {self.error}\n    fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A type name two plugins claim (of one kind)."""
+
+    kind: str
+    name: str
+    kept: str
+    """The plugin that holds the name."""
+    refused: str
+    """The plugin whose class was not registered."""
+    message: str
+
+
+@dataclass
+class PluginReport:
+    """What :func:`load_plugins` found."""
+
+    registry: Registry
+    plugins: list[PluginInfo] = field(default_factory=list)
+    errors: list[PluginError] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    """Entry point names skipped by FLAFKA_DISABLE_PLUGINS or left out of FLAFKA_PLUGINS."""
+    conflicts: list[Conflict] = field(default_factory=list)
+    manager: pluggy.PluginManager | None = None
+
+    def conflict_for(self, kind: str | None, name: str) -> Conflict | None:
+        """The conflict involving type ``name`` (of ``kind``; any kind when None), if any."""
+        low = name.strip().lower()
+        for c in self.conflicts:
+            if c.name == low and (kind is None or c.kind == kind):
+                return c
+        return None
+
+    def plugin(self, name: str) -> PluginInfo | None:
+        for p in self.plugins:
+            if p.name == name:
+                return p
+        return None
+
+
+def disable_fix(plugin: str, distribution: str) -> str:
+    fix = f"set FLAFKA_DISABLE_PLUGINS={plugin}"
+    if distribution:
+        fix += f" or pip uninstall {distribution}"
+    return fix
+
+
+def _names(value: str | None) -> list[str]:
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+def _dist(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "", ""
+    try:
+        return str(dist.name or ""), str(dist.version or "")
+    except Exception:  # broken metadata must not break the CLI
+        return "", ""
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def discover(entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> list[importlib.metadata.EntryPoint]:
+    """The ``flafka`` entry points, ``builtins`` first, then by name (stable order)."""
+    eps = list(importlib.metadata.entry_points(group=GROUP) if entry_points is None else entry_points)
+    return sorted(eps, key=lambda ep: (ep.name != BUILTINS, ep.name))
+
+
+def load_plugins(
+    env: Mapping[str, str] | None = None,
+    entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+) -> PluginReport:
+    """Load every allowed plugin and register its components. Never raises for a broken
+    plugin: failures are in ``report.errors``.
+
+    ``entry_points`` replaces discovery (tests pass fake ``EntryPoint`` objects so they do
+    not depend on what is installed).
+    """
+    env = os.environ if env is None else env
+    allow = set(_names(env.get("FLAFKA_PLUGINS")))
+    deny = set(_names(env.get("FLAFKA_DISABLE_PLUGINS")))
+    pm = new_manager()
+    report = PluginReport(Registry(), manager=pm)
+    dists: dict[str, tuple[str, str]] = {}
+
+    for ep in discover(entry_points):
+        dist, version = _dist(ep)
+        if ep.name in deny or (allow and ep.name not in allow):
+            report.disabled.append(ep.name)
+            continue
+        try:
+            module = ep.load()
+        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything at import
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            report.errors.append(PluginError(ep.name, dist, version, f"failed to import {ep.value}: {_describe(exc)}"))
+            continue
+        if pm.has_plugin(ep.name):
+            other = dists.get(ep.name, ("", ""))[0] or "another distribution"
+            report.errors.append(
+                PluginError(ep.name, dist, version, f"the plugin name '{ep.name}' is already used by {other}; this one is not loaded")
+            )
+            continue
+        try:
+            pm.register(module, name=ep.name)
+        except Exception as exc:
+            report.errors.append(PluginError(ep.name, dist, version, f"cannot be registered: {_describe(exc)}"))
+            continue
+        dists[ep.name] = (dist, version)
+        info = PluginInfo(ep.name, dist, version)
+        for caller in pm.get_hookcallers(module) or []:
+            info.hooks.append(caller.name)
+            if not caller.has_spec():
+                known = sorted(n for n in dir(hookspecs) if n.startswith("flafka_"))
+                report.errors.append(
+                    PluginError(
+                        ep.name,
+                        dist,
+                        version,
+                        f"implements hook '{caller.name}', which flafka does not define (known hooks: {', '.join(known)})",
+                        fix=f"rename the hook in plugin '{ep.name}' (a typo?), or upgrade flafka-core",
+                    )
+                )
+        info.hooks.sort()
+        report.plugins.append(info)
+
+    _register_components(report)
+    return report
+
+
+def _register_components(report: PluginReport) -> None:
+    pm = report.manager
+    assert pm is not None
+    for impl in pm.hook.flafka_register_components.get_hookimpls():  # registration order
+        name = impl.plugin_name
+        info = report.plugin(name)
+        dist, version = (info.distribution, info.version) if info else ("", "")
+        try:
+            classes = impl.function()
+        except BaseException as exc:  # noqa: BLE001
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            report.errors.append(PluginError(name, dist, version, f"flafka_register_components failed: {_describe(exc)}"))
+            continue
+        if classes is None:
+            continue
+        try:
+            classes = list(classes)
+        except TypeError:
+            report.errors.append(
+                PluginError(name, dist, version, f"flafka_register_components returned {type(classes).__name__}, not a list of classes")
+            )
+            continue
+        for cls in classes:
+            problem = _check_class(cls)
+            if problem:
+                report.errors.append(PluginError(name, dist, version, problem))
+                continue
+            try:
+                report.registry.add(cls, name)
+            except DuplicateTypeError as exc:
+                report.errors.append(PluginError(name, dist, version, str(exc)))
+                _record_conflict(report, cls, name, str(exc))
+                continue
+            if info is not None:
+                info.components.append(ComponentEntry(cls.kind, cls.type_name, tuple(cls.aliases)))
+
+
+def _check_class(cls: Any) -> str:
+    """'' when ``cls`` can be registered, else why not (a sentence)."""
+    if not (isinstance(cls, type) and issubclass(cls, Component)):
+        return f"flafka_register_components returned {cls!r}, which is not a flafka Component class"
+    label = f"{cls.__module__}.{cls.__qualname__}"
+    kind = getattr(cls, "kind", None)
+    if kind not in KINDS:
+        return f"component class {label} has no valid kind ({kind!r}; expected one of {', '.join(KINDS)})"
+    if not isinstance(getattr(cls, "type_name", None), str) or not cls.type_name.strip():
+        return f"component class {label} has no type_name"
+    return ""
+
+
+def _record_conflict(report: PluginReport, cls: type[Component], plugin: str, message: str) -> None:
+    """Every name of the refused class becomes a conflict: using any of them is an error,
+    since the user cannot know which class they would get."""
+    for name in (cls.type_name, *cls.aliases):
+        held = report.registry.registration(cls.kind, name)
+        kept = held.plugin if held else ""
+        report.conflicts.append(Conflict(cls.kind, name.strip().lower(), kept, plugin, message))
+
+
+def register_commands(cli: click.Group, report: PluginReport) -> None:
+    """Call every plugin's ``flafka_register_commands(cli)``; a failure is recorded in
+    ``report.errors`` and the other plugins' commands still register."""
+    pm = report.manager
+    if pm is None:
+        return
+    for impl in pm.hook.flafka_register_commands.get_hookimpls():
+        name = impl.plugin_name
+        info = report.plugin(name)
+        dist, version = (info.distribution, info.version) if info else ("", "")
+        try:
+            impl.function(cli=cli)
+        except BaseException as exc:  # noqa: BLE001
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            report.errors.append(PluginError(name, dist, version, f"flafka_register_commands failed: {_describe(exc)}"))
+
+
+@cache
+def plugin_report() -> PluginReport:
+    """The process-wide :func:`load_plugins` result (loaded once, from ``os.environ``)."""
+    return load_plugins()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry (plugins loaded once). Plugin errors are logged as
+    warnings the first time."""
+    first = plugin_report.cache_info().currsize == 0
+    report = plugin_report()
+    if first:
+        for err in report.errors:
+            log.warning("%s", err.format())
+    return report.registry
+
+
+def reset() -> None:
+    """Forget the cached report (tests; after changing FLAFKA_PLUGINS)."""
+    plugin_report.cache_clear()
