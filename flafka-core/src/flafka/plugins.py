@@ -283,22 +283,31 @@ def _record_conflict(report: PluginReport, cls: type[Component], plugin: str, me
         report.conflicts.append(Conflict(cls.kind, name.strip().lower(), kept, plugin, message))
 
 
-def register_commands(cli: click.Group, report: PluginReport) -> None:
+def register_commands(cli: click.Group, report: PluginReport, protected: Iterable[str] = ()) -> None:
     """Call every plugin's ``flafka_register_commands(cli)``; a failure is recorded in
-    ``report.errors`` and the other plugins' commands still register."""
+    ``report.errors`` and the other plugins' commands still register. A plugin may not
+    replace a ``protected`` (core) command: the core one is put back and that is an error."""
     pm = report.manager
     if pm is None:
         return
+    guarded = list(protected)
     for impl in pm.hook.flafka_register_commands.get_hookimpls():
         name = impl.plugin_name
         info = report.plugin(name)
         dist, version = (info.distribution, info.version) if info else ("", "")
+        before = {n: cli.commands.get(n) for n in guarded}
         try:
             impl.function(cli=cli)
         except BaseException as exc:  # noqa: BLE001
             if isinstance(exc, KeyboardInterrupt):
                 raise
             report.errors.append(PluginError(name, dist, version, f"flafka_register_commands failed: {_describe(exc)}"))
+        for command_name, command in before.items():
+            if command is not None and cli.commands.get(command_name) is not command:
+                cli.commands[command_name] = command
+                report.errors.append(
+                    PluginError(name, dist, version, f"tried to replace the core command 'flafka {command_name}'; the core command is kept")
+                )
 
 
 @cache

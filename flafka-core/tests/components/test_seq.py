@@ -248,3 +248,54 @@ def test_seq_memory_null_end_to_end() -> None:
         _wait(lambda: counters["k1"].event_drain_success_count == 50_000)  # type: ignore[attr-defined]
     finally:
         assert agent.stop(5)
+
+
+def test_a_flume_properties_file_runs_unchanged(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Flume's own spelling (class names, Flume keys) through the loader and the agent."""
+    import logging
+
+    from flafka.builtins import flafka_register_components
+    from flafka.config.loader import load_config
+
+    reg = Registry()
+    for cls in flafka_register_components():
+        reg.add(cls, "flafka-core")
+    out = tmp_path / "out"
+    conf = tmp_path / "flume.conf"
+    conf.write_text(
+        "a1.sources = r1\n"
+        "a1.channels = c1 c2\n"
+        "a1.sinks = k1 k2\n"
+        "a1.sources.r1.type = org.apache.flume.source.SequenceGeneratorSource\n"
+        "a1.sources.r1.batchSize = 100\n"
+        "a1.sources.r1.totalEvents = 1000\n"
+        "a1.sources.r1.channels = c1 c2\n"
+        "a1.channels.c1.type = memory\n"
+        "a1.channels.c1.capacity = 1000\n"
+        "a1.channels.c1.transactionCapacity = 100\n"
+        "a1.channels.c2.type = org.apache.flume.channel.MemoryChannel\n"
+        "a1.channels.c2.transactionCapacity = 100\n"
+        "a1.sinks.k1.type = org.apache.flume.sink.RollingFileSink\n"
+        f"a1.sinks.k1.sink.directory = {out}\n"
+        "a1.sinks.k1.sink.rollInterval = 0\n"
+        "a1.sinks.k1.sink.pathManager.prefix = seq-\n"
+        "a1.sinks.k1.channel = c1\n"
+        "a1.sinks.k2.type = logger\n"
+        "a1.sinks.k2.channel = c2\n"
+    )
+    result = load_config([conf], "a1", reg)
+    assert result.ok, result.format()
+    assert result.plan is not None
+    agent = Agent(result.plan, reg)
+    with caplog.at_level(logging.INFO, logger="flafka.sinks.logger"):
+        agent.start()
+        try:
+            _wait(agent.drained)
+        finally:
+            assert agent.stop(5)
+    (name,) = os.listdir(out)
+    assert name.startswith("seq-") and name.endswith("-1")
+    assert (out / name).read_bytes() == b"".join(b"%d\n" % i for i in range(1000))
+    logged = [r.getMessage() for r in caplog.records if r.name == "flafka.sinks.logger"]
+    assert len(logged) == 1000
+    assert logged[0] == "Event: { headers:{} body: 30                                              0 }"

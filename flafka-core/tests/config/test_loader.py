@@ -498,3 +498,9 @@ def test_format_summarises(tmp_path: Path, registry: Registry) -> None:
     text = result.format()
     assert "flume.conf:6: error: a.channels.c.type: channel 'c': unknown channel type 'memroy'" in text
     assert text.endswith("1 error, 0 warnings")
+
+
+def test_uninstalled_plugin_type_names_the_plugin(tmp_path: Path) -> None:
+    empty = Registry()
+    result = load(tmp_path, minimal(**{"a.sinks.k.type": "org.apache.flume.sink.kafka.KafkaSink"}), empty)
+    assert "pip install flafka-kafka" in only(result, "unknown sink type").suggestion

@@ -77,6 +77,15 @@ def _close(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str:
     return hits[0] if hits else ""
 
 
+_PLUGINS = {"kafka": "flafka-kafka", "hdfs": "flafka-hdfs", "hbase": "flafka-hbase", "kudu": "flafka-kudu"}
+
+
+def _plugin_for(type_name: str) -> str:
+    """The flafka plugin distribution that provides a Flume type not installed here."""
+    low = type_name.lower()
+    return next((dist for word, dist in _PLUGINS.items() if word in low), "")
+
+
 def _mask(message: str, value: str) -> str:
     return message.replace(value, MASK) if value else message
 
@@ -315,7 +324,6 @@ class _AgentValidator:
         self.grammar = grammar
         self.registry = registry
         self.out = out
-        self.errors_before = 0
         self.channels: dict[str, ComponentPlan] = {}
         self.sources: dict[str, SourcePlan] = {}
         self.sinks: dict[str, SinkPlan] = {}
@@ -355,12 +363,15 @@ class _AgentValidator:
         cls = self.registry.lookup(kind, type_loc.value)
         if cls is not None:
             return cls
+        plugin = _plugin_for(type_loc.value)
         hint = self.registry.suggest(kind, type_loc.value)
-        self.out.error(
-            f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'",
-            type_loc,
-            suggestion=f"did you mean '{hint}'?" if hint else self.known_types(kind),
-        )
+        if plugin:
+            suggestion = f"this type comes with the {plugin} plugin: pip install {plugin}"
+        elif hint:
+            suggestion = f"did you mean '{hint}'?"
+        else:
+            suggestion = self.known_types(kind)
+        self.out.error(f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'", type_loc, suggestion=suggestion)
         return None
 
     def parse_settings(
@@ -834,7 +845,10 @@ class _AgentValidator:
                     f"Flume 1.9+ refuses this, since every batch must fit in one channel transaction",
                     loc,
                     key=self.key(section, plan.name, key),
-                    suggestion=f"set {self.key('channels', ch, 'transactionCapacity')} = {batch} or more, or lower {key} to {tx} or less",
+                    suggestion=(
+                        f"set {self.key('channels', ch, 'transactionCapacity')} = {batch} or more, "
+                        f"or lower {self.key(section, plan.name, key)} to {tx} or less"
+                    ),
                 )
 
     def check_connected(self) -> None:

@@ -29,6 +29,7 @@ import json
 import logging
 import lzma
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -303,6 +304,9 @@ class RollingFileSink(Sink):
         self._serializer: EventSerializer | None = None
         self._size = 0
         self._roll_at = 0.0
+        self._lock = threading.Lock()
+        """Serializes write/tick (runner thread) with stop (agent thread, maybe after a
+        runner join timed out), so a file is never closed under a write."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -323,8 +327,14 @@ class RollingFileSink(Sink):
             log.warning("%s", self._directory_problem(exc))
 
     def stop(self) -> None:
-        """Close the current file. Idempotent."""
-        self._close()
+        """Close the current file. Idempotent; gives up after 5 s if a write is stuck."""
+        if not self._lock.acquire(timeout=5.0):
+            log.error("sink '%s': a write to %s is still blocked; leaving the file open", self.name, self.path)
+            return
+        try:
+            self._close()
+        finally:
+            self._lock.release()
 
     # -- data path -----------------------------------------------------------------------
 
@@ -332,6 +342,11 @@ class RollingFileSink(Sink):
         """Append the batch with one ``os.write``; roll first when the interval passed.
         Raises RetriableError (the batch is not in any file) when the file cannot be
         opened or written."""
+        with self._lock:
+            self._write(events)
+        return None
+
+    def _write(self, events: list[Event]) -> None:
         if self._fd is not None and self.roll_interval and self.clock() >= self._roll_at:
             self._close()
         if self._fd is None:
@@ -355,12 +370,13 @@ class RollingFileSink(Sink):
                 f"the channel and is retried — free space or fix the file system under '{self.directory}'"
             )
         self._size += len(data)
-        return None
 
     def tick(self) -> None:
         """Close the current file when ``sink.rollInterval`` has passed since it opened."""
         if self._fd is not None and self.roll_interval and self.clock() >= self._roll_at:
-            self._close()
+            with self._lock:
+                if self._fd is not None and self.clock() >= self._roll_at:
+                    self._close()
 
     # -- files ---------------------------------------------------------------------------
 

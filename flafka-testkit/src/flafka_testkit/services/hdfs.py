@@ -1,7 +1,9 @@
 """HDFS: one NameNode and one DataNode (two JVMs) with WebHDFS, all on 127.0.0.1.
 
 Jars: ``hadoop-hdfs`` + ``hadoop-hdfs-client`` + ``hadoop-common`` (the first declares the
-others ``provided``); hadoop-common already brings the reload4j binding. The config
+others ``provided``) + the ``hadoop-hdfs`` *tests* jar (the only artifact on Maven Central
+with ``webapps/hdfs``, without which the NameNode refuses to start); hadoop-common already
+brings the reload4j binding. The config
 directory goes first on the classpath. The DataNode registers as ``127.0.0.1``
 (``dfs.datanode.hostname``), so WebHDFS redirects stay on loopback. Ready when a WebHDFS
 CREATE (NameNode, then the redirect to the DataNode) and GETFILESTATUS succeed.
@@ -28,9 +30,15 @@ USER = "flafka"
 
 CLASSPATH = Classpath(
     "hdfs",
-    tuple(
-        Coordinate("org.apache.hadoop", artifact, HADOOP_VERSION)
-        for artifact in ("hadoop-hdfs", "hadoop-hdfs-client", "hadoop-common")
+    (
+        *(
+            Coordinate("org.apache.hadoop", artifact, HADOOP_VERSION)
+            for artifact in ("hadoop-hdfs", "hadoop-hdfs-client", "hadoop-common")
+        ),
+        # The published hadoop-hdfs jar has no webapps/ (the tarball ships them beside it);
+        # the NameNode's HTTP server (WebHDFS) needs webapps/hdfs on the classpath. The tests
+        # jar carries webapps/{hdfs,datanode,...} (that is how MiniDFSCluster finds them).
+        Coordinate("org.apache.hadoop", "hadoop-hdfs", HADOOP_VERSION, type="test-jar", classifier="tests"),
     ),
 )
 

@@ -1,0 +1,356 @@
+"""Kafka client settings: Flume's ``kafka.producer.*`` / ``kafka.consumer.*`` (Java client
+property names) translated to librdkafka's, with every problem reported at once.
+
+Most Java client properties have the same name in librdkafka and pass through untouched
+(``security.protocol``, ``sasl.mechanism``, ``linger.ms``, ``compression.type``,
+``session.timeout.ms`` ...). This module handles the rest:
+
+* renamed: ``max.request.size`` -> ``message.max.bytes``, ``fetch.max.wait.ms`` ->
+  ``fetch.wait.max.ms``, ``buffer.memory`` -> ``queue.buffering.max.kbytes``, ...;
+* ``sasl.jaas.config`` is parsed: PLAIN/SCRAM ``username``/``password`` become
+  ``sasl.username``/``sasl.password``; Kerberos ``keyTab``/``principal`` become
+  ``sasl.kerberos.keytab``/``sasl.kerberos.principal``;
+* JKS truststores/keystores cannot be read by librdkafka: an error says how to convert;
+* Java-only properties (serializer classes, ``max.block.ms``, ...) are dropped with a warning;
+* what flafka owns (``enable.auto.commit``, ``enable.auto.offset.store``, ``group.id``,
+  ``bootstrap.servers``) is forced, with a warning when the user tried to set it.
+
+Values of secret keys (:func:`flafka.settings.looks_secret`) never appear in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from flafka.settings import Problem, looks_secret
+
+Role = Literal["producer", "consumer"]
+
+log = logging.getLogger("flafka_kafka.librdkafka")
+
+# Java name -> librdkafka name (same value)
+RENAMED: dict[str, str] = {
+    "max.request.size": "message.max.bytes",
+    "fetch.max.wait.ms": "fetch.wait.max.ms",
+    "receive.buffer.bytes": "socket.receive.buffer.bytes",
+    "send.buffer.bytes": "socket.send.buffer.bytes",
+    "request.required.acks": "acks",  # Kafka 0.8 producer (Flume 1.6 pass-through)
+}
+
+# Java-only properties: no librdkafka equivalent, dropped with a warning.
+JAVA_ONLY: dict[str, str] = {
+    "key.serializer": "flafka always writes the key as UTF-8 text and the value as bytes",
+    "value.serializer": "flafka always writes the key as UTF-8 text and the value as bytes",
+    "key.deserializer": "flafka always reads the key as UTF-8 text and the value as bytes",
+    "value.deserializer": "flafka always reads the key as UTF-8 text and the value as bytes",
+    "serializer.class": "a Kafka 0.8 producer property; flafka writes bytes",
+    "key.serializer.class": "a Kafka 0.8 producer property; flafka writes UTF-8 keys",
+    "producer.type": "a Kafka 0.8 producer property; flafka always waits for delivery reports",
+    "type": "the Kafka 0.8 `producer.type`; flafka always waits for delivery reports",
+    "timeout.ms": "the Kafka 0.8 `consumer.timeout.ms`; flafka uses batchDurationMillis / kafka.pollTimeout",
+    "consumer.timeout.ms": "a Kafka 0.8 consumer property; flafka uses batchDurationMillis / kafka.pollTimeout",
+    "zookeeper.connect": "flafka talks to the brokers only (kafka.bootstrap.servers)",
+    "max.block.ms": "librdkafka never blocks a send; flafka bounds each batch by message.timeout.ms",
+    "max.poll.records": "the batch size (batchSize) bounds what one poll returns",
+    "interceptor.classes": "Java interceptors cannot run in librdkafka",
+    "partitioner.class": "set librdkafka's `partitioner` (e.g. murmur2_random, the Java default) instead",
+    "client.dns.lookup": "librdkafka resolves every address a name has",
+    "ssl.protocol": "librdkafka negotiates the TLS version (see ssl.min.version... none needed)",
+    "ssl.enabled.protocols": "librdkafka negotiates the TLS version",
+    "ssl.keymanager.algorithm": "a JVM setting",
+    "ssl.trustmanager.algorithm": "a JVM setting",
+    "ssl.provider": "a JVM setting",
+    "ssl.secure.random.implementation": "a JVM setting",
+    "security.providers": "a JVM setting",
+    "sasl.login.class": "a JVM setting",
+    "sasl.client.callback.handler.class": "a JVM setting",
+    "sasl.login.callback.handler.class": "a JVM setting",
+    "metric.reporters": "a JVM setting; flafka exports its own metrics",
+    "metrics.num.samples": "a JVM setting",
+    "metrics.sample.window.ms": "a JVM setting",
+    "metrics.recording.level": "a JVM setting",
+    "auto.include.jmx.reporter": "a JVM setting",
+    "default.api.timeout.ms": "flafka bounds each call itself",
+    "exclude.internal.topics": "librdkafka never subscribes to internal topics by pattern",
+    "ssl.disableTLSHostnameVerification": "",  # handled below (Flume 1.9/1.10 switch)
+}
+
+# Owned by flafka: a user value is ignored with a warning.
+FORCED: dict[str, str] = {
+    "bootstrap.servers": "set kafka.bootstrap.servers instead",
+    "group.id": "set kafka.consumer.group.id instead",
+    "enable.auto.commit": "flafka commits offsets itself, only after delivery",
+    "auto.commit.enable": "flafka commits offsets itself, only after delivery",
+    "enable.auto.offset.store": "flafka stores offsets itself, only after delivery",
+}
+
+ASSIGNORS = {
+    "org.apache.kafka.clients.consumer.RangeAssignor": "range",
+    "org.apache.kafka.clients.consumer.RoundRobinAssignor": "roundrobin",
+    "org.apache.kafka.clients.consumer.CooperativeStickyAssignor": "cooperative-sticky",
+    "range": "range",
+    "roundrobin": "roundrobin",
+    "cooperative-sticky": "cooperative-sticky",
+}
+
+_JAAS = re.compile(r"^\s*(?P<module>[\w.$]+)\s+(?P<flag>required|requisite|sufficient|optional)\s*(?P<opts>.*?)\s*;?\s*$", re.S)
+
+
+class JaasError(ValueError):
+    """``sasl.jaas.config`` could not be read. The message never holds the value."""
+
+
+def parse_jaas(value: str) -> tuple[str, dict[str, str]]:
+    """``(login module class, options)`` of a one-module JAAS line such as
+    ``org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";``."""
+    match = _JAAS.match(value)
+    if not match:
+        raise JaasError("sasl.jaas.config is not '<LoginModule> required key=\"value\" ...;'")
+    try:
+        words = shlex.split(match.group("opts"), posix=True)
+    except ValueError:
+        raise JaasError("sasl.jaas.config has an unbalanced quote") from None
+    options: dict[str, str] = {}
+    for word in words:
+        key, sep, val = word.partition("=")
+        if not sep:
+            raise JaasError(f"sasl.jaas.config option '{key}' has no '=value'")
+        options[key] = val
+    return match.group("module"), options
+
+
+def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str, str], list[Problem]]:
+    """Java client properties (``props``: ``kafka.<role>.*`` without the prefix) ->
+    librdkafka properties, plus problems keyed ``prefix + key``. Never includes forced
+    keys (bootstrap, group, auto commit): the caller sets those."""
+    out: dict[str, str] = {}
+    problems: list[Problem] = []
+
+    def warn(key: str, message: str, suggestion: str = "") -> None:
+        problems.append(Problem(prefix + key, message, suggestion, "warning"))
+
+    def error(key: str, message: str, suggestion: str) -> None:
+        problems.append(Problem(prefix + key, message, suggestion, "error"))
+
+    for key, value in props.items():
+        if key in FORCED:
+            truthy = value.strip().lower() in ("true", "1", "yes", "on")
+            if key in ("bootstrap.servers", "group.id") or truthy:
+                warn(key, f"'{prefix}{key}' is ignored: {FORCED[key]}", f"remove '{prefix}{key}'")
+            continue
+        if key == "ssl.disableTLSHostnameVerification":
+            if value.strip().lower() == "true":
+                out["ssl.endpoint.identification.algorithm"] = "none"
+            continue
+        if key in JAVA_ONLY:
+            warn(key, f"'{prefix}{key}' has no librdkafka equivalent and is ignored ({JAVA_ONLY[key]})", f"remove '{prefix}{key}'")
+            continue
+        if key in RENAMED:
+            out[RENAMED[key]] = value
+            continue
+        if key == "buffer.memory":
+            try:
+                out["queue.buffering.max.kbytes"] = str(max(1, int(value) // 1024))
+            except ValueError:
+                error(key, f"'{value}' is not a number of bytes", "use a whole number, e.g. 33554432")
+            continue
+        if key == "auto.offset.reset":
+            low = value.strip().lower()
+            out[key] = {"none": "error", "smallest": "earliest", "largest": "latest"}.get(low, low)
+            continue
+        if key == "ssl.endpoint.identification.algorithm":
+            out[key] = value.strip().lower() or "none"
+            continue
+        if key == "partition.assignment.strategy":
+            names = [n.strip() for n in value.split(",") if n.strip()]
+            unknown = [n for n in names if n not in ASSIGNORS]
+            if unknown:
+                error(
+                    key,
+                    f"assignor {', '.join(unknown)} has no librdkafka equivalent",
+                    "use RangeAssignor, RoundRobinAssignor or CooperativeStickyAssignor (or range, roundrobin, cooperative-sticky)",
+                )
+            else:
+                out[key] = ",".join(ASSIGNORS[n] for n in names)
+            continue
+        if key.startswith("ssl.truststore."):
+            error(
+                key,
+                f"'{prefix}{key}': librdkafka cannot read Java truststores",
+                f"export the CA certificate as PEM (keytool -exportcert -rfc -keystore truststore.jks -alias <alias> "
+                f"-file ca.pem) and set {prefix}ssl.ca.location = /path/to/ca.pem",
+            )
+            continue
+        if key == "ssl.keystore.type":
+            if value.strip().upper() not in ("PKCS12", "PKCS#12"):
+                error(
+                    key,
+                    f"'{prefix}{key}' is {value.strip()}: librdkafka reads PKCS#12 keystores only",
+                    "convert it: keytool -importkeystore -srckeystore keystore.jks -destkeystore keystore.p12 "
+                    f"-deststoretype PKCS12, then point {prefix}ssl.keystore.location at keystore.p12 (or use "
+                    f"{prefix}ssl.certificate.location and {prefix}ssl.key.location with PEM files)",
+                )
+            continue
+        if key == "ssl.keystore.location" and value.strip().lower().endswith(".jks") and "ssl.keystore.type" not in props:
+            error(
+                key,
+                f"'{prefix}{key}' looks like a JKS keystore: librdkafka reads PKCS#12 keystores only",
+                "convert it: keytool -importkeystore -srckeystore keystore.jks -destkeystore keystore.p12 -deststoretype PKCS12",
+            )
+            continue
+        if key == "ssl.key.password" and "ssl.key.location" not in props:
+            if "ssl.keystore.location" in props:
+                warn(key, f"'{prefix}{key}' is not used with a PKCS#12 keystore: librdkafka opens it with ssl.keystore.password")
+            else:
+                out[key] = value
+            continue
+        if key == "transactional.id":
+            error(key, "Kafka transactions are not supported by flafka's Kafka components", f"remove '{prefix}{key}'")
+            continue
+        if key == "sasl.jaas.config":
+            _jaas(value, prefix, out, problems)
+            continue
+        out[key] = value
+    return out, problems
+
+
+def _jaas(value: str, prefix: str, out: dict[str, str], problems: list[Problem]) -> None:
+    key = prefix + "sasl.jaas.config"
+    try:
+        module, options = parse_jaas(value)
+    except JaasError as exc:
+        problems.append(Problem(key, str(exc), "write it as Kafka's documentation shows, or set sasl.username and sasl.password"))
+        return
+    short = module.rsplit(".", 1)[-1]
+    if short in ("PlainLoginModule", "ScramLoginModule"):
+        if "username" not in options or "password" not in options:
+            problems.append(Problem(key, f"{short} in sasl.jaas.config needs username and password", 'add username="..." password="..."'))
+            return
+        out["sasl.username"] = options["username"]
+        out["sasl.password"] = options["password"]
+    elif short == "Krb5LoginModule":
+        if "keyTab" in options:
+            out["sasl.kerberos.keytab"] = options["keyTab"]
+        if "principal" in options:
+            out["sasl.kerberos.principal"] = options["principal"]
+    elif short == "OAuthBearerLoginModule":
+        problems.append(
+            Problem(
+                key,
+                "OAUTHBEARER login modules cannot run in librdkafka",
+                f"use librdkafka's OIDC settings: {prefix}sasl.oauthbearer.method = oidc, sasl.oauthbearer.client.id, "
+                "sasl.oauthbearer.client.secret, sasl.oauthbearer.token.endpoint.url",
+            )
+        )
+    else:
+        problems.append(Problem(key, f"login module {short} has no librdkafka equivalent", "use PLAIN, SCRAM or GSSAPI (Kerberos)"))
+
+
+def masked(conf: dict[str, Any]) -> dict[str, Any]:
+    """``conf`` with every secret value replaced, for logs and error messages."""
+    return {k: ("******" if looks_secret(k) or k == "sasl.password" else v) for k, v in conf.items() if not callable(v)}
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+_CONFWARN = re.compile(r"CONFWARN \[[^]]*\] \[[^]]*\]: (.*)")
+_NO_PROPERTY = re.compile(r'No such configuration property: "([^"]+)"')
+_BAD_VALUE = re.compile(r'configuration property "([^"]+)"')
+
+
+def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: dict[str, str] | None = None) -> list[Problem]:
+    """Let librdkafka itself check ``conf`` (no network: no bootstrap servers are given,
+    so nothing connects). ``known`` maps librdkafka keys back to the user's key, for
+    messages. Returns errors (unknown key, bad value) and its configuration warnings."""
+    import confluent_kafka
+
+    check = {k: v for k, v in conf.items() if k != "bootstrap.servers"}
+    if role == "consumer":
+        check.setdefault("group.id", "flafka-validate")
+    logger = logging.getLogger(f"flafka_kafka.validate.{threading.get_ident()}")
+    logger.propagate = False
+    handler = _Collect()
+    logger.addHandler(handler)
+    check["logger"] = logger  # type: ignore[assignment]
+    problems: list[Problem] = []
+    try:
+        client: Any = confluent_kafka.Producer(check) if role == "producer" else confluent_kafka.Consumer(check)
+    except confluent_kafka.KafkaException as exc:
+        text = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        m = _NO_PROPERTY.search(text) or _BAD_VALUE.search(text)
+        name = m.group(1) if m else ""
+        user_key = (known or {}).get(name, name)
+        if _NO_PROPERTY.search(text):
+            problems.append(
+                Problem(prefix + user_key, f"librdkafka has no {role} property '{name}'", "check the spelling against librdkafka's CONFIGURATION.md")
+            )
+        else:
+            problems.append(Problem(prefix + user_key if user_key else prefix.rstrip("."), f"librdkafka rejects the {role} settings: {text}", ""))
+        return problems
+    finally:
+        logger.removeHandler(handler)
+    try:
+        client.poll(0)
+    finally:
+        if role == "consumer":
+            client.close()
+        del client
+    for message in handler.messages:
+        m = _CONFWARN.search(message)
+        if m and "bootstrap.servers" not in m.group(1):
+            problems.append(Problem(prefix.rstrip("."), f"librdkafka: {m.group(1)}", "", "warning"))
+    return problems
+
+
+def error_logger(component: str) -> Callable[[Any], None]:
+    """An ``error_cb`` that logs librdkafka's client-level errors (broker down, auth
+    failed) once per distinct message per minute: never per event."""
+    last: dict[str, float] = {}
+
+    def on_error(err: Any) -> None:
+        text = err.str() if hasattr(err, "str") else str(err)
+        now = time.monotonic()
+        if now - last.get(text, -1e9) >= 60.0:
+            last[text] = now
+            level = logging.ERROR if getattr(err, "fatal", lambda: False)() else logging.WARNING
+            log.log(level, "%s: kafka client: %s", component, text)
+
+    return on_error
+
+
+def base_config(bootstrap: str, component: str) -> dict[str, Any]:
+    """What every client gets: bootstrap servers, a client id, logging through Python."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "client.id": f"flafka-{component}",
+        "logger": log,
+        "error_cb": error_logger(component),
+    }
+
+
+__all__ = [
+    "ASSIGNORS",
+    "FORCED",
+    "JAVA_ONLY",
+    "RENAMED",
+    "JaasError",
+    "base_config",
+    "error_logger",
+    "librdkafka_problems",
+    "masked",
+    "parse_jaas",
+    "translate",
+]
