@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from flafka.settings import EMPTY_SCHEMA, Schema, Settings
+from flafka.settings import EMPTY_SCHEMA, Problem, Schema, Settings
 
 ComponentKind = Literal["source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer"]
 
@@ -25,6 +25,13 @@ class Component:
     settings_schema: ClassVar[Schema] = EMPTY_SCHEMA
     summary: ClassVar[str] = ""
     """One line for ``flafka describe`` and ``flafka plugins``."""
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> list[Problem]:
+        """Cross-key checks on parsed settings, pure (no I/O): return warnings (e.g. "acks=1
+        can lose data") or errors. ``flafka validate`` and the loader report them on the
+        right lines."""
+        return []
 
     def __init__(self, name: str, settings: Settings) -> None:
         self.name = name

@@ -40,6 +40,7 @@ class ChannelProcessor:
         self.counter = counter
         self.acknowledgements = acknowledgements
         self._optional_failures: dict[str, int] = {}
+        self._selector_discarded = 0
 
     def process_batch(self, events: list[Event], token: AckToken | None = None) -> None:
         """Put ``events`` into the selected channels. Raises ChannelError (or
@@ -54,8 +55,14 @@ class ChannelProcessor:
                 events = interceptor.intercept(events)
                 if not events:
                     break
+            if len(events) != n:
+                counter.discarded += n - len(events)  # dropped on purpose by an interceptor
             if events:
                 required, optional = self.selector.select(events)
+                discarded = getattr(self.selector, "discarded", 0)
+                if discarded != self._selector_discarded:  # multiplexing: unmapped, no default
+                    counter.discarded += discarded - self._selector_discarded
+                    self._selector_discarded = discarded
                 carried = token if self.acknowledgements else None
                 for channel, batch in required:
                     self._put(channel, batch, carried)

@@ -612,6 +612,28 @@ def test_unusable_directory_is_retriable_and_recovers(tmp_path: Path, caplog: py
     sink.write(events(b"x"))
     sink.stop()
     assert [(target / f).read_bytes() for f in files(target)] == [b"x\n"]
+    assert files(target)[0].endswith("-1")
+
+
+def test_open_refused_is_retriable_and_keeps_the_file_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = os.open
+    refuse = [True]
+
+    def fake_open(path: Any, flags: int, mode: int = 0o777) -> int:
+        if refuse[0] and str(path).startswith(str(tmp_path)):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    sink = roll_sink(tmp_path, Clocks(1_700_000_000.0))
+    for _ in range(3):
+        with pytest.raises(RetriableError, match=r"cannot use directory .*Permission denied.*sink\.directory"):
+            sink.write(events(b"x"))
+    assert sink.counter.connection_failed_count == 3
+    refuse[0] = False
+    sink.write(events(b"x"))
+    sink.stop()
+    assert files(tmp_path) == ["1700000000000-1"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")

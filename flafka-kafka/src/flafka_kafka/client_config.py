@@ -61,7 +61,7 @@ JAVA_ONLY: dict[str, str] = {
     "interceptor.classes": "Java interceptors cannot run in librdkafka",
     "partitioner.class": "set librdkafka's `partitioner` (e.g. murmur2_random, the Java default) instead",
     "client.dns.lookup": "librdkafka resolves every address a name has",
-    "ssl.protocol": "librdkafka negotiates the TLS version (see ssl.min.version... none needed)",
+    "ssl.protocol": "librdkafka negotiates the TLS version",
     "ssl.enabled.protocols": "librdkafka negotiates the TLS version",
     "ssl.keymanager.algorithm": "a JVM setting",
     "ssl.trustmanager.algorithm": "a JVM setting",
@@ -341,6 +341,69 @@ def base_config(bootstrap: str, component: str) -> dict[str, Any]:
     }
 
 
+BOOTSTRAP_HELP = "set kafka.bootstrap.servers = host1:9092,host2:9092 (the brokers' addresses)"
+
+
+def zookeeper_problems(settings: Any) -> list[Problem]:
+    """Flume 1.6's ``zookeeperConnect``: flafka never talks to ZooKeeper. An error when it
+    is the only address given, a warning when kafka.bootstrap.servers is given too."""
+    zk = settings.get("zookeeperConnect")
+    if not zk:
+        return []
+    if settings.get("kafka.bootstrap.servers"):
+        return [Problem("zookeeperConnect", "zookeeperConnect is ignored: flafka reads broker addresses from kafka.bootstrap.servers", "remove zookeeperConnect", "warning")]
+    return [
+        Problem(
+            "zookeeperConnect",
+            "zookeeperConnect is not supported: flafka connects to the Kafka brokers directly, not through ZooKeeper "
+            "(Flume 1.7+ needs kafka.bootstrap.servers too)",
+            BOOTSTRAP_HELP,
+        )
+    ]
+
+
+def producer_config(bootstrap: str, user: dict[str, str], acks: str, component: str, defaults: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    """librdkafka producer configuration: flafka's defaults, then the user's translated
+    ``kafka.producer.*``, then ``acks``."""
+    translated, problems = translate(user, "producer", "kafka.producer.")
+    conf = base_config(bootstrap, component)
+    conf.update(PRODUCER_DEFAULTS)
+    conf.update(defaults)
+    if "delivery.timeout.ms" in translated:
+        conf.pop("message.timeout.ms", None)
+    conf.update(translated)
+    conf["acks"] = acks
+    return conf, problems
+
+
+def consumer_config(bootstrap: str, group: str, user: dict[str, str], component: str, defaults: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    """librdkafka consumer configuration: flafka's defaults, the user's translated
+    ``kafka.consumer.*``, then what flafka owns (group, no automatic offset commits)."""
+    translated, problems = translate(user, "consumer", "kafka.consumer.")
+    conf = base_config(bootstrap, component)
+    conf.update(CONSUMER_DEFAULTS)
+    conf.update(defaults)
+    conf.update(translated)
+    conf.update({"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False})
+    return conf, problems
+
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "partitioner": "murmur2_random",  # the Java client's partitioner: same key, same partition as Flume
+    "message.max.bytes": 1048576,  # the Java client's max.request.size
+    "message.timeout.ms": 30000,  # a record not acknowledged by then fails its batch (rolled back, retried)
+}
+
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "allow.auto.create.topics": True,  # the Java consumer's default
+}
+
+
+def client_config_for_validation(conf: dict[str, Any]) -> dict[str, str]:
+    """``conf`` without the Python objects (logger, callbacks) and bootstrap servers."""
+    return {k: v for k, v in conf.items() if not callable(v) and not isinstance(v, logging.Logger) and k != "bootstrap.servers"}
+
+
 __all__ = [
     "ASSIGNORS",
     "FORCED",
@@ -348,6 +411,10 @@ __all__ = [
     "RENAMED",
     "JaasError",
     "base_config",
+    "client_config_for_validation",
+    "consumer_config",
+    "producer_config",
+    "zookeeper_problems",
     "error_logger",
     "librdkafka_problems",
     "masked",

@@ -380,6 +380,8 @@ class _AgentValidator:
         """Run the class's schema on ``raw`` (relative key -> located value); report its
         problems on the right lines. Returns (settings, no errors)."""
         settings, problems = cls.settings_schema.parse({k: loc.value for k, loc in raw.items()})
+        if not any(p.severity == "error" for p in problems):
+            problems = [*problems, *cls.check_settings(settings)]
         ok = True
         for problem in problems:
             ok = ok and problem.severity != "error"

@@ -404,6 +404,7 @@ class RollingFileSink(Sink):
             except FileExistsError:
                 continue  # never overwrite: take the next name
             except OSError as exc:
+                paths.index -= 1  # the retry reuses this name
                 self.counter.connection_failed_count += 1
                 raise RetriableError(self._directory_problem(exc))
             break

@@ -87,6 +87,7 @@ class KuduService(LocalService):
     hints: ClassVar = (
         ("undefined symbol", "the kudu binaries picked system libraries: LD_LIBRARY_PATH must name kudu-binary's lib/."),
         ("Clock considered unsynchronized", "use --time_source=system_unsync (set by the testkit)."),
+        ("Block cache capacity exceeds", "--block_cache_capacity_mb must stay below 60% of --memory_limit_hard_bytes."),
         ("hole punching", "this filesystem cannot punch holes: the testkit would need --block_manager=file."),
     )
 
@@ -106,7 +107,7 @@ class KuduService(LocalService):
         common = [
             "--unlock_unsafe_flags", "--unlock_experimental_flags", "--time_source=system_unsync",
             "--never_fsync", "--enable_minidumps=false", "--redact=none", f"--webserver_doc_root={home / 'www'}",
-            "--logtostderr", "--webserver_interface=127.0.0.1",
+            "--logtostderr", "--webserver_interface=127.0.0.1", "--block_cache_capacity_mb=64",
         ]  # fmt: skip
         master = f"127.0.0.1:{ports['master']}"
         tserver = f"127.0.0.1:{ports['tserver']}"
@@ -128,7 +129,7 @@ class KuduService(LocalService):
             [str(home / "bin" / "kudu-tserver"), *common, f"--fs_wal_dir={t / 'wal'}", f"--fs_data_dirs={t / 'data'}",
              f"--rpc_bind_addresses={tserver}", "--local_ip_for_outbound_sockets=127.0.0.1",
              f"--webserver_port={ports['tserver_http']}", f"--tserver_master_addrs={master}",
-             "--memory_limit_hard_bytes=1073741824", "--block_cache_capacity_mb=64"],
+             "--memory_limit_hard_bytes=1073741824"],
             _env(home),
         )  # fmt: skip
         self.wait_ready("Kudu did not become ready", lambda: probe(master, timeout=10) or True, deadline)
