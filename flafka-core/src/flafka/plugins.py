@@ -185,7 +185,7 @@ def load_plugins(
             continue
         try:
             module = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything at import
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             report.errors.append(PluginError(ep.name, dist, version, f"failed to import {ep.value}: {_describe(exc)}"))
@@ -231,8 +231,8 @@ def _register_components(report: PluginReport) -> None:
         info = report.plugin(name)
         dist, version = (info.distribution, info.version) if info else ("", "")
         try:
-            classes = impl.function()
-        except BaseException as exc:  # noqa: BLE001
+            classes: Any = impl.function()
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             report.errors.append(PluginError(name, dist, version, f"flafka_register_components failed: {_describe(exc)}"))
@@ -298,7 +298,7 @@ def register_commands(cli: click.Group, report: PluginReport, protected: Iterabl
         before = {n: cli.commands.get(n) for n in guarded}
         try:
             impl.function(cli=cli)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             report.errors.append(PluginError(name, dist, version, f"flafka_register_commands failed: {_describe(exc)}"))

@@ -105,7 +105,7 @@ FLUME_ERRORS: dict[str, tuple[str, str]] = {
 
 _FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("component_received_events_total", "counter", "Events the component received (source: read; channel: put; sink: taken)."),
-    ("component_sent_events_total", "counter", "Events the component passed on (source: put into channels; channel: taken; sink: delivered)."),
+    ("component_sent_events_total", "counter", "Events passed on (source: put into channels; channel: taken; sink: delivered)."),
     ("component_errors_total", "counter", "Errors by type and stage (retries are counted apart)."),
     ("component_discarded_events_total", "counter", "Events the component dropped on purpose (filters, dead letter)."),
     ("component_retries_total", "counter", "Retries after retriable failures."),

@@ -28,6 +28,16 @@ from flafka_testkit.services.maven import Coordinate, fetch_artifact
 KUDU_VERSION = os.environ.get("FLAFKA_KUDU_VERSION", "1.18.1")
 ARTIFACT = Coordinate("org.apache.kudu", "kudu-binary", KUDU_VERSION, classifier="linux-x86_64")
 
+#: Kudu servers probe cloud metadata services (169.254.169.254, metadata.google.internal) at
+#: start-up to detect AWS/Azure/GCE/OpenStack. Test services must talk to loopback only, so
+#: every probe URL points at a closed port on 127.0.0.1 (refused at once).
+NO_CLOUD_PROBES = [
+    *(f"--cloud_{cloud}=http://127.0.0.1:9/" for cloud in
+      ("aws_instance_id_url", "azure_instance_id_url", "gce_instance_id_url", "openstack_metadata_url")),
+    "--cloud_metadata_server_request_timeout_ms=100",
+    "--cloud_aws_ntp_server=127.0.0.1", "--cloud_gce_ntp_server=127.0.0.1",
+]  # fmt: skip
+
 
 def install() -> Path:
     """Download and unzip kudu-binary once; return its home (with bin/, lib/, www/)."""
@@ -108,6 +118,7 @@ class KuduService(LocalService):
             "--unlock_unsafe_flags", "--unlock_experimental_flags", "--time_source=system_unsync",
             "--never_fsync", "--enable_minidumps=false", "--redact=none", f"--webserver_doc_root={home / 'www'}",
             "--logtostderr", "--webserver_interface=127.0.0.1", "--block_cache_capacity_mb=64",
+            *NO_CLOUD_PROBES,
         ]  # fmt: skip
         master = f"127.0.0.1:{ports['master']}"
         tserver = f"127.0.0.1:{ports['tserver']}"
@@ -117,6 +128,8 @@ class KuduService(LocalService):
             ports=ports,
         )
         m, t = self.data_dir / "master", self.data_dir / "tserver"
+        m.mkdir(parents=True, exist_ok=True)
+        t.mkdir(parents=True, exist_ok=True)
         self.spawn(
             "master",
             [str(home / "bin" / "kudu-master"), *common, f"--fs_wal_dir={m / 'wal'}", f"--fs_data_dirs={m / 'data'}",

@@ -1,0 +1,409 @@
+"""The Kafka sink (Flume's ``org.apache.flume.sink.kafka.KafkaSink``).
+
+One ``write`` is one Flume transaction: every event is produced, the producer is
+flushed, and every delivery report is checked. The batch counts as delivered only when
+every record was acknowledged (``kafka.producer.acks``); otherwise ``write`` returns a
+:class:`~flafka.sink.BatchOutcome` naming the records that failed and whether retrying
+can help, and the runtime retries them or rolls the batch back into the channel. Nothing
+is lost: at worst a retried record is written twice (at-least-once, as Flume).
+
+Record per event: topic = header ``topicHeader`` (when ``allowTopicOverride``) else
+``kafka.topic`` with ``%{header}`` replaced; key = header ``key``; partition =
+``partitionIdHeader`` / ``defaultPartitionId`` / the Java client's murmur2 partitioner;
+timestamp = header ``timestampHeader`` (epoch ms); Kafka record headers from ``header.*``;
+value = the body, or the whole event in Flume's Avro format (``useFlumeEventFormat``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from flafka.errors import ConfigError, PermanentError, RetriableError
+from flafka.event import Event
+from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
+from flafka.sink import BatchOutcome, Sink
+
+from flafka_kafka import avro_event
+from flafka_kafka.client_config import (
+    RENAMED,
+    client_config_for_validation,
+    librdkafka_problems,
+    masked,
+    producer_config,
+)
+
+log = logging.getLogger(__name__)
+
+ACKS = ("0", "1", "-1", "all")
+
+_HEADER_REF = re.compile(r"%\{([^}]*)\}")
+
+
+class TopicTemplate:
+    """``kafka.topic`` with ``%{header}`` references (Flume's ``BucketPath.escapeString``
+    for headers): a missing header becomes the empty string."""
+
+    __slots__ = ("parts", "static")
+
+    def __init__(self, template: str) -> None:
+        pieces = _HEADER_REF.split(template)
+        # pieces alternate literal, header name, literal, ...
+        self.static: str | None = template if len(pieces) == 1 else None
+        self.parts: list[tuple[bool, str]] = [(i % 2 == 1, p) for i, p in enumerate(pieces) if p or i % 2 == 1]
+
+    def render(self, headers: dict[str, str]) -> str:
+        if self.static is not None:
+            return self.static
+        return "".join((headers.get(p, "") if is_header else p) for is_header, p in self.parts)
+
+
+def _kafka() -> Any:
+    import confluent_kafka
+
+    return confluent_kafka
+
+
+def _permanent_codes() -> frozenset[int]:
+    """librdkafka error codes that retrying the same record cannot fix."""
+    ke = _kafka().KafkaError
+    names = (
+        "MSG_SIZE_TOO_LARGE",
+        "INVALID_MSG_SIZE",
+        "INVALID_MSG",
+        "INVALID_RECORD",
+        "RECORD_LIST_TOO_LARGE",
+        "INVALID_TIMESTAMP",
+        "TOPIC_AUTHORIZATION_FAILED",
+        "CLUSTER_AUTHORIZATION_FAILED",
+        "TOPIC_EXCEPTION",
+        "INVALID_REQUIRED_ACKS",
+        "POLICY_VIOLATION",
+        "UNSUPPORTED_FOR_MESSAGE_FORMAT",
+        "_UNKNOWN_PARTITION",
+        "_INVALID_ARG",
+        "_MSG_SIZE_TOO_LARGE",
+    )
+    return frozenset(getattr(ke, n) for n in names if hasattr(ke, n))
+
+
+class DeliveryError(Exception):
+    """One record was not acknowledged. ``permanent`` when retrying cannot help."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+_FIXES = {
+    "MSG_SIZE_TOO_LARGE": "the record is larger than the broker (message.max.bytes) or producer "
+    "(kafka.producer.max.request.size) allows; raise both or make events smaller",
+    "TOPIC_AUTHORIZATION_FAILED": "grant this client Write on the topic",
+    "TOPIC_EXCEPTION": "the topic name is invalid (letters, digits, '.', '_', '-' only); check kafka.topic and the topic header",
+    "_UNKNOWN_PARTITION": "the partition does not exist; check defaultPartitionId / partitionIdHeader",
+    "UNKNOWN_TOPIC_OR_PART": "the topic does not exist; create it or enable auto.create.topics.enable on the brokers",
+    "_UNKNOWN_TOPIC": "the topic does not exist; create it or enable auto.create.topics.enable on the brokers",
+    "_MSG_TIMED_OUT": "the brokers did not acknowledge within kafka.producer.message.timeout.ms; check that they are up",
+}
+
+
+def delivery_error(err: Any, permanent_codes: frozenset[int]) -> DeliveryError:
+    """A :class:`DeliveryError` from a librdkafka ``KafkaError``, with the fix."""
+    name = err.name()
+    fix = _FIXES.get(name, "")
+    text = f"Kafka rejected a record: {name} ({err.str()})" + (f"; {fix}" if fix else "")
+    return DeliveryError(text, permanent=err.code() in permanent_codes)
+
+
+def outcome_of(errors: list[BaseException | None]) -> BatchOutcome | None:
+    """Map per-record results to what the runtime needs: None when all were delivered;
+    otherwise every failed index, retriable when any failure is retriable (the permanent
+    ones then fail again alone on the retry, and are set aside as permanent)."""
+    failed = [i for i, e in enumerate(errors) if e is not None]
+    if not failed:
+        return None
+    retriable = [i for i in failed if not getattr(errors[i], "permanent", False)]
+    first = errors[retriable[0] if retriable else failed[0]]
+    assert first is not None
+    summary = f"{len(failed)} of {len(errors)} records failed; first: {first}"
+    if retriable:
+        return BatchOutcome(failed, RetriableError(summary), retriable=True)
+    return BatchOutcome(failed, PermanentError(summary), retriable=False)
+
+
+class KafkaSink(Sink):
+    """Writes events to Kafka; a batch commits only when every record is acknowledged."""
+
+    type_name = "kafka"
+    aliases = ("org.apache.flume.sink.kafka.KafkaSink",)
+    summary = "Write events to a Kafka topic (librdkafka); commit only acknowledged batches"
+    batch_size_key = "flumeBatchSize"
+    settings_schema = Schema(
+        Setting("kafka.bootstrap.servers", "str", REQUIRED, "host:port,... of Kafka brokers", legacy=("brokerList",), since="1.7"),
+        Setting(
+            "kafka.topic",
+            "str",
+            "default-flume-topic",
+            "topic to write; %{header} is replaced by that header's value",
+            legacy=("topic",),
+            since="1.7",
+        ),
+        Setting(
+            "flumeBatchSize",
+            "int",
+            100,
+            "most events taken and written in one transaction",
+            legacy=("batchSize", "kafka.flumeBatchSize"),
+            minimum=1,
+            since="1.7",
+        ),
+        Setting(
+            "kafka.producer.acks",
+            "str",
+            "1",
+            "broker acknowledgements a record needs: 0, 1 (Flume's default) or all (no loss when a leader fails)",
+            legacy=("requiredAcks",),
+            since="1.7",
+        ),
+        Setting("useFlumeEventFormat", "bool", False, "write the event (headers and body) in Flume's Avro format", since="1.7"),
+        Setting("defaultPartitionId", "int", None, "partition every record goes to (default: by key, murmur2)", minimum=0, since="1.7"),
+        Setting("partitionIdHeader", "str", None, "header holding the partition number (overrides defaultPartitionId)", since="1.7"),
+        Setting("allowTopicOverride", "bool", True, "let the header named by topicHeader choose the topic", since="1.8"),
+        Setting("topicHeader", "str", "topic", "header that names the topic when allowTopicOverride is true", since="1.8"),
+        Setting("timestampHeader", "str", None, "header whose value (epoch ms) becomes the record timestamp", since="1.11"),
+        Setting("header.*", "map", None, "header.<flumeHeader> = <kafkaHeader>: copy event headers to record headers", since="1.11"),
+        Setting(
+            "kafka.producer.*",
+            "map",
+            None,
+            "Kafka producer properties (Java names are translated to librdkafka's; secrets are masked)",
+            since="1.7",
+        ),
+    )
+
+    producer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
+    """Builds the producer from its librdkafka configuration (default
+    ``confluent_kafka.Producer``); tests put an in-process fake here."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        super().__init__(name, settings)
+        problems = [p for p in self.validate_settings(settings, check_librdkafka=False) if p.severity == "error"]
+        if problems:
+            raise ConfigError(
+                f"sink '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in problems)
+            )
+        self.conf, _ = self._producer_conf(settings, name)
+        self.topic = TopicTemplate(settings["kafka.topic"])
+        self.allow_override = bool(settings["allowTopicOverride"])
+        self.topic_header: str = settings["topicHeader"]
+        self.avro = bool(settings["useFlumeEventFormat"])
+        self.default_partition: int | None = settings["defaultPartitionId"]
+        self.partition_header: str | None = settings["partitionIdHeader"]
+        self.timestamp_header: str | None = settings["timestampHeader"]
+        self.header_map: list[tuple[str, str]] = list((settings["header.*"] or {}).items())
+        timeout_ms = self.conf.get("message.timeout.ms", self.conf.get("delivery.timeout.ms", 300000))
+        self.flush_timeout = int(timeout_ms) / 1000.0 + 5.0
+        self._producer: Any = None
+        self._permanent: frozenset[int] = frozenset()
+        self._bad_timestamps = 0
+
+    # -- configuration -------------------------------------------------------------------
+
+    @staticmethod
+    def _producer_conf(settings: Settings, name: str) -> tuple[dict[str, Any], list[Problem]]:
+        acks = str(settings.get("kafka.producer.acks") or "1").strip().lower()
+        return producer_config(settings.get("kafka.bootstrap.servers") or "", dict(settings.get("kafka.producer.*") or {}), acks, name, {})
+
+    @classmethod
+    def validate_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
+        """Cross-key checks beyond the schema (no network I/O): acks, partitions, topic,
+        Java -> librdkafka property translation and, unless ``check_librdkafka`` is False,
+        librdkafka's own check of the producer properties. ``flafka validate`` shows the
+        warnings; errors refuse to start."""
+        problems: list[Problem] = []
+        acks = str(settings.get("kafka.producer.acks") or "1").strip().lower()
+        if acks not in ACKS:
+            problems.append(Problem("kafka.producer.acks", f"'{acks}' is not a valid acks value", "use 0, 1, -1 or all"))
+        elif acks in ("0", "1"):
+            problems.append(
+                Problem(
+                    "kafka.producer.acks",
+                    f"acks={acks} (Flume's default) can lose acknowledged events when a partition leader fails",
+                    "set kafka.producer.acks = all for no loss (and min.insync.replicas >= 2 on the topic)",
+                    "warning",
+                )
+            )
+        if settings.get("partitionIdHeader") and settings.get("defaultPartitionId") is not None:
+            problems.append(
+                Problem(
+                    "defaultPartitionId",
+                    "defaultPartitionId applies only to events without the partitionIdHeader header",
+                    "",
+                    "warning",
+                )
+            )
+        topic = settings.get("kafka.topic") or ""
+        if "%" in _HEADER_REF.sub("", topic):
+            problems.append(
+                Problem(
+                    "kafka.topic",
+                    f"'{topic}' has a '%' escape other than %{{header}}; only header references are substituted in topics",
+                    "use %{header} (a timestamp interceptor can put dates into a header)",
+                )
+            )
+        conf, translation = cls._producer_conf(settings, "validate")
+        problems += translation
+        if check_librdkafka and not any(p.severity == "error" for p in translation):
+            known = {RENAMED[k]: k for k in (settings.get("kafka.producer.*") or {}) if k in RENAMED}
+            problems += librdkafka_problems(client_config_for_validation(conf), "producer", "kafka.producer.", known)
+        return problems
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        kafka = _kafka()
+        self._permanent = _permanent_codes()
+        factory = self.producer_factory or kafka.Producer
+        try:
+            self._producer = factory(dict(self.conf))
+        except kafka.KafkaException as exc:
+            raise ConfigError(f"sink '{self.name}': the Kafka producer cannot be created: {exc.args[0].str()}") from None
+        counter = getattr(self, "counter", None)
+        if counter is not None:
+            counter.connection_created_count += 1
+            counter.started()
+        log.info("sink '%s': producing to %s (%s)", self.name, self.conf["bootstrap.servers"], masked(self.conf).get("acks"))
+
+    def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            left = producer.flush(5.0)
+            if left:
+                log.warning("sink '%s': %d records were still unacknowledged at stop (their batch was rolled back)", self.name, left)
+        except Exception:  # never let stop fail
+            log.exception("sink '%s': flushing the producer at stop failed", self.name)
+        counter = getattr(self, "counter", None)
+        if counter is not None:
+            counter.connection_closed_count += 1
+            counter.stopped()
+
+    # -- the data path -------------------------------------------------------------------
+
+    def write(self, events: list[Event]) -> BatchOutcome | None:
+        producer = self._producer
+        if producer is None:  # never started, or dropped after a fatal client error
+            self.start()
+            producer = self._producer
+        n = len(events)
+        errors: list[BaseException | None] = [None] * n
+        acked = [False] * n
+        permanent = self._permanent
+
+        fatal: list[Any] = []
+
+        def report(i: int, err: Any, msg: Any) -> None:
+            if err is None:
+                acked[i] = True
+            else:
+                errors[i] = delivery_error(err, permanent)
+                if err.fatal():
+                    fatal.append(err)
+
+        produce = producer.produce
+        poll = producer.poll
+        avro = self.avro
+        topic_static = None if self.allow_override else self.topic.static
+        encode = avro_event.encode
+        simple = self.partition_header is None and self.timestamp_header is None and not self.header_map
+        partition = -1 if self.default_partition is None else self.default_partition
+        timestamp = 0
+        kafka_headers = None
+        for i, event in enumerate(events):
+            headers = event.headers
+            try:
+                topic = topic_static or self._topic(headers)
+                value = encode(headers, event.body) if avro else event.body
+                if not simple:
+                    partition, timestamp, kafka_headers = self._placement(headers)
+            except DeliveryError as exc:
+                errors[i] = exc
+                continue
+            cb = functools.partial(report, i)
+            while True:
+                try:
+                    produce(
+                        topic,
+                        value,
+                        headers.get("key"),
+                        partition,
+                        on_delivery=cb,
+                        timestamp=timestamp,
+                        headers=kafka_headers,
+                    )
+                    break
+                except BufferError:  # the local queue is full: let it drain
+                    poll(0.05)
+                except _kafka().KafkaException as exc:
+                    errors[i] = delivery_error(exc.args[0], permanent)
+                    break
+        left = producer.flush(self.flush_timeout)
+        if left:
+            for i in range(n):
+                if errors[i] is None and not acked[i]:
+                    errors[i] = DeliveryError(f"no delivery report within {self.flush_timeout:.0f}s", permanent=False)
+        if fatal:
+            log.error("sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch", self.name, fatal[0].str())
+            self._producer = None
+        return outcome_of(errors)
+
+    def _topic(self, headers: dict[str, str]) -> str:
+        if self.allow_override:
+            topic = headers.get(self.topic_header)
+            if topic:
+                return topic
+        return self.topic.render(headers)
+
+    def _placement(self, headers: dict[str, str]) -> tuple[int, int, list[tuple[str, bytes]] | None]:
+        """(partition or -1, timestamp ms or 0, record headers or None) of one event."""
+        partition = -1 if self.default_partition is None else self.default_partition
+        if self.partition_header is not None:
+            raw = headers.get(self.partition_header)
+            if raw is not None:
+                try:
+                    partition = int(raw)
+                except ValueError:
+                    raise DeliveryError(
+                        f"header '{self.partition_header}' is '{raw}', not a partition number (partitionIdHeader)", permanent=True
+                    ) from None
+                if partition < 0:
+                    raise DeliveryError(f"header '{self.partition_header}' is {partition}, not a partition number", permanent=True)
+        timestamp = 0
+        if self.timestamp_header is not None:
+            raw = headers.get(self.timestamp_header)
+            if raw is not None:
+                try:
+                    timestamp = int(raw)
+                except ValueError:
+                    self._bad_timestamps += 1
+                    if self._bad_timestamps in (1, 10) or self._bad_timestamps % 10000 == 0:
+                        log.warning(
+                            "sink '%s': header '%s' is not epoch milliseconds ('%s'); the record gets the current time (%d so far)",
+                            self.name,
+                            self.timestamp_header,
+                            raw[:40],
+                            self._bad_timestamps,
+                        )
+        kafka_headers = None
+        if self.header_map:
+            kafka_headers = [(kname, headers[fname].encode()) for fname, kname in self.header_map if fname in headers] or None
+        return partition, timestamp, kafka_headers
+
+
+COMPONENTS = [KafkaSink]
+
+__all__ = ["COMPONENTS", "DeliveryError", "KafkaSink", "TopicTemplate", "delivery_error", "outcome_of"]
