@@ -368,9 +368,7 @@ def _start_monitoring(props: Mapping[str, str], counters: Callable[[], Any]) -> 
 
 @main.command(cls=_FlumeArgs, context_settings={"ignore_unknown_options": False})
 @click.option("-n", "--name", "name", required=True, metavar="AGENT", help="Agent name: the prefix of the keys to run.")
-@click.option(
-    "-f", "--conf-file", "conf_files", multiple=True, metavar="FILE", help="Flume properties file; repeat to merge (later wins)."
-)
+@click.option("-f", "--conf-file", "conf_files", multiple=True, metavar="FILE", help="Flume properties file; repeat to merge (later wins).")
 @click.option("-c", "--conf", "conf_dir", metavar="DIR", help="Flume's conf directory (accepted; flafka does not need it).")
 @click.option("-D", "defines", multiple=True, metavar="KEY=VALUE", help="System property, e.g. -Dflume.monitoring.type=http.")
 @click.option("--no-reload-conf", is_flag=True, help="Do not reload the config when the files change (or on SIGHUP).")
@@ -641,9 +639,7 @@ def plugins_document(report: PluginReport) -> dict[str, Any]:
             by_kind.setdefault(entry.kind, []).append(
                 {"type": entry.type_name, "aliases": list(entry.aliases), "summary": getattr(cls, "summary", "") if cls else ""}
             )
-        plugins.append(
-            {"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": p.hooks, "components": by_kind}
-        )
+        plugins.append({"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": p.hooks, "components": by_kind})
     errors = [
         {"plugin": e.plugin, "distribution": e.distribution, "version": e.version, "error": e.error, "fix": e.fix} for e in report.errors
     ]
@@ -803,7 +799,10 @@ def describe(type_name: str, kind: str | None, as_json: bool) -> None:
         hints = [(k, hint) for k in kinds if (hint := registry.suggest(k, type_name))]
         what = f"{kind.replace('_', ' ')} type" if kind else "component type"
         if hints:
-            guess = ", ".join(f"'{h}' ({k.replace('_', ' ')})" for k, h in hints[:3])
+            grouped: dict[str, list[str]] = {}
+            for k, hint in hints:
+                grouped.setdefault(hint, []).append(k.replace("_", " "))
+            guess = ", ".join(f"'{h}' ({', '.join(ks)})" for h, ks in list(grouped.items())[:3])
             _fail(f"unknown {what} '{type_name}'; did you mean {guess}?")
         _fail(f"unknown {what} '{type_name}'; `flafka plugins` lists every installed type")
     docs = [describe_document(cls, report) for cls in found]
@@ -843,7 +842,7 @@ def migrate(file: str, write: bool) -> None:
     changes = list(changes)
     for change in changes:
         formatter = getattr(change, "format", None)
-        _err(formatter() if callable(formatter) else str(change))
+        _err(f"{file}: {formatter() if callable(formatter) else change}")
     if not write:
         click.echo(new_text, nl=False)
         _err(f"{_n(len(changes), 'change')}" + ("; --write applies them to the file" if changes else ""))

@@ -287,27 +287,29 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
     check["logger"] = logger  # type: ignore[assignment]
     problems: list[Problem] = []
     try:
-        client: Any = confluent_kafka.Producer(check) if role == "producer" else confluent_kafka.Consumer(check)
-    except confluent_kafka.KafkaException as exc:
-        text = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
-        m = _NO_PROPERTY.search(text) or _BAD_VALUE.search(text)
-        name = m.group(1) if m else ""
-        user_key = (known or {}).get(name, name)
-        if _NO_PROPERTY.search(text):
-            problems.append(
-                Problem(prefix + user_key, f"librdkafka has no {role} property '{name}'", "check the spelling against librdkafka's CONFIGURATION.md")
-            )
-        else:
-            problems.append(Problem(prefix + user_key if user_key else prefix.rstrip("."), f"librdkafka rejects the {role} settings: {text}", ""))
-        return problems
+        try:
+            client: Any = confluent_kafka.Producer(check) if role == "producer" else confluent_kafka.Consumer(check)
+        except confluent_kafka.KafkaException as exc:
+            text = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+            missing = _NO_PROPERTY.search(text)
+            m = missing or _BAD_VALUE.search(text)
+            name = m.group(1) if m else ""
+            user_key = (known or {}).get(name, name)
+            if missing:
+                problems.append(
+                    Problem(prefix + user_key, f"librdkafka has no {role} property '{name}'", "check the spelling against librdkafka's CONFIGURATION.md")
+                )
+            else:
+                problems.append(Problem(prefix + user_key if user_key else prefix.rstrip("."), f"librdkafka rejects the {role} settings: {text}", ""))
+            return problems
+        try:
+            client.poll(0)
+        finally:
+            if role == "consumer":
+                client.close()
+            del client
     finally:
         logger.removeHandler(handler)
-    try:
-        client.poll(0)
-    finally:
-        if role == "consumer":
-            client.close()
-        del client
     for message in handler.messages:
         m = _CONFWARN.search(message)
         if m and "bootstrap.servers" not in m.group(1):

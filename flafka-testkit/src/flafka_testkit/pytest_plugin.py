@@ -46,3 +46,7 @@ def run_agent(tmp_path: Path) -> Iterator[Any]:
     yield run
     for agent in started:
         agent.stop(10)
+
+
+# Real test services (session-scoped, started lazily; cheap to import).
+from flafka_testkit.fixtures import *  # noqa: E402, F403

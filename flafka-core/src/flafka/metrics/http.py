@@ -258,7 +258,7 @@ class MetricsServer:
     def start(self) -> None:
         self._server = _Server((self.host, self.port), self.counters)
         self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="flafka-metrics", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="flafka-metrics", daemon=True)
         self._thread.start()
 
     @property

@@ -63,8 +63,7 @@ class StatusReporter:
             if counter.group == "CHANNEL":
                 size = int(snap.get("ChannelSize", 0))
                 capacity = int(snap.get("ChannelCapacity", 0))
-                fill = f"{size * 100.0 / capacity:.1f}%" if capacity else "n/a"
-                text += f", size {size:,}/{capacity:,} ({fill} full)"
+                text += f", size {size:,}/{capacity:,} ({size * 100.0 / capacity:.1f}% full)" if capacity else f", size {size:,}"
             if deltas[2]:
                 text += f", {int(deltas[2]):,} retries"
             if deltas[3]:

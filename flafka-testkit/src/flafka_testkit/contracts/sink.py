@@ -81,7 +81,7 @@ class SinkContract:
         sink = build(self.sink_class, "contract-sink", sink_settings)
         harness = SinkHarness(sink)
         sink.start()
-        sink.harness = harness  # type: ignore[attr-defined]
+        sink.harness = harness
         yield sink
         sink.stop()
 
@@ -201,7 +201,7 @@ class SinkContract:
             put(harness.channel, events)
             assert harness.drive_until_empty() == []
         finally:
-            del sink.write  # type: ignore[method-assign]
+            del sink.write
         assert calls[0] == len(events) and calls[1] == len(events) - len(events) // 2
         if not self.capabilities.readable:
             return
@@ -221,7 +221,7 @@ class SinkContract:
                 with pytest.raises(SinkFailure) as info:
                     harness.driver.drive()
             finally:
-                del sink.write  # type: ignore[method-assign]
+                del sink.write
             assert info.value.retriable is isinstance(error, RetriableError)
             assert harness.channel.size() == 20
         assert harness.drive_until_empty() == []

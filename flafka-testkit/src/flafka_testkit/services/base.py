@@ -517,12 +517,16 @@ class LocalService(Service):
             detail=(f"started in {self.state.get('start_seconds')}s" if running else (died or "not running")),
         )  # fmt: skip
 
-    def wait_ready(self, what: str, check: Callable[[], object], deadline: float, interval: float = 0.5) -> Any:
-        """Wait for ``check`` (a real client call) until ``deadline``; stop early when a process dies."""
+    def wait_ready(self, what: str, check: Callable[[], object], deadline: float, interval: float = 0.5) -> None:
+        """Call ``check`` (a real client call; success = it does not raise) until ``deadline``;
+        stop early when a process dies."""
+
+        def passed() -> bool:
+            check()
+            return True
+
         try:
-            return wait_for(
-                check, timeout=max(deadline - time.monotonic(), 1.0), what=what, alive=self.died, interval=interval
-            )
+            wait_for(passed, timeout=max(deadline - time.monotonic(), 1.0), what=what, alive=self.died, interval=interval)
         except ServiceError as exc:
             message = str(exc)
             if "Last lines of" not in message:

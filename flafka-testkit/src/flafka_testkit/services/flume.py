@@ -3,8 +3,10 @@ HDFS and HBase2 components — to run the same config through Flume and Flafka.
 
 Flume is not a server: :class:`FlumeHome` is the resolved classpath plus
 :meth:`FlumeHome.run_agent`, which starts ``org.apache.flume.node.Application`` (what
-``bin/flume-ng agent`` runs) on a config text, with HTTP monitoring on 127.0.0.1, and waits
-until every component of the config shows up in ``/metrics``. :class:`FlumeService` is the
+``bin/flume-ng agent`` runs) on a config text and waits until Flume's log says it started
+every source, channel and sink of the config. HTTP monitoring (``/metrics`` JSON) is opt-in
+(``monitoring=True``): Flume 1.11's ``HTTPMetricsServer`` has no bind option and listens on
+0.0.0.0, which breaks the "loopback only" rule, so it is off by default. :class:`FlumeService` is the
 ``flafka testkit up flume`` face: it resolves the jars and proves them with a short agent
 (netcat source -> memory channel -> null sink), then stops it.
 
@@ -17,7 +19,6 @@ hbase-client 2.6.1-hadoop3 (the sinks declare them ``optional``) + Flume's own l
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -26,16 +27,7 @@ from typing import Any, ClassVar
 
 from flafka_testkit.services import hbase as _hbase
 from flafka_testkit.services import hdfs as _hdfs
-from flafka_testkit.services.base import (
-    LocalService,
-    ServiceError,
-    cache_dir,
-    find_java,
-    free_port,
-    pid_alive,
-    tail,
-    wait_for,
-)
+from flafka_testkit.services.base import LocalService, ServiceError, find_java, free_port, tail, wait_for
 from flafka_testkit.services.maven import Classpath, Coordinate, resolve_classpath
 
 FLUME_VERSION = "1.11.0"
@@ -97,7 +89,7 @@ a1.sinks.k1.channel = c1
 class FlumeAgent:
     """A running Flume agent process; ``metrics()`` reads its JSON counters, ``stop()`` ends it."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], log: Path, metrics_url: str, name: str) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], log: Path, metrics_url: str | None, name: str) -> None:
         self.proc, self.log, self.metrics_url, self.name = proc, log, metrics_url, name
 
     @property
@@ -105,7 +97,9 @@ class FlumeAgent:
         return self.proc.pid
 
     def metrics(self, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
-        """``/metrics``: {"SOURCE.r1": {"EventReceivedCount": "3", ...}, ...}."""
+        """``/metrics``: {"SOURCE.r1": {"EventReceivedCount": "3", ...}, ...} (needs ``monitoring=True``)."""
+        if self.metrics_url is None:
+            raise ServiceError("this agent runs without HTTP monitoring: start it with run_agent(..., monitoring=True)")
         if self.proc.poll() is not None:
             raise ServiceError(f"the Flume agent {self.name} has exited (code {self.proc.returncode}):\n{tail(self.log)}")
         with urllib.request.urlopen(self.metrics_url, timeout=timeout) as resp:
@@ -136,35 +130,37 @@ class FlumeHome:
         self.lib = resolve_classpath(CLASSPATH)
         self.version = FLUME_VERSION
 
-    def command(self, conf_file: Path, agent: str, conf_dir: Path, monitoring_port: int, heap: str = "512m") -> list[str]:
+    def command(self, conf_file: Path, agent: str, conf_dir: Path, monitoring_port: int | None = None, heap: str = "512m") -> list[str]:
         """The java command line ``bin/flume-ng agent`` would run (heap raised from its 20 MiB)."""
+        monitoring = ["-Dflume.monitoring.type=http", f"-Dflume.monitoring.port={monitoring_port}"] if monitoring_port else []
         return [
-            self.java, f"-Xmx{heap}", *JPMS, "-Dflume.monitoring.type=http",
-            f"-Dflume.monitoring.port={monitoring_port}", "-Dflume.monitoring.bind=127.0.0.1",
+            self.java, f"-Xmx{heap}", *JPMS, *monitoring,
             f"-Dlog4j2.configurationFile={conf_dir / 'log4j2.properties'}",
             "-cp", f"{conf_dir}:{self.lib}/*",
             "org.apache.flume.node.Application", "-n", agent, "-f", str(conf_file), "--no-reload-conf",
         ]  # fmt: skip
 
-    def run_agent(
-        self, config: str, workdir: Path, name: str = "a1", components: int | None = None, timeout: float = 90.0
-    ) -> FlumeAgent:
-        """Start an agent on ``config`` (Flume properties text) in ``workdir``; wait until its
-        ``/metrics`` lists ``components`` entries (default: every source, channel and sink)."""
+    def run_agent(self, config: str, workdir: Path, name: str = "a1", *, monitoring: bool = False, timeout: float = 90.0) -> FlumeAgent:
+        """Start an agent on ``config`` (Flume properties text) in ``workdir``; wait until its log
+        says every source, channel and sink of ``name`` was started (or raise with the log)."""
         workdir.mkdir(parents=True, exist_ok=True)
         conf = workdir / f"{name}.conf"
         conf.write_text(config)
         (workdir / "log4j2.properties").write_text(LOG4J2)
-        port = free_port()
+        port = free_port() if monitoring else None
         log = workdir / f"{name}.log"
+        log.write_bytes(b"")
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 self.command(conf, name, workdir, port), stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=str(workdir), start_new_session=True,
             )  # fmt: skip
-        agent = FlumeAgent(proc, log, f"http://127.0.0.1:{port}/metrics", name)
-        if components is None:
-            components = _count_components(config, name)
+        agent = FlumeAgent(proc, log, f"http://127.0.0.1:{port}/metrics" if port else None, name)
+        expected = _started_lines(config, name)
+
+        def started() -> bool:
+            text = log.read_text(errors="replace")
+            return all(line in text for line in expected)
 
         def died() -> str | None:
             if proc.poll() is None:
@@ -172,23 +168,23 @@ class FlumeHome:
             return f"the Flume agent exited with code {proc.returncode}. Last lines of {log}:\n{tail(log)}"
 
         try:
-            wait_for(
-                lambda: len(agent.metrics(2.0)) >= components,
-                timeout=timeout, what=f"Flume agent {name} did not start its {components} components", alive=died,
-            )  # fmt: skip
+            wait_for(started, timeout=timeout, what=f"Flume agent {name} did not start {expected}", alive=died)
         except BaseException:
             agent.stop(5)
             raise
         return agent
 
 
-def _count_components(config: str, agent: str) -> int:
-    count = 0
+def _started_lines(config: str, agent: str) -> list[str]:
+    """The ``node.Application`` log lines announcing each component of ``agent``."""
+    lines = []
     for line in config.splitlines():
         key, _, value = line.partition("=")
-        if key.strip() in (f"{agent}.sources", f"{agent}.channels", f"{agent}.sinks"):
-            count += len(value.split())
-    return count
+        for kind in ("sources", "channels", "sinks"):
+            if key.strip() == f"{agent}.{kind}":
+                label = {"sources": "Source", "channels": "Channel", "sinks": "Sink"}[kind]
+                lines += [f"Starting {label} {n}" for n in value.split()]
+    return lines
 
 
 class FlumeService(LocalService):
@@ -221,9 +217,7 @@ class FlumeService(LocalService):
 
     def launch(self, deadline: float) -> None:
         workdir = self.data_dir / "smoke"
-        agent = self.flume.run_agent(
-            SMOKE_CONFIG.format(port=free_port()), workdir, timeout=max(deadline - time.monotonic(), 5.0)
-        )
+        agent = self.flume.run_agent(SMOKE_CONFIG.format(port=free_port()), workdir, timeout=max(deadline - time.monotonic(), 5.0))
         agent.stop()
         self.state.update(address=str(self.flume.lib), endpoints={"lib": str(self.flume.lib), "java": self.flume.java})
         self.state["logs"] = {"smoke": str(workdir / "a1.log")}
@@ -234,11 +228,3 @@ class FlumeService(LocalService):
     def stop(self, grace: float = 30.0) -> None:
         self.state = {}
         self.state_file.unlink(missing_ok=True)
-
-
-def flume_cache() -> Path:
-    """Where Flume's jars are cached (for docs and status)."""
-    return cache_dir() / "lib"
-
-
-__all__ = ["CLASSPATH", "FlumeAgent", "FlumeHome", "FlumeService", "flume_cache", "pid_alive", "os"]

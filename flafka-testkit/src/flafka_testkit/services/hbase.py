@@ -31,9 +31,11 @@ CLASSPATH = Classpath(
     (
         Coordinate("org.apache.hbase", "hbase-server", HBASE_VERSION, exclusions=NO_RELOAD4J),
         Coordinate(
-            "org.apache.hbase", "hbase-thrift", THRIFT_VERSION,
+            "org.apache.hbase",
+            "hbase-thrift",
+            THRIFT_VERSION,
             exclusions=("org.apache.hadoop:*", "org.apache.hbase:*", *NO_RELOAD4J),
-        ),  # fmt: skip
+        ),
         *(
             Coordinate("org.apache.logging.log4j", artifact, LOG4J2_VERSION)
             for artifact in ("log4j-api", "log4j-core", "log4j-slf4j-impl", "log4j-1.2-api")
@@ -128,6 +130,10 @@ class HBaseService(LocalService):
     )
 
     def prepare(self) -> None:
+        try:
+            import happybase  # noqa: F401  (the readiness check needs it: fail before starting a JVM)
+        except ImportError:
+            raise ServiceError("the HBase readiness check needs happybase. Fix: pip install 'flafka-testkit[hbase]'.") from None
         self.java = find_java(17)
         self.lib = resolve_classpath(CLASSPATH)
 
@@ -178,5 +184,5 @@ class HBaseService(LocalService):
         self.spawn("thrift", [self.java, "-Xmx512m", *opts, "-cp", classpath,
                               "org.apache.hadoop.hbase.thrift.ThriftServer",
                               "-b", "127.0.0.1", "-p", str(ports["thrift"]), "start"])  # fmt: skip
-        self.wait_ready("the HBase Thrift server did not answer", lambda: probe(thrift) or True, deadline)
-        self.wait_ready("HBase did not take a write", lambda: write_probe(thrift) or True, deadline, interval=1.0)
+        self.wait_ready("the HBase Thrift server did not answer", lambda: probe(thrift), deadline)
+        self.wait_ready("HBase did not take a write", lambda: write_probe(thrift), deadline, interval=1.0)

@@ -31,10 +31,7 @@ USER = "flafka"
 CLASSPATH = Classpath(
     "hdfs",
     (
-        *(
-            Coordinate("org.apache.hadoop", artifact, HADOOP_VERSION)
-            for artifact in ("hadoop-hdfs", "hadoop-hdfs-client", "hadoop-common")
-        ),
+        *(Coordinate("org.apache.hadoop", artifact, HADOOP_VERSION) for artifact in ("hadoop-hdfs", "hadoop-hdfs-client", "hadoop-common")),
         # The published hadoop-hdfs jar has no webapps/ (the tarball ships them beside it);
         # the NameNode's HTTP server (WebHDFS) needs webapps/hdfs on the classpath. The tests
         # jar carries webapps/{hdfs,datanode,...} (that is how MiniDFSCluster finds them).
@@ -191,5 +188,5 @@ class HdfsService(LocalService):
         dn = "org.apache.hadoop.hdfs.server.datanode.DataNode"
         self.spawn("namenode", [self.java, "-Xmx512m", *opts, "-cp", classpath, nn], env)
         self.spawn("datanode", [self.java, "-Xmx512m", *opts, "-cp", classpath, dn], env)
-        self.wait_ready("HDFS did not become ready", lambda: probe(webhdfs) or True, deadline)
-        self.wait_ready("HDFS did not accept a write", lambda: write_probe(webhdfs) or True, deadline)
+        self.wait_ready("HDFS did not become ready", lambda: probe(webhdfs), deadline)
+        self.wait_ready("HDFS did not accept a write", lambda: write_probe(webhdfs), deadline)

@@ -51,9 +51,7 @@ def probe(address: str, timeout: float = 5.0) -> None:
     try:
         from confluent_kafka.admin import AdminClient
     except ImportError:
-        raise ServiceError(
-            "the Kafka readiness check needs confluent-kafka. Fix: pip install 'flafka-testkit[kafka]'."
-        ) from None
+        raise ServiceError("the Kafka readiness check needs confluent-kafka. Fix: pip install 'flafka-testkit[kafka]'.") from None
     host, _, port = address.split(",")[0].rpartition(":")
     if not port_open(host, int(port)):  # spare librdkafka's reconnect loop (and its log spam)
         raise ServiceError(f"nothing listens on {address} yet")
@@ -77,6 +75,10 @@ class KafkaService(LocalService):
     )
 
     def prepare(self) -> None:
+        try:
+            import confluent_kafka  # noqa: F401  (the readiness check needs it: fail before starting a JVM)
+        except ImportError:
+            raise ServiceError("the Kafka readiness check needs confluent-kafka. Fix: pip install 'flafka-testkit[kafka]'.") from None
         self.java = find_java(17)
         self.lib = resolve_classpath(CLASSPATH)
 
@@ -127,4 +129,4 @@ class KafkaService(LocalService):
         )  # fmt: skip
         self.spawn("kafka", [self.java, "-Xms512m", "-Xmx512m", *JVM_FLAGS, *logging, "-cp", classpath,
                              "kafka.Kafka", str(config)])  # fmt: skip
-        self.wait_ready("Kafka did not become ready", lambda: probe(address) or True, deadline)
+        self.wait_ready("Kafka did not become ready", lambda: probe(address), deadline)

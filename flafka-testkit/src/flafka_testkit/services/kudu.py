@@ -145,4 +145,4 @@ class KuduService(LocalService):
              "--memory_limit_hard_bytes=1073741824"],
             _env(home),
         )  # fmt: skip
-        self.wait_ready("Kudu did not become ready", lambda: probe(master, timeout=10) or True, deadline)
+        self.wait_ready("Kudu did not become ready", lambda: probe(master, timeout=10), deadline)

@@ -39,7 +39,6 @@ class ArtifactError(ServiceError):
     """An artifact could not be resolved or downloaded."""
 
 
-
 @dataclass(frozen=True)
 class Coordinate:
     """``group:artifact:version[:type[:classifier]]`` plus exclusions (``group:artifact``)."""
@@ -56,7 +55,9 @@ class Coordinate:
         parts = text.split(":")
         if len(parts) < 3:
             raise ValueError(f"bad Maven coordinate {text!r}: expected group:artifact:version[:type[:classifier]]")
-        return cls(*parts[:5], exclusions=tuple(exclusions))  # type: ignore[arg-type]
+        type_ = parts[3] if len(parts) > 3 else "jar"
+        classifier = parts[4] if len(parts) > 4 else ""
+        return cls(parts[0], parts[1], parts[2], type_, classifier, tuple(exclusions))
 
     def __str__(self) -> str:
         tail_ = f":{self.type}:{self.classifier}" if self.classifier else (f":{self.type}" if self.type != "jar" else "")
@@ -64,17 +65,13 @@ class Coordinate:
 
     def url(self) -> str:
         suffix = f"-{self.classifier}" if self.classifier else ""
-        return (
-            f"{CENTRAL}/{self.group.replace('.', '/')}/{self.artifact}/{self.version}/"
-            f"{self.artifact}-{self.version}{suffix}.{self.type}"
-        )
+        return f"{CENTRAL}/{self.group.replace('.', '/')}/{self.artifact}/{self.version}/{self.artifact}-{self.version}{suffix}.{self.type}"
 
     def xml(self, tag: str = "dependency") -> str:
         extra = f"<type>{escape(self.type)}</type>" if self.type != "jar" else ""
         extra += f"<classifier>{escape(self.classifier)}</classifier>" if self.classifier else ""
         excl = "".join(
-            f"<exclusion><groupId>{g}</groupId><artifactId>{a}</artifactId></exclusion>"
-            for g, a in (e.split(":") for e in self.exclusions)
+            f"<exclusion><groupId>{g}</groupId><artifactId>{a}</artifactId></exclusion>" for g, a in (e.split(":") for e in self.exclusions)
         )
         excl = f"<exclusions>{excl}</exclusions>" if excl else ""
         return (

@@ -1,0 +1,584 @@
+"""The Kafka channel (Flume's ``org.apache.flume.channel.kafka.KafkaChannel``): a durable
+channel whose storage is a Kafka topic.
+
+* Put transaction: events are staged in memory; ``commit`` produces them all (value =
+  Flume's Avro event when ``parseAsFlumeEvent``, else the body; key = header ``key``;
+  partition = ``partitionIdHeader`` / ``defaultPartitionId``), flushes the producer and
+  checks every delivery report. Only then is the commit done — and, the channel being
+  durable, the batch's acknowledgement tokens are paid. Any failure raises
+  :class:`~flafka.errors.ChannelError`: the source keeps its batch and retries.
+* Take transaction: records are read with the channel's consumer (group
+  ``kafka.consumer.group.id``); ``commit`` commits their offsets (explicit, synchronous);
+  ``rollback`` seeks each partition back to the first record the transaction took, so the
+  next take reads them again, in order. Takes are serialized (one consumer per channel);
+  a take transaction holds the channel's take lock from its first ``take`` to its end.
+* The consumer is created on the first take (never in a channel nobody takes from), so
+  a source-only agent writing to the channel does not join the consumer group, and a
+  sink-only (sourceless) agent just reads the topic.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from flafka.ack import AckToken
+from flafka.channel import Channel, PutTransaction, TakeTransaction
+from flafka.errors import ChannelError, ConfigError
+from flafka.event import Event
+from flafka.metrics.counters import ChannelCounter
+from flafka.settings import Problem, Schema, Setting, Settings
+
+from flafka_kafka import avro_event
+from flafka_kafka.client_config import (
+    BOOTSTRAP_HELP,
+    RENAMED,
+    client_config_for_validation,
+    consumer_config,
+    librdkafka_problems,
+    producer_config,
+    zookeeper_problems,
+)
+
+log = logging.getLogger(__name__)
+
+TP = tuple[str, int]
+ASSIGNMENT_WAIT = 10.0
+"""Seconds the first take waits for the consumer group to assign partitions."""
+
+
+def _kafka() -> Any:
+    import confluent_kafka
+
+    return confluent_kafka
+
+
+class KafkaChannel(Channel):
+    """A durable channel stored in a Kafka topic."""
+
+    type_name = "kafka"
+    aliases = ("org.apache.flume.channel.kafka.KafkaChannel",)
+    durable = True
+    summary = "Durable channel stored in a Kafka topic (librdkafka)"
+    settings_schema = Schema(
+        Setting("kafka.bootstrap.servers", "str", None, "(required) host:port,... of Kafka brokers", legacy=("brokerList",), since="1.7"),
+        Setting("kafka.topic", "str", "flume-channel", "topic that stores the channel's events", legacy=("topic",), since="1.7"),
+        Setting("kafka.consumer.group.id", "str", "flume", "consumer group of the takers", legacy=("groupId",), since="1.7"),
+        Setting("parseAsFlumeEvent", "bool", True, "store events in Flume's Avro format (headers kept); false: body only"),
+        Setting("defaultPartitionId", "int", None, "partition every put goes to (default: by key)", minimum=0, since="1.7"),
+        Setting("partitionIdHeader", "str", None, "header naming the partition of a put (overrides defaultPartitionId)", since="1.7"),
+        Setting("kafka.pollTimeout", "int", 500, "ms a take waits for records", legacy=("pollTimeout", "timeout"), minimum=0, since="1.7"),
+        Setting("readSmallestOffset", "bool", None, "Flume 1.6: read from the beginning (now kafka.consumer.auto.offset.reset)"),
+        Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
+        Setting("migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"),
+        Setting("capacity", "int", None, "not used by the Kafka channel (Flume 1.6 examples set it; ignored)"),
+        Setting("transactionCapacity", "int", None, "not used by the Kafka channel (ignored)"),
+        Setting("kafka.producer.*", "map", None, "Kafka producer properties (acks defaults to all)", since="1.7"),
+        Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (auto.offset.reset defaults to earliest)", since="1.7"),
+    )
+
+    producer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
+    consumer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        super().__init__(name, settings)
+        errors = [p for p in self.validate_settings(settings, check_librdkafka=False) if p.severity == "error"]
+        if errors:
+            raise ConfigError(
+                f"channel '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in errors)
+            )
+        self.producer_conf, _ = self._producer_conf(settings, name)
+        self.consumer_conf, _ = self._consumer_conf(settings, name)
+        self.topic: str = settings["kafka.topic"]
+        self.avro = bool(settings["parseAsFlumeEvent"])
+        self.default_partition: int | None = settings["defaultPartitionId"]
+        self.partition_header: str | None = settings["partitionIdHeader"]
+        self.poll_timeout = int(settings["kafka.pollTimeout"]) / 1000.0
+        timeout_ms = self.producer_conf.get("message.timeout.ms", self.producer_conf.get("delivery.timeout.ms", 300000))
+        self.flush_timeout = int(timeout_ms) / 1000.0 + 5.0
+        self.counter = ChannelCounter(name, self.type_name)
+        self.counter.size = self.size
+        self._producer: Any = None
+        self._consumer: Any = None
+        self._take_lock = threading.RLock()
+        self._buffer: deque[Any] = deque()  # records read, not yet taken
+        self._assigned: set[TP] = set()
+        self._generation: dict[TP, int] = {}
+        self._uncommitted: dict[TP, int] = {}
+        self._commit_failures = 0
+        self._bad_records = 0
+        self._stopped = False
+
+    # -- configuration -------------------------------------------------------------------
+
+    @staticmethod
+    def _producer_conf(settings: Settings, name: str) -> tuple[dict[str, Any], list[Problem]]:
+        user = dict(settings.get("kafka.producer.*") or {})
+        acks = str(user.pop("acks", "all")).strip().lower()
+        return producer_config(settings.get("kafka.bootstrap.servers") or "", user, acks, name, {})
+
+    @staticmethod
+    def _consumer_conf(settings: Settings, name: str) -> tuple[dict[str, Any], list[Problem]]:
+        defaults = {"auto.offset.reset": "earliest", "fetch.wait.max.ms": "100"}
+        smallest = settings.get("readSmallestOffset")
+        if smallest is not None:
+            defaults["auto.offset.reset"] = "earliest" if smallest else "latest"
+        return consumer_config(
+            settings.get("kafka.bootstrap.servers") or "",
+            settings.get("kafka.consumer.group.id") or "flume",
+            dict(settings.get("kafka.consumer.*") or {}),
+            name,
+            defaults,
+        )
+
+    @classmethod
+    def transaction_capacity_from(cls, settings: Settings) -> int | None:
+        """Unbounded: a Kafka channel transaction holds what the producer queue holds."""
+        return None
+
+    @classmethod
+    def validate_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
+        """Cross-key checks (no network I/O): ZooKeeper, 1.6 keys, client properties."""
+        problems = zookeeper_problems(settings)
+        if not settings.get("kafka.bootstrap.servers") and not settings.get("zookeeperConnect"):
+            problems.append(Problem("kafka.bootstrap.servers", "required key 'kafka.bootstrap.servers' is missing", BOOTSTRAP_HELP))
+        explicit = settings.explicit
+        if "readSmallestOffset" in explicit:
+            problems.append(
+                Problem(
+                    "readSmallestOffset",
+                    "'readSmallestOffset' is the Flume 1.6 spelling; it is read as kafka.consumer.auto.offset.reset = "
+                    + ("earliest" if settings.get("readSmallestOffset") else "latest"),
+                    "replace it with kafka.consumer.auto.offset.reset",
+                    "warning",
+                )
+            )
+        for key in ("capacity", "transactionCapacity"):
+            if key in explicit:
+                problems.append(Problem(key, f"'{key}' is not used by the Kafka channel and is ignored (as in Flume)", f"remove '{key}'", "warning"))
+        acks = str((settings.get("kafka.producer.*") or {}).get("acks", "all")).strip().lower()
+        if acks in ("0", "1"):
+            problems.append(
+                Problem(
+                    "kafka.producer.acks",
+                    f"acks={acks} can lose committed channel events when a partition leader fails",
+                    "remove it (the channel's default is all)",
+                    "warning",
+                )
+            )
+        pconf, pprob = cls._producer_conf(settings, "validate")
+        cconf, cprob = cls._consumer_conf(settings, "validate")
+        problems += pprob + cprob
+        if check_librdkafka and not any(p.severity == "error" for p in pprob + cprob):
+            pknown = {RENAMED[k]: k for k in (settings.get("kafka.producer.*") or {}) if k in RENAMED}
+            cknown = {RENAMED[k]: k for k in (settings.get("kafka.consumer.*") or {}) if k in RENAMED}
+            problems += librdkafka_problems(client_config_for_validation(pconf), "producer", "kafka.producer.", pknown)
+            problems += librdkafka_problems(client_config_for_validation(cconf), "consumer", "kafka.consumer.", cknown)
+        return problems
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        kafka = _kafka()
+        self._stopped = False
+        factory = self.producer_factory or kafka.Producer
+        try:
+            self._producer = factory(dict(self.producer_conf))
+        except kafka.KafkaException as exc:
+            raise ConfigError(f"channel '{self.name}': the Kafka producer cannot be created: {exc.args[0].str()}") from None
+        self.counter.started()
+        log.info("channel '%s': topic '%s' at %s", self.name, self.topic, self.producer_conf["bootstrap.servers"])
+
+    def stop(self) -> None:
+        """Flush the producer, commit what takes committed, leave the group. Idempotent."""
+        self._stopped = True
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.flush(5.0)
+            except Exception:
+                log.exception("channel '%s': flushing the producer at stop failed", self.name)
+        got = self._take_lock.acquire(timeout=5.0)
+        try:
+            consumer, self._consumer = self._consumer, None
+            if consumer is not None:
+                try:
+                    self._commit(consumer)
+                except Exception:
+                    pass
+                try:
+                    consumer.close()
+                except Exception:
+                    log.exception("channel '%s': closing the consumer failed", self.name)
+            self._buffer.clear()
+        finally:
+            if got:
+                self._take_lock.release()
+        self.counter.stopped()
+
+    # -- Channel API ---------------------------------------------------------------------
+
+    def put_transaction(self) -> PutTransaction:
+        return _KafkaPut(self)
+
+    def take_transaction(self) -> TakeTransaction:
+        return _KafkaTake(self)
+
+    def size(self) -> int:
+        """Records in the topic this channel's group has not taken (from cached
+        watermarks: no network call), plus records read but not yet taken."""
+        consumer = self._consumer
+        if consumer is None or not self._assigned:
+            return len(self._buffer)
+        tp_cls = _kafka().TopicPartition
+        total = len(self._buffer)
+        try:
+            tps = [tp_cls(t, p) for t, p in self._assigned]
+            for tp in consumer.position(tps):
+                low, high = consumer.get_watermark_offsets(tp, cached=True)
+                if high >= 0 and tp.offset >= 0:
+                    total += max(0, high - tp.offset)
+        except Exception:
+            pass
+        return total
+
+    def wait_for_events(self, timeout: float) -> bool:
+        if self._buffer:
+            return True
+        if not self._take_lock.acquire(timeout=max(timeout, 0.0)):
+            return False
+        try:
+            if self._buffer:
+                return True
+            consumer = self._ensure_consumer(timeout)
+            if consumer is None:
+                return False
+            msg = consumer.poll(max(timeout, 0.0))
+            if msg is not None and self._usable(msg):
+                self._buffer.append(msg)
+            return bool(self._buffer)
+        finally:
+            self._take_lock.release()
+
+    # -- producing -------------------------------------------------------------------------
+
+    def _partition(self, event: Event) -> int:
+        if self.partition_header is not None:
+            raw = event.headers.get(self.partition_header)
+            if raw is not None:
+                try:
+                    value = int(raw)
+                except ValueError:
+                    value = -1
+                if value < 0:
+                    raise ChannelError(
+                        f"channel '{self.name}': header '{self.partition_header}' is '{raw}', not a partition number "
+                        f"(partitionIdHeader); fix the header or the interceptor that sets it"
+                    )
+                return value
+        return -1 if self.default_partition is None else self.default_partition
+
+    def _produce(self, batches: list[list[Event]]) -> None:
+        """Produce every event, flush, check every report; raise ChannelError on any failure."""
+        producer = self._producer
+        if producer is None:
+            raise ChannelError(f"channel '{self.name}' is not started")
+        failures: list[Any] = []
+        outstanding = [0]
+
+        def report(err: Any, msg: Any) -> None:
+            outstanding[0] -= 1
+            if err is not None:
+                failures.append(err)
+
+        topic = self.topic
+        encode = avro_event.encode
+        avro = self.avro
+        fixed = self.partition_header is None
+        partition = -1 if self.default_partition is None else self.default_partition
+        produce = producer.produce
+        kafka = _kafka()
+        for events in batches:
+            for event in events:
+                if not fixed:
+                    partition = self._partition(event)
+                value = encode(event.headers, event.body) if avro else event.body
+                while True:
+                    try:
+                        produce(topic, value, event.headers.get("key"), partition, on_delivery=report)
+                        outstanding[0] += 1
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                    except kafka.KafkaException as exc:
+                        producer.flush(self.flush_timeout)
+                        raise ChannelError(f"channel '{self.name}': Kafka refused a record: {exc.args[0].str()}") from None
+        producer.flush(self.flush_timeout)
+        if failures:
+            err = failures[0]
+            raise ChannelError(
+                f"channel '{self.name}': {len(failures)} records were not acknowledged by Kafka (first: {err.name()}: {err.str()}); "
+                f"the put is rolled back and the source retries it"
+            )
+        if outstanding[0] > 0:
+            raise ChannelError(f"channel '{self.name}': {outstanding[0]} records got no delivery report in time; the put is rolled back")
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def _ensure_consumer(self, wait: float) -> Any:
+        """The consumer (created and subscribed on first use); waits up to ``wait``
+        seconds for a first assignment. Call with the take lock held."""
+        if self._stopped:
+            return None
+        consumer = self._consumer
+        if consumer is None:
+            kafka = _kafka()
+            factory = self.consumer_factory or kafka.Consumer
+            try:
+                consumer = factory(dict(self.consumer_conf))
+            except kafka.KafkaException as exc:
+                raise ChannelError(f"channel '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
+            consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+            self._consumer = consumer
+        deadline = time.monotonic() + wait
+        while not self._assigned and time.monotonic() < deadline:
+            msg = consumer.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+            if msg is not None and self._usable(msg):
+                self._buffer.append(msg)
+        return consumer
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self._assigned.add((tp.topic, tp.partition))
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        try:
+            self._commit(consumer)
+        except Exception as exc:
+            log.warning("channel '%s': committing before a rebalance failed (%s); those records may be taken again", self.name, exc)
+        self._on_lost(consumer, partitions)
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        for tp in gone:
+            self._assigned.discard(tp)
+            self._generation[tp] = self._generation.get(tp, 0) + 1
+            self._uncommitted.pop(tp, None)
+        self._buffer = deque(m for m in self._buffer if (m.topic(), m.partition()) not in gone)
+
+    def _usable(self, msg: Any) -> bool:
+        err = msg.error()
+        if err is None:
+            return True
+        if err.fatal():
+            raise ChannelError(f"channel '{self.name}': the Kafka consumer failed for good: {err.str()}")
+        if err.code() != _kafka().KafkaError._PARTITION_EOF:
+            log.warning("channel '%s': %s", self.name, err.str())
+        return False
+
+    def _read(self, max_events: int) -> list[Any]:
+        """Up to ``max_events`` records: buffered ones first, else wait up to
+        ``kafka.pollTimeout`` for the first and take what else is already fetched."""
+        buf = self._buffer
+        if not buf:
+            consumer = self._ensure_consumer(ASSIGNMENT_WAIT)
+            if consumer is None:
+                return []
+            msg = consumer.poll(self.poll_timeout)
+            if msg is None:
+                return []
+            if self._usable(msg):
+                buf.append(msg)
+            if max_events > 1:
+                buf.extend(m for m in consumer.consume(max_events - 1, 0) if self._usable(m))
+        if len(buf) <= max_events:
+            out = list(buf)
+            buf.clear()
+            return out
+        return [buf.popleft() for _ in range(max_events)]
+
+    def _to_event(self, msg: Any) -> Event:
+        value = msg.value() or b""
+        if not self.avro:
+            return Event(value, {})
+        try:
+            headers, body = avro_event.decode(value)
+        except avro_event.AvroEventError as exc:
+            self._bad_records += 1
+            if self._bad_records in (1, 10) or self._bad_records % 10000 == 0:
+                log.warning(
+                    "channel '%s': record %s[%d]@%d is not a Flume Avro event (%s); its value became the body "
+                    "(%d such records so far; set parseAsFlumeEvent = false if the topic holds plain values)",
+                    self.name,
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                    exc,
+                    self._bad_records,
+                )
+            return Event(value, {})
+        return Event(body, headers)
+
+    def _commit(self, consumer: Any) -> None:
+        """Commit ``_uncommitted`` offsets (explicit, synchronous). On failure they stay
+        and go with the next commit (a later commit covers earlier offsets)."""
+        if not self._uncommitted:
+            return
+        tp_cls = _kafka().TopicPartition
+        offsets = [tp_cls(t, p, o) for (t, p), o in self._uncommitted.items()]
+        try:
+            result = consumer.commit(offsets=offsets, asynchronous=False)
+            failed = [r for r in (result or []) if getattr(r, "error", None)]
+            if failed:
+                raise RuntimeError(f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
+        except Exception as exc:
+            self._commit_failures += 1
+            if self._commit_failures in (1, 10) or self._commit_failures % 1000 == 0:
+                log.warning(
+                    "channel '%s': committing take offsets failed (%s); retried with the next take commit. "
+                    "The events were delivered; after a crash they may be delivered again",
+                    self.name,
+                    exc,
+                )
+            return
+        self._uncommitted.clear()
+
+
+class _KafkaPut(PutTransaction):
+    __slots__ = ("_ch", "_open", "_staged")
+
+    def __init__(self, channel: KafkaChannel) -> None:
+        self._ch = channel
+        self._staged: list[tuple[list[Event], AckToken | None]] = []
+        self._open = True
+
+    def put(self, events: list[Event], token: AckToken | None = None) -> None:
+        ch = self._ch
+        ch.counter.event_put_attempt_count += len(events)
+        if ch.partition_header is not None:
+            for event in events:
+                ch._partition(event)  # reject a bad partition header now, not at commit
+        if events:
+            self._staged.append((events, token))
+
+    def commit(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        staged, self._staged = self._staged, []
+        try:
+            if staged:
+                self._ch._produce([events for events, _ in staged])
+        finally:
+            # durable: once Kafka acknowledged, the channel can replay -> pay now; on
+            # failure the copies will never be delivered from here -> pay as well (the
+            # processor abandons the token, so the source never advances past it)
+            for events, token in staged:
+                if token is not None:
+                    token.pay(len(events))
+        self._ch.counter.event_put_success_count += sum(len(e) for e, _ in staged)
+
+    def rollback(self) -> None:
+        if self._open:
+            self._open = False
+            for events, token in self._staged:
+                if token is not None:
+                    token.pay(len(events))
+            self._staged = []
+
+
+class _KafkaTake(TakeTransaction):
+    __slots__ = ("_ch", "_count", "_locked", "_taken")
+
+    def __init__(self, channel: KafkaChannel) -> None:
+        self._ch = channel
+        self._taken: dict[TP, tuple[int, int, int]] = {}  # tp -> (first offset, next offset, generation)
+        self._count = 0
+        self._locked = False
+
+    def take(self, max_events: int) -> list[Event]:
+        ch = self._ch
+        ch.counter.event_take_attempt_count += 1
+        if max_events <= 0:
+            return []
+        if not self._locked:
+            ch._take_lock.acquire()
+            self._locked = True
+        messages = ch._read(max_events)
+        if not messages:
+            return []
+        taken = self._taken
+        generation = ch._generation
+        to_event = ch._to_event
+        events = []
+        for m in messages:
+            events.append(to_event(m))
+            tp = (m.topic(), m.partition())
+            offset = m.offset()
+            seen = taken.get(tp)
+            if seen is None:
+                taken[tp] = (offset, offset + 1, generation.get(tp, 0))
+            elif offset + 1 > seen[1]:
+                taken[tp] = (seen[0], offset + 1, seen[2])
+        self._count += len(events)
+        ch.counter.event_take_success_count += len(events)
+        return events
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            self._ch._take_lock.release()
+
+    def commit(self) -> None:
+        ch = self._ch
+        try:
+            if self._taken:
+                pending = ch._uncommitted
+                for tp, (_first, nxt, gen) in self._taken.items():
+                    if gen == ch._generation.get(tp, 0) and nxt > pending.get(tp, -1):
+                        pending[tp] = nxt
+                consumer = ch._consumer
+                if consumer is not None:
+                    ch._commit(consumer)
+            self._taken = {}
+            self._count = 0
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        ch = self._ch
+        try:
+            consumer = ch._consumer
+            if self._taken and consumer is not None:
+                first: dict[TP, int] = {}
+                for m in ch._buffer:  # read but not taken: seek back over them too
+                    tp = (m.topic(), m.partition())
+                    first[tp] = min(first.get(tp, m.offset()), m.offset())
+                for tp, (off, _nxt, gen) in self._taken.items():
+                    if gen == ch._generation.get(tp, 0):
+                        first[tp] = min(first.get(tp, off), off)
+                ch._buffer.clear()
+                tp_cls = _kafka().TopicPartition
+                for (t, p), off in first.items():
+                    if (t, p) not in ch._assigned:
+                        continue  # revoked meanwhile: its new owner reads from the committed offset
+                    try:
+                        consumer.seek(tp_cls(t, p, off))
+                    except Exception as exc:
+                        raise ChannelError(
+                            f"channel '{ch.name}': rolling back a take could not seek {t}[{p}] to {off} ({exc}); "
+                            f"the events are read again after a restart"
+                        ) from None
+            self._taken = {}
+            self._count = 0
+        finally:
+            self._release()
+
+
+COMPONENTS = [KafkaChannel]
+
+__all__ = ["COMPONENTS", "KafkaChannel"]

@@ -1,0 +1,388 @@
+"""The Kafka source (Flume's ``org.apache.flume.source.kafka.KafkaSource``).
+
+Reads batches (``batchSize`` records or ``batchDurationMillis``, whichever comes first)
+with a librdkafka consumer in group ``kafka.consumer.group.id`` and hands them to the
+channel processor. Offsets are committed synchronously, with explicit positions, and
+only for batches that come back from ``self.acks.delivered()``: after every sink
+delivered them (end-to-end acknowledgements, the default) or, with
+``acknowledgements = false``, after the channels committed them (Flume's rule). librdkafka's
+automatic commits and offset store are off.
+
+A restart or a rebalance loses nothing: on revocation the source commits what is
+delivered and forgets the rest (a batch still in flight for a revoked partition will
+never commit its offsets — the partition's new owner reads those records again:
+duplicates, never loss).
+
+Headers (as Flume 1.11): ``timestamp`` (record time), ``topic`` (``topicHeader``, when
+``setTopicHeader``), ``partition``, ``offset`` — each only when the event has none yet —
+``key`` (the record key, always), and ``header.<flumeHeader> = <kafkaHeader>`` copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from flafka.errors import ChannelFullError, ConfigError
+from flafka.event import Event
+from flafka.settings import Problem, Schema, Setting, Settings
+from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
+
+from flafka_kafka import avro_event
+from flafka_kafka.client_config import (
+    BOOTSTRAP_HELP,
+    RENAMED,
+    client_config_for_validation,
+    consumer_config,
+    librdkafka_problems,
+    zookeeper_problems,
+)
+
+log = logging.getLogger(__name__)
+
+TP = tuple[str, int]
+Position = dict[TP, tuple[int, int, int]]
+"""Per partition of one batch: (first offset, next offset to commit, partition generation)."""
+
+
+def _kafka() -> Any:
+    import confluent_kafka
+
+    return confluent_kafka
+
+
+def topics_of(settings: Settings) -> list[str]:
+    """What to subscribe to: ``kafka.topics.regex`` (anchored, Java's full match) wins
+    over the comma-separated ``kafka.topics``."""
+    regex = settings.get("kafka.topics.regex")
+    if regex:
+        return [f"^({regex.removeprefix('^').removesuffix('$')})$"]
+    return [t.strip() for t in (settings.get("kafka.topics") or "").split(",") if t.strip()]
+
+
+class KafkaSource(PollableSource):
+    """Consumes Kafka topics; commits offsets only past delivered batches."""
+
+    type_name = "kafka"
+    aliases = ("org.apache.flume.source.kafka.KafkaSource",)
+    replayable = True
+    summary = "Read Kafka topics (librdkafka); commit offsets only after delivery"
+    settings_schema = (
+        Schema(
+            Setting("kafka.bootstrap.servers", "str", None, "(required) host:port,... of Kafka brokers", since="1.7"),
+            Setting("kafka.topics", "str", None, "comma-separated topics to read", legacy=("topic",), since="1.7"),
+            Setting("kafka.topics.regex", "regex", None, "read every topic matching this regex (overrides kafka.topics)", since="1.7"),
+            Setting("kafka.consumer.group.id", "str", "flume", "consumer group", legacy=("groupId",), since="1.7"),
+            Setting("batchSize", "int", 1000, "most records in one batch", minimum=1),
+            Setting("batchDurationMillis", "int", 1000, "most ms spent filling one batch", minimum=1),
+            Setting("useFlumeEventFormat", "bool", False, "records hold Flume Avro events (headers and body)", since="1.7"),
+            Setting("setTopicHeader", "bool", True, "add the record's topic as a header", since="1.8"),
+            Setting("topicHeader", "str", "topic", "name of the topic header", since="1.8"),
+            Setting("header.*", "map", None, "header.<flumeHeader> = <kafkaHeader>: copy record headers to event headers", since="1.11"),
+            Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (Java names are translated to librdkafka's)", since="1.7"),
+            Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
+            Setting("migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"),
+        )
+        + POLLABLE_SETTINGS
+    )
+
+    consumer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
+    """Builds the consumer (default ``confluent_kafka.Consumer``); tests may swap it."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        super().__init__(name, settings)
+        errors = [p for p in self.validate_settings(settings, check_librdkafka=False) if p.severity == "error"]
+        if errors:
+            raise ConfigError(
+                f"source '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in errors)
+            )
+        self.conf, _ = self._consumer_conf(settings, name)
+        self.topics = topics_of(settings)
+        self.batch = int(settings["batchSize"])
+        self.duration = int(settings["batchDurationMillis"]) / 1000.0
+        self.avro = bool(settings["useFlumeEventFormat"])
+        self.set_topic_header = bool(settings["setTopicHeader"])
+        self.topic_header: str = settings["topicHeader"]
+        self.header_map: list[tuple[str, str]] = list((settings["header.*"] or {}).items())
+        self._consumer: Any = None
+        self._lock = threading.RLock()
+        self._pending: tuple[list[Event], Position] | None = None
+        self._generation: dict[TP, int] = {}
+        self._assigned: set[TP] = set()
+        self._uncommitted: dict[TP, int] = {}
+        self._rebalanced = False
+        self._bad_records = 0
+        self._record_errors: dict[str, float] = {}
+
+    # -- configuration -------------------------------------------------------------------
+
+    @staticmethod
+    def _consumer_conf(settings: Settings, name: str) -> tuple[dict[str, Any], list[Problem]]:
+        return consumer_config(
+            settings.get("kafka.bootstrap.servers") or "",
+            settings.get("kafka.consumer.group.id") or "flume",
+            dict(settings.get("kafka.consumer.*") or {}),
+            name,
+            {},
+        )
+
+    @classmethod
+    def validate_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
+        """Cross-key checks (no network I/O): ZooKeeper, topics, consumer properties."""
+        problems = zookeeper_problems(settings)
+        if not settings.get("kafka.bootstrap.servers") and not settings.get("zookeeperConnect"):
+            problems.append(Problem("kafka.bootstrap.servers", "required key 'kafka.bootstrap.servers' is missing", BOOTSTRAP_HELP))
+        if not settings.get("kafka.topics") and not settings.get("kafka.topics.regex"):
+            problems.append(Problem("kafka.topics", "no topic to read: set kafka.topics or kafka.topics.regex", "add kafka.topics = <topic>"))
+        elif settings.get("kafka.topics") and settings.get("kafka.topics.regex"):
+            problems.append(Problem("kafka.topics", "kafka.topics is ignored: kafka.topics.regex is set and wins", "remove one of them", "warning"))
+        if "migrateZookeeperOffsets" in settings.explicit and settings.get("migrateZookeeperOffsets") and settings.get("zookeeperConnect"):
+            problems.append(
+                Problem(
+                    "migrateZookeeperOffsets",
+                    "offsets kept in ZooKeeper by Flume 1.6 are not migrated; a new group starts at auto.offset.reset",
+                    "migrate them with Flume 1.7+ once, or set kafka.consumer.auto.offset.reset",
+                    "warning",
+                )
+            )
+        conf, translation = cls._consumer_conf(settings, "validate")
+        problems += translation
+        if check_librdkafka and not any(p.severity == "error" for p in translation):
+            known = {RENAMED[k]: k for k in (settings.get("kafka.consumer.*") or {}) if k in RENAMED}
+            problems += librdkafka_problems(client_config_for_validation(conf), "consumer", "kafka.consumer.", known)
+        return problems
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        kafka = _kafka()
+        factory = self.consumer_factory or kafka.Consumer
+        try:
+            consumer = factory(dict(self.conf))
+        except kafka.KafkaException as exc:
+            raise ConfigError(f"source '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        with self._lock:
+            self._consumer = consumer
+        counter = getattr(self, "counter", None)
+        if counter is not None:
+            counter.started()
+        log.info("source '%s': reading %s as group '%s' from %s", self.name, ", ".join(self.topics), self.conf["group.id"], self.conf["bootstrap.servers"])
+
+    def stop(self) -> None:
+        """Commit what is delivered, leave the group, close. Idempotent."""
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
+            if consumer is None:
+                return
+            try:
+                self._commit_delivered(consumer)
+            except Exception as exc:
+                log.warning("source '%s': final offset commit failed (%s); undelivered records are read again on restart", self.name, exc)
+            try:
+                consumer.close()
+            except Exception:
+                log.exception("source '%s': closing the consumer failed", self.name)
+            self._pending = None
+        counter = getattr(self, "counter", None)
+        if counter is not None:
+            counter.stopped()
+
+    # -- rebalance callbacks (run inside consume(), on the source's thread) --------------
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self._assigned.add((tp.topic, tp.partition))
+        self._rebalanced = True
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        try:
+            self._commit_delivered(consumer)
+        except Exception as exc:
+            log.warning("source '%s': committing before a rebalance failed (%s); those records are read again", self.name, exc)
+        self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+
+    def _forget(self, gone: list[TP], consumer: Any) -> None:
+        """Partitions left this consumer: in-flight batches never commit their offsets,
+        the kept batch is dropped (retained partitions seek back to re-read it)."""
+        gone_set = set(gone)
+        for tp in gone:
+            self._generation[tp] = self._generation.get(tp, 0) + 1
+            self._assigned.discard(tp)
+            self._uncommitted.pop(tp, None)
+        self._rebalanced = True
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            tp_cls = _kafka().TopicPartition
+            for tp, (first, _next, _gen) in pending[1].items():
+                if tp not in gone_set and tp in self._assigned:
+                    try:
+                        consumer.seek(tp_cls(tp[0], tp[1], first))
+                    except Exception as exc:
+                        log.warning("source '%s': seek back on %s[%d] failed (%s)", self.name, tp[0], tp[1], exc)
+
+    # -- the data path -------------------------------------------------------------------
+
+    def process(self) -> Status:
+        """Commit delivered offsets, then offer one batch (the kept one first). BACKOFF
+        when nothing was read or the channel is full (the batch is kept)."""
+        with self._lock:
+            consumer = self._consumer
+            if consumer is None:
+                return Status.BACKOFF
+            if self.acks.changed.is_set() or self._uncommitted:
+                self._commit_delivered(consumer)
+            if self._pending is None:
+                self._pending = self._read_batch(consumer)
+                if self._pending is None:
+                    return Status.BACKOFF
+            events, position = self._pending
+            token = self.acks.token(position)
+            try:
+                self.processor.process_batch(events, token)
+            except ChannelFullError:
+                return Status.BACKOFF
+            self._pending = None
+            if self.acks.changed.is_set():
+                self._commit_delivered(consumer)
+            return Status.READY
+
+    def _read_batch(self, consumer: Any) -> tuple[list[Event], Position] | None:
+        """Poll until ``batchSize`` records or ``batchDurationMillis`` (or a rebalance)."""
+        messages: list[Any] = []
+        want = self.batch
+        deadline = time.monotonic() + self.duration
+        self._rebalanced = False
+        while len(messages) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            got = consumer.consume(want - len(messages), left)
+            if got:
+                messages.extend(got)
+            if self._rebalanced:
+                if self._pending is None and messages:
+                    # records read before a revocation may belong to revoked partitions
+                    messages = [m for m in messages if (m.topic(), m.partition()) in self._assigned or m.error()]
+                break
+        if not messages:
+            return None
+        return self._convert(messages)
+
+    def _convert(self, messages: list[Any]) -> tuple[list[Event], Position] | None:
+        events: list[Event] = []
+        position: Position = {}
+        avro = self.avro
+        set_topic = self.set_topic_header
+        topic_header = self.topic_header
+        header_map = self.header_map
+        generation = self._generation
+        for m in messages:
+            err = m.error()
+            if err is not None:
+                self._record_error(err)
+                continue
+            value = m.value()
+            if value is None:
+                value = b""
+            topic = m.topic()
+            partition = m.partition()
+            offset = m.offset()
+            if avro:
+                try:
+                    headers, body = avro_event.decode(value)
+                except avro_event.AvroEventError as exc:
+                    headers, body = {}, value
+                    self._bad_records += 1
+                    if self._bad_records in (1, 10) or self._bad_records % 10000 == 0:
+                        log.warning(
+                            "source '%s': record %s[%d]@%d is not a Flume Avro event (%s); its value became the body "
+                            "(%d such records so far; set useFlumeEventFormat = false if the topic holds plain values)",
+                            self.name,
+                            topic,
+                            partition,
+                            offset,
+                            exc,
+                            self._bad_records,
+                        )
+            else:
+                headers = {}
+                body = value
+            if "timestamp" not in headers:
+                ts_type, ts = m.timestamp()
+                headers["timestamp"] = str(ts if ts_type else int(time.time() * 1000))
+            if header_map:
+                record_headers = m.headers()
+                if record_headers:
+                    for flume_name, kafka_name in header_map:
+                        for hname, hvalue in record_headers:
+                            if hname == kafka_name and hvalue is not None:
+                                headers[flume_name] = hvalue.decode("utf-8", "replace")
+            if set_topic and topic_header not in headers:
+                headers[topic_header] = topic
+            if "partition" not in headers:
+                headers["partition"] = str(partition)
+            if "offset" not in headers:
+                headers["offset"] = str(offset)
+            key = m.key()
+            if key is not None:
+                headers["key"] = key.decode("utf-8", "replace")
+            events.append(Event(body, headers))
+            tp = (topic, partition)
+            seen = position.get(tp)
+            if seen is None:
+                position[tp] = (offset, offset + 1, generation.get(tp, 0))
+            elif offset + 1 > seen[1]:
+                position[tp] = (seen[0], offset + 1, seen[2])
+        if not events:
+            return None
+        return events, position
+
+    def _record_error(self, err: Any) -> None:
+        if err.code() == _kafka().KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise ConfigError(f"source '{self.name}': the Kafka consumer failed for good: {err.str()}")
+        text = err.str()
+        now = time.monotonic()
+        if now - self._record_errors.get(text, -1e9) >= 60.0:
+            self._record_errors[text] = now
+            log.warning("source '%s': %s", self.name, text)
+
+    def _commit_delivered(self, consumer: Any) -> None:
+        """Commit the offsets of every delivered batch (synchronously, explicit offsets),
+        skipping partitions this consumer no longer owns. A failed commit is retried on
+        the next call."""
+        merged = self._uncommitted
+        generation = self._generation
+        for position in self.acks.delivered():
+            for tp, (_first, nxt, gen) in position.items():
+                if gen == generation.get(tp, 0) and nxt > merged.get(tp, -1):
+                    merged[tp] = nxt
+        if not merged:
+            return
+        tp_cls = _kafka().TopicPartition
+        offsets = [tp_cls(t, p, o) for (t, p), o in merged.items()]
+        try:
+            result = consumer.commit(offsets=offsets, asynchronous=False)
+        except _kafka().KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == _kafka().KafkaError._NO_OFFSET:
+                merged.clear()
+                return
+            raise
+        failed = [r for r in (result or []) if getattr(r, "error", None)]
+        if failed:
+            raise RuntimeError(f"committing offsets failed for {failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
+        merged.clear()
+
+
+COMPONENTS = [KafkaSource]
+
+__all__ = ["COMPONENTS", "KafkaSource", "topics_of"]

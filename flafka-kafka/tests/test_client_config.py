@@ -1,0 +1,159 @@
+"""Java client properties -> librdkafka, JAAS parsing, secrets never shown."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from flafka.errors import ConfigError
+from flafka.testing import make, settings_for
+from flafka_kafka.client_config import librdkafka_problems, masked, parse_jaas, translate
+from flafka_kafka.sink import KafkaSink
+from flafka_kafka.source import KafkaSource
+
+SECRET = "s3cr3t-Pa55"
+JAAS = f'org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="{SECRET}";'
+
+
+def test_renamed_and_same_name_properties() -> None:
+    out, problems = translate(
+        {
+            "max.request.size": "2000000",
+            "linger.ms": "10",
+            "compression.type": "lz4",
+            "buffer.memory": "33554432",
+            "fetch.max.wait.ms": "200",
+            "auto.offset.reset": "none",
+            "ssl.endpoint.identification.algorithm": "",
+        },
+        "producer",
+        "kafka.producer.",
+    )
+    assert out == {
+        "message.max.bytes": "2000000",
+        "linger.ms": "10",
+        "compression.type": "lz4",
+        "queue.buffering.max.kbytes": "32768",
+        "fetch.wait.max.ms": "200",
+        "auto.offset.reset": "error",
+        "ssl.endpoint.identification.algorithm": "none",
+    }
+    assert problems == []
+
+
+def test_java_only_properties_are_dropped_with_warnings() -> None:
+    out, problems = translate(
+        {"key.serializer": "org.apache.kafka.common.serialization.StringSerializer", "max.block.ms": "1000", "producer.type": "sync"},
+        "producer",
+        "kafka.producer.",
+    )
+    assert out == {}
+    assert sorted(p.key for p in problems) == ["kafka.producer.key.serializer", "kafka.producer.max.block.ms", "kafka.producer.producer.type"]
+    assert all(p.severity == "warning" for p in problems)
+
+
+def test_forced_properties_warn_and_are_not_passed() -> None:
+    out, problems = translate({"enable.auto.commit": "true", "group.id": "x", "enable.auto.offset.store": "false"}, "consumer", "kafka.consumer.")
+    assert out == {}
+    assert sorted(p.key for p in problems) == ["kafka.consumer.enable.auto.commit", "kafka.consumer.group.id"]
+
+
+def test_plain_jaas_becomes_sasl_username_password() -> None:
+    out, problems = translate({"sasl.jaas.config": JAAS, "sasl.mechanism": "PLAIN", "security.protocol": "SASL_SSL"}, "producer", "kafka.producer.")
+    assert problems == []
+    assert out == {"sasl.username": "alice", "sasl.password": SECRET, "sasl.mechanism": "PLAIN", "security.protocol": "SASL_SSL"}
+
+
+def test_scram_and_kerberos_jaas() -> None:
+    scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="bob" password="p w";'
+    out, _ = translate({"sasl.jaas.config": scram}, "consumer", "kafka.consumer.")
+    assert out == {"sasl.username": "bob", "sasl.password": "p w"}
+    krb = 'com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true keyTab="/etc/f.keytab" principal="flume@EX.COM";'
+    out, _ = translate({"sasl.jaas.config": krb}, "consumer", "kafka.consumer.")
+    assert out == {"sasl.kerberos.keytab": "/etc/f.keytab", "sasl.kerberos.principal": "flume@EX.COM"}
+
+
+def test_parse_jaas_without_trailing_semicolon() -> None:
+    module, options = parse_jaas('x.PlainLoginModule required username="a" password="b"')
+    assert module == "x.PlainLoginModule" and options == {"username": "a", "password": "b"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'org.apache.kafka.common.security.plain.PlainLoginModule required username="alice";',  # no password
+        f'PlainLoginModule required username="alice" password="{SECRET};',  # unbalanced quote
+        "nonsense",
+        f'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientSecret="{SECRET}";',
+    ],
+)
+def test_bad_jaas_is_an_error_that_never_shows_the_secret(value: str) -> None:
+    _, problems = translate({"sasl.jaas.config": value}, "producer", "kafka.producer.")
+    assert [p.severity for p in problems] == ["error"]
+    assert SECRET not in problems[0].message + problems[0].suggestion
+
+
+def test_truststore_is_an_error_with_the_fix() -> None:
+    _, problems = translate({"ssl.truststore.location": "/etc/t.jks", "ssl.truststore.password": SECRET}, "producer", "kafka.producer.")
+    assert {p.key for p in problems} == {"kafka.producer.ssl.truststore.location", "kafka.producer.ssl.truststore.password"}
+    assert all("ssl.ca.location" in p.suggestion for p in problems)
+    assert all(SECRET not in p.message + p.suggestion for p in problems)
+
+
+def test_jks_keystore_is_an_error_pkcs12_passes() -> None:
+    _, problems = translate({"ssl.keystore.location": "/etc/k.jks", "ssl.keystore.password": "x"}, "producer", "kafka.producer.")
+    assert [p.key for p in problems] == ["kafka.producer.ssl.keystore.location"]
+    assert "PKCS12" in problems[0].suggestion
+    out, problems = translate(
+        {"ssl.keystore.location": "/etc/k.p12", "ssl.keystore.type": "PKCS12", "ssl.keystore.password": "x"}, "producer", "kafka.producer."
+    )
+    assert problems == [] and out == {"ssl.keystore.location": "/etc/k.p12", "ssl.keystore.password": "x"}
+
+
+def test_flume_hostname_verification_switch() -> None:
+    out, _ = translate({"ssl.disableTLSHostnameVerification": "true"}, "consumer", "kafka.consumer.")
+    assert out == {"ssl.endpoint.identification.algorithm": "none"}
+
+
+def test_assignor_class_names() -> None:
+    out, _ = translate(
+        {"partition.assignment.strategy": "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"}, "consumer", "kafka.consumer."
+    )
+    assert out == {"partition.assignment.strategy": "cooperative-sticky"}
+    _, problems = translate({"partition.assignment.strategy": "org.apache.kafka.clients.consumer.StickyAssignor"}, "consumer", "kafka.consumer.")
+    assert problems[0].severity == "error"
+
+
+def test_sink_refuses_to_build_with_a_truststore() -> None:
+    with pytest.raises(ConfigError, match="ssl.ca.location"):
+        make(KafkaSink, "k", **{"kafka.bootstrap.servers": "b:9092", "kafka.producer.ssl.truststore.location": "/x.jks"})
+
+
+def test_secrets_are_masked_in_settings_and_config() -> None:
+    s = settings_for(KafkaSource, **{"kafka.bootstrap.servers": "b", "kafka.topics": "t", "kafka.consumer.sasl.jaas.config": JAAS})
+    assert SECRET not in repr(s.masked())
+    src = KafkaSource("s", s)
+    assert src.conf["sasl.password"] == SECRET
+    assert SECRET not in repr(masked(src.conf))
+
+
+def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    s = settings_for(KafkaSink, **{"kafka.bootstrap.servers": "127.0.0.1:1", "kafka.producer.sasl.jaas.config": JAAS})
+    problems = KafkaSink.validate_settings(s)
+    sink = KafkaSink("k", s)
+    sink.start()
+    sink.stop()
+    text = caplog.text + repr(problems)
+    assert SECRET not in text
+
+
+def test_librdkafka_checks_names_and_values_without_connecting() -> None:
+    problems = librdkafka_problems({"no.such.prop": "1"}, "producer", "kafka.producer.")
+    assert [(p.key, p.severity) for p in problems] == [("kafka.producer.no.such.prop", "error")]
+    problems = librdkafka_problems({"acks": "banana"}, "producer", "kafka.producer.")
+    assert problems[0].severity == "error"
+    problems = librdkafka_problems({"fetch.wait.max.ms": "100"}, "producer", "kafka.producer.")
+    assert [p.severity for p in problems] == ["warning"]  # a consumer property on a producer
+    assert librdkafka_problems({"session.timeout.ms": "10000"}, "consumer", "kafka.consumer.") == []
