@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
-from flafka_testkit.crash import read_output_lines, verify, write_lines  # noqa: E402
+from flafka_testkit.crash import write_lines  # noqa: E402
 
 
 @dataclass
@@ -64,6 +64,17 @@ def run_agent(conf: str, workdir: Path, extra: list[str] | None = None) -> tuple
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, proc.returncode
 
 
+def generate(spool: Path, files: int, per: int) -> None:
+    """Write the input files from a separate process: the benchmark process must stay
+    small, because a child's peak RSS (ru_maxrss) starts from its parent's at fork."""
+    code = (
+        "import sys; from pathlib import Path; from flafka_testkit.crash import write_lines\n"
+        f"for i in range({files}): write_lines(Path({str(spool)!r}) / f'data-{{i}}.log', i * {per}, {per}, width=100)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "flafka-testkit" / "src")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
 def bench_seq(events: int, workdir: Path) -> Result:
     conf = f"""
 agent.sources = seq
@@ -90,8 +101,7 @@ def bench_spool(events: int, workdir: Path) -> Result:
     out.mkdir()
     files = 4
     per = events // files
-    for i in range(files):
-        write_lines(spool / f"data-{i}.log", i * per, per, width=100)
+    generate(spool, files, per)
     conf = f"""
 agent.sources = spool
 agent.channels = mem
@@ -110,11 +120,20 @@ agent.sinks.files.sink.rollInterval = 0
 agent.sinks.files.channel = mem
 """
     wall, cpu, rss, status = run_agent(conf, workdir)
-    verdict = verify(read_output_lines(out), per * files)
-    note = "verified: " + ("ok" if verdict.ok and not verdict.duplicates else verdict.summary())
+    verdict = verify_in_child(out, per * files)
+    note = "verified: " + verdict
     if status:
         note += f" exit {status}"
     return Result("spooldir 100B -> memory -> file_roll", per * files, wall, cpu, rss, note)
+
+
+def verify_in_child(out: Path, expected: int) -> str:
+    code = (
+        "import sys; from pathlib import Path; from flafka_testkit.crash import read_output_lines, verify\n"
+        f"v = verify(read_output_lines(Path({str(out)!r})), {expected}); print('ok' if v.ok and not v.duplicates else v.summary())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "flafka-testkit" / "src")}
+    return subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True).stdout.strip()
 
 
 def bench_startup(workdir: Path) -> Result:

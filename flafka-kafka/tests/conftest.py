@@ -1,14 +1,12 @@
 """Fixtures for flafka-kafka's tests.
 
-``kafka_bootstrap`` is the bootstrap address of a real broker: the test kit's
-``kafka_service`` fixture when the test kit provides it, else the test kit's service
-registry directly (``FLAFKA_TEST_KAFKA``, Docker or a local broker). A broker that cannot
+``kafka_bootstrap`` is the bootstrap address of the test kit's real broker
+(``kafka_service``: ``FLAFKA_TEST_KAFKA``, Docker or a local broker). A broker that cannot
 be had skips the test — or fails it when ``FLAFKA_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,34 +15,13 @@ from typing import Any
 import pytest
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("FLAFKA_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"Kafka is required (FLAFKA_REQUIRE_SERVICES=1) but unavailable: {reason}")
-    pytest.skip(f"Kafka unavailable: {reason}")
-
-
 @pytest.fixture(scope="session")
-def kafka_bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        service = request.getfixturevalue("kafka_service")
-    except pytest.FixtureLookupError:
-        service = None
-    if service is not None:
-        address = getattr(service, "address", None) or getattr(service, "bootstrap", None)
-        if isinstance(service, str):
-            address = service
-        assert address, f"the kafka_service fixture gave no address: {service!r}"
-        return str(address)
-    try:
-        from flafka_testkit.services import get_service
-
-        svc = get_service("kafka")
-        svc.start()
-    except Exception as exc:  # ServiceError, missing Java, ...
-        _unavailable(str(exc))
-        raise
-    assert svc.address
-    return svc.address
+def kafka_bootstrap(kafka_service: Any) -> str:
+    """The bootstrap servers of the test kit's broker (``kafka_service``: skips, or fails
+    under ``FLAFKA_REQUIRE_SERVICES=1``, when no broker can be had)."""
+    address = kafka_service.address
+    assert address, f"the kafka_service fixture gave no address: {kafka_service!r}"
+    return str(address)
 
 
 @pytest.fixture

@@ -111,6 +111,9 @@ class Channel(Component):
         """Block up to ``timeout`` seconds until the channel may have events; True if it has."""
         raise NotImplementedError
 
+    def wake_waiters(self) -> None:
+        """Wake every thread blocked in :meth:`wait_for_events` (used when stopping)."""
+
     def reconfigure(self, settings: object) -> None:
         """Apply new settings on reload, keeping stored events (recyclable channels)."""
         self.settings = settings  # type: ignore[assignment]

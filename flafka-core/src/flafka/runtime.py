@@ -187,6 +187,7 @@ class SinkRunner(threading.Thread):
         self._stop_requested.set()
         for d in self.drivers:
             d.stopping.set()
+            d.channel.wake_waiters()
 
     def run(self) -> None:
         stop = self._stop_requested
@@ -210,7 +211,7 @@ class SinkRunner(threading.Thread):
             if now >= next_tick:
                 next_tick = now + 1.0
                 self._tick()
-            if status is Status.BACKOFF:
+            if status is Status.BACKOFF and not stop.is_set():
                 if len(channels) == 1:
                     channels[0].wait_for_events(min(1.0, max(0.0, next_tick - now)))
                 else:

@@ -294,7 +294,7 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
             missing = _NO_PROPERTY.search(text)
             m = missing or _BAD_VALUE.search(text)
             name = m.group(1) if m else ""
-            user_key = (known or {}).get(name, name)
+            user_key = {"request.required.acks": "acks", **(known or {})}.get(name, name)
             if missing:
                 problems.append(
                     Problem(prefix + user_key, f"librdkafka has no {role} property '{name}'", "check the spelling against librdkafka's CONFIGURATION.md")

@@ -124,6 +124,10 @@ class MemoryChannel(Channel):
             self._not_empty.wait(timeout)
             return self._stored > 0
 
+    def wake_waiters(self) -> None:
+        with self._lock:
+            self._not_empty.notify_all()
+
     def start(self) -> None:
         self.counter.started()
 

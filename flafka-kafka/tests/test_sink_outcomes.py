@@ -1,0 +1,254 @@
+"""The sink's record mapping and outcome mapping, with an in-process fake producer (in
+addition to the real-broker tests in test_integration_*.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from flafka.channels.memory import MemoryChannel
+from flafka.errors import PermanentError, RetriableError
+from flafka.event import Event
+from flafka.metrics.counters import SinkCounter
+from flafka.runtime import SinkDriver, SinkFailure
+from flafka.testing import make
+from flafka_kafka import avro_event
+from flafka_kafka.sink import KafkaSink, outcome_of
+
+
+class FakeProducer:
+    """Records what was produced; ``verdict(n, record)`` decides each delivery report
+    (None = acknowledged, a KafkaError = failed, "stuck" = never reported)."""
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
+        self.records: list[dict[str, Any]] = []
+        self.queue: list[tuple[dict[str, Any], Callable[..., None]]] = []
+        self.verdict: Callable[[int, dict[str, Any]], Any] = lambda n, r: None
+        self.raise_on_produce: Callable[[int], BaseException | None] = lambda n: None
+        self.buffer_full_times = 0
+        self.flush_timeouts: list[float] = []
+
+    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, on_delivery: Any = None, **kw: Any) -> None:
+        if self.buffer_full_times:
+            self.buffer_full_times -= 1
+            raise BufferError("queue full")
+        exc = self.raise_on_produce(len(self.records))
+        if exc is not None:
+            raise exc
+        record = {"topic": topic, "value": value, "key": key, "partition": partition, **kw}
+        self.records.append(record)
+        self.queue.append((record, on_delivery))
+
+    def poll(self, timeout: float = 0) -> int:
+        return self._deliver()
+
+    def flush(self, timeout: float = 0) -> int:
+        self.flush_timeouts.append(timeout)
+        self._deliver()
+        return len(self.queue)
+
+    def _deliver(self) -> int:
+        kept = []
+        done = 0
+        for record, cb in self.queue:
+            verdict = self.verdict(self.records.index(record), record)
+            if isinstance(verdict, str):  # (KafkaError == str sets a stray TypeError)
+                kept.append((record, cb))
+                continue
+            cb(verdict, None)
+            done += 1
+        self.queue = kept
+        return done
+
+
+def sink_with_fake(**raw: str) -> tuple[KafkaSink, FakeProducer]:
+    raw = {"kafka.bootstrap.servers": "fake:9092", **raw}
+    sink = make(KafkaSink, "k", **raw)
+    holder: list[FakeProducer] = []
+
+    def factory(conf: dict[str, Any]) -> FakeProducer:
+        holder.append(FakeProducer(conf))
+        return holder[-1]
+
+    sink.producer_factory = factory  # type: ignore[assignment]
+    sink.start()
+    return sink, holder[0]
+
+
+def events(n: int, **headers: str) -> list[Event]:
+    return [Event(b"body-%d" % i, {"i": str(i), **headers}) for i in range(n)]
+
+
+# -- record mapping --------------------------------------------------------------------------
+
+
+def test_all_acknowledged_is_none_and_records_are_plain_bodies() -> None:
+    sink, fake = sink_with_fake(**{"kafka.topic": "t"})
+    assert sink.write(events(3, key="k1")) is None
+    assert [(r["topic"], r["value"], r["key"], r["partition"]) for r in fake.records] == [
+        ("t", b"body-0", "k1", -1),
+        ("t", b"body-1", "k1", -1),
+        ("t", b"body-2", "k1", -1),
+    ]
+    assert fake.conf["acks"] == "1" and fake.conf["bootstrap.servers"] == "fake:9092"
+
+
+def test_flume_event_format() -> None:
+    sink, fake = sink_with_fake(useFlumeEventFormat="true")
+    sink.write([Event(b"x", {"a": "1"})])
+    assert fake.records[0]["value"] == avro_event.encode({"a": "1"}, b"x")
+    assert fake.records[0]["key"] is None
+
+
+def test_topic_header_override_and_template() -> None:
+    sink, fake = sink_with_fake(**{"kafka.topic": "logs-%{host}"})
+    sink.write([Event(b"a", {"host": "h1"}), Event(b"b", {"host": "h2", "topic": "special"}), Event(b"c", {})])
+    assert [r["topic"] for r in fake.records] == ["logs-h1", "special", "logs-"]
+
+
+def test_topic_override_disabled_still_substitutes_headers() -> None:
+    sink, fake = sink_with_fake(**{"kafka.topic": "logs-%{host}", "allowTopicOverride": "false"})
+    sink.write([Event(b"b", {"host": "h2", "topic": "special"})])
+    assert [r["topic"] for r in fake.records] == ["logs-h2"]
+
+
+def test_custom_topic_header() -> None:
+    sink, fake = sink_with_fake(**{"kafka.topic": "default", "topicHeader": "dest"})
+    sink.write([Event(b"a", {"dest": "d1", "topic": "ignored"})])
+    assert fake.records[0]["topic"] == "d1"
+
+
+def test_partitions_timestamp_and_record_headers() -> None:
+    sink, fake = sink_with_fake(
+        defaultPartitionId="2", partitionIdHeader="p", timestampHeader="ts", **{"header.host": "x-host", "header.absent": "x-absent"}
+    )
+    out = sink.write(
+        [
+            Event(b"a", {"p": "5", "ts": "1700000000000", "host": "web1"}),
+            Event(b"b", {}),
+            Event(b"c", {"ts": "not-a-number"}),
+        ]
+    )
+    assert out is None
+    assert [r["partition"] for r in fake.records] == [5, 2, 2]
+    assert [r["timestamp"] for r in fake.records] == [1700000000000, 0, 0]
+    assert fake.records[0]["headers"] == [("x-host", b"web1")]
+    assert fake.records[1]["headers"] is None
+
+
+def test_buffer_full_waits_and_produces() -> None:
+    sink, fake = sink_with_fake()
+    fake.buffer_full_times = 3
+    assert sink.write(events(2)) is None
+    assert len(fake.records) == 2
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+
+def test_one_retriable_failure_names_its_index() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: KafkaError(KafkaError.NOT_ENOUGH_REPLICAS) if n == 1 else None
+    out = sink.write(events(3))
+    assert out is not None
+    assert list(out.failed) == [1] and out.retriable is True
+    assert isinstance(out.error, RetriableError) and "NOT_ENOUGH_REPLICAS" in str(out.error)
+
+
+def test_message_too_large_is_permanent() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if n == 0 else None
+    out = sink.write(events(2))
+    assert out is not None and list(out.failed) == [0] and out.retriable is False
+    assert isinstance(out.error, PermanentError) and "message.max.bytes" in str(out.error)
+
+
+def test_local_produce_error_is_reported_for_that_record() -> None:
+    sink, fake = sink_with_fake()
+    calls = iter(range(100))
+    fake.raise_on_produce = lambda n: KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)) if next(calls) == 1 else None
+    out = sink.write(events(3))
+    assert out is not None and list(out.failed) == [1] and out.retriable is False
+
+
+def test_mixed_failures_are_retriable_first() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: {0: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), 2: KafkaError(KafkaError._MSG_TIMED_OUT)}.get(n)
+    out = sink.write(events(3))
+    assert out is not None and list(out.failed) == [0, 2] and out.retriable is True
+
+
+def test_bad_partition_header_is_permanent_for_that_event_only() -> None:
+    sink, fake = sink_with_fake(partitionIdHeader="p")
+    out = sink.write([Event(b"a", {"p": "x"}), Event(b"b", {"p": "1"})])
+    assert out is not None and list(out.failed) == [0] and out.retriable is False
+    assert "partitionIdHeader" in str(out.error)
+    assert [r["value"] for r in fake.records] == [b"b"]
+
+
+def test_unreported_records_fail_retriably() -> None:
+    sink, fake = sink_with_fake(**{"kafka.producer.message.timeout.ms": "1000"})
+    fake.verdict = lambda n, r: "stuck" if n >= 1 else None
+    out = sink.write(events(3))
+    assert out is not None and list(out.failed) == [1, 2] and out.retriable is True
+    assert fake.flush_timeouts == [6.0]  # message.timeout.ms + 5 s
+
+
+def test_outcome_of_all_delivered() -> None:
+    assert outcome_of([None, None]) is None
+
+
+# -- through the runtime: nothing lost -------------------------------------------------------
+
+
+def _driver(sink: KafkaSink, n: int) -> tuple[SinkDriver, MemoryChannel]:
+    channel = make(MemoryChannel, "c", capacity=1000, transactionCapacity=100)
+    channel.start()
+    with channel.put_transaction() as tx:
+        tx.put(events(n))
+    sink.channel = channel
+    sink.counter = SinkCounter("k")
+    return SinkDriver(sink), channel
+
+
+def test_runtime_retries_only_the_failed_records() -> None:
+    sink, fake = sink_with_fake()
+    fails = {1: 2}  # record index 1 fails twice, then succeeds
+
+    def verdict(n: int, r: dict[str, Any]) -> Any:
+        body = r["value"]
+        if body == b"body-1" and fails[1] > 0:
+            fails[1] -= 1
+            return KafkaError(KafkaError.REQUEST_TIMED_OUT)
+        return None
+
+    fake.verdict = verdict
+    driver, channel = _driver(sink, 5)
+    driver.drive()
+    assert channel.is_empty()
+    assert [r["value"] for r in fake.records].count(b"body-1") == 3
+    assert sorted(set(r["value"] for r in fake.records)) == [b"body-%d" % i for i in range(5)]
+
+
+def test_runtime_rolls_back_when_the_broker_keeps_failing() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: KafkaError(KafkaError._TRANSPORT)
+    driver, channel = _driver(sink, 5)
+    with pytest.raises(SinkFailure) as info:
+        driver.drive()
+    assert info.value.retriable
+    assert channel.size() == 5  # rolled back: nothing lost
+
+
+def test_runtime_keeps_permanently_rejected_events_without_dead_letter() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if r["value"] == b"body-0" else None
+    driver, channel = _driver(sink, 3)
+    with pytest.raises(SinkFailure) as info:
+        driver.drive()
+    assert not info.value.retriable
+    assert channel.size() == 3
