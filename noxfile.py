@@ -7,7 +7,7 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-PACKAGES = ["flafka-core[test]", "flafka-testkit", "flafka-kafka"]
+PACKAGES = ["flafka-core[test]", "flafka-testkit[services]", "flafka-kafka"]
 TEST_PATHS = ["flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "tests"]
 
 

@@ -93,9 +93,11 @@ def _permanent_codes() -> frozenset[int]:
 class DeliveryError(Exception):
     """One record was not acknowledged. ``permanent`` when retrying cannot help."""
 
-    def __init__(self, message: str, permanent: bool) -> None:
+    def __init__(self, message: str, permanent: bool, batch_too_large: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.batch_too_large = batch_too_large
+        """The broker rejected the record batch this record was in as too large."""
 
 
 _FIXES = {
@@ -110,12 +112,15 @@ _FIXES = {
 }
 
 
-def delivery_error(err: Any, permanent_codes: frozenset[int]) -> DeliveryError:
-    """A :class:`DeliveryError` from a librdkafka ``KafkaError``, with the fix."""
+def delivery_error(err: Any, permanent_codes: frozenset[int], reported: bool = False) -> DeliveryError:
+    """A :class:`DeliveryError` from a librdkafka ``KafkaError``, with the fix.
+    ``reported``: from a delivery report (the broker answered for a whole record batch)
+    rather than raised by ``produce`` for this record alone."""
     name = err.name()
     fix = _FIXES.get(name, "")
     text = f"Kafka rejected a record: {name} ({err.str()})" + (f"; {fix}" if fix else "")
-    return DeliveryError(text, permanent=err.code() in permanent_codes)
+    batch_too_large = reported and name == "MSG_SIZE_TOO_LARGE"
+    return DeliveryError(text, permanent=err.code() in permanent_codes, batch_too_large=batch_too_large)
 
 
 def outcome_of(errors: list[BaseException | None]) -> BatchOutcome | None:
@@ -303,19 +308,44 @@ class KafkaSink(Sink):
         errors: list[BaseException | None] = [None] * n
         acked = [False] * n
         permanent = self._permanent
-
         fatal: list[Any] = []
 
         def report(i: int, err: Any, msg: Any) -> None:
             if err is None:
                 acked[i] = True
             else:
-                errors[i] = delivery_error(err, permanent)
+                errors[i] = delivery_error(err, permanent, reported=True)
                 if err.fatal():
                     fatal.append(err)
 
+        self._send(producer, events, range(n), report, errors, acked)
+        # A broker rejects a whole record batch that is too large (librdkafka does not
+        # split batches as the Java client does): send those records one by one to find
+        # which of them is too large by itself.
+        too_large = [i for i, e in enumerate(errors) if isinstance(e, DeliveryError) and e.batch_too_large]
+        if len(too_large) > 1:
+            for i in too_large:
+                errors[i] = None
+                self._send(producer, events, (i,), report, errors, acked)
+        if fatal:
+            log.error("sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch", self.name, fatal[0].str())
+            self._producer = None
+        return outcome_of(errors)
+
+    def _send(
+        self,
+        producer: Any,
+        events: list[Event],
+        indices: Any,
+        report: Callable[[int, Any, Any], None],
+        errors: list[BaseException | None],
+        acked: list[bool],
+    ) -> None:
+        """Produce ``events[i]`` for every i in ``indices``, flush, and mark every record
+        that got no delivery report as failed (retriable)."""
         produce = producer.produce
         poll = producer.poll
+        permanent = self._permanent
         avro = self.avro
         topic_static = None if self.allow_override else self.topic.static
         encode = avro_event.encode
@@ -323,7 +353,8 @@ class KafkaSink(Sink):
         partition = -1 if self.default_partition is None else self.default_partition
         timestamp = 0
         kafka_headers = None
-        for i, event in enumerate(events):
+        for i in indices:
+            event = events[i]
             headers = event.headers
             try:
                 topic = topic_static or self._topic(headers)
@@ -336,30 +367,17 @@ class KafkaSink(Sink):
             cb = functools.partial(report, i)
             while True:
                 try:
-                    produce(
-                        topic,
-                        value,
-                        headers.get("key"),
-                        partition,
-                        on_delivery=cb,
-                        timestamp=timestamp,
-                        headers=kafka_headers,
-                    )
+                    produce(topic, value, headers.get("key"), partition, on_delivery=cb, timestamp=timestamp, headers=kafka_headers)
                     break
                 except BufferError:  # the local queue is full: let it drain
                     poll(0.05)
                 except _kafka().KafkaException as exc:
                     errors[i] = delivery_error(exc.args[0], permanent)
                     break
-        left = producer.flush(self.flush_timeout)
-        if left:
-            for i in range(n):
+        if producer.flush(self.flush_timeout):
+            for i in indices:
                 if errors[i] is None and not acked[i]:
                     errors[i] = DeliveryError(f"no delivery report within {self.flush_timeout:.0f}s", permanent=False)
-        if fatal:
-            log.error("sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch", self.name, fatal[0].str())
-            self._producer = None
-        return outcome_of(errors)
 
     def _topic(self, headers: dict[str, str]) -> str:
         if self.allow_override:

@@ -53,8 +53,8 @@ def up(names: tuple[str, ...], timeout: float | None) -> None:
 
 @testkit.command("down")
 @click.argument("names", nargs=-1, type=_NAMES)
-@click.option("--grace", type=float, default=30.0, show_default=True, help="Seconds before SIGKILL.")
-def down(names: tuple[str, ...], grace: float) -> None:
+@click.option("--grace", type=float, default=None, help="Seconds before SIGKILL (default: per service, 5-30).")
+def down(names: tuple[str, ...], grace: float | None) -> None:
     """Stop services this kit started (all when none is named)."""
     for name in reversed(_selected(names)):
         service = get_service(name, docker=False)

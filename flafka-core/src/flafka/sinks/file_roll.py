@@ -325,6 +325,53 @@ class RollingFileSink(Sink):
             os.makedirs(self.directory, exist_ok=True)
         except OSError as exc:
             log.warning("%s", self._directory_problem(exc))
+            return
+        self._repair_torn_tail()
+
+    def _repair_torn_tail(self) -> None:
+        """A SIGKILL in the middle of a write can leave part of a batch at the end of the
+        newest file. That batch was never committed (it is delivered again), so the torn
+        bytes are cut back to the last newline. Only for newline-framed serializers."""
+        if self.serializer_kind not in ("TEXT", "HEADER_AND_TEXT") or not self.settings["sink.serializer.appendNewline"]:
+            return
+        prefix = self.settings["sink.pathManager.prefix"]
+        try:
+            entries = [e for e in os.scandir(self.directory) if e.is_file() and e.name.startswith(prefix)]
+        except OSError:
+            return
+        if not entries:
+            return
+        newest = max(entries, key=lambda e: e.stat().st_mtime_ns)
+        try:
+            with open(newest.path, "r+b") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                if size == 0:
+                    return
+                fh.seek(size - 1)
+                if fh.read(1) == b"\n":
+                    return
+                keep = size
+                step = 65536
+                while keep > 0:
+                    start = max(0, keep - step)
+                    fh.seek(start)
+                    chunk = fh.read(keep - start)
+                    cut = chunk.rfind(b"\n")
+                    if cut >= 0:
+                        keep = start + cut + 1
+                        break
+                    keep = start
+                fh.truncate(keep)
+        except OSError as exc:
+            log.warning("sink '%s': could not check %s for a torn last line: %s", self.name, newest.path, exc)
+            return
+        log.warning(
+            "sink '%s': %s ended with %d bytes of an unfinished write (the agent was killed mid-write); they were "
+            "cut off — that batch was never committed and is delivered again",
+            self.name,
+            newest.path,
+            size - keep,
+        )
 
     def stop(self) -> None:
         """Close the current file. Idempotent; gives up after 5 s if a write is stuck."""

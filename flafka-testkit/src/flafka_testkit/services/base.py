@@ -253,7 +253,7 @@ class Service(ABC):
         """Make the service answer; True when this call started it, False when it already ran."""
 
     @abstractmethod
-    def stop(self, grace: float = 30.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         """Stop what this kit started (no-op for services it did not start)."""
 
     @abstractmethod
@@ -310,7 +310,7 @@ class ExternalService(Service):
         )
         return False
 
-    def stop(self, grace: float = 30.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         return None
 
     def status(self) -> Status:
@@ -325,6 +325,8 @@ class LocalService(Service):
 
     source = "local"
     start_timeout: ClassVar[float] = 180.0
+    #: seconds between SIGTERM and SIGKILL (test data is throw-away: no need to wait long)
+    stop_grace: ClassVar[float] = 30.0
     #: hint appended to a failed start (the likely fix)
     hints: ClassVar[Sequence[tuple[str, str]]] = ()
 
@@ -475,10 +477,10 @@ class LocalService(Service):
                 )
             directory.mkdir(parents=True)
 
-    def stop(self, grace: float = 30.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         with file_lock(self.home.parent / f".{self.name}.lock"):
             self.state = self._load()
-            self._stop_locked(grace)
+            self._stop_locked(self.stop_grace if grace is None else grace)
 
     def _stop_locked(self, grace: float, keep_state: bool = False) -> None:
         pids = self.pids()

@@ -75,7 +75,7 @@ class DockerService(Service):
         self._address = str(container.get_bootstrap_server())
         return True
 
-    def stop(self, grace: float = 30.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         if self.container is not None:
             self.container.stop()
             self.container = None

@@ -225,6 +225,6 @@ class FlumeService(LocalService):
     def died(self) -> str | None:
         return None
 
-    def stop(self, grace: float = 30.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         self.state = {}
         self.state_file.unlink(missing_ok=True)
