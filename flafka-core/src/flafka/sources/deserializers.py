@@ -25,8 +25,8 @@ from __future__ import annotations
 import codecs
 from typing import BinaryIO, Protocol
 
-CHUNK_SIZE = 1 << 21
-"""Bytes read from the file per ``read`` system call (2 MiB)."""
+CHUNK_SIZE = 1 << 19
+"""Bytes read from the file per ``read`` system call (512 KiB: as fast as 2 MiB here, less memory)."""
 
 
 class DecodeFailure(Exception):
