@@ -31,6 +31,16 @@ _FQCN = "org.apache.flume.interceptor."
 _RESERVED = ("type",)
 
 
+def set_header(events: list[Event], key: str, value: str, preserve: bool) -> None:
+    """Set ``key`` to ``value`` on every event; with ``preserve`` keep an existing value."""
+    if preserve:
+        for e in events:
+            e.headers.setdefault(key, value)
+    else:
+        for e in events:
+            e.headers[key] = value
+
+
 class _Base(Interceptor):
     """Common wiring: a counter for dropped events."""
 
@@ -73,13 +83,7 @@ class TimestampInterceptor(_Base):
 
     def intercept(self, events: list[Event]) -> list[Event]:
         now = str(int(self.clock() * 1000))
-        header = self.header
-        if self.preserve:
-            for e in events:
-                e.headers.setdefault(header, now)
-        else:
-            for e in events:
-                e.headers[header] = now
+        set_header(events, self.header, now, self.preserve)
         return events
 
 
@@ -142,13 +146,7 @@ class HostInterceptor(_Base):
         host = self.host
         if host is None:
             return events
-        header = self.header
-        if self.preserve:
-            for e in events:
-                e.headers.setdefault(header, host)
-        else:
-            for e in events:
-                e.headers[header] = host
+        set_header(events, self.header, host, self.preserve)
         return events
 
 
@@ -175,13 +173,7 @@ class StaticInterceptor(_Base):
         self.preserve: bool = settings["preserveExisting"]
 
     def intercept(self, events: list[Event]) -> list[Event]:
-        key, value = self.key, self.value
-        if self.preserve:
-            for e in events:
-                e.headers.setdefault(key, value)
-        else:
-            for e in events:
-                e.headers[key] = value
+        set_header(events, self.key, self.value, self.preserve)
         return events
 
 
