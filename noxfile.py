@@ -7,8 +7,8 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-PACKAGES = ["flafka-core[test]", "flafka-testkit[services]", "flafka-kafka"]
-TEST_PATHS = ["flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "tests"]
+PACKAGES = ["flafka-core[test]", "flafka-testkit[services]", "flafka-kafka", "examples/flafka-example-jsonl"]
+TEST_PATHS = ["flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "tests"]
 
 
 def install(session: nox.Session, *extra: str) -> None:

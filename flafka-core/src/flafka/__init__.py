@@ -11,7 +11,7 @@ from flafka.event import Event
 from flafka.hookspecs import hookimpl
 from flafka.interceptor import Interceptor
 from flafka.selector import ChannelSelector
-from flafka.settings import REQUIRED, Schema, Setting, Settings
+from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, Sink
 from flafka.sinkprocessor import SinkProcessor
 from flafka.source import EventDrivenSource, PollableSource, Source, Status
@@ -33,6 +33,7 @@ __all__ = [
     "Interceptor",
     "PermanentError",
     "PollableSource",
+    "Problem",
     "PutTransaction",
     "RetriableError",
     "Schema",

@@ -53,9 +53,9 @@ class SinkHarness:
         sink.counter = SinkCounter(sink.name, sink.type_name)
         self.driver = SinkDriver(sink)
 
-    def drive_until_empty(self, timeout: float = 30.0) -> list[SinkFailure]:
+    def drive_until_empty(self, timeout: float = 30.0, max_failures: int | None = None) -> list[SinkFailure]:
         """Drive batches until the channel is empty; return the failures met on the way.
-        Gives up (returns) when ``timeout`` passes."""
+        Gives up (returns) when ``timeout`` passes or after ``max_failures`` failures."""
         failures: list[SinkFailure] = []
         deadline = time.monotonic() + timeout
         while not self.channel.is_empty() and time.monotonic() < deadline:
@@ -64,6 +64,8 @@ class SinkHarness:
                     break
             except SinkFailure as exc:
                 failures.append(exc)
+                if max_failures is not None and len(failures) >= max_failures:
+                    break
                 time.sleep(0.05)
         return failures
 

@@ -1,0 +1,78 @@
+"""A real agent process: seq -> memory -> jsonl from a Flume-style config, run with
+`python -m flafka agent ... --exit-when-drained`, then the files checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CONFIG = """\
+# seq -> memory -> jsonl
+agent.sources = gen
+agent.channels = mem
+agent.sinks = out
+
+agent.sources.gen.type = seq
+agent.sources.gen.totalEvents = {total}
+agent.sources.gen.batchSize = 100
+agent.sources.gen.channels = mem
+
+agent.channels.mem.type = memory
+agent.channels.mem.capacity = 10000
+agent.channels.mem.transactionCapacity = 500
+
+agent.sinks.out.type = jsonl
+agent.sinks.out.channel = mem
+agent.sinks.out.directory = {directory}
+agent.sinks.out.prefix = seq
+agent.sinks.out.rollSize = {roll_size}
+agent.sinks.out.batchSize = 500
+"""
+
+
+def run_agent(tmp_path: Path, conf: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "agent.conf"
+    path.write_text(conf)
+    return subprocess.run(
+        [sys.executable, "-m", "flafka", "agent", "-n", "agent", "-f", str(path), "--exit-when-drained"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "FLAFKA_PLUGINS": "builtins,jsonl"},
+    )
+
+
+def test_seq_memory_jsonl_delivers_every_event_once_in_order(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    total = 20_000
+    run = run_agent(tmp_path, CONFIG.format(total=total, directory=out, roll_size=100_000))
+    assert run.returncode == 0, f"agent exited {run.returncode}:\n{run.stdout}\n{run.stderr}"
+    files = sorted(out.iterdir())
+    assert len(files) > 1, "rollSize = 100000 should have rolled"
+    assert all(p.name.startswith("seq-") and p.name.endswith(".jsonl") for p in files)
+    records = [json.loads(line) for p in files for line in p.read_text("utf-8").splitlines()]
+    assert [r["body"] for r in records] == [str(i) for i in range(total)]
+    assert {r["body_encoding"] for r in records} == {"utf-8"}
+    sizes = [p.stat().st_size for p in files]
+    assert max(sizes) <= 100_000
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("rollSize", "rolSize", ["unknown key 'rolSize'", "did you mean 'rollSize'?"]),
+        ("prefix = seq", "prefix = a/b", ["agent.sinks.out.prefix", "prefix 'a/b' is not a file name"]),
+    ],
+)
+def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, old: str, new: str, expected: list[str]) -> None:
+    conf = CONFIG.format(total=10, directory=tmp_path / "out", roll_size=1000).replace(old, new)
+    run = run_agent(tmp_path, conf)
+    assert run.returncode != 0
+    for text in expected:
+        assert text in run.stderr, f"{text!r} missing from:\n{run.stderr}"
+    assert not (tmp_path / "out").exists()
