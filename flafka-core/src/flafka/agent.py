@@ -189,12 +189,15 @@ class Agent:
             except Exception:
                 log.exception("source '%s' failed to stop", source.name)
             source.counter.stopped()
+        # Only memory-like channels must drain: a durable channel (file, Kafka) keeps its
+        # events across the stop by itself, so waiting on it would only delay the exit.
+        volatile = [ch for ch in self.channels.values() if not ch.durable]
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(ch.is_empty() for ch in self.channels.values()):
+        while time.monotonic() < deadline and not all(ch.is_empty() for ch in volatile):
             if not any(r.is_alive() for r in running.sink_runners):
                 break
             time.sleep(0.02)
-        drained = all(ch.is_empty() for ch in self.channels.values())
+        drained = all(ch.is_empty() for ch in volatile)
         for kr in running.sink_runners:
             kr.request_stop()
         for kr in running.sink_runners:
@@ -208,17 +211,21 @@ class Agent:
         return drained
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop gracefully (idempotent). Returns True when every channel was drained;
-        False when events remained (they are replayed by acknowledging sources)."""
+        """Stop gracefully (idempotent). Returns True when every non-durable channel was
+        drained; False when events remained (acknowledging sources replay them)."""
         with self._lock:
             drained = self._stop_running(timeout)
             if not self._stopped:
                 self._stopped = True
                 for channel in self.channels.values():
                     channel.stop()
-            leftover = sum(ch.size() for ch in self.channels.values())
+            leftover = sum(ch.size() for ch in self.channels.values() if not ch.durable)
             if leftover:
-                log.warning("agent stopped with %d events still in channels (not delivered)", leftover)
+                log.warning(
+                    "agent stopped with %d events still in memory channels (not delivered; sources with "
+                    "acknowledgements replay them after a restart)",
+                    leftover,
+                )
             return drained
 
     def reload(self, plan: AgentPlan) -> None:

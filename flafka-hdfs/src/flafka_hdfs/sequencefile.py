@@ -182,10 +182,7 @@ class SequenceFileEncoder:
         assert compress is not None
         key_len = vlong(8)
         keys = b"".join(_PACK_LONG(event_timestamp(e, now_ms)) for e in events)
-        if self.text_values:
-            values_parts = [text(e.body) for e in events]
-        else:
-            values_parts = [_PACK_INT(len(e.body)) + e.body for e in events]
+        values_parts = [text(e.body) for e in events] if self.text_values else [_PACK_INT(len(e.body)) + e.body for e in events]
         buffers = (key_len * len(events), keys, b"".join(vlong(len(v)) for v in values_parts), b"".join(values_parts))
         block = [SYNC_ESCAPE, self.sync, vlong(len(events))]
         for buf in buffers:

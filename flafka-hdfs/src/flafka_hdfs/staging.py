@@ -85,7 +85,7 @@ def iter_payload(path: Path, valid_length: int, chunk: int = 1 << 20) -> Iterato
         first = True
         while pos < valid_length:
             head = fh.read(FRAME.size)
-            magic, n, _ = FRAME.unpack(head)
+            _magic, n, _ = FRAME.unpack(head)
             data = fh.read(n)
             pos += FRAME.size + n
             if first:

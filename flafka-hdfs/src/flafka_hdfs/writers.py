@@ -222,9 +222,7 @@ class OutputFormat:
             sync = hashlib.md5(seed.encode(), usedforsecurity=False).digest()
             codec = self.codec
             return SequenceEncoder(
-                SequenceFileEncoder(
-                    sync, self.text_values, codec.hadoop_class if codec else None, codec.compress if codec else None, clock
-                )
+                SequenceFileEncoder(sync, self.text_values, codec.hadoop_class if codec else None, codec.compress if codec else None, clock)
             )
         serializer = new_serializer(self.serializer, self.append_newline, self.avro_codec, self.avro_sync_interval)
         return StreamEncoder(serializer, self.codec if self.file_type == "CompressedStream" else None)
