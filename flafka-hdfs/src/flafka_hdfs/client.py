@@ -161,7 +161,10 @@ def describe(exc: BaseException, path: str, url: str, user: str = "") -> str:
             f"DataNodes (hdfs dfsadmin -report), or raise the quota ({text})"
         )
     if "authentication failure" in low or "401" in low:
-        return f"WebHDFS at {url} refused the credentials for {path}: run kinit or check hdfs.kerberosPrincipal/hdfs.kerberosKeytab or hdfs.webhdfs.token"
+        return (
+            f"WebHDFS at {url} refused the credentials for {path}: run kinit, or check hdfs.kerberosPrincipal / "
+            f"hdfs.kerberosKeytab or hdfs.webhdfs.token"
+        )
     return f"writing {path} through WebHDFS at {url} failed: {text}"
 
 

@@ -270,9 +270,7 @@ class HdfsSink(Sink):
         Setting("hdfs.fileType", "enum", "SequenceFile", "SequenceFile, DataStream or CompressedStream", choices=FILE_TYPES),
         Setting("hdfs.maxOpenFiles", "int", 5000, "open files at most; the least recently used is closed", minimum=1),
         Setting("hdfs.minBlockReplicas", "int", 0, "accepted for compatibility; WebHDFS uses the cluster's replication", minimum=0),
-        Setting(
-            "hdfs.writeFormat", "enum", "Writable", "SequenceFile values: Writable (BytesWritable) or Text", choices=("Writable", "Text")
-        ),
+        Setting("hdfs.writeFormat", "enum", "Writable", "SequenceFile value: Writable or Text", choices=("Writable", "Text")),
         Setting("hdfs.threadsPoolSize", "int", 10, "upload threads", minimum=1),
         Setting("hdfs.rollTimerPoolSize", "int", 1, "accepted for compatibility (rolls run on the sink's thread)", minimum=1),
         Setting("hdfs.kerberosPrincipal", "str", "", "Kerberos principal for WebHDFS (SPNEGO)"),
@@ -297,7 +295,7 @@ class HdfsSink(Sink):
             "hdfs.webhdfs.kerberos.mutualAuth",
             "enum",
             "OPTIONAL",
-            "flafka: REQUIRED, OPTIONAL or DISABLED",
+            "flafka: Kerberos mutual auth",
             choices=("REQUIRED", "OPTIONAL", "DISABLED"),
         ),
         Setting("hdfs.webhdfs.ssl.verify", "str", "true", "flafka: verify the server certificate: true, false or a CA bundle path"),
@@ -307,11 +305,9 @@ class HdfsSink(Sink):
             "hdfs.stagingDir",
             "str",
             "",
-            "flafka: local staging directory (durable disk!); default ~/.cache/flafka/hdfs-staging/<agent>/<sink>",
+            "flafka: local staging directory on a durable disk (see docs/hdfs.md)",
         ),
-        Setting(
-            "hdfs.stagingMaxBytes", "int", 4 * 1024**3, "flafka: staged bytes at most before write() refuses (back-pressure)", minimum=1
-        ),
+        Setting("hdfs.stagingMaxBytes", "int", 4 * 1024**3, "flafka: staged bytes before write() pushes back", minimum=1),
     )
 
     @classmethod
