@@ -340,12 +340,18 @@ a1.channels.c1.groupId = g-{chan}
 a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
 a1.sinks.k1.kafka.bootstrap.servers = {kafka_bootstrap}
 a1.sinks.k1.kafka.topic = {dst}
+# the source's `topic` header would send every event back to {src} (Flume's behaviour too)
+a1.sinks.k1.allowTopicOverride = false
 a1.sinks.k1.channel = c1
 """
     agent = run_agent(config, name="a1")
-    got = read_topic(dst, 300, timeout=60)
+    got = read_topic(dst, 300, timeout=30)
     assert sorted(m.value() for m in got) == [b"m%03d" % i for i in range(300)]
-    agent.stop(10)
+    time.sleep(0.5)
+    counters = {c.name: c.snapshot() for c in agent.counters()}
+    assert counters["r1"]["EventAcceptedCount"] == 300  # read once: no loop, no replay
+    assert counters["k1"]["EventDrainSuccessCount"] == 300
+    assert agent.stop(10)
 
 
 # -- Apache Flume 1.11 itself ------------------------------------------------------------------

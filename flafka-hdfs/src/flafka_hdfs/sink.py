@@ -173,6 +173,7 @@ class Uploader:
                     client = self.sink.new_client()
                 self._upload(client, job)
             except Exception as exc:
+                client = None  # a fresh session (and address) for the retry
                 self._failed(job, exc)
             else:
                 with self._cond:

@@ -122,7 +122,7 @@ class StagingFile:
     def create(cls, directory: Path, stem: str, meta: dict[str, Any]) -> StagingFile:
         """Create ``<stem>.stage`` holding ``meta``, durable (file and directory fsynced)."""
         path = directory / (stem + SUFFIX)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
             data = frame(json.dumps(meta, sort_keys=True).encode())
             _write_all(fd, data)

@@ -171,9 +171,11 @@ class StreamEncoder(FileEncoder):
         self.started = False
 
     def encode(self, events: list[Event]) -> bytes:
-        data = self.serializer.encode(events)
-        if not self.started:
-            data = self.serializer.begin() + data
+        if self.started:
+            data = self.serializer.encode(events)
+        else:
+            head = self.serializer.begin()  # first: it may pick the file's sync marker
+            data = head + self.serializer.encode(events)
             self.started = True
         return self.compress(data) if self.compress is not None else data
 

@@ -1,0 +1,350 @@
+"""The sink against an in-process WebHDFS fake (the real HDFS is in test_integration_hdfs.py):
+rolling, staging, crash recovery, back-pressure and bad input."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from flafka.errors import ConfigError, PermanentError, RetriableError
+from flafka.event import Event
+from flafka.testing import make, settings_for
+from flafka_hdfs.sink import HdfsSink
+from flafka_hdfs.staging import SUFFIX
+
+
+class FakeHdfs:
+    """Files by path; ``down`` makes every call fail like a dead NameNode."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.down = False
+        self.calls: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def client(self) -> FakeClient:
+        return FakeClient(self)
+
+
+class FakeClient:
+    def __init__(self, fs: FakeHdfs) -> None:
+        self.fs = fs
+
+    def _check(self, op: str, path: str) -> None:
+        self.fs.calls.append((op, path))
+        if self.fs.down:
+            raise requests.ConnectionError("Connection refused")
+
+    def status(self, path: str, strict: bool = True) -> dict[str, Any] | None:
+        self._check("status", path)
+        with self.fs.lock:
+            data = self.fs.files.get(path)
+        return None if data is None else {"type": "FILE", "length": len(data)}
+
+    def write(self, path: str, data: Iterable[bytes], overwrite: bool = False) -> None:
+        self._check("write", path)
+        assert overwrite, "uploads must be write-once with overwrite"
+        with self.fs.lock:
+            self.fs.files[path] = b"".join(data)
+
+    def rename(self, src: str, dst: str) -> None:
+        self._check("rename", src)
+        with self.fs.lock:
+            if dst in self.fs.files or src not in self.fs.files:
+                raise RuntimeError(f"Unable to rename {src} to {dst}")
+            self.fs.files[dst] = self.fs.files.pop(src)
+
+
+@pytest.fixture
+def fs() -> FakeHdfs:
+    return FakeHdfs()
+
+
+def build(fs: FakeHdfs, tmp_path: Path, **raw: Any) -> HdfsSink:
+    keys = {
+        "hdfs.path": "hdfs://nn/data",
+        "hdfs.fileType": "DataStream",
+        "hdfs.stagingDir": str(tmp_path / "staging"),
+        "hdfs.rollInterval": 0,
+        "hdfs.rollSize": 0,
+        "hdfs.rollCount": 0,
+        **raw,
+    }
+    sink = make(HdfsSink, "k1", **keys)
+    sink.new_client = fs.client  # type: ignore[method-assign]
+    return sink
+
+
+def events(n: int, start: int = 0, **headers: str) -> list[Event]:
+    return [Event(b"e%04d" % i, dict(headers)) for i in range(start, start + n)]
+
+
+def finals(fs: FakeHdfs) -> dict[str, bytes]:
+    return {p: d for p, d in sorted(fs.files.items()) if not p.endswith(".tmp")}
+
+
+def lines(fs: FakeHdfs) -> list[bytes]:
+    return [line for d in finals(fs).values() for line in d.splitlines()]
+
+
+def staged(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "staging").glob("*" + SUFFIX))
+
+
+def test_roll_count_splits_a_batch_into_files_named_like_flume(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 10, "hdfs.filePrefix": "Log", "hdfs.fileSuffix": ".txt"})
+    sink.start()
+    assert sink.write(events(25)) is None
+    assert sink.flush(5)
+    names = list(finals(fs))
+    assert len(names) == 3
+    assert all(n.startswith("/data/Log.") and n.endswith(".txt") for n in names)
+    assert [len(d.splitlines()) for d in finals(fs).values()] == [10, 10, 5]
+    assert lines(fs) == [e.body for e in events(25)]
+    assert staged(tmp_path) == []
+    sink.stop()
+
+
+def test_in_use_name_then_rename_and_no_append(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.inUsePrefix": "_", "hdfs.inUseSuffix": ".inprogress"})
+    sink.start()
+    sink.write(events(3))
+    sink.flush(5)
+    ops = [op for op, _ in fs.calls]
+    writes = [p for op, p in fs.calls if op == "write"]
+    assert writes and all(p.split("/")[-1].startswith("_FlumeData.") and p.endswith(".inprogress") for p in writes)
+    assert ops == ["status", "write", "status", "rename"]
+    sink.stop()
+
+
+def test_roll_size_counts_body_bytes_and_interval_and_idle_roll_in_tick(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollSize": 12, "hdfs.rollInterval": 30, "hdfs.idleTimeout": 5})
+    now = [1000.0]
+    sink.clock = lambda: now[0]
+    sink.start()
+    sink.write(events(7))  # 5-byte bodies: roll after the 3rd and the 6th
+    assert len(sink._writers) == 1 and sink._writers[next(iter(sink._writers))].events == 1
+    now[0] += 4
+    sink.tick()
+    assert len(sink._writers) == 1
+    now[0] += 2  # idle 6 s > 5
+    sink.tick()
+    assert not sink._writers
+    sink.write(events(1, 7))
+    now[0] += 31
+    sink.write(events(1, 8))  # the interval passed: the file rolls before this event
+    assert sink.flush(5)
+    assert [len(d.splitlines()) for d in finals(fs).values()] == [3, 3, 1, 1, 1]
+    sink.stop()
+
+
+def test_buckets_by_header_and_time_and_max_open_files_closes_the_least_recently_used(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/d/%{h}/%Y", "hdfs.maxOpenFiles": 2, "hdfs.timeZone": "UTC"})
+    sink.start()
+    ts = "1425704649123"
+    sink.write(events(2, 0, h="a", timestamp=ts) + events(2, 2, h="b", timestamp=ts))
+    sink.write(events(1, 4, h="a", timestamp=ts))
+    sink.write(events(1, 5, h="c", timestamp=ts))  # 3 open: b is the least recently used
+    assert sorted(k[0] for k in sink._writers) == ["/d/a/2015", "/d/c/2015"]
+    assert sink.flush(5)
+    dirs = sorted(p.rsplit("/", 1)[0] for p in finals(fs))
+    assert dirs == ["/d/a/2015", "/d/b/2015", "/d/c/2015"]
+    sink.stop()
+
+
+def test_missing_timestamp_fails_only_those_events_not_retriable(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/d/%Y-%m-%d"})
+    sink.start()
+    batch = events(2, 0, timestamp="1425704649123") + events(1, 2) + events(1, 3, timestamp="1425704649123")
+    outcome = sink.write(batch)
+    assert outcome is not None and list(outcome.failed) == [2] and not outcome.retriable
+    assert isinstance(outcome.error, PermanentError)
+    assert "hdfs.useLocalTimeStamp = true" in str(outcome.error) and "timestamp interceptor" in str(outcome.error)
+    assert "/d/%Y-%m-%d" in str(outcome.error)
+    sink.flush(5)
+    assert lines(fs) == [b"e0000", b"e0001", b"e0003"]
+    sink.stop()
+
+
+def test_hdfs_down_writes_stay_local_then_back_pressure_then_catch_up(fs: FakeHdfs, tmp_path: Path, caplog: Any) -> None:
+    fs.down = True
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 5, "hdfs.stagingMaxBytes": 400, "hdfs.retryInterval": 1})
+    sink.start()
+    sink.write(events(5))  # delivered: fsynced in staging
+    sink.write(events(5, 5))
+    assert not sink.flush(1)
+    with pytest.raises(RetriableError) as info:
+        sink.write(events(5, 10))
+    message = str(info.value)
+    assert "hdfs.stagingMaxBytes" in message and "cannot reach WebHDFS at http://nn:9870" in message and "/data/" in message
+    fs.down = False
+    assert sink.flush(10)
+    sink.write(events(5, 10))
+    assert sink.flush(5)
+    assert sorted(lines(fs)) == [e.body for e in events(15)]
+    sink.stop()
+
+
+def test_staging_disk_failure_undoes_the_batch(fs: FakeHdfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 3})
+    sink.start()
+    sink.write(events(2))
+    real_write = os.write
+    calls = [0]
+
+    def failing(fd: int, data: Any) -> int:
+        calls[0] += 1
+        if calls[0] == 3:  # the batch rolled one file, opened another, then the disk filled up
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", failing)
+    with pytest.raises(RetriableError, match=r"No space left on device.*stays in the channel"):
+        sink.write(events(4, 2))
+    monkeypatch.setattr(os, "write", real_write)
+    sink.write(events(4, 2))  # the retry of the same batch
+    assert sink.flush(5)
+    assert lines(fs) == [e.body for e in events(6)]
+    sink.stop()
+
+
+def test_recovery_after_a_crash_uploads_staged_files_and_cuts_a_torn_tail(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 4})
+    sink.start()
+    sink.write(events(6))  # one file rolled (4), one open (2)
+    sink.uploader.stop(1)  # "crash": nothing uploads, nothing is closed cleanly
+    fs.files.clear()
+    open_file = sink._writers[next(iter(sink._writers))].staging.path
+    with open(open_file, "ab") as fh:
+        fh.write(b"FHS1\x00\x00\x01\x00garbage")  # a batch that was being written: never committed
+    sink.staging.close()  # type: ignore[union-attr]  # the process is gone: its lock with it
+
+    again = build(fs, tmp_path, **{"hdfs.rollCount": 4})
+    again.start()
+    assert again.flush(5)
+    assert lines(fs) == [e.body for e in events(6)]
+    assert staged(tmp_path) == []
+    again.stop()
+
+
+def test_replay_after_rename_is_recognised_and_a_half_upload_is_redone(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path)
+    sink.start()
+    sink.write(events(3))
+    sink.uploader.stop(1)
+    key = next(iter(sink._writers))
+    f = sink._writers.pop(key)
+    f.staging.close()
+    meta = f.staging.meta
+    final = f"{meta['directory']}/{meta['final']}"
+    fs.files[final] = b"e0000\ne0001\ne0002\n"  # uploaded and renamed, then killed before the staging file went
+    sink.staging.close()  # type: ignore[union-attr]
+    again = build(fs, tmp_path)
+    again.start()
+    assert again.flush(5)
+    assert ("write", f"{meta['directory']}/{meta['inuse']}") not in fs.calls
+    assert staged(tmp_path) == []
+    again.stop()
+
+    # a half-written in-use file (killed mid-upload) is simply overwritten
+    sink = build(fs, tmp_path)
+    sink.start()
+    sink.write(events(2, 10))
+    sink.uploader.stop(1)
+    f = sink._writers.pop(next(iter(sink._writers)))
+    f.staging.close()
+    fs.files[f"{f.staging.meta['directory']}/{f.staging.meta['inuse']}"] = b"e00"
+    sink.staging.close()  # type: ignore[union-attr]
+    again = build(fs, tmp_path)
+    again.start()
+    assert again.flush(5)
+    assert fs.files[f"{f.staging.meta['directory']}/{f.staging.meta['final']}"] == b"e0010\ne0011\n"
+    again.stop()
+
+
+def test_a_final_name_taken_by_other_content_is_never_overwritten(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path)
+    sink.start()
+    sink.wall_clock = lambda: 1000.0
+    sink.write(events(1))
+    fs.files["/data/FlumeData.1000000"] = b"someone else's file"
+    assert sink.flush(5)
+    assert fs.files["/data/FlumeData.1000000"] == b"someone else's file"
+    assert fs.files["/data/FlumeData.1000000-1"] == b"e0000\n"
+    sink.stop()
+
+
+def test_staging_dir_is_locked_against_a_second_agent(fs: FakeHdfs, tmp_path: Path) -> None:
+    one = build(fs, tmp_path)
+    one.start()
+    two = build(fs, tmp_path)
+    with pytest.raises(ConfigError, match="in use by another process"):
+        two.start()
+    one.stop()
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ({"hdfs.codeC": "gzp"}, "did you mean 'gzip'"),
+        ({"hdfs.codeC": "lzo"}, "not available in flafka"),
+        ({"hdfs.fileType": "DataStream", "hdfs.codeC": "gzip"}, "CompressedStream"),
+        ({"hdfs.fileType": "CompressedStream"}, "needs hdfs.codeC"),
+        ({"hdfs.path": "/relative/../x", "hdfs.webhdfs.url": ""}, "names no NameNode"),
+        ({"hdfs.path": "hdfs:///x"}, "hdfs.webhdfs.url"),
+        ({"hdfs.path": "s3a://b/x"}, "not HDFS"),
+        ({"hdfs.timeZone": "Nowhere/Land"}, "time zone"),
+        ({"serializer": "org.example.MySerializer$Builder"}, "Java class"),
+        ({"hdfs.inUseSuffix": "", "hdfs.inUsePrefix": ""}, "final name"),
+    ],
+)
+def test_configuration_errors_name_the_fix(raw: dict[str, str], message: str, tmp_path: Path) -> None:
+    keys = {"hdfs.path": "hdfs://nn/x", "hdfs.fileType": "SequenceFile", **raw}
+    with pytest.raises(ConfigError, match=message):
+        make(HdfsSink, "k1", **keys)
+    problems = HdfsSink.check_settings(settings_for(HdfsSink, **keys))
+    assert any(message.split("'")[0] in p.message for p in problems if p.severity == "error")
+
+
+def test_targets_from_flume_style_paths() -> None:
+    def url(path: str, given: str = "") -> tuple[str, str]:
+        sink = make(HdfsSink, "k", **{"hdfs.path": path, "hdfs.webhdfs.url": given})
+        return sink.target.url, sink.target.path
+
+    assert url("hdfs://namenode:8020/flume/%Y") == ("http://namenode:9870", "/flume/%Y")
+    assert url("webhdfs://nn:50070/a") == ("http://nn:50070", "/a")
+    assert url("swebhdfs://nn:9871/a") == ("https://nn:9871", "/a")
+    assert url("hdfs://cluster/a", "http://x:1;http://y:1") == ("http://x:1;http://y:1", "/a")
+    assert url("/a", "http://x:1/") == ("http://x:1", "/a")
+
+
+def test_warnings_for_tiny_files_and_time_escapes() -> None:
+    problems = HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/x/%Y/%q"}))
+    text = " | ".join(p.message for p in problems if p.severity == "warning")
+    assert "tiny files" in text and "timestamp" in text and "'%q'" in text
+
+
+def _drain(it: Iterator[bytes]) -> bytes:
+    return b"".join(it)
+
+
+def test_error_messages_name_the_path_and_the_fix() -> None:
+    from hdfs.util import HdfsError
+
+    from flafka_hdfs.client import describe
+
+    url, path = "http://nn:9870", "/flume/x/FlumeData.1.tmp"
+    denied = describe(HdfsError("Permission denied: user=bob, access=WRITE", exception="AccessControlException"), path, url, "bob")
+    assert path in denied and "as user 'bob'" in denied and "hdfs dfs -chown" in denied
+    safe = describe(HdfsError("Cannot create file. Name node is in safe mode.", exception="SafeModeException"), path, url)
+    assert path in safe and "safemode leave" in safe
+    full = describe(HdfsError("File could only be written to 0 of the 1 minReplication nodes.", exception="IOException"), path, url)
+    assert path in full and "disks are full" in full
+    down = describe(requests.ConnectionError("refused"), path, url)
+    assert url in down and "start HDFS" in down
