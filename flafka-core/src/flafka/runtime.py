@@ -30,7 +30,9 @@ from flafka.source import PollableSource, Status
 log = logging.getLogger(__name__)
 
 INLINE_RETRIES = 3
-"""Partial failures: how often the failed events are retried while the batch is held."""
+"""After this many retries of a held batch's failed events, the failure is logged."""
+HOLD_MAX_BACKOFF = 30.0
+"""Cap of the wait between retries of a held batch's failed events (seconds)."""
 
 
 class SinkFailure(FlafkaError):
@@ -100,43 +102,66 @@ class SinkDriver:
                 raise
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
+            if isinstance(exc, PermanentError) and self.dead_letter is None:
+                exc = PermanentError(
+                    f"{exc} — the batch ({n} events) stays in channel '{self.channel.name}'; fix the data or "
+                    f"destination, or set errors.deadletter.directory on sink '{self.name}' to set rejected events aside"
+                )
             raise SinkFailure(self.name, exc, retriable=not isinstance(exc, PermanentError))
         tx.commit()
         counter.event_drain_success_count += n
         return Status.READY
 
     def _deliver(self, events: list[Event]) -> None:
-        """Write until every event is delivered (or dead-lettered); raise otherwise."""
+        """Write until every event is delivered (or dead-lettered); raise otherwise.
+
+        Nothing delivered yet: an error is raised at once (the batch rolls back). Once part
+        of the batch was delivered, the batch is *held* and only the failed events are
+        retried (capped exponential backoff) until they are delivered or dead-lettered, or
+        the agent stops — a rollback would deliver the good part again on every retry.
+        """
         pending = events
-        last_error: BaseException | None = None
-        for attempt in range(INLINE_RETRIES + 1):
+        attempt = 0
+        while True:
             try:
                 outcome = self.sink.write(pending)
-            except PermanentError as exc:
-                self._reject(pending, exc)
-                return
+            except (RetriableError, PermanentError) as exc:
+                if pending is events and (isinstance(exc, RetriableError) or self.dead_letter is None):
+                    raise
+                outcome = BatchOutcome(range(len(pending)), exc, retriable=isinstance(exc, RetriableError))
             if outcome is None:
                 return
             failed = [pending[i] for i in outcome.failed]
             if not failed:
                 return
-            if not outcome.retriable:
-                self._reject(failed, outcome.error)
+            if not outcome.retriable and self.dead_letter is not None:
+                self._dead_letter(failed, outcome.error)
                 return
             pending = failed
-            last_error = outcome.error
+            attempt += 1
             self.counter.retries += 1
-            if attempt < INLINE_RETRIES and self.stopping.wait(0.05 * (2**attempt)):
-                break
-        raise RetriableError(f"{len(pending)} of {len(events)} events still failing after {INLINE_RETRIES} retries: {last_error}")
+            if attempt == INLINE_RETRIES or attempt % 50 == 0:
+                kind = "retriable" if outcome.retriable else "permanent"
+                fix = (
+                    "" if outcome.retriable else f"; fix the data or destination, or set errors.deadletter.directory on sink '{self.name}'"
+                )
+                log.error(
+                    "sink '%s': %d of %d events keep failing (%s: %s); the batch is held and only those are retried%s",
+                    self.name,
+                    len(pending),
+                    len(events),
+                    kind,
+                    outcome.error,
+                    fix,
+                )
+            if self.stopping.wait(min(HOLD_MAX_BACKOFF, 0.05 * (2 ** min(attempt, 20)))):
+                raise RetriableError(
+                    f"stopped while {len(pending)} of {len(events)} events were still failing ({outcome.error}); "
+                    f"the batch goes back to channel '{self.channel.name}'"
+                )
 
-    def _reject(self, events: list[Event], error: BaseException) -> None:
-        if self.dead_letter is None:
-            raise PermanentError(
-                f"{error} — {len(events)} events were rejected for good and stay in channel "
-                f"'{self.channel.name}'; fix the data or destination, or set "
-                f"errors.deadletter.directory on sink '{self.name}' to set them aside"
-            )
+    def _dead_letter(self, events: list[Event], error: BaseException) -> None:
+        assert self.dead_letter is not None
         self.dead_letter.write(events, error)
         self.counter.discarded += len(events)
         log.error("sink '%s': %d events rejected for good, written to %s: %s", self.name, len(events), self.dead_letter.path, error)

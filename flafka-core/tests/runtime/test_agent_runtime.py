@@ -78,6 +78,10 @@ class CollectSink(Sink):
             raise RetriableError("destination down")
         if action == "permanent":
             raise PermanentError("record rejected")
+        if action == "perm_half":
+            half = len(events) // 2
+            self.got.extend(int(e.body) for e in events[:half])
+            return BatchOutcome(failed=range(half, len(events)), error=PermanentError("bad record"), retriable=False)
         if action == "half":
             half = len(events) // 2
             self.got.extend(int(e.body) for e in events[:half])
@@ -225,3 +229,16 @@ def test_stop_drains_channels_and_reload_keeps_events() -> None:
     assert agent.channels["c0"] is channel  # the same memory channel, with its events
     wait_for(lambda: channel.is_empty())
     assert agent.stop(5)
+
+
+def test_partial_permanent_failure_holds_the_batch_without_duplicates() -> None:
+    """Half a batch delivered, the rest rejected for good, no dead letter: the batch is
+    held and only the rejected events are retried — the good half is never re-sent."""
+    CollectSink.script = ["perm_half", "perm_half"]
+    agent = Agent(plan(total=40), registry())
+    agent.start()
+    wait_for(agent.drained, timeout=15)
+    sink = agent.sinks["k0"]
+    assert sorted(sink.got) == list(range(40))  # type: ignore[attr-defined]  # each once
+    assert sink.counter.retries >= 2
+    agent.stop(5)
