@@ -32,8 +32,10 @@ from flafka.source import PollableSource, Source
 log = logging.getLogger(__name__)
 
 
-def _make(plan: ComponentPlan) -> object:
-    return plan.cls(plan.name, plan.settings)
+def _make(plan: ComponentPlan, agent_name: str = "agent") -> object:
+    component = plan.cls(plan.name, plan.settings)
+    component.agent_name = agent_name
+    return component
 
 
 @dataclass
@@ -67,19 +69,19 @@ class Agent:
                 old.reconfigure(cplan.settings)
                 channels[name] = old
                 continue
-            channel = _make(cplan)
+            channel = _make(cplan, self.plan.name)
             assert isinstance(channel, Channel)
             channels[name] = channel
         return channels
 
     def _build_source(self, splan: SourcePlan, channels: dict[str, Channel]) -> Source:
-        source = _make(splan)
+        source = _make(splan, self.plan.name)
         assert isinstance(source, Source)
         source.counter = SourceCounter(splan.name, splan.cls.type_name)
         source.acks = AckTracker()
         interceptors: list[Interceptor] = []
         for iplan in splan.interceptors:
-            interceptor = _make(iplan)
+            interceptor = _make(iplan, self.plan.name)
             assert isinstance(interceptor, Interceptor)
             interceptors.append(interceptor)
         selector_plan = splan.selector
@@ -88,7 +90,7 @@ class Agent:
             if cls is None:
                 raise ConfigError("the built-in 'replicating' selector is not registered; is flafka-core installed fully?")
             selector_plan = ComponentPlan("selector", cls, cls.settings_schema.parse({})[0], "replicating")
-        selector = _make(selector_plan)
+        selector = _make(selector_plan, self.plan.name)
         assert isinstance(selector, ChannelSelector)
         selector.bind({name: channels[name] for name in splan.channels})
         source.processor = ChannelProcessor(
@@ -97,7 +99,7 @@ class Agent:
         return source
 
     def _build_sink(self, kplan: SinkPlan, channels: dict[str, Channel]) -> Sink:
-        sink = _make(kplan)
+        sink = _make(kplan, self.plan.name)
         assert isinstance(sink, Sink)
         sink.channel = channels[kplan.channel]
         sink.counter = SinkCounter(kplan.name, kplan.cls.type_name)
@@ -131,7 +133,7 @@ class Agent:
                     running.sinks[sname] = sink
                     drivers.append(self._driver(sink, plan.sinks[sname]))
                     grouped.add(sname)
-                processor = _make(gplan.processor)
+                processor = _make(gplan.processor, plan.name)
                 assert isinstance(processor, SinkProcessor)
                 processor.bind(drivers)
                 running.sink_runners.append(SinkRunner(gplan.name, processor, drivers))

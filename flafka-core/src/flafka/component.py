@@ -25,6 +25,8 @@ class Component:
     settings_schema: ClassVar[Schema] = EMPTY_SCHEMA
     summary: ClassVar[str] = ""
     """One line for ``flafka describe`` and ``flafka plugins``."""
+    agent_name: str = "agent"
+    """Name of the agent running this component (set by the agent before ``start``)."""
 
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
