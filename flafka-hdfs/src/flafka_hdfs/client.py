@@ -3,8 +3,9 @@ and error messages a user can act on.
 
 ``hdfs.path`` may be a Flume-style URI (``hdfs://namenode:8020/flume/%Y``: the WebHDFS
 address is ``hdfs.webhdfs.url``, else ``http://namenode:9870``), a ``webhdfs://host:port/…``
-(``http``) or ``swebhdfs://host:port/…`` (``https``) URI, or a bare path (then
-``hdfs.webhdfs.url`` is required).
+(``http``) or ``swebhdfs://host:port/…`` (``https``) URI, or a bare path (then the
+address is ``hdfs.webhdfs.url``, else the default file system of Hadoop's configuration
+files, as in Flume: see :mod:`flafka_hdfs.hadoop_conf`).
 
 Upload protocol (no APPEND, ever; every step is safe to redo):
 
@@ -25,6 +26,7 @@ from typing import Any
 import requests
 
 from flafka.errors import ConfigError
+from flafka_hdfs.hadoop_conf import conf_dirs, default_webhdfs_url
 
 DEFAULT_WEBHDFS_PORT = 9870
 _URI = re.compile(r"^([A-Za-z][\w+.-]*)://([^/]*)(/.*)?$")
@@ -42,10 +44,16 @@ def target(hdfs_path: str, webhdfs_url: str) -> Target:
     """Split ``hdfs.path`` into the WebHDFS address and the path template."""
     m = _URI.match(hdfs_path.strip())
     url = webhdfs_url.strip().rstrip("/")
+    if not url and (not m or (m.group(1).lower() in ("hdfs", "viewfs") and not m.group(2))):
+        found = default_webhdfs_url()  # Flume resolves these through fs.defaultFS
+        if found:
+            url = found[0]
     if not m:
         if not url:
             raise ConfigError(
-                f"hdfs.path = '{hdfs_path}' names no NameNode; write it as hdfs://<namenode>/<path> or set hdfs.webhdfs.url = http://<namenode>:9870"
+                f"hdfs.path = '{hdfs_path}' names no NameNode and no fs.defaultFS was found in Hadoop's configuration "
+                f"({', '.join(str(d) for d in conf_dirs())}); write it as hdfs://<namenode>/<path>, set "
+                f"hdfs.webhdfs.url = http://<namenode>:9870, or point HADOOP_CONF_DIR at your core-site.xml"
             )
         path = hdfs_path.strip()
         if not path.startswith("/"):
@@ -62,8 +70,9 @@ def target(hdfs_path: str, webhdfs_url: str) -> Target:
     if scheme in ("hdfs", "viewfs"):
         if not host:
             raise ConfigError(
-                f"hdfs.path = '{hdfs_path}' uses the default file system, which flafka cannot read from Hadoop's "
-                f"configuration; set hdfs.webhdfs.url = http://<namenode>:9870"
+                f"hdfs.path = '{hdfs_path}' uses the default file system, but no fs.defaultFS was found in Hadoop's "
+                f"configuration ({', '.join(str(d) for d in conf_dirs())}); set hdfs.webhdfs.url = http://<namenode>:9870 "
+                f"or point HADOOP_CONF_DIR at your core-site.xml"
             )
         name = host.split(":", 1)[0]
         return Target(f"http://{name}:{DEFAULT_WEBHDFS_PORT}", path)
