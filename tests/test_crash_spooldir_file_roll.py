@@ -115,7 +115,7 @@ def delivered_not_committed(spool: Path, scanner: OutputScanner, per_file: int) 
         name = f"data-{i:03d}.log"
         done = per_file if (spool / (name + ".COMPLETED")).exists() else positions.get(name, 0)
         committed[i * per_file : i * per_file + done] = b"\x01" * done
-    return sum(1 for seen, ok in zip(scanner.seen, committed) if seen and not ok)
+    return sum(1 for seen, ok in zip(scanner.seen, committed, strict=True) if seen and not ok)
 
 
 @pytest.mark.slow

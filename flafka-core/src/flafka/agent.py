@@ -175,8 +175,14 @@ class Agent:
         )
 
     def _stop_running(self, timeout: float) -> bool:
-        """Stop sources, let sinks drain for up to ``timeout`` s, stop sinks. True when
-        every channel was empty at the end."""
+        """Stop taking input, let sinks drain for up to ``timeout`` s, stop sinks, then stop
+        the sources. True when every non-durable channel was empty at the end.
+
+        Pollable sources are stopped (``source.stop()``) only after the drain, so that the
+        deliveries made while draining still advance their positions: a clean stop or a
+        reload then replays nothing. Event-driven sources stop first (that is what stops
+        their input).
+        """
         running = self._running
         if running is None:
             return True
@@ -184,13 +190,13 @@ class Agent:
         for sr in running.source_runners:
             sr.request_stop()
         for sr in running.source_runners:
-            sr.join(timeout=max(1.0, timeout / 4))
+            sr.join(timeout=max(5.0, timeout))
+            if sr.is_alive():
+                log.warning("source '%s' did not finish its poll within %.0f s", sr.source.name, max(5.0, timeout))
+        pollable = {id(sr.source) for sr in running.source_runners}
         for source in running.sources.values():
-            try:
-                source.stop()
-            except Exception:
-                log.exception("source '%s' failed to stop", source.name)
-            source.counter.stopped()
+            if id(source) not in pollable:
+                self._stop_source(source)
         # Only memory-like channels must drain: a durable channel (file, Kafka) keeps its
         # events across the stop by itself, so waiting on it would only delay the exit.
         volatile = [ch for ch in self.channels.values() if not ch.durable]
@@ -200,9 +206,10 @@ class Agent:
                 break
             time.sleep(0.02)
         drained = all(ch.is_empty() for ch in volatile)
-        for kr in running.sink_runners:
+        started = [kr for kr in running.sink_runners if kr.ident is not None]
+        for kr in started:
             kr.request_stop()
-        for kr in running.sink_runners:
+        for kr in started:
             kr.join(timeout=max(1.0, deadline - time.monotonic()))
         for sink in running.sinks.values():
             try:
@@ -210,7 +217,18 @@ class Agent:
             except Exception:
                 log.exception("sink '%s' failed to stop", sink.name)
             sink.counter.stopped()
+        for source in running.sources.values():
+            if id(source) in pollable:
+                self._stop_source(source)
         return drained
+
+    @staticmethod
+    def _stop_source(source: Source) -> None:
+        try:
+            source.stop()
+        except Exception:
+            log.exception("source '%s' failed to stop", source.name)
+        source.counter.stopped()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop gracefully (idempotent). Returns True when every non-durable channel was
@@ -230,11 +248,13 @@ class Agent:
                 )
             return drained
 
-    def reload(self, plan: AgentPlan) -> None:
-        """Apply a new plan: stop sources and sinks, keep recyclable channels (and their
-        events) whose name and type are unchanged, start the new components."""
+    def reload(self, plan: AgentPlan, drain_timeout: float = 10.0) -> None:
+        """Apply a new plan: stop sources, let the sinks drain for up to ``drain_timeout``
+        s (so positions advance and nothing is replayed), stop sinks, keep recyclable
+        channels (and whatever events are left in them) whose name and type are
+        unchanged, start the new components."""
         with self._lock:
-            self._stop_running(timeout=0.0)
+            self._stop_running(timeout=drain_timeout)
             kept = {
                 name
                 for name, ch in self.channels.items()

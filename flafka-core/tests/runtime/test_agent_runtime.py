@@ -242,3 +242,44 @@ def test_partial_permanent_failure_holds_the_batch_without_duplicates() -> None:
     assert sorted(sink.got) == list(range(40))  # type: ignore[attr-defined]  # each once
     assert sink.counter.retries >= 2
     agent.stop(5)
+
+
+class FailingStartSink(CollectSink):
+    type_name = "test_failing_start"
+
+    def start(self) -> None:
+        from flafka.errors import ConfigError
+
+        raise ConfigError("sink 'k0': cannot reach the destination; check its address")
+
+
+def test_a_sink_failing_to_start_reports_its_own_error() -> None:
+    import pytest
+
+    from flafka.errors import ConfigError
+
+    p = plan(total=10)
+    p.sinks["k0"] = SinkPlan("k0", FailingStartSink, settings_for(FailingStartSink), "test_failing_start", channel="c0")
+    agent = Agent(p, registry())
+    with pytest.raises(ConfigError, match="cannot reach the destination"):
+        agent.start()
+    agent.stop(1)
+
+
+def test_clean_stop_advances_positions_past_what_the_drain_delivered() -> None:
+    """Sources stop taking input first, sinks drain, and only then do sources record
+    their positions: a clean stop leaves nothing to replay."""
+    CollectSink.script = []
+    CollectSink.start_closed = True
+    try:
+        agent = Agent(plan(total=200), registry())
+        agent.start()
+    finally:
+        CollectSink.start_closed = False
+    source = agent.sources["r1"]
+    wait_for(lambda: source.next == 200)  # type: ignore[attr-defined]
+    sink = agent.sinks["k0"]
+    sink.gate.set()  # type: ignore[attr-defined]
+    assert agent.stop(10)
+    source.drained()
+    assert source.committed == 200  # type: ignore[attr-defined]

@@ -303,6 +303,8 @@ class SpoolDirectorySource(PollableSource):
     # -- the poll ------------------------------------------------------------------------
     def process(self) -> Status:
         with self._lock:
+            if not self._started:
+                return Status.BACKOFF  # a late poll after stop() must not open files
             self._collect()
             if self._retry is not None:
                 return Status.READY if self._send(*self._retry) else Status.BACKOFF
