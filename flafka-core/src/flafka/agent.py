@@ -24,7 +24,6 @@ from flafka.processor import ChannelProcessor
 from flafka.registry import Registry
 from flafka.runtime import DeadLetterFile, DefaultSinkProcessor, SinkDriver, SinkRunner, SourceRunner
 from flafka.selector import ChannelSelector
-from flafka.settings import Schema
 from flafka.sink import Sink
 from flafka.sinkprocessor import SinkProcessor
 from flafka.source import PollableSource, Source
@@ -131,7 +130,9 @@ class Agent:
                 for sname in gplan.sinks:
                     sink = self._build_sink(plan.sinks[sname], channels)
                     running.sinks[sname] = sink
-                    drivers.append(self._driver(sink, plan.sinks[sname]))
+                    driver = self._driver(sink, plan.sinks[sname])
+                    driver.hold_partial = False  # let the group hand a failing batch to another sink
+                    drivers.append(driver)
                     grouped.add(sname)
                 processor = _make(gplan.processor, plan.name)
                 assert isinstance(processor, SinkProcessor)
@@ -143,7 +144,9 @@ class Agent:
                 sink = self._build_sink(kplan, channels)
                 running.sinks[sname] = sink
                 driver = self._driver(sink, kplan)
-                processor = DefaultSinkProcessor(sname, Schema().parse({})[0])
+                default_cls = (self.registry.lookup("sink_processor", "default") if self.registry else None) or DefaultSinkProcessor
+                processor = default_cls(sname, default_cls.settings_schema.parse({})[0])
+                assert isinstance(processor, SinkProcessor)
                 processor.bind([driver])
                 running.sink_runners.append(SinkRunner(sname, processor, [driver]))
             for sink in running.sinks.values():

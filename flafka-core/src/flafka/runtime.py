@@ -72,6 +72,10 @@ class SinkDriver:
         self.batch_size = sink.batch_size()
         self.dead_letter = dead_letter
         self.stopping = threading.Event()
+        self.hold_partial = True
+        """Hold a partly delivered batch and retry its failed events until they go
+        through. False in a sink group (failover, load_balance): after a few retries the
+        batch rolls back so that another sink can take it."""
 
     def drive(self) -> Status:
         """Take up to ``batch_size`` events, write them, commit. Returns BACKOFF when the
@@ -140,6 +144,11 @@ class SinkDriver:
             pending = failed
             attempt += 1
             self.counter.retries += 1
+            if not self.hold_partial and attempt > INLINE_RETRIES:
+                raise RetriableError(
+                    f"{len(pending)} of {len(events)} events still failing after {INLINE_RETRIES} retries "
+                    f"({outcome.error}); the batch goes back to the channel for another sink of the group"
+                )
             if attempt == INLINE_RETRIES or attempt % 50 == 0:
                 kind = "retriable" if outcome.retriable else "permanent"
                 fix = (
@@ -227,11 +236,11 @@ class SinkRunner(threading.Thread):
                     self._last_error = ""
             except SinkFailure as exc:
                 self._failed(exc, retriable=exc.retriable)
-                continue
+                status = Status.BACKOFF
             except Exception as exc:  # a bug in a sink: never kill the runner
                 log.exception("sink '%s' raised unexpectedly; the batch was rolled back", self.group)
                 self._failed(exc, retriable=True)
-                continue
+                status = Status.BACKOFF
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + 1.0

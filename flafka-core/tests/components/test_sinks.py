@@ -702,12 +702,14 @@ def test_file_roll_cuts_a_torn_last_line_left_by_a_kill(tmp_path):  # type: igno
 
     out = tmp_path / "out"
     out.mkdir()
-    (out / "old").write_bytes(b"a\nb\n")
-    torn = out / "newer"
+    (out / "1700000000000-1").write_bytes(b"a\nb\n")
+    torn = out / "1700000000001-1"
     torn.write_bytes(b"c\nd\npartial-li")
-    os.utime(out / "old", (1, 1))
+    os.utime(out / "1700000000000-1", (1, 1))
+    (out / "not-ours.txt").write_bytes(b"left alone")
     sink = make(RollingFileSink, "k", **{"sink.directory": str(out), "sink.rollInterval": "0"})
     sink.start()
     sink.stop()
     assert torn.read_bytes() == b"c\nd\n"
-    assert (out / "old").read_bytes() == b"a\nb\n"
+    assert (out / "1700000000000-1").read_bytes() == b"a\nb\n"
+    assert (out / "not-ours.txt").read_bytes() == b"left alone"

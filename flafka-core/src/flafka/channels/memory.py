@@ -49,7 +49,7 @@ class MemoryChannel(Channel):
             "byteCapacity",
             "int",
             None,
-            "most body bytes stored (headers not counted); default 80% of physical memory",
+            "most body bytes stored (headers not counted); unset: bytes are not counted (capacity bounds the channel)",
             minimum=0,
         ),
         Setting("byteCapacityBufferPercentage", "int", 20, "share of byteCapacity kept free for headers", minimum=0, maximum=100),
@@ -82,7 +82,11 @@ class MemoryChannel(Channel):
         self.tx_capacity = tx_capacity
         self.keep_alive = float(settings["keep-alive"])
         byte_capacity = settings["byteCapacity"]
-        self.count_bytes = byte_capacity is not None
+        counted = byte_capacity is not None
+        if getattr(self, "count_bytes", counted) != counted:
+            # counting switched on or off by a reload: recount what is stored
+            self._bytes_used = sum(_body_bytes(chunk[0]) for chunk in self._queue) if counted else 0
+        self.count_bytes = counted
         if byte_capacity is None:
             byte_capacity = _default_byte_capacity()
         elif byte_capacity == 0:
@@ -155,7 +159,6 @@ class _MemoryPut(PutTransaction):
     def put(self, events: list[Event], token: AckToken | None = None) -> None:
         ch = self._ch
         n = len(events)
-        ch.counter.event_put_attempt_count += n
         if self._count + n > ch.tx_capacity:
             raise ChannelError(
                 f"Put queue for MemoryTransaction of capacity {ch.tx_capacity} full in channel '{ch.name}': "
@@ -176,6 +179,7 @@ class _MemoryPut(PutTransaction):
         nbytes = self._bytes
         deadline = None
         with ch._lock:
+            ch.counter.event_put_attempt_count += n  # under the lock: sources may share the channel
             while ch._used + n > ch.capacity or ch._bytes_used + nbytes > ch.byte_capacity:
                 if deadline is None:
                     deadline = time.monotonic() + ch.keep_alive
@@ -198,7 +202,7 @@ class _MemoryPut(PutTransaction):
             ch._used += n
             ch._bytes_used += nbytes
             ch._not_empty.notify()
-        ch.counter.event_put_success_count += n
+            ch.counter.event_put_success_count += n
 
     def _release_tokens(self) -> None:
         for events, token in self._chunks:
@@ -224,7 +228,6 @@ class _MemoryTake(TakeTransaction):
     def take(self, max_events: int) -> list[Event]:
         ch = self._ch
         room = min(max_events, ch.tx_capacity - self._count)
-        ch.counter.event_take_attempt_count += 1
         if room <= 0:
             if max_events > 0:
                 raise ChannelError(
@@ -258,13 +261,15 @@ class _MemoryTake(TakeTransaction):
                         copied = True
                     out.extend(part)
             ch._stored -= got
+            counter = ch.counter  # under the lock: sinks may share the channel
+            counter.event_take_attempt_count += got or 1  # Flume counts one attempt per event taken, or per empty take
+            counter.event_take_success_count += got
         if not got:
             return []
         self._count += got
         if ch.count_bytes:
             assert out is not None
             self._bytes += _body_bytes(out)
-        ch.counter.event_take_success_count += got
         assert out is not None
         return out
 
@@ -275,7 +280,7 @@ class _MemoryTake(TakeTransaction):
             return
         with ch._lock:
             ch._used -= n
-            ch._bytes_used -= self._bytes
+            ch._bytes_used = max(0, ch._bytes_used - self._bytes)
             ch._not_full.notify_all()
         for events, token in self._taken:
             if token is not None:

@@ -29,6 +29,7 @@ import json
 import logging
 import lzma
 import os
+import re
 import threading
 import time
 import zlib
@@ -199,6 +200,10 @@ class DefaultPathManager:
         self.index += 1
         return f"{self.prefix}{self.start_millis}-{self.index}{self._suffix()}"
 
+    def pattern(self) -> re.Pattern[str]:
+        """Matches every name this path manager can produce (of any run)."""
+        return re.compile(re.escape(self.prefix) + r"\d+-\d+" + re.escape(self._suffix()) + "$")
+
 
 class RollTimePathManager(DefaultPathManager):
     """``<prefix><yyyy-MM-dd>[-<n>][.<ext>]``: the first file of a (local) day has no
@@ -214,6 +219,9 @@ class RollTimePathManager(DefaultPathManager):
         self.index += 1
         number = f"-{self.index - 1}" if self.index > 1 else ""
         return f"{self.prefix}{date}{number}{self._suffix()}"
+
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.escape(self.prefix) + r"\d{4}-\d{2}-\d{2}(-\d+)?" + re.escape(self._suffix()) + "$")
 
 
 _PATH_MANAGERS: dict[str, type[DefaultPathManager]] = {
@@ -334,16 +342,17 @@ class RollingFileSink(Sink):
         bytes are cut back to the last newline. Only for newline-framed serializers."""
         if self.serializer_kind not in ("TEXT", "HEADER_AND_TEXT") or not self.settings["sink.serializer.appendNewline"]:
             return
-        prefix = self.settings["sink.pathManager.prefix"]
+        assert self.paths is not None
+        ours = self.paths.pattern()  # never touch files this sink did not name
         try:
-            entries = [e for e in os.scandir(self.directory) if e.is_file() and e.name.startswith(prefix)]
+            entries = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(self.directory) if ours.match(e.name) and e.is_file()]
         except OSError:
             return
         if not entries:
             return
-        newest = max(entries, key=lambda e: e.stat().st_mtime_ns)
+        newest_path = max(entries)[1]
         try:
-            with open(newest.path, "r+b") as fh:
+            with open(newest_path, "r+b") as fh:
                 size = fh.seek(0, os.SEEK_END)
                 if size == 0:
                     return
@@ -363,13 +372,13 @@ class RollingFileSink(Sink):
                     keep = start
                 fh.truncate(keep)
         except OSError as exc:
-            log.warning("sink '%s': could not check %s for a torn last line: %s", self.name, newest.path, exc)
+            log.warning("sink '%s': could not check %s for a torn last line: %s", self.name, newest_path, exc)
             return
         log.warning(
             "sink '%s': %s ended with %d bytes of an unfinished write (the agent was killed mid-write); they were "
             "cut off — that batch was never committed and is delivered again",
             self.name,
-            newest.path,
+            newest_path,
             size - keep,
         )
 
