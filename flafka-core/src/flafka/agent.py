@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from flafka.ack import AckTracker
 from flafka.channel import Channel
+from flafka.component import Component
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkPlan, SourcePlan
 from flafka.errors import ConfigError
 from flafka.interceptor import Interceptor
@@ -35,6 +36,17 @@ def _make(plan: ComponentPlan, agent_name: str = "agent") -> object:
     component = plan.cls(plan.name, plan.settings)
     component.agent_name = agent_name
     return component
+
+
+def _start_component(component: Component, origin: str) -> None:
+    """``component.start()``; a failure becomes a ConfigError that says where the
+    component is configured (``file:line``) and keeps the component's own sentence."""
+    try:
+        component.start()
+    except Exception as exc:
+        where = f"{origin}: " if origin else ""
+        message = f"{where}{component.kind} '{component.name}' ({component.type_name}) could not start: {exc}"
+        raise ConfigError(message) from exc
 
 
 @dataclass
@@ -120,9 +132,9 @@ class Agent:
         channels = self._build_channels(plan)
         running = _Running()
         try:
-            for channel in channels.values():
+            for name, channel in channels.items():
                 if channel not in self.channels.values():
-                    channel.start()
+                    _start_component(channel, plan.channels[name].origin)
             self.channels = channels
             grouped: set[str] = set()
             for gplan in plan.sinkgroups.values():
@@ -149,16 +161,16 @@ class Agent:
                 assert isinstance(processor, SinkProcessor)
                 processor.bind([driver])
                 running.sink_runners.append(SinkRunner(sname, processor, [driver]))
-            for sink in running.sinks.values():
+            for sname, sink in running.sinks.items():
                 sink.counter.started()
-                sink.start()
+                _start_component(sink, plan.sinks[sname].origin)
             for runner in running.sink_runners:
                 runner.start()
             for splan in plan.sources.values():
                 running.sources[splan.name] = self._build_source(splan, channels)
-            for source in running.sources.values():
+            for sname, source in running.sources.items():
                 source.counter.started()
-                source.start()
+                _start_component(source, plan.sources[sname].origin)
                 if isinstance(source, PollableSource):
                     source_runner = SourceRunner(source)
                     running.source_runners.append(source_runner)

@@ -521,7 +521,7 @@ class _AgentValidator:
             settings, ok = self.parse_settings(cls, f"channel '{name}'", raw, self.key("channels", name) + ".", comp.props["type"])
             if ok:
                 self.check_capacity(name, comp, settings)
-            self.channels[name] = ComponentPlan(name, cls, settings, comp.props["type"].value)
+            self.channels[name] = ComponentPlan(name, cls, settings, comp.props["type"].value, origin=_origin(comp.props["type"]))
 
     def check_capacity(self, name: str, comp: RawComponent, settings: Settings) -> None:
         cap, tx = settings.get("capacity"), settings.get("transactionCapacity")
@@ -568,6 +568,7 @@ class _AgentValidator:
             cls,
             settings,
             comp.props["type"].value,
+            origin=_origin(comp.props["type"]),
             channels=channels,
             selector=selector,
             interceptors=interceptors,
@@ -694,7 +695,9 @@ class _AgentValidator:
         raw = {k: loc for k, loc in comp.props.items() if not _reserved(k, SINK_RESERVED)}
         settings, _ = self.parse_settings(cls, f"sink '{name}'", raw, prefix, comp.props["type"])
         errors = {k[len("errors.") :]: loc.value for k, loc in comp.props.items() if k.startswith("errors.")}
-        self.sinks[name] = SinkPlan(name, cls, settings, comp.props["type"].value, channel=channel or "", errors=errors)
+        self.sinks[name] = SinkPlan(
+            name, cls, settings, comp.props["type"].value, origin=_origin(comp.props["type"]), channel=channel or "", errors=errors
+        )
 
     def sink_channel(self, name: str, comp: RawComponent | None) -> str | None:
         label = f"sink '{name}'"
@@ -882,3 +885,7 @@ class _AgentValidator:
                 suggestion=f"list them with {self.a}.sources = <names> and {self.a}.sinks = <names>"
                 + (f" ({self.stray_hint('sources', '', None)})" if self.stray_hint("sources", "", None) else ""),
             )
+
+
+def _origin(loc: Located) -> str:
+    return f"{loc.file}:{loc.line}" if loc.file else ""

@@ -17,6 +17,8 @@ class ComponentPlan:
     settings: Settings
     type_name: str
     """The type as the user wrote it (alias or class name)."""
+    origin: str = ""
+    """``file:line`` of the component's ``type`` line, for messages at start-up."""
 
 
 @dataclass

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from flafka.errors import ChannelError, ConfigError
 from flafka.event import Event
-from flafka.settings import REQUIRED, Schema, Setting, Settings
+from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
 from flafka.sources.deserializers import (
     BlobDeserializer,
@@ -187,6 +187,22 @@ class SpoolDirectorySource(PollableSource):
         )
         + POLLABLE_SETTINGS
     )
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> list[Problem]:
+        """Warn at validation when spoolDir does not exist (yet): the agent would refuse to
+        start. A local stat only; no other I/O."""
+        spool = settings.get("spoolDir")
+        if spool and not os.path.isdir(os.path.expanduser(spool)):
+            return [
+                Problem(
+                    "spoolDir",
+                    f"spoolDir '{spool}' does not exist (yet) or is not a directory; the agent will not start until it does",
+                    f"create it (mkdir -p {spool}) or correct spoolDir",
+                    "warning",
+                )
+            ]
+        return []
 
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
@@ -819,7 +835,9 @@ class SpoolDirectorySource(PollableSource):
                 pass
             return
         for rel in list(self._resume):
-            if not os.path.lexists(os.path.join(str(self._spool), rel)):
+            gone = not os.path.lexists(os.path.join(str(self._spool), rel))
+            marked = self._track_dir and os.path.lexists(self._tracker / (rel + self._suffix))
+            if gone or marked:
                 del self._resume[rel]  # completed (or removed) before the position was rewritten
                 self._dirty = True
 
