@@ -39,9 +39,8 @@ def new_topic(kafka_bootstrap: str) -> Callable[..., str]:
         while time.monotonic() < deadline:
             md = admin.list_topics(name, timeout=5)
             t = md.topics.get(name)
-            if t is not None and t.error is None and len(t.partitions) == partitions:
-                if all(p.leader >= 0 for p in t.partitions.values()):
-                    return name
+            if t is not None and t.error is None and len(t.partitions) == partitions and all(p.leader >= 0 for p in t.partitions.values()):
+                return name
             time.sleep(0.1)
         raise AssertionError(f"topic {name} did not become ready")
 
@@ -86,7 +85,7 @@ def produce_records(kafka_bootstrap: str) -> Callable[..., None]:
     """``produce_records(topic, values, key=None, headers=None)``: write raw records and wait for acks."""
     from confluent_kafka import Producer
 
-    def produce(topic: str, values: list[bytes], key: str | None = None, headers: list[tuple[str, bytes]] | None = None) -> None:
+    def produce(topic: str, values: list[bytes], key: str | None = None, headers: Any = None) -> None:
         producer = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
         errors: list[Any] = []
         for v in values:

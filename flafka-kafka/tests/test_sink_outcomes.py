@@ -4,6 +4,7 @@ addition to the real-broker tests in test_integration_*.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from flafka.channels.memory import MemoryChannel
 from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
 from flafka.metrics.counters import SinkCounter
-from flafka.runtime import SinkDriver, SinkFailure
+from flafka.runtime import DeadLetterFile, SinkDriver, SinkFailure
 from flafka.testing import make
 from flafka_kafka import avro_event
 from flafka_kafka.sink import KafkaSink, outcome_of
@@ -74,7 +75,7 @@ def sink_with_fake(**raw: str) -> tuple[KafkaSink, FakeProducer]:
         holder.append(FakeProducer(conf))
         return holder[-1]
 
-    sink.producer_factory = factory  # type: ignore[assignment]
+    sink.producer_factory = factory
     sink.start()
     return sink, holder[0]
 
@@ -244,11 +245,22 @@ def test_runtime_rolls_back_when_the_broker_keeps_failing() -> None:
     assert channel.size() == 5  # rolled back: nothing lost
 
 
-def test_runtime_keeps_permanently_rejected_events_without_dead_letter() -> None:
+def test_runtime_dead_letters_permanently_rejected_events(tmp_path: Path) -> None:
     sink, fake = sink_with_fake()
     fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if r["value"] == b"body-0" else None
     driver, channel = _driver(sink, 3)
-    with pytest.raises(SinkFailure) as info:
-        driver.drive()
-    assert not info.value.retriable
-    assert channel.size() == 3
+    driver.dead_letter = DeadLetterFile(str(tmp_path), "k")
+    driver.drive()
+    assert channel.is_empty()
+    assert b"MSG_SIZE_TOO_LARGE" in driver.dead_letter.path.read_bytes()
+    assert sorted(r["value"] for r in fake.records) == [b"body-0", b"body-1", b"body-2"]
+
+
+def test_whole_batch_failures_raise() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: KafkaError(KafkaError._TRANSPORT)
+    with pytest.raises(RetriableError, match="_TRANSPORT"):
+        sink.write(events(2))
+    fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    with pytest.raises(PermanentError, match="MSG_SIZE_TOO_LARGE"):
+        sink.write(events(2))

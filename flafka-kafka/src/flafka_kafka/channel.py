@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from flafka.ack import AckToken
 from flafka.channel import Channel, PutTransaction, TakeTransaction
@@ -32,7 +32,6 @@ from flafka.errors import ChannelError, ConfigError
 from flafka.event import Event
 from flafka.metrics.counters import ChannelCounter
 from flafka.settings import Problem, Schema, Setting, Settings
-
 from flafka_kafka import avro_event
 from flafka_kafka.client_config import (
     BOOTSTRAP_HELP,
@@ -81,12 +80,13 @@ class KafkaChannel(Channel):
         Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (auto.offset.reset defaults to earliest)", since="1.7"),
     )
 
-    producer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
-    consumer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
-
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        errors = [p for p in self.validate_settings(settings, check_librdkafka=False) if p.severity == "error"]
+        self.producer_factory: Callable[[dict[str, Any]], Any] | None = None
+        """Builds the producer (default ``confluent_kafka.Producer``); tests put a fake here."""
+        self.consumer_factory: Callable[[dict[str, Any]], Any] | None = None
+        """Builds the consumer (default ``confluent_kafka.Consumer``)."""
+        errors = [p for p in self.check_settings(settings, check_librdkafka=False) if p.severity == "error"]
         if errors:
             raise ConfigError(
                 f"channel '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in errors)
@@ -110,6 +110,7 @@ class KafkaChannel(Channel):
         self._generation: dict[TP, int] = {}
         self._uncommitted: dict[TP, int] = {}
         self._commit_failures = 0
+        self._backlog = 0
         self._bad_records = 0
         self._stopped = False
 
@@ -141,7 +142,7 @@ class KafkaChannel(Channel):
         return None
 
     @classmethod
-    def validate_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
+    def check_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
         """Cross-key checks (no network I/O): ZooKeeper, 1.6 keys, client properties."""
         problems = zookeeper_problems(settings)
         if not settings.get("kafka.bootstrap.servers") and not settings.get("zookeeperConnect"):
@@ -159,7 +160,9 @@ class KafkaChannel(Channel):
             )
         for key in ("capacity", "transactionCapacity"):
             if key in explicit:
-                problems.append(Problem(key, f"'{key}' is not used by the Kafka channel and is ignored (as in Flume)", f"remove '{key}'", "warning"))
+                problems.append(
+                    Problem(key, f"'{key}' is not used by the Kafka channel and is ignored (as in Flume)", f"remove '{key}'", "warning")
+                )
         acks = str((settings.get("kafka.producer.*") or {}).get("acks", "all")).strip().lower()
         if acks in ("0", "1"):
             problems.append(
@@ -229,22 +232,27 @@ class KafkaChannel(Channel):
         return _KafkaTake(self)
 
     def size(self) -> int:
-        """Records in the topic this channel's group has not taken (from cached
-        watermarks: no network call), plus records read but not yet taken."""
-        consumer = self._consumer
-        if consumer is None or not self._assigned:
-            return len(self._buffer)
+        """Records in the topic this channel's group has not taken yet, as of the last
+        take (from cached watermarks), plus records read but not taken. Never calls the
+        consumer (a taker thread may be inside it)."""
+        return self._backlog + len(self._buffer)
+
+    def _refresh_backlog(self, consumer: Any) -> None:
+        """Recompute the backlog from the consumer's cached watermarks and positions (no
+        network call). Called by the taker, with the take lock held."""
+        if not self._assigned:
+            self._backlog = 0
+            return
         tp_cls = _kafka().TopicPartition
-        total = len(self._buffer)
+        total = 0
         try:
-            tps = [tp_cls(t, p) for t, p in self._assigned]
-            for tp in consumer.position(tps):
-                low, high = consumer.get_watermark_offsets(tp, cached=True)
+            for tp in consumer.position([tp_cls(t, p) for t, p in self._assigned]):
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
                 if high >= 0 and tp.offset >= 0:
                     total += max(0, high - tp.offset)
         except Exception:
-            pass
-        return total
+            return
+        self._backlog = total
 
     def wait_for_events(self, timeout: float) -> bool:
         if self._buffer:
@@ -395,6 +403,7 @@ class KafkaChannel(Channel):
                 buf.append(msg)
             if max_events > 1:
                 buf.extend(m for m in consumer.consume(max_events - 1, 0) if self._usable(m))
+            self._refresh_backlog(consumer)
         if len(buf) <= max_events:
             out = list(buf)
             buf.clear()

@@ -297,10 +297,16 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
             user_key = {"request.required.acks": "acks", **(known or {})}.get(name, name)
             if missing:
                 problems.append(
-                    Problem(prefix + user_key, f"librdkafka has no {role} property '{name}'", "check the spelling against librdkafka's CONFIGURATION.md")
+                    Problem(
+                        prefix + user_key,
+                        f"librdkafka has no {role} property '{name}'",
+                        "check the spelling against librdkafka's CONFIGURATION.md",
+                    )
                 )
             else:
-                problems.append(Problem(prefix + user_key if user_key else prefix.rstrip("."), f"librdkafka rejects the {role} settings: {text}", ""))
+                problems.append(
+                    Problem(prefix + user_key if user_key else prefix.rstrip("."), f"librdkafka rejects the {role} settings: {text}", "")
+                )
             return problems
         try:
             client.poll(0)
@@ -353,7 +359,14 @@ def zookeeper_problems(settings: Any) -> list[Problem]:
     if not zk:
         return []
     if settings.get("kafka.bootstrap.servers"):
-        return [Problem("zookeeperConnect", "zookeeperConnect is ignored: flafka reads broker addresses from kafka.bootstrap.servers", "remove zookeeperConnect", "warning")]
+        return [
+            Problem(
+                "zookeeperConnect",
+                "zookeeperConnect is ignored: flafka reads broker addresses from kafka.bootstrap.servers",
+                "remove zookeeperConnect",
+                "warning",
+            )
+        ]
     return [
         Problem(
             "zookeeperConnect",
@@ -364,7 +377,9 @@ def zookeeper_problems(settings: Any) -> list[Problem]:
     ]
 
 
-def producer_config(bootstrap: str, user: dict[str, str], acks: str, component: str, defaults: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+def producer_config(
+    bootstrap: str, user: dict[str, str], acks: str, component: str, defaults: dict[str, str]
+) -> tuple[dict[str, Any], list[Problem]]:
     """librdkafka producer configuration: flafka's defaults, then the user's translated
     ``kafka.producer.*``, then ``acks``."""
     translated, problems = translate(user, "producer", "kafka.producer.")
@@ -378,7 +393,9 @@ def producer_config(bootstrap: str, user: dict[str, str], acks: str, component: 
     return conf, problems
 
 
-def consumer_config(bootstrap: str, group: str, user: dict[str, str], component: str, defaults: dict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+def consumer_config(
+    bootstrap: str, group: str, user: dict[str, str], component: str, defaults: dict[str, str]
+) -> tuple[dict[str, Any], list[Problem]]:
     """librdkafka consumer configuration: flafka's defaults, the user's translated
     ``kafka.consumer.*``, then what flafka owns (group, no automatic offset commits)."""
     translated, problems = translate(user, "consumer", "kafka.consumer.")
@@ -415,11 +432,11 @@ __all__ = [
     "base_config",
     "client_config_for_validation",
     "consumer_config",
-    "producer_config",
-    "zookeeper_problems",
     "error_logger",
     "librdkafka_problems",
     "masked",
     "parse_jaas",
+    "producer_config",
     "translate",
+    "zookeeper_problems",
 ]

@@ -2,9 +2,12 @@
 
 One ``write`` is one Flume transaction: every event is produced, the producer is
 flushed, and every delivery report is checked. The batch counts as delivered only when
-every record was acknowledged (``kafka.producer.acks``); otherwise ``write`` returns a
-:class:`~flafka.sink.BatchOutcome` naming the records that failed and whether retrying
-can help, and the runtime retries them or rolls the batch back into the channel. Nothing
+every record was acknowledged (``kafka.producer.acks``). When no record was delivered,
+``write`` raises :class:`~flafka.errors.RetriableError` (or
+:class:`~flafka.errors.PermanentError` when every failure is permanent) and the runtime
+rolls the batch back; when some were, it returns a :class:`~flafka.sink.BatchOutcome`
+naming the records that failed and whether retrying can help, and the runtime retries
+just those. Nothing
 is lost: at worst a retried record is written twice (at-least-once, as Flume).
 
 Record per event: topic = header ``topicHeader`` (when ``allowTopicOverride``) else
@@ -20,13 +23,12 @@ import functools
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, Sink
-
 from flafka_kafka import avro_event
 from flafka_kafka.client_config import (
     RENAMED,
@@ -126,7 +128,8 @@ def delivery_error(err: Any, permanent_codes: frozenset[int], reported: bool = F
 def outcome_of(errors: list[BaseException | None]) -> BatchOutcome | None:
     """Map per-record results to what the runtime needs: None when all were delivered;
     otherwise every failed index, retriable when any failure is retriable (the permanent
-    ones then fail again alone on the retry, and are set aside as permanent)."""
+    ones then fail again alone on the retry, and are set aside as permanent). ``write``
+    raises the outcome's error instead when no record at all was delivered."""
     failed = [i for i, e in enumerate(errors) if e is not None]
     if not failed:
         return None
@@ -189,13 +192,11 @@ class KafkaSink(Sink):
         ),
     )
 
-    producer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
-    """Builds the producer from its librdkafka configuration (default
-    ``confluent_kafka.Producer``); tests put an in-process fake here."""
-
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        problems = [p for p in self.validate_settings(settings, check_librdkafka=False) if p.severity == "error"]
+        self.producer_factory: Callable[[dict[str, Any]], Any] | None = None
+        """Builds the producer (default ``confluent_kafka.Producer``); tests put a fake here."""
+        problems = [p for p in self.check_settings(settings, check_librdkafka=False) if p.severity == "error"]
         if problems:
             raise ConfigError(
                 f"sink '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in problems)
@@ -223,7 +224,7 @@ class KafkaSink(Sink):
         return producer_config(settings.get("kafka.bootstrap.servers") or "", dict(settings.get("kafka.producer.*") or {}), acks, name, {})
 
     @classmethod
-    def validate_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
+    def check_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
         """Cross-key checks beyond the schema (no network I/O): acks, partitions, topic,
         Java -> librdkafka property translation and, unless ``check_librdkafka`` is False,
         librdkafka's own check of the producer properties. ``flafka validate`` shows the
@@ -328,9 +329,14 @@ class KafkaSink(Sink):
                 errors[i] = None
                 self._send(producer, events, (i,), report, errors, acked)
         if fatal:
-            log.error("sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch", self.name, fatal[0].str())
+            log.error(
+                "sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch", self.name, fatal[0].str()
+            )
             self._producer = None
-        return outcome_of(errors)
+        outcome = outcome_of(errors)
+        if outcome is not None and len(outcome.failed) == n:
+            raise outcome.error  # nothing was delivered: the whole batch failed (rolled back)
+        return outcome
 
     def _send(
         self,

@@ -24,13 +24,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from flafka.errors import ChannelFullError, ConfigError
 from flafka.event import Event
 from flafka.settings import Problem, Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
-
 from flafka_kafka import avro_event
 from flafka_kafka.client_config import (
     BOOTSTRAP_HELP,
@@ -84,17 +83,18 @@ class KafkaSource(PollableSource):
             Setting("header.*", "map", None, "header.<flumeHeader> = <kafkaHeader>: copy record headers to event headers", since="1.11"),
             Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (Java names are translated to librdkafka's)", since="1.7"),
             Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
-            Setting("migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"),
+            Setting(
+                "migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"
+            ),
         )
         + POLLABLE_SETTINGS
     )
 
-    consumer_factory: ClassVar[Callable[[dict[str, Any]], Any] | None] = None
-    """Builds the consumer (default ``confluent_kafka.Consumer``); tests may swap it."""
-
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        errors = [p for p in self.validate_settings(settings, check_librdkafka=False) if p.severity == "error"]
+        self.consumer_factory: Callable[[dict[str, Any]], Any] | None = None
+        """Builds the consumer (default ``confluent_kafka.Consumer``)."""
+        errors = [p for p in self.check_settings(settings, check_librdkafka=False) if p.severity == "error"]
         if errors:
             raise ConfigError(
                 f"source '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in errors)
@@ -130,15 +130,19 @@ class KafkaSource(PollableSource):
         )
 
     @classmethod
-    def validate_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
+    def check_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
         """Cross-key checks (no network I/O): ZooKeeper, topics, consumer properties."""
         problems = zookeeper_problems(settings)
         if not settings.get("kafka.bootstrap.servers") and not settings.get("zookeeperConnect"):
             problems.append(Problem("kafka.bootstrap.servers", "required key 'kafka.bootstrap.servers' is missing", BOOTSTRAP_HELP))
         if not settings.get("kafka.topics") and not settings.get("kafka.topics.regex"):
-            problems.append(Problem("kafka.topics", "no topic to read: set kafka.topics or kafka.topics.regex", "add kafka.topics = <topic>"))
+            problems.append(
+                Problem("kafka.topics", "no topic to read: set kafka.topics or kafka.topics.regex", "add kafka.topics = <topic>")
+            )
         elif settings.get("kafka.topics") and settings.get("kafka.topics.regex"):
-            problems.append(Problem("kafka.topics", "kafka.topics is ignored: kafka.topics.regex is set and wins", "remove one of them", "warning"))
+            problems.append(
+                Problem("kafka.topics", "kafka.topics is ignored: kafka.topics.regex is set and wins", "remove one of them", "warning")
+            )
         if "migrateZookeeperOffsets" in settings.explicit and settings.get("migrateZookeeperOffsets") and settings.get("zookeeperConnect"):
             problems.append(
                 Problem(
@@ -170,7 +174,13 @@ class KafkaSource(PollableSource):
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.started()
-        log.info("source '%s': reading %s as group '%s' from %s", self.name, ", ".join(self.topics), self.conf["group.id"], self.conf["bootstrap.servers"])
+        log.info(
+            "source '%s': reading %s as group '%s' from %s",
+            self.name,
+            ", ".join(self.topics),
+            self.conf["group.id"],
+            self.conf["bootstrap.servers"],
+        )
 
     def stop(self) -> None:
         """Commit what is delivered, leave the group, close. Idempotent."""

@@ -1,0 +1,613 @@
+"""flafka vs Apache Flume 1.11 side by side: the Kafka and HDFS pipelines, in one run, on
+one machine with the servers (Kafka, HDFS) on it. Run with ``python3 -m nox -s bench`` or
+``python benchmarks/kafka_hdfs.py [pipeline ...]``. Figures go to benchmarks/RESULTS.md.
+
+Pipelines (100-byte events, batches of 1000, memory channel 100,000 / 1,000; both systems
+run the SAME Flume properties text, written once per run):
+  kcat        kcat -P (librdkafka) producing the input file: the producer ceiling
+  spool-kafka spooldir -> memory -> Kafka sink     (flafka target >= 300,000 events/s)
+  kafka-null  Kafka source -> memory -> null       (flafka target >= 400,000 events/s)
+  kafka-hdfs  Kafka source -> memory -> HDFS DataStream (flafka target >= 50 MB/s)
+Goals: flafka >= 2x Flume's events/s with < 1/3 of its RSS (Kafka); >= Flume's MB/s (HDFS).
+
+Each measured process (flafka agent, Flume's JVM, kcat) is started by this script and
+watched until every event is delivered, counted outside the process:
+  spool-kafka, kcat   the topic's end offsets (sum over partitions) reach N
+  kafka-null          flafka: the null sink's EventDrainSuccessCount over flafka's metrics
+                      HTTP endpoint (127.0.0.1); Flume: the consumer group's committed
+                      offsets reach N (Flume commits once a batch is in the channel, i.e.
+                      slightly before the sink took it: this favours Flume). Flume's own
+                      HTTP metrics are not used: Flume 1.11 binds them on 0.0.0.0.
+  kafka-hdfs          the bytes of closed (renamed, non-.tmp) files under the run's HDFS
+                      directory reach N * 101 (files roll by size exactly at N / k events)
+Then the process is stopped (SIGTERM). Figures: "wall" = exec -> last event delivered
+(includes start-up: ~0.2 s for flafka, ~1-3 s for the JVM); "steady" = events/s from the
+first delivered event to the last; CPU s = utime+stime of all threads at the moment the
+last event was delivered (/proc/<pid>/stat; wait4 for a process that exited itself); peak
+RSS = VmHWM from /proc/<pid>/status, sampled every 50 ms (not wait4's ru_maxrss, which
+starts from this script's own peak at fork).
+
+Services come from flafka_testkit's service API with this script's own FLAFKA_RUN_DIR
+(a temporary directory unless --run-dir), and are stopped at the end unless they were
+already running there (or --keep-services).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
+sys.path.insert(0, str(HERE))
+from run import machine  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+LINE = 100  # body bytes of one event (+1 newline in files and in HDFS DataStream output)
+HDFS_USER = "flafka"
+PIPELINES = ("kcat", "spool-kafka", "kafka-null", "kafka-hdfs")
+
+
+class BenchError(Exception):
+    """A run failed; the message says why (with the log's tail)."""
+
+
+# -- one measured process --------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    pipeline: str
+    system: str
+    round: int
+    events: int
+    wall: float
+    steady: float
+    cpu: float
+    rss_mb: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.wall if self.wall else 0.0
+
+    @property
+    def mb_s(self) -> float:
+        return self.rate * LINE / 1e6
+
+    def line(self) -> str:
+        return (
+            f"{self.pipeline:<12} run {self.round}  {self.system:<7} {self.events:>10,} ev  {self.wall:7.2f} s  "
+            f"{self.rate:>10,.0f} ev/s ({self.mb_s:6.1f} MB/s)  steady {self.steady:>10,.0f} ev/s  "
+            f"cpu {self.cpu:6.2f} s  peak RSS {self.rss_mb:7.1f} MB  {self.note}"
+        ).rstrip()
+
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime (seconds) of every thread of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def vm_hwm(pid: int) -> float:
+    """Peak resident set (MB) of ``pid``'s address space since its exec."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def watch(
+    pipeline: str,
+    system: str,
+    rnd: int,
+    argv: list[str],
+    *,
+    total: int,
+    progress: Callable[[], int],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: Path | None = None,
+    timeout: float = 900.0,
+    units: int = 1,
+) -> Result:
+    """Start ``argv``; sample until ``progress()`` (in events * ``units``) reaches ``total``;
+    stop the process; return the figures measured at the moment of completion."""
+    with open(log, "wb") as out, open(stdin or os.devnull, "rb") as inp:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=inp, env={**os.environ, **(env or {})},
+            cwd=str(cwd) if cwd else None, start_new_session=True,
+        )  # fmt: skip
+    pid = proc.pid
+    hwm, first, exited = 0.0, None, None
+    cpu_exit = 0.0
+    try:
+        while True:
+            now = time.perf_counter()
+            if exited is None:
+                done_pid, status, usage = os.wait4(pid, os.WNOHANG)
+                if done_pid:
+                    exited = os.waitstatus_to_exitcode(status)
+                    cpu_exit = usage.ru_utime + usage.ru_stime
+                    proc.returncode = exited
+                else:
+                    hwm = max(hwm, vm_hwm(pid))
+            count = progress()
+            if count > 0 and first is None:
+                first = (now, count)
+            if count >= total:
+                done = time.perf_counter() if exited is None else now
+                cpu = proc_cpu(pid) if exited is None else cpu_exit
+                if exited is None:
+                    hwm = max(hwm, vm_hwm(pid))
+                break
+            if exited is not None:
+                raise BenchError(f"{system} ({pipeline}) exited with code {exited} after {count:,} of {total:,}:\n{tail(log)}")
+            if now - start > timeout:
+                raise BenchError(f"{system} ({pipeline}) delivered only {count:,} of {total:,} in {timeout:.0f} s:\n{tail(log)}")
+            time.sleep(0.05)
+    finally:
+        if proc.returncode is None:
+            stop_process(proc)
+    wall = done - start
+    steady = 0.0
+    if first is not None and done > first[0]:
+        steady = (total - first[1]) / units / (done - first[0])
+    return Result(pipeline, system, rnd, total // units, wall, steady, cpu, hwm)
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; reaps it."""
+    if proc.returncode is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+# -- counters outside the measured process -------------------------------------------
+
+
+class KafkaProbe:
+    """Topic end offsets and group committed offsets, from this process."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from confluent_kafka import Consumer
+        from confluent_kafka.admin import AdminClient
+
+        self.bootstrap = bootstrap
+        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "flafka-bench-probe", "enable.auto.commit": False})
+
+    def create_topic(self, topic: str, partitions: int) -> None:
+        from confluent_kafka.admin import NewTopic
+
+        self.admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            meta = self.consumer.list_topics(topic, timeout=5).topics.get(topic)
+            if meta is not None and meta.error is None and len(meta.partitions) == partitions:
+                return
+            time.sleep(0.1)
+        raise BenchError(f"topic {topic} did not appear")
+
+    def delete_topics(self, topics: list[str]) -> None:
+        if topics:
+            for fut in self.admin.delete_topics(topics).values():
+                try:
+                    fut.result(30)
+                except Exception:
+                    pass
+
+    def end_offsets(self, topic: str, partitions: int) -> int:
+        from confluent_kafka import TopicPartition
+
+        total = 0
+        for p in range(partitions):
+            try:
+                total += self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)[1]
+            except Exception:
+                return 0
+        return total
+
+    def committed(self, group: str, topic: str, partitions: int) -> int:
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+        request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(partitions)])]
+        try:
+            result = self.admin.list_consumer_group_offsets(request)[group].result(5)
+        except Exception:
+            return 0
+        return sum(tp.offset for tp in result.topic_partitions if tp.offset > 0)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def flafka_metric(port: int, component: str, field: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            return int(json.load(resp).get(component, {}).get(field, 0))
+    except (OSError, ValueError):
+        return 0
+
+
+class WebHdfs:
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    def _url(self, path: str, op: str) -> str:
+        return f"{self.base}/webhdfs/v1{path}?op={op}&user.name={HDFS_USER}"
+
+    def closed_bytes(self, path: str) -> int:
+        """Bytes in the final-named (closed) files directly under ``path``."""
+        try:
+            with urllib.request.urlopen(self._url(path, "LISTSTATUS"), timeout=5) as resp:
+                files = json.load(resp)["FileStatuses"]["FileStatus"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return 0
+            raise
+        except OSError:
+            return 0
+        return sum(int(f["length"]) for f in files if f["type"] == "FILE" and not f["pathSuffix"].endswith(".tmp"))
+
+    def files(self, path: str) -> list[str]:
+        with urllib.request.urlopen(self._url(path, "LISTSTATUS"), timeout=5) as resp:
+            return [f["pathSuffix"] for f in json.load(resp)["FileStatuses"]["FileStatus"]]
+
+    def delete(self, path: str) -> None:
+        req = urllib.request.Request(self._url(path, "DELETE") + "&recursive=true", method="DELETE")
+        try:
+            urllib.request.urlopen(req, timeout=30).close()
+        except OSError:
+            pass
+
+
+# -- the configurations (one text, both systems) -------------------------------------
+
+CHANNEL = """a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 100000
+a1.channels.c1.transactionCapacity = 1000
+a1.sources.r1.channels = c1
+a1.sinks.k1.channel = c1
+"""
+
+SPOOL_SOURCE = """a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = {spool}
+a1.sources.r1.batchSize = 1000
+"""
+
+KAFKA_SOURCE = """a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r1.kafka.bootstrap.servers = {bootstrap}
+a1.sources.r1.kafka.topics = {topic}
+a1.sources.r1.kafka.consumer.group.id = {group}
+a1.sources.r1.kafka.consumer.auto.offset.reset = earliest
+a1.sources.r1.batchSize = 1000
+a1.sources.r1.batchDurationMillis = 1000
+"""
+
+KAFKA_SINK = """a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
+a1.sinks.k1.kafka.topic = {topic}
+a1.sinks.k1.flumeBatchSize = 1000
+a1.sinks.k1.kafka.producer.acks = 1
+"""
+
+NULL_SINK = """a1.sinks.k1.type = null
+a1.sinks.k1.batchSize = 1000
+"""
+
+HDFS_SINK = """a1.sinks.k1.type = hdfs
+a1.sinks.k1.hdfs.path = {path}
+a1.sinks.k1.hdfs.fileType = DataStream
+a1.sinks.k1.hdfs.batchSize = 1000
+a1.sinks.k1.hdfs.rollInterval = 0
+a1.sinks.k1.hdfs.rollCount = 0
+a1.sinks.k1.hdfs.rollSize = {roll_size}
+"""
+
+
+# -- the benchmark -----------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, work: Path, bootstrap: str, hdfs: Any, flume: Any) -> None:
+        self.args = args
+        self.work = work
+        self.bootstrap = bootstrap
+        self.kafka = KafkaProbe(bootstrap)
+        self.hdfs_service = hdfs
+        self.webhdfs = WebHdfs(hdfs.address) if hdfs is not None else None
+        self.flume = flume
+        self.partitions = args.partitions
+        self.results: list[Result] = []
+        self.topics: list[str] = []
+        self.stamp = time.strftime("%H%M%S")
+
+    # data: files of ``per`` lines, file i = lines [i*per, (i+1)*per) (flafka_testkit.crash format)
+    def generate(self, events: int) -> list[Path]:
+        per = self.args.lines_per_file
+        if events % per:
+            raise SystemExit(f"event counts must be multiples of --lines-per-file ({per:,})")
+        data = self.work / "data"
+        data.mkdir(exist_ok=True)
+        files = [data / f"data-{i:03d}.log" for i in range(events // per)]
+        missing = [i for i, f in enumerate(files) if not f.exists()]
+        if missing:
+            code = (
+                "import sys; from pathlib import Path; from flafka_testkit.crash import write_lines\n"
+                f"for i in {missing!r}: write_lines(Path({str(data)!r}) / f'data-{{i:03d}}.log', i * {per}, {per}, width={LINE})\n"
+            )
+            env = {**os.environ, "PYTHONPATH": str(HERE.parent / "flafka-testkit" / "src")}
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        return files
+
+    def concatenated(self, events: int) -> Path:
+        path = self.work / "data" / f"all-{events}.log"
+        if not path.exists():
+            with open(path, "wb") as out:
+                for f in self.generate(events):
+                    with open(f, "rb") as inp:
+                        shutil.copyfileobj(inp, out, 1 << 20)
+        return path
+
+    def topic(self, what: str, rnd: int, system: str) -> str:
+        name = f"bench-{self.stamp}-{what}-{rnd}-{system.lower()}"
+        self.kafka.create_topic(name, self.partitions)
+        self.topics.append(name)
+        return name
+
+    # the two ways to run an agent on a config text
+    def run_agent(self, system: str, pipeline: str, rnd: int, conf: str, *, total: int, progress: Callable[[], int],
+                  metrics_port: int | None = None, units: int = 1, env: dict[str, str] | None = None,
+                  flume_files: list[Path] | None = None) -> Result:  # fmt: skip
+        workdir = self.work / f"{pipeline}-{rnd}-{system.lower()}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        conf_file = workdir / "a1.conf"
+        conf_file.write_text(conf)
+        (self.work / "configs").mkdir(exist_ok=True)
+        (self.work / "configs" / f"{pipeline}.properties").write_text(conf)
+        if system == "flafka":
+            argv = [sys.executable, "-m", "flafka", "agent", "-n", "a1", "-f", str(conf_file), "--no-reload-conf"]
+            if metrics_port:
+                argv += ["-Dflume.monitoring.type=http", f"-Dflume.monitoring.port={metrics_port}"]
+            # hdfs.stagingDir defaults under $FLAFKA_CACHE_DIR: keep it in this run's workdir
+            env = {**(env or {}), "FLAFKA_CACHE_DIR": str(workdir / "cache")}
+        else:
+            from flafka_testkit.services.flume import LOG4J2
+
+            (workdir / "log4j2.properties").write_text(LOG4J2)
+            for f in flume_files or []:
+                shutil.copy(f, workdir / f.name)  # core-site.xml / hdfs-site.xml on Flume's classpath
+            argv = self.flume.command(conf_file, "a1", workdir, heap=self.args.flume_heap)
+        result = watch(pipeline, system, rnd, argv, total=total, progress=progress, log=workdir / "agent.log", env=env,
+                       cwd=workdir, timeout=self.args.timeout, units=units)  # fmt: skip
+        return result
+
+    def record(self, result: Result) -> Result:
+        self.results.append(result)
+        print(result.line(), flush=True)
+        return result
+
+    def ratio(self, pipeline: str, rnd: int, goal: str) -> None:
+        by = {r.system: r for r in self.results if r.pipeline == pipeline and r.round == rnd}
+        f, j = by.get("flafka"), by.get("Flume")
+        if f and j and j.rate and j.rss_mb and j.steady:
+            print(
+                f"{pipeline:<12} run {rnd}  ratio flafka/Flume: events/s {f.rate / j.rate:.2f}x (steady {f.steady / j.steady:.2f}x), "
+                f"CPU s {f.cpu / j.cpu:.2f}x, peak RSS {f.rss_mb / j.rss_mb:.2f}x   [{goal}]",
+                flush=True,
+            )
+
+    def order(self, rnd: int) -> list[str]:
+        """Alternate who goes first, so that neither always meets a warmer broker or page cache."""
+        return ["flafka", "Flume"] if rnd % 2 else ["Flume", "flafka"]
+
+    # -- pipelines ---------------------------------------------------------------------
+    def kcat(self, rnd: int, events: int, what: str = "in") -> str:
+        """kcat producing the input file into a fresh topic (also the source pipelines' input)."""
+        topic = self.topic(what, rnd, "kcat")
+        kcat = shutil.which("kcat") or shutil.which("kafkacat")
+        if not kcat:
+            raise BenchError("kcat is not installed (apt-get install -y kcat)")
+        argv = [kcat, "-P", "-b", self.bootstrap, "-t", topic, "-X", "acks=1"]
+        log = self.work / f"kcat-{what}-{rnd}.log"
+        result = watch(
+            "kcat", "kcat", rnd, argv, total=events, progress=lambda: self.kafka.end_offsets(topic, self.partitions),
+            log=log, stdin=self.concatenated(events), timeout=self.args.timeout,
+        )  # fmt: skip
+        result.note = f"-> {topic}"
+        if what == "in" or "kcat" in self.args.pipelines:
+            self.record(result)
+        return topic
+
+    def spool_kafka(self, rnd: int, events: int) -> None:
+        files = self.generate(events)
+        for system in self.order(rnd):
+            spool = self.work / f"spool-{rnd}-{system.lower()}"
+            spool.mkdir()
+            for f in files:
+                os.link(f, spool / f.name)  # same bytes for both; spooldir renames its own link
+            topic = self.topic("sink", rnd, system)
+            conf = CHANNEL + SPOOL_SOURCE.format(spool=spool) + KAFKA_SINK.format(bootstrap=self.bootstrap, topic=topic)
+            result = self.run_agent(
+                system, "spool-kafka", rnd, conf, total=events, progress=lambda t=topic: self.kafka.end_offsets(t, self.partitions)
+            )
+            written = self.kafka.end_offsets(topic, self.partitions)
+            result.note = "ok" if written == events else f"topic holds {written:,} records (expected {events:,})"
+            self.record(result)
+            self.kafka.delete_topics([topic])
+        self.ratio("spool-kafka", rnd, "goal: >= 2x events/s, < 0.33x RSS; flafka >= 300,000 ev/s")
+
+    def kafka_null(self, rnd: int, events: int, topic: str) -> None:
+        from flafka_testkit.services.base import free_port
+
+        for system in self.order(rnd):
+            group = f"bench-{self.stamp}-null-{rnd}-{system.lower()}"
+            conf = CHANNEL + KAFKA_SOURCE.format(bootstrap=self.bootstrap, topic=topic, group=group) + NULL_SINK
+            if system == "flafka":
+                port = free_port()
+                result = self.run_agent(
+                    system, "kafka-null", rnd, conf, total=events, metrics_port=port,
+                    progress=lambda p=port: flafka_metric(p, "SINK.k1", "EventDrainSuccessCount"),
+                )  # fmt: skip
+                result.note = "counted: null sink drained (metrics)"
+            else:
+                result = self.run_agent(
+                    system, "kafka-null", rnd, conf, total=events, progress=lambda g=group: self.kafka.committed(g, topic, self.partitions)
+                )
+                result.note = "counted: group's committed offsets"
+            self.record(result)
+        self.ratio("kafka-null", rnd, "goal: >= 2x events/s, < 0.33x RSS; flafka >= 400,000 ev/s")
+
+    def kafka_hdfs(self, rnd: int, events: int, topic: str) -> None:
+        assert self.webhdfs is not None and self.hdfs_service is not None
+        conf_dir = Path(self.hdfs_service.conf_dir)
+        site = [conf_dir / "core-site.xml", conf_dir / "hdfs-site.xml"]
+        per_file = self.args.lines_per_file
+        expected = events * (LINE + 1)
+        for system in self.order(rnd):
+            group = f"bench-{self.stamp}-hdfs-{rnd}-{system.lower()}"
+            path = f"/bench/{self.stamp}-{rnd}-{system.lower()}"
+            conf = (
+                CHANNEL
+                + KAFKA_SOURCE.format(bootstrap=self.bootstrap, topic=topic, group=group)
+                + HDFS_SINK.format(path=path, roll_size=per_file * LINE)
+            )
+            env = {"HADOOP_CONF_DIR": str(conf_dir), "HADOOP_USER_NAME": HDFS_USER}
+            result = self.run_agent(
+                system, "kafka-hdfs", rnd, conf, total=expected, units=LINE + 1, env=env, flume_files=site,
+                progress=lambda p=path: self.webhdfs.closed_bytes(p),  # type: ignore[union-attr]
+            )  # fmt: skip
+            got = self.webhdfs.closed_bytes(path)
+            files = [f for f in self.webhdfs.files(path) if not f.endswith(".tmp")]
+            result.note = f"{len(files)} files" + ("" if got == expected else f", {got:,} bytes (expected {expected:,})")
+            self.record(result)
+            self.webhdfs.delete(path)
+        self.ratio("kafka-hdfs", rnd, "goal: >= 1x Flume; flafka >= 50 MB/s")
+
+    def run(self) -> None:
+        a = self.args
+        for rnd in range(1, a.runs + 1):
+            wanted = set(a.pipelines)
+            if "spool-kafka" in wanted:
+                self.spool_kafka(rnd, a.kafka_events)
+            if wanted & {"kcat", "kafka-null"}:
+                topic = self.kcat(rnd, a.kafka_events)
+                if "kafka-null" in wanted:
+                    self.kafka_null(rnd, a.kafka_events, topic)
+                self.kafka.delete_topics([topic])
+            if "kafka-hdfs" in wanted:
+                topic = self.kcat(rnd, a.hdfs_events, "hdfs")
+                self.kafka_hdfs(rnd, a.hdfs_events, topic)
+                self.kafka.delete_topics([topic])
+
+    def markdown(self) -> str:
+        rows = ["| pipeline | system | run | events | wall s | events/s | MB/s | steady events/s | CPU s | peak RSS MB |", "|" + "---|" * 10]
+        for r in self.results:
+            rows.append(
+                f"| {r.pipeline} | {r.system} | {r.round} | {r.events:,} | {r.wall:.2f} | {r.rate:,.0f} | {r.mb_s:.1f} | "
+                f"{r.steady:,.0f} | {r.cpu:.2f} | {r.rss_mb:.1f} |"
+            )
+        return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pipelines", nargs="*", metavar="PIPELINE", help=f"any of {', '.join(PIPELINES)} (default: all)")
+    parser.add_argument("--kafka-events", type=int, default=2_000_000)
+    parser.add_argument("--hdfs-events", type=int, default=5_000_000)
+    parser.add_argument("--lines-per-file", type=int, default=500_000, help="input file size, and the HDFS roll size / 100")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--flume-heap", default="512m", help="Flume's -Xmx (the test kit's default)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measured process")
+    parser.add_argument("--run-dir", type=Path, default=None, help="FLAFKA_RUN_DIR for the services (default: a new temp dir)")
+    parser.add_argument("--keep-services", action="store_true", help="leave the services running at the end")
+    parser.add_argument("--keep-work", action="store_true", help="keep the data, configs and logs directory")
+    args = parser.parse_args()
+    args.pipelines = args.pipelines or list(PIPELINES)
+    unknown = set(args.pipelines) - set(PIPELINES)
+    if unknown:
+        parser.error(f"unknown pipeline(s) {', '.join(sorted(unknown))}; choose from {', '.join(PIPELINES)}")
+
+    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
+    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
+    from flafka_testkit.services import local_service
+    from flafka_testkit.services.flume import FlumeHome
+
+    print(f"machine: {machine()}", flush=True)
+    needs = ["kafka"] + (["hdfs"] if "kafka-hdfs" in args.pipelines else []) + ["flume"]
+    started: list[Any] = []
+    services: dict[str, Any] = {}
+    work = Path(tempfile.mkdtemp(prefix="flafka-bench-kafka-hdfs-"))
+    status = 0
+    bench = None
+    try:
+        for name in needs:
+            service = local_service(name)
+            began = time.monotonic()
+            if service.start():
+                started.append(service)
+            services[name] = service
+            print(f"{name}: ready in {time.monotonic() - began:.1f} s ({service.address})", flush=True)
+        flume = FlumeHome()
+        print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}; kcat {shutil.which('kcat')}", flush=True)
+        print(f"work dir: {work}; FLAFKA_RUN_DIR={run_dir}", flush=True)
+        bench = Bench(args, work, services["kafka"].address, services.get("hdfs"), flume)
+        bench.run()
+    except BenchError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+        status = 1
+    finally:
+        if bench is not None:
+            print("\n" + bench.markdown(), flush=True)
+            bench.kafka.delete_topics(bench.topics)
+            bench.kafka.close()
+        if not args.keep_services:
+            for service in reversed(started):
+                service.stop(10.0)
+            if args.run_dir is None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
