@@ -415,6 +415,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "allow.auto.create.topics": True,  # the Java consumer's default
+    # librdkafka pauses a partition's fetching for fetch.queue.backoff.ms (default 1000)
+    # whenever its local queue is above its thresholds, which a batch consumer reaches all
+    # the time: with the default the Kafka source ran at ~130k events/s, with 10 ms ~380k.
+    "fetch.queue.backoff.ms": 10,
 }
 
 
