@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 
 import pytest
@@ -10,6 +11,17 @@ import pytest
 from flafka_testkit.services.base import free_port
 
 pytestmark = pytest.mark.integration
+
+
+def _connect(port: int, deadline: float) -> socket.socket:
+    """Flume logs "Starting Source" before its netcat source has bound the port: retry."""
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=10)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_flume_netcat_to_kafka(flume_home, kafka_service, tmp_path):
@@ -33,7 +45,7 @@ a1.sinks.k1.flumeBatchSize = 10
 a1.sinks.k1.channel = c1
 """
     with flume_home.run_agent(config, tmp_path / "flume") as agent:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with _connect(port, deadline=time.monotonic() + 60) as sock:
             reader = sock.makefile("rb")
             for i in range(5):
                 sock.sendall(f"line-{i}\n".encode())
