@@ -1,0 +1,513 @@
+"""Kafka crash campaigns (issue #8): 1,000,000 sequence-numbered lines through
+
+* spooldir -> memory channel -> Kafka sink, and
+* Kafka source -> memory channel -> file_roll,
+
+each against a broker of the test's own (its own state dir under ``FLAFKA_RUN_DIR``, so
+killing it disturbs no other test), while the agent is SIGKILLed 20 times, the broker is
+SIGKILLed and restarted (same port, same data) 5 times and paused with SIGSTOP for 60 s
+3 times, in a random order; every fault lands while data moves (after a random number of
+new lines reached the destination).
+
+Passes when nothing is lost or corrupt (``flafka_testkit.crash.verify`` over everything that
+arrived) and each agent kill re-delivered at most what it left in flight: lines the
+destination had that the killed source had not recorded as delivered — the spooldir
+position file, or the group's committed Kafka offsets, read right after the kill.
+Duplicates after broker faults (producer retries, rebalances) are reported apart.
+
+Knobs (env): FLAFKA_CRASH_LINES, FLAFKA_CRASH_KILLS, FLAFKA_CRASH_BROKER_KILLS,
+FLAFKA_CRASH_BROKER_PAUSES, FLAFKA_CRASH_PAUSE_SECONDS (default 60), FLAFKA_CRASH_SEED.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flafka_testkit import faults
+from flafka_testkit.crash import AgentProcess, make_line, read_output_lines, verify, wait_until, write_lines
+from flafka_testkit.fixtures import require_services
+
+pytest.importorskip("confluent_kafka")
+pytest.importorskip("flafka_kafka")
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+LINES = int(os.environ.get("FLAFKA_CRASH_LINES", "1000000"))
+KILLS = int(os.environ.get("FLAFKA_CRASH_KILLS", "20"))
+BROKER_KILLS = int(os.environ.get("FLAFKA_CRASH_BROKER_KILLS", "5"))
+BROKER_PAUSES = int(os.environ.get("FLAFKA_CRASH_BROKER_PAUSES", "3"))
+PAUSE_SECONDS = float(os.environ.get("FLAFKA_CRASH_PAUSE_SECONDS", "60"))
+SEED = int(os.environ.get("FLAFKA_CRASH_SEED", "20261126"))
+FILES = 20
+CAPACITY = 10_000
+BATCH = 500
+PARTITIONS = 4
+TOPIC = "crash"
+LINE_BYTES = 101
+# new lines at the destination between two faults; 28 faults x 17,500 on average leaves
+# about half of the million for after the last fault
+STEP = (5_000, 30_000)
+# a fault waits this long for the lines that trigger it (covers a broker restart, the
+# sink's retry backoff and a consumer group's rebalance after an agent restart)
+MOVE_TIMEOUT = 240.0
+
+CLIENT_LOG = logging.getLogger("crash-kafka-client")  # librdkafka's reconnect noise while the broker is down
+CLIENT_LOG.addHandler(logging.NullHandler())
+CLIENT_LOG.propagate = False
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+# -- the broker of the test's own --------------------------------------------------------
+
+
+@contextmanager
+def own_broker(tmp_path: Path, campaign: str) -> Iterator[Any]:
+    """A Kafka of this test's own under ``$FLAFKA_RUN_DIR/crash-kafka-<campaign>-<id>``:
+    started through the test kit, stopped and removed at the end (its log is copied to
+    ``tmp_path``). Skips (or fails with FLAFKA_REQUIRE_SERVICES=1) when Kafka cannot run."""
+    from flafka_testkit.services import ServiceError
+    from flafka_testkit.services.base import run_dir
+    from flafka_testkit.services.kafka import KafkaService
+
+    service = KafkaService(home=run_dir() / f"crash-kafka-{campaign}-{uuid.uuid4().hex[:8]}")
+    try:
+        service.start()
+    except ServiceError as exc:
+        shutil.rmtree(service.home, ignore_errors=True)
+        if require_services():
+            pytest.fail(f"kafka is required (FLAFKA_REQUIRE_SERVICES=1) but unavailable: {exc}", pytrace=False)
+        pytest.skip(f"kafka unavailable: {exc}")
+    try:
+        yield service
+    finally:
+        with_log = service.log_dir / "kafka.log"
+        try:
+            faults.resume(service)  # never leave it SIGSTOPped (stop() would wait for nothing)
+        except Exception:
+            pass
+        service.stop(grace=10.0)
+        if with_log.exists():
+            shutil.copy(with_log, tmp_path / "kafka.log")
+        shutil.rmtree(service.home, ignore_errors=True)
+
+
+def create_topic(address: str) -> None:
+    admin = AdminClient({"bootstrap.servers": address, "logger": CLIENT_LOG})
+    admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])[TOPIC].result(30)
+    assert wait_until(lambda: len(admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions) == PARTITIONS, 30)
+
+
+def high_watermarks(consumer: Any, timeout: float = 10.0) -> list[int]:
+    return [consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=timeout, cached=False)[1] for p in range(PARTITIONS)]
+
+
+# -- the fault schedule --------------------------------------------------------------------
+
+
+@dataclass
+class Campaign:
+    """Which fault came when, and the duplicates found after each (attributed to the last
+    fault before them)."""
+
+    rng: random.Random
+    windows: list[tuple[str, int]] = field(default_factory=list)
+    current: str = "start"
+    in_flight: list[int] = field(default_factory=list)  # per agent kill
+    agent_dups: list[int] = field(default_factory=list)  # per agent kill, same order
+    started: float = field(default_factory=time.monotonic)
+
+    def plan(self) -> list[str]:
+        faults_ = ["agent"] * KILLS + ["broker-kill"] * BROKER_KILLS + ["broker-pause"] * BROKER_PAUSES
+        self.rng.shuffle(faults_)
+        return faults_
+
+    def close(self, dups: int, next_fault: str) -> None:
+        """The window of ``self.current`` ends with ``dups`` duplicates found in it."""
+        self.windows.append((self.current, dups))
+        if self.current == "agent":
+            self.agent_dups.append(dups)
+        self.current = next_fault
+
+    def broker_dups(self) -> dict[str, list[int]]:
+        return {kind: [d for k, d in self.windows if k == kind] for kind in ("start", "broker-kill", "broker-pause")}
+
+    def report(self, verdict: Any, extra: str = "") -> str:
+        broker = self.broker_dups()
+        return (
+            f"{verdict.summary()}; agent kills={len(self.in_flight)} dups_per_agent_kill={self.agent_dups} "
+            f"in_flight_at_kill={self.in_flight} agent_dups_total={sum(self.agent_dups)} max_in_flight={max(self.in_flight, default=0)}; "
+            f"broker_kill_dups={broker['broker-kill']} broker_pause_dups={broker['broker-pause']} before_first_fault={broker['start']}; "
+            f"pause={PAUSE_SECONDS:.0f}s run_time={time.monotonic() - self.started:.0f}s order={[k for k, _ in self.windows]} {extra}"
+        )
+
+    def check(self, verdict: Any, report: str) -> None:
+        assert not verdict.lost, report
+        assert verdict.corrupt == 0 and verdict.unexpected == 0, report
+        assert len(self.in_flight) == KILLS and len(self.agent_dups) == KILLS, report
+        # each agent kill re-delivered at most what it left in flight
+        assert all(d <= f for d, f in zip(self.agent_dups, self.in_flight, strict=True)), report
+
+
+def broker_fault(kind: str, broker: Any) -> None:
+    if kind == "broker-kill":
+        faults.kill(broker)
+        faults.restart(broker)
+    else:
+        with faults.paused(broker, PAUSE_SECONDS):
+            pass
+
+
+# -- spooldir -> memory -> Kafka sink ------------------------------------------------------
+
+SINK_CONF = """
+agent.sources = spool
+agent.channels = mem
+agent.sinks = kafka
+agent.sources.spool.type = spooldir
+agent.sources.spool.spoolDir = {spool}
+agent.sources.spool.batchSize = {batch}
+agent.sources.spool.pollDelay = 50
+agent.sources.spool.channels = mem
+agent.channels.mem.type = memory
+agent.channels.mem.capacity = {capacity}
+agent.channels.mem.transactionCapacity = {batch}
+agent.sinks.kafka.type = kafka
+agent.sinks.kafka.kafka.bootstrap.servers = {address}
+agent.sinks.kafka.kafka.topic = {topic}
+agent.sinks.kafka.flumeBatchSize = {batch}
+agent.sinks.kafka.kafka.producer.acks = all
+agent.sinks.kafka.channel = mem
+"""
+
+
+class TopicScanner:
+    """Reads the topic from the beginning, incrementally, counting every sequence number."""
+
+    def __init__(self, address: str, expected: int) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": address,
+                "group.id": f"crash-scanner-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "fetch.queue.backoff.ms": 10,
+                "logger": CLIENT_LOG,
+            }
+        )
+        self.consumer.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+        self.next = [0] * PARTITIONS
+        self.seen = bytearray(expected)
+        self.total = 0
+        self.dups = 0
+        self.corrupt = 0
+        self.unexpected = 0
+
+    def poll(self, timeout: float) -> None:
+        for m in self.consumer.consume(10_000, timeout):
+            if m.error():
+                continue
+            self.next[m.partition()] = m.offset() + 1
+            self.total += 1
+            line = m.value() or b""
+            parts = line.split(b" ", 2)
+            if len(parts) != 3 or not parts[0].isdigit() or zlib.crc32(parts[0] + b" " + parts[2]) != int(parts[1] or b"0", 16):
+                self.corrupt += 1
+                continue
+            seq = int(parts[0])
+            if seq >= len(self.seen):
+                self.unexpected += 1
+            elif self.seen[seq]:
+                self.dups += 1
+            else:
+                self.seen[seq] = 1
+
+    def catch_up(self, timeout: float = 120.0) -> None:
+        """Read up to the high watermarks, once they stopped moving (what a killed
+        producer sent before dying may still be appended for a moment)."""
+        deadline = time.monotonic() + timeout
+        marks = high_watermarks(self.consumer)
+        while True:
+            time.sleep(0.2)
+            again = high_watermarks(self.consumer)
+            if again == marks:
+                break
+            marks = again
+        while any(n < m for n, m in zip(self.next, marks, strict=True)):
+            assert time.monotonic() < deadline, f"could not read the topic up to {marks} (at {self.next})"
+            self.poll(0.2)
+
+    def lost(self) -> int:
+        return self.seen.count(0)
+
+
+def spool_committed(spool: Path, expected: int, per_file: int) -> bytearray:
+    """1 for each line the spooldir source recorded as delivered (position file and
+    completed files), read right after a kill."""
+    committed = bytearray(expected)
+    positions = {}
+    position_file = spool / ".flumespool" / "flafka-positions.json"
+    if position_file.exists():
+        positions = {e["path"]: e["lines"] for e in json.loads(position_file.read_text())["files"]}
+    for i in range(expected // per_file):
+        name = f"data-{i:03d}.log"
+        done = per_file if (spool / (name + ".COMPLETED")).exists() else positions.get(name, 0)
+        committed[i * per_file : i * per_file + done] = b"\x01" * done
+    return committed
+
+
+def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    per_file = LINES // FILES
+    expected = per_file * FILES
+    rng = random.Random(SEED)
+    campaign = Campaign(rng)
+    with own_broker(tmp_path, "sink") as broker:
+        create_topic(broker.address)
+        conf = tmp_path / "crash.conf"
+        conf.write_text(SINK_CONF.format(spool=spool, capacity=CAPACITY, batch=BATCH, address=broker.address, topic=TOPIC))
+        agent = AgentProcess(["-n", "agent", "-f", str(conf), "--no-reload-conf"], tmp_path / "agent.log")
+        scanner = TopicScanner(broker.address, expected)
+        for i in range(FILES):
+            write_lines(spool / f"data-{i:03d}.log", i * per_file, per_file)
+        campaign.started = time.monotonic()
+        agent.start()
+        try:
+            for fault in campaign.plan():
+                target = scanner.total + rng.randint(*STEP)
+                deadline = time.monotonic() + MOVE_TIMEOUT
+                while scanner.total < target and time.monotonic() < deadline and agent.alive():
+                    scanner.poll(0.05)
+                assert scanner.total >= target and agent.alive(), (tmp_path / "agent.log").read_text()[-3000:]
+                if fault == "agent":
+                    agent.kill()
+                    committed = spool_committed(spool, expected, per_file)  # right after the kill
+                    before = scanner.dups
+                    scanner.catch_up()
+                    campaign.close(scanner.dups - before, fault)
+                    campaign.in_flight.append(sum(1 for s, c in zip(scanner.seen, committed, strict=True) if s and not c))
+                    agent.start()
+                else:
+                    before = scanner.dups
+                    scanner.catch_up()
+                    campaign.close(scanner.dups - before, fault)
+                    broker_fault(fault, broker)
+            before = scanner.dups
+
+            def all_arrived() -> bool:
+                scanner.poll(0.2)
+                return scanner.lost() == 0
+
+            wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0)
+            time.sleep(1.0)
+            scanner.catch_up()
+            campaign.close(scanner.dups - before, "end")
+            status = agent.terminate(60)
+        finally:
+            if agent.alive():
+                agent.kill()
+            scanner.consumer.close()
+        # the verdict: everything in the topic, read afresh
+        verdict = verify(read_topic(broker.address), expected)
+    report = campaign.report(verdict, f"scanner_dups={scanner.dups}")
+    print(report)
+    (tmp_path / "report.txt").write_text(report)
+    campaign.check(verdict, report)
+    assert verdict.duplicates == scanner.dups, report
+    assert status == 0, report
+    assert len([p for p in spool.iterdir() if p.name.endswith(".COMPLETED")]) == FILES, report
+
+
+def read_topic(address: str) -> Iterator[bytes]:
+    """Every record value of the topic, from the beginning to the high watermarks."""
+    consumer = Consumer({"bootstrap.servers": address, "group.id": f"crash-verify-{uuid.uuid4().hex}", "logger": CLIENT_LOG})
+    try:
+        marks = high_watermarks(consumer)
+        consumer.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+        position = [0] * PARTITIONS
+        deadline = time.monotonic() + 300
+        while any(p < m for p, m in zip(position, marks, strict=True)):
+            assert time.monotonic() < deadline, f"could not read the topic up to {marks} (at {position})"
+            for m in consumer.consume(10_000, 0.5):
+                if not m.error():
+                    position[m.partition()] = m.offset() + 1
+                    yield m.value() or b""
+    finally:
+        consumer.close()
+
+
+# -- Kafka source -> memory -> file_roll -------------------------------------------------
+
+SOURCE_CONF = """
+agent.sources = kafka
+agent.channels = mem
+agent.sinks = files
+agent.sources.kafka.type = kafka
+agent.sources.kafka.kafka.bootstrap.servers = {address}
+agent.sources.kafka.kafka.topics = {topic}
+agent.sources.kafka.kafka.consumer.group.id = {group}
+agent.sources.kafka.kafka.consumer.auto.offset.reset = earliest
+agent.sources.kafka.kafka.consumer.session.timeout.ms = 6000
+agent.sources.kafka.kafka.consumer.heartbeat.interval.ms = 1000
+agent.sources.kafka.batchSize = {batch}
+agent.sources.kafka.batchDurationMillis = 100
+agent.sources.kafka.channels = mem
+agent.channels.mem.type = memory
+agent.channels.mem.capacity = {capacity}
+agent.channels.mem.transactionCapacity = {batch}
+agent.sinks.files.type = file_roll
+agent.sinks.files.sink.directory = {out}
+agent.sinks.files.sink.batchSize = {batch}
+agent.sinks.files.sink.rollInterval = 0
+agent.sinks.files.channel = mem
+"""
+GROUP = "crash-file-roll"
+
+
+def preload(address: str, expected: int) -> None:
+    """Line ``seq`` goes to partition ``seq % PARTITIONS`` at offset ``seq // PARTITIONS``
+    (idempotent producer, in order, no faults yet): offsets map back to lines exactly."""
+    producer = Producer(
+        {"bootstrap.servers": address, "acks": "all", "enable.idempotence": True, "linger.ms": 20, "logger": CLIENT_LOG}
+    )
+    for seq in range(expected):
+        while True:
+            try:
+                producer.produce(TOPIC, make_line(seq), partition=seq % PARTITIONS)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(120) == 0
+    consumer = Consumer({"bootstrap.servers": address, "group.id": "crash-preload-check", "logger": CLIENT_LOG})
+    try:
+        marks = high_watermarks(consumer)
+    finally:
+        consumer.close()
+    assert marks == [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)], marks
+
+
+def committed_offsets(address: str) -> list[int]:
+    """The group's committed offset per partition (0 when none), read as an outsider
+    (assign-free: the consumer never joins the group)."""
+    consumer = Consumer({"bootstrap.servers": address, "group.id": GROUP, "enable.auto.commit": False, "logger": CLIENT_LOG})
+    try:
+        tps = consumer.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=30)
+    finally:
+        consumer.close()
+    return [max(tp.offset, 0) for tp in tps]
+
+
+class OutputScanner:
+    """Reads what file_roll wrote, incrementally, counting every sequence number."""
+
+    def __init__(self, out: Path, expected: int) -> None:
+        self.out = out
+        self.seen = bytearray(expected)
+        self.offsets: dict[Path, int] = {}
+        self.total = 0
+        self.dups = 0
+
+    def scan(self) -> None:
+        for path in sorted(self.out.iterdir()):
+            start = self.offsets.get(path, 0)
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read()
+            end = data.rfind(b"\n") + 1
+            self.offsets[path] = start + end
+            for line in data[:end].split(b"\n")[:-1]:
+                self.total += 1
+                head = line[:12]
+                if not head.isdigit():
+                    continue  # corrupt: the final verify counts it
+                seq = int(head)
+                if seq < len(self.seen):
+                    if self.seen[seq]:
+                        self.dups += 1
+                    else:
+                        self.seen[seq] = 1
+
+    def past(self, committed: list[int]) -> int:
+        """Lines in the output whose Kafka offset is at or past the committed one."""
+        return sum(self.seen[p + PARTITIONS * c :: PARTITIONS].count(1) for p, c in enumerate(committed))
+
+    def lost(self) -> int:
+        return self.seen.count(0)
+
+
+def output_bytes(out: Path) -> int:
+    return sum(p.stat().st_size for p in out.iterdir())
+
+
+def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    expected = LINES
+    rng = random.Random(SEED + 1)
+    campaign = Campaign(rng)
+    with own_broker(tmp_path, "source") as broker:
+        create_topic(broker.address)
+        preload(broker.address, expected)
+        conf = tmp_path / "crash.conf"
+        conf.write_text(SOURCE_CONF.format(address=broker.address, topic=TOPIC, group=GROUP, batch=BATCH, capacity=CAPACITY, out=out))
+        agent = AgentProcess(["-n", "agent", "-f", str(conf), "--no-reload-conf"], tmp_path / "agent.log")
+        scanner = OutputScanner(out, expected)
+        campaign.started = time.monotonic()
+        agent.start()
+        try:
+            for fault in campaign.plan():
+                target = output_bytes(out) + rng.randint(*STEP) * LINE_BYTES
+                moving = wait_until(lambda target=target: output_bytes(out) >= target or not agent.alive(), MOVE_TIMEOUT, 0.002)
+                assert moving and agent.alive(), (tmp_path / "agent.log").read_text()[-3000:]
+                if fault == "agent":
+                    agent.kill()
+                    committed = committed_offsets(broker.address)  # right after the kill
+                    before = scanner.dups
+                    scanner.scan()
+                    campaign.close(scanner.dups - before, fault)
+                    campaign.in_flight.append(scanner.past(committed))
+                    agent.start()
+                else:
+                    before = scanner.dups
+                    scanner.scan()
+                    campaign.close(scanner.dups - before, fault)
+                    broker_fault(fault, broker)
+            before = scanner.dups
+
+            def all_arrived() -> bool:
+                scanner.scan()
+                return scanner.lost() == 0
+
+            wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0.2)
+            time.sleep(1.0)
+            scanner.scan()
+            campaign.close(scanner.dups - before, "end")
+            status = agent.terminate(60)
+        finally:
+            if agent.alive():
+                agent.kill()
+        final = committed_offsets(broker.address)
+    verdict = verify(read_output_lines(out), expected)
+    report = campaign.report(verdict, f"scanner_dups={scanner.dups} final_committed={final}")
+    print(report)
+    (tmp_path / "report.txt").write_text(report)
+    campaign.check(verdict, report)
+    assert verdict.duplicates == scanner.dups, report
+    assert status == 0, report
+    # a clean stop commits everything delivered
+    assert final == [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)], report
