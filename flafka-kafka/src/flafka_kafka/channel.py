@@ -94,6 +94,7 @@ class KafkaChannel(Channel):
         self.producer_conf, _ = self._producer_conf(settings, name)
         self.consumer_conf, _ = self._consumer_conf(settings, name)
         self.topic: str = settings["kafka.topic"]
+        self._probe: Any = None
         self.avro = bool(settings["parseAsFlumeEvent"])
         self.default_partition: int | None = settings["defaultPartitionId"]
         self.partition_header: str | None = settings["partitionIdHeader"]
@@ -199,6 +200,12 @@ class KafkaChannel(Channel):
     def stop(self) -> None:
         """Flush the producer, commit what takes committed, leave the group. Idempotent."""
         self._stopped = True
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            try:
+                probe.close()
+            except Exception:
+                pass
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
@@ -236,6 +243,34 @@ class KafkaChannel(Channel):
         take (from cached watermarks), plus records read but not taken. Never calls the
         consumer (a taker thread may be inside it)."""
         return self._backlog + len(self._buffer)
+
+    def is_empty(self) -> bool:
+        """True only when the group has taken and committed every record of the topic:
+        asks the brokers (committed offsets against high watermarks) through a probe
+        consumer that never joins the group. Used by ``--exit-when-drained``; the agent's
+        stop does not wait on durable channels. Unsure (broker unreachable) means False."""
+        if self._buffer or self._stopped:
+            return not self._buffer
+        kafka = _kafka()
+        try:
+            probe = self._probe
+            if probe is None:
+                conf = {k: v for k, v in self.consumer_conf.items() if k not in ("logger", "error_cb")}
+                probe = self._probe = (self.consumer_factory or kafka.Consumer)(conf)
+            meta = probe.list_topics(self.topic, timeout=5.0).topics.get(self.topic)
+            if meta is None or meta.error is not None:
+                return True  # no topic: nothing was ever put
+            tps = [kafka.TopicPartition(self.topic, p) for p in meta.partitions]
+            earliest = str(self.consumer_conf.get("auto.offset.reset", "earliest")).lower() in ("earliest", "smallest", "beginning")
+            for tp in probe.committed(tps, timeout=5.0):
+                low, high = probe.get_watermark_offsets(tp, timeout=5.0, cached=False)
+                start = tp.offset if tp.offset >= 0 else (low if earliest else high)
+                if high > start:
+                    return False
+            return True
+        except Exception as exc:
+            log.debug("channel '%s': could not tell whether the topic is drained: %s", self.name, exc)
+            return False
 
     def _refresh_backlog(self, consumer: Any) -> None:
         """Recompute the backlog from the consumer's cached watermarks and positions (no

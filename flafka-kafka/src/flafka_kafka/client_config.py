@@ -323,29 +323,54 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
     return problems
 
 
-def error_logger(component: str) -> Callable[[Any], None]:
+_TIMING = re.compile(r"\s*\(after \d+ms in state \w+\)")
+
+
+def client_error_fix(err: Any, prefix: str = "kafka.") -> str:
+    """The keys to fix for a librdkafka client error that configuration causes
+    (authentication, TLS), '' for others. ``prefix``: ``kafka.producer.`` or ``kafka.consumer.``."""
+    name = err.name() if hasattr(err, "name") else ""
+    text = err.str() if hasattr(err, "str") else str(err)
+    if name in ("_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED") or "SASL authentication" in text:
+        return (
+            f"the broker refused the SASL login: check the user name and password in {prefix}sasl.jaas.config "
+            f"(or {prefix}sasl.username / {prefix}sasl.password) and {prefix}sasl.mechanism"
+        )
+    if name == "_SSL" or "SSL handshake failed" in text:
+        return (
+            f"the TLS handshake failed: check {prefix}ssl.ca.location (PEM file of the CA that signed the brokers' "
+            f"certificates), that those certificates name the host you connect to, and {prefix}security.protocol"
+        )
+    return ""
+
+
+def error_logger(component: str, prefix: str = "kafka.") -> Callable[[Any], None]:
     """An ``error_cb`` that logs librdkafka's client-level errors (broker down, auth
-    failed) once per distinct message per minute: never per event."""
+    failed) once per distinct message per minute: never per event. Authentication and
+    TLS failures name the ``prefix``-ed keys to fix."""
     last: dict[str, float] = {}
 
     def on_error(err: Any) -> None:
         text = err.str() if hasattr(err, "str") else str(err)
+        key = _TIMING.sub("", text)  # "(after 301ms in state AUTH_REQ)" differs on every retry
         now = time.monotonic()
-        if now - last.get(text, -1e9) >= 60.0:
-            last[text] = now
+        if now - last.get(key, -1e9) >= 60.0:
+            last[key] = now
             level = logging.ERROR if getattr(err, "fatal", lambda: False)() else logging.WARNING
-            log.log(level, "%s: kafka client: %s", component, text)
+            fix = client_error_fix(err, prefix)
+            log.log(level, "%s: kafka client: %s%s", component, text, f". Fix: {fix}" if fix else "")
 
     return on_error
 
 
-def base_config(bootstrap: str, component: str) -> dict[str, Any]:
-    """What every client gets: bootstrap servers, a client id, logging through Python."""
+def base_config(bootstrap: str, component: str, prefix: str = "kafka.") -> dict[str, Any]:
+    """What every client gets: bootstrap servers, a client id, logging through Python.
+    ``prefix`` (``kafka.producer.`` / ``kafka.consumer.``) names the user's keys in errors."""
     return {
         "bootstrap.servers": bootstrap,
         "client.id": f"flafka-{component}",
         "logger": log,
-        "error_cb": error_logger(component),
+        "error_cb": error_logger(component, prefix),
     }
 
 
@@ -383,7 +408,7 @@ def producer_config(
     """librdkafka producer configuration: flafka's defaults, then the user's translated
     ``kafka.producer.*``, then ``acks``."""
     translated, problems = translate(user, "producer", "kafka.producer.")
-    conf = base_config(bootstrap, component)
+    conf = base_config(bootstrap, component, "kafka.producer.")
     conf.update(PRODUCER_DEFAULTS)
     conf.update(defaults)
     if "delivery.timeout.ms" in translated:
@@ -399,7 +424,7 @@ def consumer_config(
     """librdkafka consumer configuration: flafka's defaults, the user's translated
     ``kafka.consumer.*``, then what flafka owns (group, no automatic offset commits)."""
     translated, problems = translate(user, "consumer", "kafka.consumer.")
-    conf = base_config(bootstrap, component)
+    conf = base_config(bootstrap, component, "kafka.consumer.")
     conf.update(CONSUMER_DEFAULTS)
     conf.update(defaults)
     conf.update(translated)
@@ -435,6 +460,7 @@ __all__ = [
     "JaasError",
     "base_config",
     "client_config_for_validation",
+    "client_error_fix",
     "consumer_config",
     "error_logger",
     "librdkafka_problems",
