@@ -3,6 +3,8 @@ test asks for one) and one at a time.
 
 ``kafka_service``, ``hdfs_service``, ``hbase_service``, ``kudu_service`` yield a
 :class:`~flafka_testkit.services.base.Service` (``.address``, ``.endpoints``);
+``kafka_secure_service`` yields a :class:`~flafka_testkit.services.kafka.SecureKafkaService`
+(a broker with a SASL_SSL listener; local processes only);
 ``flume_home`` yields a :class:`~flafka_testkit.services.flume.FlumeHome`.
 
 When a service cannot be had, the test is skipped with the reason — or FAILS when
@@ -18,7 +20,7 @@ Importing this module is cheap: services load when a fixture is first used.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,9 +28,11 @@ import pytest
 if TYPE_CHECKING:
     from flafka_testkit.services.base import Service
     from flafka_testkit.services.flume import FlumeHome
+    from flafka_testkit.services.kafka import SecureKafkaService
 
 __all__ = [
-    "_flafka_service_watchdog", "flume_home", "hbase_service", "hdfs_service", "kafka_service", "kudu_service",
+    "_flafka_service_watchdog", "flume_home", "hbase_service", "hdfs_service", "kafka_secure_service", "kafka_service",
+    "kudu_service",
     "require_services",
 ]  # fmt: skip
 
@@ -46,20 +50,23 @@ def _unavailable(name: str, reason: str) -> None:
     pytest.skip(f"{name} unavailable: {reason} (set FLAFKA_REQUIRE_SERVICES=1 to fail instead)")
 
 
-def _provide(name: str) -> Iterator[Service]:
+def _provide(name: str, factory: Callable[[], Service] | None = None, key: str | None = None) -> Iterator[Service]:
+    """Start (or reuse) a service; ``key`` is its fixture's name without ``_service``
+    (the watchdog's key; defaults to ``name``)."""
     from flafka_testkit.services import ServiceError, get_service
 
     try:
-        service = get_service(name)
+        service = factory() if factory is not None else get_service(name)
         started = service.start()
     except ServiceError as exc:
         _unavailable(name, str(exc))
         raise AssertionError("unreachable") from exc
-    _IN_USE[name] = service
+    key = key or name
+    _IN_USE[key] = service
     try:
         yield service
     finally:
-        _IN_USE.pop(name, None)
+        _IN_USE.pop(key, None)
         if started and os.environ.get("FLAFKA_KEEP_SERVICES", "") not in ("1", "true", "yes"):
             service.stop()
 
@@ -68,6 +75,18 @@ def _provide(name: str) -> Iterator[Service]:
 def kafka_service() -> Iterator[Service]:
     """Kafka 4.x (KRaft); ``.address`` is the bootstrap servers string."""
     yield from _provide("kafka")
+
+
+@pytest.fixture(scope="session")
+def kafka_secure_service() -> Iterator[SecureKafkaService]:
+    """A Kafka broker (its own, not ``kafka_service``'s) with a SASL_SSL listener:
+    ``.address`` is its bootstrap address, ``.ca_file`` the CA (PEM) to trust,
+    ``.username`` / ``.password`` a user known to SASL/PLAIN and SCRAM-SHA-512,
+    ``.plaintext_address`` the same broker without security (for test set-up),
+    ``.client_config(mechanism)`` librdkafka settings. Always local processes."""
+    from flafka_testkit.services.kafka import SecureKafkaService
+
+    yield from _provide("kafka-secure", SecureKafkaService, key="kafka_secure")  # type: ignore[misc]
 
 
 @pytest.fixture(scope="session")
