@@ -170,3 +170,14 @@ def test_librdkafka_checks_names_and_values_without_connecting() -> None:
     problems = librdkafka_problems({"fetch.wait.max.ms": "100"}, "producer", "kafka.producer.")
     assert [p.severity for p in problems] == ["warning"]  # a consumer property on a producer
     assert librdkafka_problems({"session.timeout.ms": "10000"}, "consumer", "kafka.consumer.") == []
+
+
+def test_a_pem_truststore_is_read_as_the_ca_location() -> None:
+    conf, problems = translate(
+        {"ssl.truststore.type": "PEM", "ssl.truststore.location": "/etc/kafka/ca.pem", "security.protocol": "SASL_SSL"},
+        "consumer",
+        "kafka.consumer.",
+    )
+    assert problems == []
+    assert conf["ssl.ca.location"] == "/etc/kafka/ca.pem"
+    assert "ssl.truststore.location" not in conf

@@ -179,6 +179,15 @@ def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str,
             else:
                 out[key] = ",".join(ASSIGNORS[n] for n in names)
             continue
+        if key.startswith("ssl.truststore.") and str(props.get("ssl.truststore.type", "")).strip().upper() == "PEM":
+            # a PEM truststore file is what librdkafka reads as ssl.ca.location
+            if key == "ssl.truststore.location":
+                out["ssl.ca.location"] = value.strip()
+            elif key == "ssl.truststore.certificates":
+                out["ssl.ca.pem"] = value
+            elif key != "ssl.truststore.type":
+                warn(key, f"'{prefix}{key}' is not used with a PEM truststore (librdkafka reads it as ssl.ca.location)")
+            continue
         if key.startswith("ssl.truststore."):
             error(
                 key,
