@@ -47,3 +47,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: events/s, CPU seconds and peak RSS; see benchmarks/RESULTS.md."""
     install(session, "pyinstrument")
     session.run("python", "benchmarks/run.py", *session.posargs)
+    session.run("python", "benchmarks/kafka_hdfs.py")
