@@ -412,7 +412,7 @@ def zookeeper_problems(settings: Any) -> list[Problem]:
 
 
 def producer_config(
-    bootstrap: str, user: dict[str, str], acks: str, component: str, defaults: dict[str, str]
+    bootstrap: str, user: dict[str, str], acks: str, component: str, defaults: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Problem]]:
     """librdkafka producer configuration: flafka's defaults, then the user's translated
     ``kafka.producer.*``, then ``acks``."""

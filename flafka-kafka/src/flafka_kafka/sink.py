@@ -40,6 +40,9 @@ from flafka_kafka.client_config import (
 
 log = logging.getLogger(__name__)
 
+NO_HEADERS: dict[str, str] = {}
+"""Shared, never written: the headers of an event that has none."""
+
 ACKS = ("0", "1", "-1", "all")
 
 _HEADER_REF = re.compile(r"%\{([^}]*)\}")
@@ -221,7 +224,13 @@ class KafkaSink(Sink):
     @staticmethod
     def _producer_conf(settings: Settings, name: str) -> tuple[dict[str, Any], list[Problem]]:
         acks = str(settings.get("kafka.producer.acks") or "1").strip().lower()
-        return producer_config(settings.get("kafka.bootstrap.servers") or "", dict(settings.get("kafka.producer.*") or {}), acks, name, {})
+        return producer_config(
+            settings.get("kafka.bootstrap.servers") or "",
+            dict(settings.get("kafka.producer.*") or {}),
+            acks,
+            name,
+            {"delivery.report.only.error": True},  # write() infers success from an empty queue after flush
+        )
 
     @classmethod
     def check_settings(cls, settings: Settings, check_librdkafka: bool = True) -> list[Problem]:
@@ -353,7 +362,9 @@ class KafkaSink(Sink):
         poll = producer.poll
         permanent = self._permanent
         avro = self.avro
-        topic_static = None if self.allow_override else self.topic.static
+        static = self.topic.static  # None when kafka.topic holds %{header} escapes
+        override = self.topic_header if self.allow_override else None
+        render = self.topic.render
         encode = avro_event.encode
         simple = self.partition_header is None and self.timestamp_header is None and not self.header_map
         partition = -1 if self.default_partition is None else self.default_partition
@@ -361,9 +372,10 @@ class KafkaSink(Sink):
         kafka_headers = None
         for i in indices:
             event = events[i]
-            headers = event.headers
+            # read-only here: an event without headers must not get a dict allocated for it
+            headers = event._headers or NO_HEADERS
             try:
-                topic = topic_static or self._topic(headers)
+                topic = (override and headers.get(override)) or static or render(headers)
                 value = encode(headers, event.body) if avro else event.body
                 if not simple:
                     partition, timestamp, kafka_headers = self._placement(headers)
@@ -384,6 +396,12 @@ class KafkaSink(Sink):
             for i in indices:
                 if errors[i] is None and not acked[i]:
                     errors[i] = DeliveryError(f"no delivery report within {self.flush_timeout:.0f}s", permanent=False)
+        else:
+            # an empty queue after flush: with delivery.report.only.error every record that
+            # got no error report was acknowledged (no Python callback per delivered record)
+            for i in indices:
+                if errors[i] is None:
+                    acked[i] = True
 
     def _topic(self, headers: dict[str, str]) -> str:
         if self.allow_override:

@@ -251,7 +251,7 @@ class KafkaSource(PollableSource):
             if consumer is None:
                 return Status.BACKOFF
             if (self.acks.changed.is_set() or self._uncommitted) and self._commit_due():
-                self._commit_delivered(consumer)
+                self._commit_delivered(consumer, asynchronous=True)
             if self._pending is None:
                 self._pending = self._read_batch(consumer)
                 if self._pending is None:
@@ -266,7 +266,7 @@ class KafkaSource(PollableSource):
                 return Status.BACKOFF
             self._pending = None
             if self.acks.changed.is_set() and self._commit_due():
-                self._commit_delivered(consumer)
+                self._commit_delivered(consumer, asynchronous=True)
             return Status.READY
 
     def _read_batch(self, consumer: Any) -> tuple[list[Event], Position] | None:
@@ -382,10 +382,12 @@ class KafkaSource(PollableSource):
             return True
         return False
 
-    def _commit_delivered(self, consumer: Any) -> None:
-        """Commit the offsets of every delivered batch (synchronously, explicit offsets),
-        skipping partitions this consumer no longer owns. A failed commit is retried on
-        the next call."""
+    def _commit_delivered(self, consumer: Any, asynchronous: bool = False) -> None:
+        """Commit the offsets of every delivered batch (explicit offsets), skipping
+        partitions this consumer no longer owns. Synchronous on stop, revoke and idle
+        polls (a failed commit is retried on the next call); asynchronous while data flows,
+        so the source keeps reading during the broker round trip — a lost asynchronous
+        commit only means those events are read again after a crash, never lost."""
         merged = self._uncommitted
         generation = self._generation
         for position in self.acks.delivered():
@@ -397,6 +399,10 @@ class KafkaSource(PollableSource):
         tp_cls = _kafka().TopicPartition
         offsets = [tp_cls(t, p, o) for (t, p), o in merged.items()]
         try:
+            if asynchronous:
+                consumer.commit(offsets=offsets, asynchronous=True)
+                merged.clear()
+                return
             result = consumer.commit(offsets=offsets, asynchronous=False)
         except _kafka().KafkaException as exc:
             err = exc.args[0]
