@@ -21,6 +21,8 @@ FLAFKA_CRASH_BROKER_PAUSES, FLAFKA_CRASH_PAUSE_SECONDS (default 60), FLAFKA_CRAS
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import os
@@ -33,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -58,7 +60,6 @@ CAPACITY = 10_000
 BATCH = 500
 PARTITIONS = 4
 TOPIC = "crash"
-LINE_BYTES = 101
 # new lines at the destination between two faults; 28 faults x 17,500 on average leaves
 # about half of the million for after the last fault
 STEP = (5_000, 30_000)
@@ -70,7 +71,7 @@ CLIENT_LOG = logging.getLogger("crash-kafka-client")  # librdkafka's reconnect n
 CLIENT_LOG.addHandler(logging.NullHandler())
 CLIENT_LOG.propagate = False
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1500)]
 
 
 # -- the broker of the test's own --------------------------------------------------------
@@ -108,7 +109,8 @@ def own_broker(tmp_path: Path, campaign: str) -> Iterator[Any]:
 
 
 def create_topic(address: str) -> None:
-    admin = AdminClient({"bootstrap.servers": address, "logger": CLIENT_LOG})
+    conf: dict[str, Any] = {"bootstrap.servers": address, "logger": CLIENT_LOG}
+    admin = AdminClient(conf)
     admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])[TOPIC].result(30)
     assert wait_until(lambda: len(admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions) == PARTITIONS, 30)
 
@@ -127,22 +129,36 @@ class Campaign:
 
     rng: random.Random
     windows: list[tuple[str, int]] = field(default_factory=list)
-    current: str = "start"
+    kinds: list[str] = field(default_factory=list)
     in_flight: list[int] = field(default_factory=list)  # per agent kill
     agent_dups: list[int] = field(default_factory=list)  # per agent kill, same order
     started: float = field(default_factory=time.monotonic)
+    progress: Path | None = None
+
+    def note(self, text: str) -> None:
+        """One line of progress (stdout with -s, and ``progress.log``)."""
+        line = f"[{time.monotonic() - self.started:7.1f}s] {text}"
+        print(line, flush=True)
+        if self.progress is not None:
+            with open(self.progress, "a") as fh:
+                fh.write(line + "\n")
 
     def plan(self) -> list[str]:
         faults_ = ["agent"] * KILLS + ["broker-kill"] * BROKER_KILLS + ["broker-pause"] * BROKER_PAUSES
         self.rng.shuffle(faults_)
         return faults_
 
-    def close(self, dups: int, next_fault: str) -> None:
-        """The window of ``self.current`` ends with ``dups`` duplicates found in it."""
-        self.windows.append((self.current, dups))
-        if self.current == "agent":
-            self.agent_dups.append(dups)
-        self.current = next_fault
+    def start(self, fault: str, detail: str = "") -> None:
+        """A fault struck: the next window is its own."""
+        self.kinds.append(fault)
+        self.note(f"{fault} #{len(self.kinds)}" + (f": {detail}" if detail else ""))
+
+    def settle(self, window_dups: list[int]) -> None:
+        """Duplicates found in each window (index 0: before the first fault)."""
+        kinds = ["start", *self.kinds]
+        assert len(window_dups) == len(kinds), (window_dups, kinds)
+        self.windows = list(zip(kinds, window_dups, strict=True))
+        self.agent_dups = [d for k, d in self.windows if k == "agent"]
 
     def broker_dups(self) -> dict[str, list[int]]:
         return {kind: [d for k, d in self.windows if k == kind] for kind in ("start", "broker-kill", "broker-pause")}
@@ -197,7 +213,11 @@ agent.sinks.kafka.channel = mem
 
 
 class TopicScanner:
-    """Reads the topic from the beginning, incrementally, counting every sequence number."""
+    """Reads the topic from the beginning, incrementally, counting every sequence number.
+
+    Duplicates are attributed to fault windows by offset: :meth:`boundary` records the high
+    watermarks at a fault; a duplicate at an offset at or past them belongs to that fault's
+    window (or a later one)."""
 
     def __init__(self, address: str, expected: int) -> None:
         self.consumer = Consumer(
@@ -216,12 +236,44 @@ class TopicScanner:
         self.dups = 0
         self.corrupt = 0
         self.unexpected = 0
+        self.bounds: list[list[int]] = [[] for _ in range(PARTITIONS)]
+        self.window_dups = [0]
+        self.marks = [0] * PARTITIONS
+        self.meter_conf: dict[str, Any] = {
+            "bootstrap.servers": address,
+            "group.id": f"crash-meter-{uuid.uuid4().hex}",
+            "logger": CLIENT_LOG,
+        }
+        self.meter = Consumer(self.meter_conf)
+        self.meter_ok = time.monotonic()
+
+    def boundary(self, marks: list[int]) -> None:
+        """A new fault window starts at ``marks`` (per-partition offsets)."""
+        for p, mark in enumerate(marks):
+            self.bounds[p].append(mark)
+        self.window_dups.append(0)
+
+    def delivered(self) -> int:
+        """Records in the topic (sum of the high watermarks; the last known while the
+        broker does not answer). Asked through a consumer of its own that fetches nothing:
+        the scanning consumer, with a full fetch queue, stopped answering after a broker
+        pause."""
+        try:
+            self.marks = high_watermarks(self.meter, timeout=2.0)
+            self.meter_ok = time.monotonic()
+        except Exception:
+            if time.monotonic() - self.meter_ok > 10:  # a client that lost its way: a fresh one
+                self.meter.close()
+                self.meter = Consumer(self.meter_conf)
+                self.meter_ok = time.monotonic()
+        return sum(self.marks)
 
     def poll(self, timeout: float) -> None:
         for m in self.consumer.consume(10_000, timeout):
             if m.error():
                 continue
-            self.next[m.partition()] = m.offset() + 1
+            partition, offset = cast(int, m.partition()), cast(int, m.offset())
+            self.next[partition] = offset + 1
             self.total += 1
             line = m.value() or b""
             parts = line.split(b" ", 2)
@@ -233,16 +285,18 @@ class TopicScanner:
                 self.unexpected += 1
             elif self.seen[seq]:
                 self.dups += 1
+                self.window_dups[bisect.bisect_right(self.bounds[partition], offset)] += 1
             else:
                 self.seen[seq] = 1
 
-    def catch_up(self, timeout: float = 120.0) -> None:
-        """Read up to the high watermarks, once they stopped moving (what a killed
-        producer sent before dying may still be appended for a moment)."""
+    def catch_up(self, timeout: float = 120.0) -> list[int]:
+        """Read up to the high watermarks once they stopped moving (what a killed producer
+        sent before dying may still be appended for a moment); returns them. Only while
+        nothing writes (after an agent kill): with a live agent they never stop moving."""
         deadline = time.monotonic() + timeout
         marks = high_watermarks(self.consumer)
         while True:
-            time.sleep(0.2)
+            time.sleep(0.3)
             again = high_watermarks(self.consumer)
             if again == marks:
                 break
@@ -250,6 +304,7 @@ class TopicScanner:
         while any(n < m for n, m in zip(self.next, marks, strict=True)):
             assert time.monotonic() < deadline, f"could not read the topic up to {marks} (at {self.next})"
             self.poll(0.2)
+        return marks
 
     def lost(self) -> int:
         return self.seen.count(0)
@@ -276,7 +331,7 @@ def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path)
     per_file = LINES // FILES
     expected = per_file * FILES
     rng = random.Random(SEED)
-    campaign = Campaign(rng)
+    campaign = Campaign(rng, progress=tmp_path / "progress.log")
     with own_broker(tmp_path, "sink") as broker:
         create_topic(broker.address)
         conf = tmp_path / "crash.conf"
@@ -289,25 +344,22 @@ def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path)
         agent.start()
         try:
             for fault in campaign.plan():
-                target = scanner.total + rng.randint(*STEP)
-                deadline = time.monotonic() + MOVE_TIMEOUT
-                while scanner.total < target and time.monotonic() < deadline and agent.alive():
-                    scanner.poll(0.05)
-                assert scanner.total >= target and agent.alive(), (tmp_path / "agent.log").read_text()[-3000:]
+                # strike while data moves: after a random number of new records reached the topic
+                target = scanner.delivered() + rng.randint(*STEP)
+                moving = wait_until(lambda target=target: scanner.delivered() >= target or not agent.alive(), MOVE_TIMEOUT, 0.01)
+                assert moving and agent.alive(), f"{sum(scanner.marks)} < {target}; " + (tmp_path / "agent.log").read_text()[-3000:]
+                campaign.note(f"{fault} at {sum(scanner.marks)} records in the topic")
                 if fault == "agent":
                     agent.kill()
                     committed = spool_committed(spool, expected, per_file)  # right after the kill
-                    before = scanner.dups
-                    scanner.catch_up()
-                    campaign.close(scanner.dups - before, fault)
+                    scanner.boundary(scanner.catch_up())  # what the restart writes is this kill's window
                     campaign.in_flight.append(sum(1 for s, c in zip(scanner.seen, committed, strict=True) if s and not c))
+                    campaign.start(fault, f"in flight {campaign.in_flight[-1]}")
                     agent.start()
                 else:
-                    before = scanner.dups
-                    scanner.catch_up()
-                    campaign.close(scanner.dups - before, fault)
+                    scanner.boundary(high_watermarks(scanner.consumer))
+                    campaign.start(fault)
                     broker_fault(fault, broker)
-            before = scanner.dups
 
             def all_arrived() -> bool:
                 scanner.poll(0.2)
@@ -316,12 +368,13 @@ def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path)
             wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0)
             time.sleep(1.0)
             scanner.catch_up()
-            campaign.close(scanner.dups - before, "end")
             status = agent.terminate(60)
         finally:
             if agent.alive():
                 agent.kill()
             scanner.consumer.close()
+            scanner.meter.close()
+        campaign.settle(scanner.window_dups)
         # the verdict: everything in the topic, read afresh
         verdict = verify(read_topic(broker.address), expected)
     report = campaign.report(verdict, f"scanner_dups={scanner.dups}")
@@ -345,7 +398,7 @@ def read_topic(address: str) -> Iterator[bytes]:
             assert time.monotonic() < deadline, f"could not read the topic up to {marks} (at {position})"
             for m in consumer.consume(10_000, 0.5):
                 if not m.error():
-                    position[m.partition()] = m.offset() + 1
+                    position[cast(int, m.partition())] = cast(int, m.offset()) + 1
                     yield m.value() or b""
     finally:
         consumer.close()
@@ -382,9 +435,7 @@ GROUP = "crash-file-roll"
 def preload(address: str, expected: int) -> None:
     """Line ``seq`` goes to partition ``seq % PARTITIONS`` at offset ``seq // PARTITIONS``
     (idempotent producer, in order, no faults yet): offsets map back to lines exactly."""
-    producer = Producer(
-        {"bootstrap.servers": address, "acks": "all", "enable.idempotence": True, "linger.ms": 20, "logger": CLIENT_LOG}
-    )
+    producer = Producer({"bootstrap.servers": address, "acks": "all", "enable.idempotence": True, "linger.ms": 20, "logger": CLIENT_LOG})
     for seq in range(expected):
         while True:
             try:
@@ -420,9 +471,11 @@ class OutputScanner:
         self.seen = bytearray(expected)
         self.offsets: dict[Path, int] = {}
         self.total = 0
+        self.unique = 0
         self.dups = 0
 
-    def scan(self) -> None:
+    def scan(self) -> int:
+        """Read what was appended; returns how many distinct lines arrived so far."""
         for path in sorted(self.out.iterdir()):
             start = self.offsets.get(path, 0)
             with open(path, "rb") as fh:
@@ -441,6 +494,8 @@ class OutputScanner:
                         self.dups += 1
                     else:
                         self.seen[seq] = 1
+                        self.unique += 1
+        return self.unique
 
     def past(self, committed: list[int]) -> int:
         """Lines in the output whose Kafka offset is at or past the committed one."""
@@ -450,16 +505,12 @@ class OutputScanner:
         return self.seen.count(0)
 
 
-def output_bytes(out: Path) -> int:
-    return sum(p.stat().st_size for p in out.iterdir())
-
-
 def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     expected = LINES
     rng = random.Random(SEED + 1)
-    campaign = Campaign(rng)
+    campaign = Campaign(rng, progress=tmp_path / "progress.log")
     with own_broker(tmp_path, "source") as broker:
         create_topic(broker.address)
         preload(broker.address, expected)
@@ -467,25 +518,44 @@ def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Pa
         conf.write_text(SOURCE_CONF.format(address=broker.address, topic=TOPIC, group=GROUP, batch=BATCH, capacity=CAPACITY, out=out))
         agent = AgentProcess(["-n", "agent", "-f", str(conf), "--no-reload-conf"], tmp_path / "agent.log")
         scanner = OutputScanner(out, expected)
+        window_dups: list[int] = []  # found after each fault (index 0: before the first)
+        plan = campaign.plan()
+        # where each fault strikes, in distinct lines at the output: random steps, squeezed
+        # into the first 85 % so that a fast agent cannot run out of lines before the last one
+        steps = [rng.randint(*STEP) for _ in plan]
+        scale = min(1.0, 0.85 * expected / sum(steps))
+        points = list(itertools.accumulate(int(step * scale) for step in steps))
         campaign.started = time.monotonic()
         agent.start()
         try:
-            for fault in campaign.plan():
-                target = output_bytes(out) + rng.randint(*STEP) * LINE_BYTES
-                moving = wait_until(lambda target=target: output_bytes(out) >= target or not agent.alive(), MOVE_TIMEOUT, 0.002)
-                assert moving and agent.alive(), (tmp_path / "agent.log").read_text()[-3000:]
+            for fault in plan:
+                # strike while data moves: after a random number of new lines reached the output
+                # (new ones, not re-deliveries: those belong to the fault before)
+                # and, after an agent kill, once the restart re-read what that kill left in flight
+                # (the rebalance and the other partitions can let new lines arrive first)
+                before = scanner.dups  # the window of the previous fault runs until this one strikes
+                target = max(points[len(campaign.kinds)], scanner.unique + STEP[0] // 5)
+                replay = before + (campaign.in_flight[-1] if campaign.kinds and campaign.kinds[-1] == "agent" else 0)
+
+                def ready(target: int = target, replay: int = replay) -> bool:
+                    unique = scanner.scan()
+                    return (unique >= target and scanner.dups >= replay) or unique >= target + STEP[1] or not agent.alive()
+
+                moving = wait_until(ready, MOVE_TIMEOUT, 0.01)
+                assert moving and agent.alive(), f"{scanner.unique} < {target}; " + (tmp_path / "agent.log").read_text()[-3000:]
+                campaign.note(f"{fault} at {scanner.unique} lines in the output")
                 if fault == "agent":
                     agent.kill()
                     committed = committed_offsets(broker.address)  # right after the kill
-                    before = scanner.dups
                     scanner.scan()
-                    campaign.close(scanner.dups - before, fault)
+                    window_dups.append(scanner.dups - before)
                     campaign.in_flight.append(scanner.past(committed))
+                    campaign.start(fault, f"in flight {campaign.in_flight[-1]}, committed {committed}")
                     agent.start()
                 else:
-                    before = scanner.dups
                     scanner.scan()
-                    campaign.close(scanner.dups - before, fault)
+                    window_dups.append(scanner.dups - before)
+                    campaign.start(fault)
                     broker_fault(fault, broker)
             before = scanner.dups
 
@@ -496,11 +566,12 @@ def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Pa
             wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0.2)
             time.sleep(1.0)
             scanner.scan()
-            campaign.close(scanner.dups - before, "end")
+            window_dups.append(scanner.dups - before)
             status = agent.terminate(60)
         finally:
             if agent.alive():
                 agent.kill()
+        campaign.settle(window_dups)
         final = committed_offsets(broker.address)
     verdict = verify(read_output_lines(out), expected)
     report = campaign.report(verdict, f"scanner_dups={scanner.dups} final_committed={final}")

@@ -117,6 +117,7 @@ class KafkaSource(PollableSource):
         self._assigned: set[TP] = set()
         self._uncommitted: dict[TP, int] = {}
         self._last_commit = 0.0
+        self._last_commit_warning = -1e9
         self._rebalanced = False
         self._bad_records = 0
         self._record_errors: dict[str, float] = {}
@@ -409,11 +410,29 @@ class KafkaSource(PollableSource):
             if err.code() == _kafka().KafkaError._NO_OFFSET:
                 merged.clear()
                 return
-            raise
+            if err.fatal():
+                raise
+            # Never let a failed commit keep the source from calling consume(): librdkafka
+            # rejoins the group (after a broker restart, an expired session) only there.
+            # The offsets stay in _uncommitted and are committed again later.
+            self._commit_failed(err.str())
+            return
         failed = [r for r in (result or []) if getattr(r, "error", None)]
         if failed:
-            raise RuntimeError(f"committing offsets failed for {failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
+            self._commit_failed(f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
+            return
         merged.clear()
+
+    def _commit_failed(self, reason: str) -> None:
+        now = time.monotonic()
+        if now - self._last_commit_warning >= 30.0:
+            self._last_commit_warning = now
+            log.warning(
+                "source '%s': committing delivered offsets failed (%s); kept and retried — a crash before it "
+                "succeeds re-reads those events (duplicates, no loss)",
+                self.name,
+                reason,
+            )
 
 
 COMPONENTS = [KafkaSource]
