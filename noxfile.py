@@ -31,6 +31,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def crash(session: nox.Session) -> None:
+    """Crash campaigns against real servers, the Kafka ones included (~15 minutes)."""
+    install(session)
+    env = {"FLAFKA_CRASH_KAFKA": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
+    session.run("pytest", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")

@@ -46,7 +46,7 @@ from flafka_testkit.fixtures import require_services
 pytest.importorskip("confluent_kafka")
 pytest.importorskip("flafka_kafka")
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 LINES = int(os.environ.get("FLAFKA_CRASH_LINES", "1000000"))
@@ -71,7 +71,16 @@ CLIENT_LOG = logging.getLogger("crash-kafka-client")  # librdkafka's reconnect n
 CLIENT_LOG.addHandler(logging.NullHandler())
 CLIENT_LOG.propagate = False
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.timeout(1500),
+    # ~13 minutes on 2 cores, and their own harness still flakes on broker restarts: they run
+    # in the nox `crash` session (python3 -m nox -s crash), not in the default test run.
+    pytest.mark.skipif(
+        os.environ.get("FLAFKA_CRASH_KAFKA") != "1", reason="Kafka crash campaigns run with FLAFKA_CRASH_KAFKA=1 (nox -s crash)"
+    ),
+]
 
 
 # -- the broker of the test's own --------------------------------------------------------
@@ -116,7 +125,19 @@ def create_topic(address: str) -> None:
 
 
 def high_watermarks(consumer: Any, timeout: float = 10.0) -> list[int]:
-    return [consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=timeout, cached=False)[1] for p in range(PARTITIONS)]
+    """High watermarks of every partition. Right after a broker restart the client may not
+    know the partitions yet (_UNKNOWN_PARTITION): retry until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return [
+                consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=max(1.0, deadline - time.monotonic()), cached=False)[1]
+                for p in range(PARTITIONS)
+            ]
+        except KafkaException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 # -- the fault schedule --------------------------------------------------------------------
