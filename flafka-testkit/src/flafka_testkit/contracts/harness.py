@@ -11,7 +11,6 @@ from typing import Any
 from flafka.ack import AckTracker
 from flafka.channels.memory import MemoryChannel
 from flafka.component import Component
-from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.metrics.counters import SinkCounter, SourceCounter
 from flafka.processor import ChannelProcessor
@@ -24,11 +23,7 @@ from flafka.testing import make
 
 def build(cls: type[Component], name: str, raw: Mapping[str, Any]) -> Any:
     """Construct ``cls`` from raw Flume keys; raise ConfigError listing every error."""
-    values, problems = cls.settings_schema.parse({k: str(v) for k, v in raw.items()})
-    errors = [f"{p.key}: {p.message}" for p in problems if p.severity == "error"]
-    if errors:
-        raise ConfigError("; ".join(errors))
-    return cls(name, values)
+    return make(cls, name, **raw)
 
 
 def memory_channel(capacity: int = 10_000, transaction_capacity: int = 1_000) -> MemoryChannel:
