@@ -85,6 +85,10 @@ class Channel(Component):
     durable: ClassVar[bool] = False
     recyclable: ClassVar[bool] = False
     """True when a reload may keep this instance (and its events) if name and type stay."""
+    concurrent_takes: ClassVar[bool] = False
+    """True when one thread may hold several open take transactions and commit or roll
+    them back in any order (lets a sink keep more than one batch awaiting acknowledgement,
+    ``Sink.max_pending_batches``)."""
     counter: ChannelCounter
 
     @classmethod

@@ -19,11 +19,13 @@ import random
 import threading
 import time
 from base64 import b64encode
+from collections import deque
 from pathlib import Path
 
 from flafka.errors import FlafkaError, PermanentError, RetriableError
 from flafka.event import Event
-from flafka.sink import BatchOutcome, Sink
+from flafka.channel import TakeTransaction
+from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka.sinkprocessor import SinkProcessor
 from flafka.source import PollableSource, Status
 
@@ -61,8 +63,27 @@ class DeadLetterFile:
             os.fsync(fh.fileno())
 
 
+class _Raised(PendingWrite):
+    """A batch whose ``send`` raised: ``wait`` raises the same error."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def wait(self) -> BatchOutcome | None:
+        raise self.error
+
+
 class SinkDriver:
-    """One sink with its channel. ``drive`` moves at most one batch."""
+    """One sink with its channel. ``drive`` moves at most one batch.
+
+    A sink with ``max_pending_batches`` > 1 on a channel that allows concurrent takes is
+    *pipelined*: ``drive`` sends the batch it took and returns, keeping its take
+    transaction open, until that many batches are awaiting acknowledgement; then it waits
+    for the oldest and commits (or rolls back) that one. Batches are completed in the order
+    they were sent. :meth:`settle` completes every open batch (at stop).
+    """
 
     def __init__(self, sink: Sink, dead_letter: DeadLetterFile | None = None) -> None:
         self.sink = sink
@@ -72,15 +93,35 @@ class SinkDriver:
         self.batch_size = sink.batch_size()
         self.dead_letter = dead_letter
         self.stopping = threading.Event()
+        self._in_flight: deque[tuple[TakeTransaction, list[Event], PendingWrite]] = deque()
+        self._depth = 1
         self.hold_partial = True
+
+    @property
+    def hold_partial(self) -> bool:
         """Hold a partly delivered batch and retry its failed events until they go
         through. False in a sink group (failover, load_balance): after a few retries the
-        batch rolls back so that another sink can take it."""
+        batch rolls back so that another sink can take it (and batches are not pipelined)."""
+        return self._hold_partial
+
+    @hold_partial.setter
+    def hold_partial(self, value: bool) -> None:
+        self._hold_partial = value
+        pipelined = value and self.channel.concurrent_takes
+        self._depth = max(1, int(self.sink.max_pending_batches)) if pipelined else 1
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent and not yet committed or rolled back."""
+        return len(self._in_flight)
 
     def drive(self) -> Status:
-        """Take up to ``batch_size`` events, write them, commit. Returns BACKOFF when the
-        channel was empty. Raises SinkFailure after a rollback when the write failed."""
+        """Take up to ``batch_size`` events and send them; once ``max_pending_batches``
+        are open (at once, for an ordinary sink), wait for the oldest and commit it.
+        Returns BACKOFF when the channel was empty and nothing is in flight. Raises
+        SinkFailure after rolling back a batch whose delivery failed."""
         counter = self.counter
+        in_flight = self._in_flight
         tx = self.channel.take_transaction()
         try:
             events = tx.take(self.batch_size)
@@ -89,16 +130,40 @@ class SinkDriver:
             counter.channel_read_fail += 1
             raise SinkFailure(self.name, exc, retriable=True)
         n = len(events)
-        if not n:
+        if n:
+            if n < self.batch_size:
+                counter.batch_underflow_count += 1
+            else:
+                counter.batch_complete_count += 1
+            counter.event_drain_attempt_count += n
+            try:
+                pending = self.sink.send(events)
+            except Exception as exc:
+                pending = _Raised(exc)
+            in_flight.append((tx, events, pending))
+            if len(in_flight) < self._depth:
+                return Status.READY
+        elif not in_flight:
             counter.batch_empty_count += 1
             return Status.BACKOFF
-        if n < self.batch_size:
-            counter.batch_underflow_count += 1
-        else:
-            counter.batch_complete_count += 1
-        counter.event_drain_attempt_count += n
+        self._complete_oldest()
+        return Status.READY
+
+    def settle(self) -> None:
+        """Complete every batch in flight, oldest first (commit what was delivered, roll
+        back what failed). Failures are logged, not raised."""
+        while self._in_flight:
+            try:
+                self._complete_oldest()
+            except SinkFailure as exc:
+                log.error("%s", exc)
+
+    def _complete_oldest(self) -> None:
+        tx, events, pending = self._in_flight.popleft()
+        n = len(events)
+        counter = self.counter
         try:
-            self._deliver(events)
+            self._deliver(events, pending)
         except BaseException as exc:
             tx.rollback()
             counter.event_write_fail += n
@@ -114,21 +179,22 @@ class SinkDriver:
             raise SinkFailure(self.name, exc, retriable=not isinstance(exc, PermanentError))
         tx.commit()
         counter.event_drain_success_count += n
-        return Status.READY
 
-    def _deliver(self, events: list[Event]) -> None:
-        """Write until every event is delivered (or dead-lettered); raise otherwise.
+    def _deliver(self, events: list[Event], first: PendingWrite) -> None:
+        """Wait for ``first`` (the batch as sent), then retry until every event is
+        delivered (or dead-lettered); raise otherwise.
 
         Nothing delivered yet: an error is raised at once (the batch rolls back). Once part
         of the batch was delivered, the batch is *held* and only the failed events are
-        retried (capped exponential backoff) until they are delivered or dead-lettered, or
-        the agent stops — a rollback would deliver the good part again on every retry.
+        retried with ``write`` (capped exponential backoff) until they are delivered or
+        dead-lettered, or the agent stops — a rollback would deliver the good part again on
+        every retry.
         """
         pending = events
         attempt = 0
         while True:
             try:
-                outcome = self.sink.write(pending)
+                outcome = self.sink.write(pending) if attempt else first.wait()
             except (RetriableError, PermanentError) as exc:
                 if pending is events and (isinstance(exc, RetriableError) or self.dead_letter is None):
                     raise
@@ -250,6 +316,8 @@ class SinkRunner(threading.Thread):
                     channels[0].wait_for_events(min(1.0, max(0.0, next_tick - now)))
                 else:
                     stop.wait(0.05)
+        for d in self.drivers:
+            d.settle()
         self._tick()
 
     def _tick(self) -> None:

@@ -40,6 +40,7 @@ class MemoryChannel(Channel):
     type_name = "memory"
     aliases = ("org.apache.flume.channel.MemoryChannel",)
     recyclable = True
+    concurrent_takes = True
     summary = "Bounded in-memory buffer with put/take transactions"
     settings_schema = Schema(
         Setting("capacity", "int", 100, "most events stored", minimum=1),
