@@ -174,7 +174,7 @@ def watch(
     try:
         if profile is not None:
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            spy_argv = [py_spy, "record", "--pid", str(pid), "--threads", "--idle", "--rate", "250", "--format", "raw", "-o", str(profile)]
+            spy_argv = [py_spy, "record", "--pid", str(pid), "--threads", "--idle", *(["--native"] if os.environ.get("FLAFKA_BENCH_NATIVE") else []), "--rate", "250", "--format", "raw", "-o", str(profile)]
             with open(f"{profile}.log", "wb") as spy_log:
                 spy = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL, stderr=spy_log)
         while True:
@@ -430,8 +430,9 @@ class Bench:
     def concatenated(self, events: int) -> Path:
         path = self.work / "data" / f"all-{events}.log"
         if not path.exists():
+            files = self.generate(events)  # first: it creates the data directory
             with open(path, "wb") as out:
-                for f in self.generate(events):
+                for f in files:
                     with open(f, "rb") as inp:
                         shutil.copyfileobj(inp, out, 1 << 20)
         return path

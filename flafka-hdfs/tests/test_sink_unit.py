@@ -217,9 +217,10 @@ def test_staging_disk_failure_undoes_the_batch(fs: FakeHdfs, tmp_path: Path, mon
 def test_recovery_after_a_crash_uploads_staged_files_and_cuts_a_torn_tail(fs: FakeHdfs, tmp_path: Path) -> None:
     sink = build(fs, tmp_path, **{"hdfs.rollCount": 4})
     sink.start()
+    sink.uploader.stop(1)  # "crash" before anything is uploaded, nothing is closed cleanly
     sink.write(events(6))  # one file rolled (4), one open (2)
-    sink.uploader.stop(1)  # "crash": nothing uploads, nothing is closed cleanly
-    fs.files.clear()
+    assert sink.syncer.drain(5)
+    assert fs.files == {}
     open_file = sink._writers[next(iter(sink._writers))].staging.path
     with open(open_file, "ab") as fh:
         fh.write(b"FHS1\x00\x00\x01\x00garbage")  # a batch that was being written: never committed

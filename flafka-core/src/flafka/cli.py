@@ -463,6 +463,7 @@ def run_agent(
     from flafka.agent import Agent
     from flafka.errors import ConfigError
     from flafka.metrics.status import DEFAULT_INTERVAL
+    from flafka.tuning import DEFAULT_YOUNG_THRESHOLD, tune_gc
 
     stop_timeout = _float_prop(props, "flafka.stop.timeout", 30.0)
     status_interval = _float_prop(props, "flafka.status.interval", DEFAULT_INTERVAL)
@@ -481,6 +482,7 @@ def run_agent(
             log.exception("agent '%s' could not start: %s", name, exc)
             agent.stop(timeout=1.0)
             return EXIT_RUNTIME
+        tune_gc(int(_float_prop(props, "flafka.gc.threshold", DEFAULT_YOUNG_THRESHOLD)))
         status = _wait(agent, files, name, report, props, signals, stamps, reload_conf, poll_interval, exit_when_drained, status_interval)
         log.info("stopping agent '%s' (waiting up to %gs for sinks to drain)", name, stop_timeout)
         try:

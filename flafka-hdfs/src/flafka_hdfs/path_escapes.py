@@ -187,6 +187,8 @@ class PathTemplate:
         self.use_local_timestamp = use_local_timestamp
         self.host = host
         self.constant = not (self.headers or self.needs_time)
+        self.per_batch = not self.headers and (not self.needs_time or use_local_timestamp)
+        """Every event of a batch resolves alike (``resolve(None, now_ms)`` once per batch)."""
         self.granule = min((_GRANULE.get(c, 60_000) for c in self.time_chars), default=60_000)
         self._cache: dict[tuple[object, ...], tuple[str, ...]] = {}
 

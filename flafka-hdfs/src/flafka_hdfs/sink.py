@@ -27,6 +27,7 @@ Delivery contract — what "delivered" means here:
 
 from __future__ import annotations
 
+import bisect
 import collections
 import heapq
 import itertools
@@ -43,10 +44,10 @@ from typing import Any
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
-from flafka.sink import BatchOutcome, Sink
+from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hdfs import client as webhdfs
 from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, time_zone, unknown_escapes
-from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, iter_payload
+from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, Syncer, iter_payload
 from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for, serializer_kind
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,52 @@ class _OpenFile:
     last_write: float
     events: int = 0
     raw_bytes: int = 0
+
+
+_Group = tuple[list[Event], "list[int] | None"]
+"""Events of one bucket and their indices in the batch (None: the whole batch, in order)."""
+
+_Target = tuple[StagingFile, int, int, int, "list[int] | None"]
+"""A batch's part in one staging file: (file, end offset, first, stop, indices) — the part
+is events ``indices[first:stop]`` of the batch (``range(first, stop)`` when indices is None)."""
+
+
+class _PendingSync(PendingWrite):
+    """A batch appended to its staging files; ``wait`` blocks until the syncer made every
+    part durable (group commit) and reports what ``write`` would have."""
+
+    __slots__ = ("failed", "n", "reason", "sink", "targets")
+
+    def __init__(self, sink: HdfsSink, targets: list[_Target], n: int, failed: list[int], reason: str) -> None:
+        self.sink = sink
+        self.targets = targets
+        self.n = n
+        self.failed = failed
+        self.reason = reason
+
+    def wait(self) -> BatchOutcome | None:
+        syncer = self.sink.syncer
+        lost: set[int] = set()
+        error: tuple[StagingFile, OSError] | None = None
+        for staging, end, first, stop, idx in self.targets:
+            exc = syncer.wait(staging, end)
+            if exc is not None:
+                error = (staging, exc)
+                lost.update(idx[first:stop] if idx is not None else range(first, stop))
+        if error is None:
+            if self.failed:
+                return BatchOutcome(failed=self.failed, error=PermanentError(self.reason), retriable=False)
+            return None
+        staging, exc = error
+        message = (
+            f"sink '{self.sink.name}': cannot sync the staging file {staging.path} ({exc.strerror or exc}); "
+            f"{len(lost)} events of the batch are not durable, so they are not committed and are written again to a new "
+            f"staging file — free space or fix that disk, or set hdfs.stagingDir to a healthy local disk"
+        )
+        lost.update(self.failed)
+        if len(lost) >= self.n:
+            raise RetriableError(message)  # nothing of the batch was delivered: it rolls back
+        return BatchOutcome(failed=sorted(lost), error=RetriableError(message), retriable=True)
 
 
 @dataclass(order=True)
@@ -255,6 +302,9 @@ class HdfsSink(Sink):
     aliases = ("org.apache.flume.sink.hdfs.HDFSEventSink",)
     summary = "Write events to HDFS files over WebHDFS (write-once uploads from a local staging directory)"
     batch_size_key = "hdfs.batchSize"
+    max_pending_batches = 4
+    """Batches appended and awaiting their sync at once (the runtime's pipelining): while
+    batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all."""
     settings_schema = Schema(
         Setting("hdfs.path", "str", REQUIRED, "directory (hdfs://namenode/path, webhdfs://host:port/path or /path); escapes allowed"),
         Setting("hdfs.filePrefix", "str", "FlumeData", "file name prefix (escapes allowed)"),
@@ -368,6 +418,7 @@ class HdfsSink(Sink):
         self._lock = threading.Lock()
         self.staging: StagingDir | None = None
         self.uploader = Uploader(self, settings["hdfs.threadsPoolSize"])
+        self.syncer = Syncer(name)
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -419,6 +470,7 @@ class HdfsSink(Sink):
             self._resubmit(scanned)
         if found:
             log.info("sink '%s': %d staged files from an earlier run are being uploaded", self.name, len(found))
+        self.syncer.start()
         self.uploader.start()
         self._started = True
 
@@ -443,6 +495,13 @@ class HdfsSink(Sink):
             finally:
                 self._lock.release()
         timeout = min(5.0, self.cfg.timeout)
+        if not self.syncer.stop(timeout):
+            log.error(
+                "sink '%s': the staging disk did not finish a sync within %.0f s; unsynced batches were not committed, "
+                "and the staged files are uploaded when the sink starts again",
+                self.name,
+                timeout,
+            )
         self.uploader.retry_now()
         if not self.uploader.drain(timeout):
             log.warning(
@@ -460,49 +519,55 @@ class HdfsSink(Sink):
     # -- data path -----------------------------------------------------------------------
 
     def write(self, events: list[Event]) -> BatchOutcome | None:
-        """Append the batch to the staging files of its buckets and fsync them; roll files
-        that reached a limit. Returns failed indices (not retriable) for events whose path
-        needs a timestamp they lack; raises RetriableError when the staging disk fails or
-        the staging directory is over ``hdfs.stagingMaxBytes``."""
+        """Append the batch to the staging files of its buckets and return once they are
+        synced (``send(events).wait()``): used for retries and in sink groups."""
+        return self.send(events).wait()
+
+    def send(self, events: list[Event]) -> PendingWrite:
+        """Append the batch to the staging files of its buckets (no sync here) and roll files
+        that reached a limit; the returned ``wait()`` blocks until the syncer thread synced
+        every file the batch touched past the batch's end. Raises RetriableError when the
+        staging disk fails or the staging directory is over ``hdfs.stagingMaxBytes``;
+        ``wait()`` returns failed indices (not retriable) for events whose path needs a
+        timestamp they lack, and fails the events whose staging file could not be synced."""
         with self._lock:
             if not self._started:
                 self.start()
-            return self._write(events)
+            return self._send(events)
 
-    def _write(self, events: list[Event]) -> BatchOutcome | None:
+    def _send(self, events: list[Event]) -> _PendingSync:
         self._check_staging_limit()
         now_ms = int(self.wall_clock() * 1000)
         groups, failed, reason = self._group(events, now_ms)
         before = collections.OrderedDict(self._writers)
         journal: dict[int, tuple[_OpenFile, tuple[int, int, Any, int, int] | None]] = {}
         to_seal: list[_OpenFile] = []
+        targets: list[_Target] = []
         now = self.clock()
         try:
-            for key, evs in groups.items():
-                self._append(key, evs, now, journal, to_seal)
-            for f, _ in journal.values():
-                f.staging.sync()
+            for key, (evs, idx) in groups.items():
+                self._append(key, evs, idx, now, journal, to_seal, targets)
         except OSError as exc:
             self._undo(journal, before)
             raise RetriableError(
                 f"sink '{self.name}': cannot write to the staging directory {self.staging.path if self.staging else '?'} "
                 f"({exc.strerror or exc}); the batch stays in the channel — free space or fix that disk, or set hdfs.stagingDir"
             )
+        self.syncer.publish([f.staging for f, _ in journal.values()])
         for f in to_seal:
             self._seal(f)
         while len(self._writers) > self.cfg.max_open_files:
             _, oldest = self._writers.popitem(last=False)
             self._seal(oldest)
-        if failed:
-            return BatchOutcome(failed=failed, error=PermanentError(reason), retriable=False)
-        return None
+        return _PendingSync(self, targets, len(events), failed, reason)
 
-    def _group(self, events: list[Event], now_ms: int) -> tuple[dict[tuple[str, str], list[Event]], list[int], str]:
+    def _group(self, events: list[Event], now_ms: int) -> tuple[dict[tuple[str, str], _Group], list[int], str]:
+        """Events by bucket, each with its indices in the batch (None: all of them, in order)."""
         paths = self._paths
         assert paths is not None
-        if paths.constant:
-            return {paths.resolve(None, now_ms): events}, [], ""  # type: ignore[dict-item]
-        groups: dict[tuple[str, str], list[Event]] = {}
+        if paths.per_batch:  # no header escapes, no event time: one bucket for the whole batch
+            return {paths.resolve(None, now_ms): (events, None)}, [], ""  # type: ignore[dict-item]
+        groups: dict[tuple[str, str], _Group] = {}
         failed: list[int] = []
         problem = ""
         resolve = paths.resolve
@@ -515,9 +580,10 @@ class HdfsSink(Sink):
                 continue
             group = groups.get(key)  # type: ignore[arg-type]
             if group is None:
-                groups[key] = [e]  # type: ignore[index]
+                groups[key] = ([e], [i])  # type: ignore[index]
             else:
-                group.append(e)
+                group[0].append(e)
+                group[1].append(i)  # type: ignore[union-attr]
         reason = ""
         if failed:
             reason = (
@@ -531,17 +597,22 @@ class HdfsSink(Sink):
         self,
         key: tuple[str, str],
         evs: list[Event],
+        idx: list[int] | None,
         now: float,
         journal: dict[int, Any],
         to_seal: list[_OpenFile],
+        targets: list[_Target],
     ) -> None:
+        """Append ``evs`` (indices ``idx`` in the batch; None: 0..n-1) to the bucket's open
+        file, opening and rolling files as the limits say; record each file's end offset."""
         cfg = self.cfg
         i = 0
         n = len(evs)
+        sizes: list[int] | None = None
         while i < n:
             f = self._writers.get(key)
-            if f is not None and cfg.roll_interval and now >= f.opened + cfg.roll_interval:
-                del self._writers[key]
+            if f is not None and (f.staging.error is not None or (cfg.roll_interval and now >= f.opened + cfg.roll_interval)):
+                del self._writers[key]  # a file whose sync failed takes no more batches
                 to_seal.append(f)
                 f = None
             if f is None:
@@ -555,21 +626,19 @@ class HdfsSink(Sink):
             take = n - i
             if cfg.roll_count:
                 take = min(take, cfg.roll_count - f.events)
-            raw = 0
+            raw = 0  # body bytes, counted only for hdfs.rollSize
             if cfg.roll_size:
-                room = cfg.roll_size - f.raw_bytes
-                j = i
-                limit = i + take
-                while j < limit:
-                    raw += len(evs[j].body)
-                    j += 1
-                    if raw >= room:
-                        break
-                take = j - i
+                if sizes is None:  # running totals of body bytes: one C-level pass per group
+                    sizes = list(itertools.accumulate([len(e.body) for e in evs]))
+                base = sizes[i - 1] if i else 0
+                # the first event at which the file reaches rollSize ends this chunk
+                j = bisect.bisect_left(sizes, base + cfg.roll_size - f.raw_bytes, i, i + take)
+                take = min(take, j - i + 1)
+                raw = sizes[i + take - 1] - base
             chunk = evs[i : i + take] if (i or take != n) else evs
-            if not cfg.roll_size:
-                raw = sum(len(e.body) for e in chunk)
-            f.staging.append(f.encoder.encode(chunk))
+            staging = f.staging
+            staging.append(f.encoder.encode(chunk))
+            targets.append((staging, staging.size, i, i + take, idx))
             f.events += take
             f.raw_bytes += raw
             f.last_write = now
@@ -621,9 +690,13 @@ class HdfsSink(Sink):
         return _OpenFile(key, staging, encoder, now, now)
 
     def _seal(self, f: _OpenFile) -> None:
-        f.staging.close()
+        """Roll ``f``: the syncer syncs what it holds, closes it and hands it to the uploads."""
         self.counter.connection_closed_count += 1
-        self.uploader.submit(f.staging.path, f.staging.size, f.staging.payload_size, f.staging.meta)
+        self.syncer.close(f.staging, self._sealed)
+
+    def _sealed(self, staging: StagingFile) -> None:
+        """(Syncer thread) ``staging`` is closed; its synced frames are the file's content."""
+        self.uploader.submit(staging.path, staging.synced, staging.synced_payload, staging.meta)
 
     def _check_staging_limit(self) -> None:
         limit = self.cfg.staging_max
@@ -661,13 +734,16 @@ class HdfsSink(Sink):
     # -- for tests and tools ---------------------------------------------------------------
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Roll every open file and wait until every staged file is uploaded."""
+        """Roll every open file and wait until every staged file is synced and uploaded."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             for f in list(self._writers.values()):
                 self._seal(f)
             self._writers.clear()
+        if not self.syncer.drain(timeout):
+            return False
         self.uploader.retry_now()
-        return self.uploader.drain(timeout)
+        return self.uploader.drain(max(0.0, deadline - time.monotonic()))
 
 
 class _Config:

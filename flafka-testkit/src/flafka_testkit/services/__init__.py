@@ -3,8 +3,13 @@
 :func:`get_service` decides where a service comes from, in this order:
 
 1. ``FLAFKA_TEST_<NAME>`` (e.g. ``FLAFKA_TEST_KAFKA=127.0.0.1:9092``): that address, as is;
-2. Docker via testcontainers, when a Docker engine answers (see ``docker.py``; Kafka only);
+2. Docker via testcontainers, when a Docker engine answers and the caller allows it (the
+   pytest fixtures do, the CLI does not); Kafka, HDFS, HBase and Kudu (see ``docker.py``;
+   untested on an engine); ``FLAFKA_TESTKIT_DOCKER=0`` turns it off;
 3. local processes on 127.0.0.1 built from Maven Central artifacts (``LocalService``).
+
+``kafka-secure`` (a second broker with a SASL_SSL listener) is local processes only: it has
+no env var and no Docker flavour, and ``flafka testkit up`` without names does not start it.
 
 Importing this package is cheap: service modules load on first use.
 """
@@ -17,17 +22,22 @@ from collections.abc import Callable
 
 from flafka_testkit.services.base import ExternalService, LocalService, Service, ServiceError, Status
 
-#: name -> (module, class); the order is the start order of ``flafka testkit up``.
+#: name -> (module, class), in start order.
 LOCAL: dict[str, tuple[str, str]] = {
     "kafka": ("kafka", "KafkaService"),
+    "kafka-secure": ("kafka", "SecureKafkaService"),
     "hdfs": ("hdfs", "HdfsService"),
     "hbase": ("hbase", "HBaseService"),
     "kudu": ("kudu", "KuduService"),
     "flume": ("flume", "FlumeService"),
 }
+#: every service the kit offers (``flafka testkit status`` / ``down`` without names)
 NAMES = tuple(LOCAL)
+#: what ``flafka testkit up`` starts without names (a second, secured broker is opt-in)
+DEFAULT_UP = tuple(name for name in NAMES if name != "kafka-secure")
 
-#: name -> the env var giving an address to use as is (Flume has none: it is not a server).
+#: name -> the env var giving an address to use as is (Flume has none: it is not a server;
+#: kafka-secure has none: its clients need the CA and password the kit makes).
 ENV_VARS = {
     "kafka": "FLAFKA_TEST_KAFKA",  # bootstrap servers, host:port[,host:port]
     "hdfs": "FLAFKA_TEST_HDFS",  # WebHDFS URL, http://host:9870
@@ -70,6 +80,6 @@ def get_service(name: str, *, docker: bool = True) -> Service:
 
 
 __all__ = [
-    "ENV_VARS", "NAMES", "ExternalService", "LocalService", "Service", "ServiceError", "Status",
+    "DEFAULT_UP", "ENV_VARS", "NAMES", "ExternalService", "LocalService", "Service", "ServiceError", "Status",
     "get_service", "local_service",
 ]  # fmt: skip

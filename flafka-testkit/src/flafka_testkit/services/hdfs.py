@@ -85,8 +85,9 @@ def probe(address: str, timeout: float = 5.0) -> None:
         raise ServiceError(f"HDFS at {base} has no live DataNode yet")
 
 
-def write_probe(address: str, timeout: float = 10.0) -> None:
-    """Create a small file through WebHDFS (NameNode redirect, then DataNode), overwrite=true."""
+def write_probe(address: str, timeout: float = 10.0, expect_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
+    """Create a small file through WebHDFS (NameNode redirect, then DataNode), overwrite=true;
+    the redirect must name one of ``expect_hosts`` (where the DataNode must be reachable)."""
     base = _webhdfs(address)
     url = f"{base}/webhdfs/v1/tmp/.flafka-probe?op=CREATE&overwrite=true&user.name={USER}"
     first = urllib.request.Request(url, method="PUT")
@@ -99,8 +100,8 @@ def write_probe(address: str, timeout: float = 10.0) -> None:
             raise ServiceError(f"WebHDFS CREATE answered HTTP {exc.code}: {exc.read()[:300]!r}")
         location = exc.headers["Location"]
     host = urllib.parse.urlsplit(location).hostname
-    if host not in ("127.0.0.1", "localhost"):
-        raise ServiceError(f"the DataNode advertises {host}, not 127.0.0.1 (dfs.datanode.hostname is not applied)")
+    if host not in expect_hosts:
+        raise ServiceError(f"the DataNode advertises {host}, not {' or '.join(expect_hosts)} (dfs.datanode.hostname is not applied)")
     with urllib.request.urlopen(urllib.request.Request(location, data=b"ok", method="PUT"), timeout=timeout) as resp:
         if resp.status != 201:
             raise ServiceError(f"WebHDFS CREATE on the DataNode answered HTTP {resp.status}")
