@@ -13,9 +13,20 @@ delivered and forgets the rest (a batch still in flight for a revoked partition 
 never commit its offsets — the partition's new owner reads those records again:
 duplicates, never loss).
 
+Offsets are committed asynchronously while data flows (``on_commit`` reports the result):
+a failed commit puts its offsets back, so the next commit covers them. When commits fail
+(or go unanswered for ``STALL_AFTER``) while more than ``MAX_AHEAD_BATCHES`` batches were
+handed to the channel past the last successful commit, the source pauses its partitions
+(librdkafka drops what it had prefetched) and only retries the commit, until one succeeds
+or a rebalance takes the partitions: what a rebalance after a broker fault re-reads stays
+bounded by what was handed on before the stall was seen.
+
 Headers (as Flume 1.11): ``timestamp`` (record time), ``topic`` (``topicHeader``, when
 ``setTopicHeader``), ``partition``, ``offset`` — each only when the event has none yet —
 ``key`` (the record key, always), and ``header.<flumeHeader> = <kafkaHeader>`` copies.
+Plain records (not ``useFlumeEventFormat``) become :class:`KafkaRecordEvent`: the headers
+are built from the record on first access, so pipelines that never look at them (null,
+HDFS with a constant path) never pay for them.
 """
 
 from __future__ import annotations
@@ -44,6 +55,20 @@ log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL = 0.02
 """Seconds between two offset commits while data flows (see ``_commit_due``)."""
+
+COMMIT_RETRY = 0.5
+"""Seconds between commit attempts after a commit failed (the broker may be down)."""
+
+STALL_AFTER = 0.5
+"""Seconds an asynchronous commit may go unanswered before commits count as stalled."""
+
+MAX_AHEAD_BATCHES = 4
+"""While commits fail or stall, the source reads no new records once more than this many
+batches (``batchSize`` records each) were handed to the channel past the last commit that
+succeeded."""
+
+RESEND_AFTER = 30.0
+"""An asynchronous commit still unanswered after this many seconds is sent again."""
 
 TP = tuple[str, int]
 Position = dict[TP, tuple[int, int, int]]
