@@ -174,7 +174,9 @@ def watch(
     try:
         if profile is not None:
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            spy_argv = [py_spy, "record", "--pid", str(pid), "--threads", "--idle", *(["--native"] if os.environ.get("FLAFKA_BENCH_NATIVE") else []), "--rate", "250", "--format", "raw", "-o", str(profile)]
+            native = ["--native"] if os.environ.get("FLAFKA_BENCH_NATIVE") else []  # C frames too (librdkafka, gc)
+            spy_argv = [py_spy, "record", "--pid", str(pid), "--threads", "--idle", *native, "--rate", "250"]
+            spy_argv += ["--format", "raw", "-o", str(profile)]
             with open(f"{profile}.log", "wb") as spy_log:
                 spy = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL, stderr=spy_log)
         while True:

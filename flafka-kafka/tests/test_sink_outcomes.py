@@ -194,9 +194,10 @@ def test_bad_partition_header_is_permanent_for_that_event_only() -> None:
 def test_unreported_records_fail_retriably() -> None:
     sink, fake = sink_with_fake(**{"kafka.producer.message.timeout.ms": "1000"})
     fake.verdict = lambda n, r: "stuck" if n >= 1 else None
+    assert sink.flush_timeout == 6.0  # message.timeout.ms + 5 s
+    sink.flush_timeout = 0.3
     out = sink.write(events(3))
     assert out is not None and list(out.failed) == [1, 2] and out.retriable is True
-    assert fake.flush_timeouts == [6.0]  # message.timeout.ms + 5 s
 
 
 def test_outcome_of_all_delivered() -> None:
@@ -209,11 +210,37 @@ def test_outcome_of_all_delivered() -> None:
 def _driver(sink: KafkaSink, n: int) -> tuple[SinkDriver, MemoryChannel]:
     channel = make(MemoryChannel, "c", capacity=1000, transactionCapacity=100)
     channel.start()
-    with channel.put_transaction() as tx:
-        tx.put(events(n))
+    batch = events(n)
+    for i in range(0, n, 100):
+        with channel.put_transaction() as tx:
+            tx.put(batch[i : i + 100])
     sink.channel = channel
     sink.counter = SinkCounter("k")
     return SinkDriver(sink), channel
+
+
+def drive_batch(driver: SinkDriver) -> None:
+    """Move one batch all the way: the sink keeps two batches in flight, so drive until
+    nothing is (a failure raises SinkFailure as ``drive`` does)."""
+    driver.drive()
+    while driver.in_flight:
+        driver.drive()
+
+
+def test_kafka_sink_produces_the_next_batch_while_the_previous_one_is_acknowledged() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: "stuck" if n >= 100 else None
+    driver, channel = _driver(sink, 250)
+    driver.drive()  # batch 1 produced, not waited for
+    assert driver.in_flight == 1 and len(fake.records) == 100 and sink.counter.event_drain_success_count == 0
+    driver.drive()  # batch 2 produced, then batch 1 waited for and committed
+    assert driver.in_flight == 1 and len(fake.records) == 200 and sink.counter.event_drain_success_count == 100
+    assert channel.size() == 50
+    fake.verdict = lambda n, r: None
+    driver.drive()
+    assert driver.in_flight == 1 and sink.counter.event_drain_success_count == 200
+    assert driver.settle() == []
+    assert channel.is_empty() and sink.counter.event_drain_success_count == 250
 
 
 def test_runtime_retries_only_the_failed_records() -> None:
@@ -229,7 +256,7 @@ def test_runtime_retries_only_the_failed_records() -> None:
 
     fake.verdict = verdict
     driver, channel = _driver(sink, 5)
-    driver.drive()
+    drive_batch(driver)
     assert channel.is_empty()
     assert [r["value"] for r in fake.records].count(b"body-1") == 3
     assert sorted(set(r["value"] for r in fake.records)) == [b"body-%d" % i for i in range(5)]
@@ -240,7 +267,7 @@ def test_runtime_rolls_back_when_the_broker_keeps_failing() -> None:
     fake.verdict = lambda n, r: KafkaError(KafkaError._TRANSPORT)
     driver, channel = _driver(sink, 5)
     with pytest.raises(SinkFailure) as info:
-        driver.drive()
+        drive_batch(driver)
     assert info.value.retriable
     assert channel.size() == 5  # rolled back: nothing lost
 
@@ -250,7 +277,7 @@ def test_runtime_dead_letters_permanently_rejected_events(tmp_path: Path) -> Non
     fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if r["value"] == b"body-0" else None
     driver, channel = _driver(sink, 3)
     driver.dead_letter = DeadLetterFile(str(tmp_path), "k")
-    driver.drive()
+    drive_batch(driver)
     assert channel.is_empty()
     assert b"MSG_SIZE_TOO_LARGE" in driver.dead_letter.path.read_bytes()
     assert sorted(r["value"] for r in fake.records) == [b"body-0", b"body-1", b"body-2"]

@@ -22,9 +22,9 @@ from base64 import b64encode
 from collections import deque
 from pathlib import Path
 
+from flafka.channel import TakeTransaction
 from flafka.errors import FlafkaError, PermanentError, RetriableError
 from flafka.event import Event
-from flafka.channel import TakeTransaction
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka.sinkprocessor import SinkProcessor
 from flafka.source import PollableSource, Status
@@ -138,8 +138,11 @@ class SinkDriver:
             counter.event_drain_attempt_count += n
             try:
                 pending = self.sink.send(events)
-            except Exception as exc:
-                pending = _Raised(exc)
+            except Exception as exc:  # failed at once: complete it (and those before it) now
+                in_flight.append((tx, events, _Raised(exc)))
+                while in_flight:
+                    self._complete_oldest()
+                return Status.READY
             in_flight.append((tx, events, pending))
             if len(in_flight) < self._depth:
                 return Status.READY
@@ -149,14 +152,17 @@ class SinkDriver:
         self._complete_oldest()
         return Status.READY
 
-    def settle(self) -> None:
+    def settle(self) -> list[SinkFailure]:
         """Complete every batch in flight, oldest first (commit what was delivered, roll
-        back what failed). Failures are logged, not raised."""
+        back what failed). Failures are logged and returned, not raised."""
+        failures: list[SinkFailure] = []
         while self._in_flight:
             try:
                 self._complete_oldest()
             except SinkFailure as exc:
                 log.error("%s", exc)
+                failures.append(exc)
+        return failures
 
     def _complete_oldest(self) -> None:
         tx, events, pending = self._in_flight.popleft()

@@ -22,13 +22,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
-from flafka.sink import BatchOutcome, Sink
+from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_kafka import avro_event
 from flafka_kafka.client_config import (
     RENAMED,
@@ -152,6 +153,7 @@ class KafkaSink(Sink):
     aliases = ("org.apache.flume.sink.kafka.KafkaSink",)
     summary = "Write events to a Kafka topic (librdkafka); commit only acknowledged batches"
     batch_size_key = "flumeBatchSize"
+    max_pending_batches = 2
     settings_schema = Schema(
         Setting("kafka.bootstrap.servers", "str", REQUIRED, "host:port,... of Kafka brokers", legacy=("brokerList",), since="1.7"),
         Setting(
@@ -229,7 +231,9 @@ class KafkaSink(Sink):
             dict(settings.get("kafka.producer.*") or {}),
             acks,
             name,
-            {"delivery.report.only.error": True},  # write() infers success from an empty queue after flush
+            # librdkafka waits linger.ms (default 5) for more records before it sends a
+            # partition's batch; with two flafka batches in flight, 1 ms was fastest
+            {"linger.ms": 1},
         )
 
     @classmethod
@@ -310,54 +314,31 @@ class KafkaSink(Sink):
     # -- the data path -------------------------------------------------------------------
 
     def write(self, events: list[Event]) -> BatchOutcome | None:
+        return self._start(events).wait()
+
+    def send(self, events: list[Event]) -> PendingWrite:
+        """Produce every event (librdkafka batches and sends them in the background) and
+        return the batch's :class:`_Delivery`, whose ``wait`` collects its delivery
+        reports. The runtime produces the next batch while this one is acknowledged."""
+        return self._start(events)
+
+    def _start(self, events: list[Event]) -> _Delivery:
         producer = self._producer
         if producer is None:  # never started, or dropped after a fatal client error
             self.start()
             producer = self._producer
-        n = len(events)
-        errors: list[BaseException | None] = [None] * n
-        acked = [False] * n
-        permanent = self._permanent
-        fatal: list[Any] = []
+        batch = _Delivery(self, producer, events)
+        self._produce(batch, range(len(events)))
+        producer.poll(0)  # serve reports already due, without waiting
+        return batch
 
-        def report(i: int, err: Any, msg: Any) -> None:
-            if err is None:
-                acked[i] = True
-            else:
-                errors[i] = delivery_error(err, permanent, reported=True)
-                if err.fatal():
-                    fatal.append(err)
-
-        self._send(producer, events, range(n), report, errors, acked)
-        # A broker rejects a whole record batch that is too large (librdkafka does not
-        # split batches as the Java client does): send those records one by one to find
-        # which of them is too large by itself.
-        too_large = [i for i, e in enumerate(errors) if isinstance(e, DeliveryError) and e.batch_too_large]
-        if len(too_large) > 1:
-            for i in too_large:
-                errors[i] = None
-                self._send(producer, events, (i,), report, errors, acked)
-        if fatal:
-            log.error(
-                "sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch", self.name, fatal[0].str()
-            )
-            self._producer = None
-        outcome = outcome_of(errors)
-        if outcome is not None and len(outcome.failed) == n:
-            raise outcome.error  # nothing was delivered: the whole batch failed (rolled back)
-        return outcome
-
-    def _send(
-        self,
-        producer: Any,
-        events: list[Event],
-        indices: Any,
-        report: Callable[[int, Any, Any], None],
-        errors: list[BaseException | None],
-        acked: list[bool],
-    ) -> None:
-        """Produce ``events[i]`` for every i in ``indices``, flush, and mark every record
-        that got no delivery report as failed (retriable)."""
+    def _produce(self, batch: _Delivery, indices: Any) -> None:
+        """Produce ``batch.events[i]`` for every i in ``indices``; a record that cannot
+        even be queued gets its error in ``batch.errors`` at once (and no report)."""
+        events = batch.events
+        errors = batch.errors
+        report = batch.report
+        producer = batch.producer
         produce = producer.produce
         poll = producer.poll
         permanent = self._permanent
@@ -370,6 +351,8 @@ class KafkaSink(Sink):
         partition = -1 if self.default_partition is None else self.default_partition
         timestamp = 0
         kafka_headers = None
+        callback = functools.partial
+        queued = 0
         for i in indices:
             event = events[i]
             # read-only here: an event without headers must not get a dict allocated for it
@@ -382,26 +365,18 @@ class KafkaSink(Sink):
             except DeliveryError as exc:
                 errors[i] = exc
                 continue
-            cb = functools.partial(report, i)
+            cb = callback(report, i)
             while True:
                 try:
                     produce(topic, value, headers.get("key"), partition, on_delivery=cb, timestamp=timestamp, headers=kafka_headers)
+                    queued += 1
                     break
                 except BufferError:  # the local queue is full: let it drain
                     poll(0.05)
                 except _kafka().KafkaException as exc:
                     errors[i] = delivery_error(exc.args[0], permanent)
                     break
-        if producer.flush(self.flush_timeout):
-            for i in indices:
-                if errors[i] is None and not acked[i]:
-                    errors[i] = DeliveryError(f"no delivery report within {self.flush_timeout:.0f}s", permanent=False)
-        else:
-            # an empty queue after flush: with delivery.report.only.error every record that
-            # got no error report was acknowledged (no Python callback per delivered record)
-            for i in indices:
-                if errors[i] is None:
-                    acked[i] = True
+        batch.unreported += queued
 
     def _topic(self, headers: dict[str, str]) -> str:
         if self.allow_override:
@@ -444,6 +419,81 @@ class KafkaSink(Sink):
         if self.header_map:
             kafka_headers = [(kname, headers[fname].encode()) for fname, kname in self.header_map if fname in headers] or None
         return partition, timestamp, kafka_headers
+
+
+class _Delivery(PendingWrite):
+    """One batch in flight: its events, one error slot per event, and how many of its
+    records still await a delivery report. ``wait`` returns what the runtime needs."""
+
+    __slots__ = ("errors", "events", "fatal", "producer", "reported", "sink", "unreported")
+
+    def __init__(self, sink: KafkaSink, producer: Any, events: list[Event]) -> None:
+        self.sink = sink
+        self.producer = producer
+        self.events = events
+        self.errors: list[BaseException | None] = [None] * len(events)
+        self.reported = bytearray(len(events))
+        self.unreported = 0
+        self.fatal: list[Any] = []
+
+    def report(self, i: int, err: Any, msg: Any) -> None:
+        """librdkafka's delivery report for record ``i`` (called from ``poll``)."""
+        if self.reported[i]:
+            return
+        self.reported[i] = 1
+        self.unreported -= 1
+        if err is not None:
+            self.errors[i] = delivery_error(err, self.sink._permanent, reported=True)
+            if err.fatal():
+                self.fatal.append(err)
+
+    def wait(self) -> BatchOutcome | None:
+        """Serve delivery reports until every record of this batch has one (or the
+        producer's timeout passed: those records count as failed, retriable)."""
+        sink = self.sink
+        poll = self.producer.poll
+        if self.unreported > 0:
+            deadline = time.monotonic() + sink.flush_timeout
+            while self.unreported > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    for i, error in enumerate(self.errors):
+                        if error is None and not self.reported[i]:
+                            self.reported[i] = 1
+                            self.errors[i] = DeliveryError(f"no delivery report within {sink.flush_timeout:.0f}s", permanent=False)
+                    self.unreported = 0
+                    break
+                poll(min(remaining, 0.1))
+        errors = self.errors
+        # A broker rejects a whole record batch that is too large (librdkafka does not
+        # split batches as the Java client does): send those records one by one to find
+        # which of them is too large by itself.
+        too_large = [i for i, e in enumerate(errors) if isinstance(e, DeliveryError) and e.batch_too_large]
+        if len(too_large) > 1:
+            for i in too_large:
+                alone = _Delivery(sink, self.producer, [self.events[i]])
+                sink._produce(alone, (0,))
+                alone.wait_quietly()
+                errors[i] = alone.errors[0]
+                self.fatal += alone.fatal
+        if self.fatal and sink._producer is self.producer:
+            log.error(
+                "sink '%s': the Kafka producer failed for good (%s); a new one is created for the next batch",
+                sink.name,
+                self.fatal[0].str(),
+            )
+            sink._producer = None
+        outcome = outcome_of(errors)
+        if outcome is not None and len(outcome.failed) == len(errors):
+            raise outcome.error  # nothing was delivered: the whole batch failed (rolled back)
+        return outcome
+
+    def wait_quietly(self) -> None:
+        """``wait`` for a batch of one record, keeping the error in ``errors[0]``."""
+        try:
+            self.wait()
+        except (RetriableError, PermanentError):
+            pass
 
 
 COMPONENTS = [KafkaSink]

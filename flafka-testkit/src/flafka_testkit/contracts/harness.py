@@ -50,8 +50,17 @@ class SinkHarness:
 
     def drive_until_empty(self, timeout: float = 30.0, max_failures: int | None = None) -> list[SinkFailure]:
         """Drive batches until the channel is empty; return the failures met on the way.
-        Gives up (returns) when ``timeout`` passes or after ``max_failures`` failures."""
+        Gives up (returns) when ``timeout`` passes or after ``max_failures`` failures.
+        Batches a pipelined sink still has in flight are completed (committed or rolled
+        back) before it returns."""
         failures: list[SinkFailure] = []
+        try:
+            self._drive(failures, timeout, max_failures)
+        finally:
+            failures += self.driver.settle()
+        return failures
+
+    def _drive(self, failures: list[SinkFailure], timeout: float, max_failures: int | None) -> None:
         deadline = time.monotonic() + timeout
         while not self.channel.is_empty() and time.monotonic() < deadline:
             try:
@@ -62,7 +71,6 @@ class SinkHarness:
                 if max_failures is not None and len(failures) >= max_failures:
                     break
                 time.sleep(0.05)
-        return failures
 
 
 class SourceHarness:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,7 +27,7 @@ import pytest
 from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
 from flafka.runtime import SinkFailure
-from flafka.sink import BatchOutcome, Sink
+from flafka.sink import BatchOutcome, Sink, Written
 from flafka_testkit.contracts.harness import SinkHarness, build, put
 
 
@@ -50,6 +50,18 @@ class SinkCapabilities:
     """Keys whose values must be masked wherever settings are shown."""
     readable: bool = True
     """read_back works (False for sinks that discard, like ``null``)."""
+
+
+def _inject(sink: Sink, write: Callable[[list[Event]], BatchOutcome | None]) -> None:
+    """Route the runtime's calls through ``write``: both ``write`` and ``send`` (which a
+    pipelined sink overrides) are replaced on the instance until :func:`_restore`."""
+    sink.write = write  # type: ignore[method-assign,assignment]
+    sink.send = lambda events: Written(write(events))  # type: ignore[method-assign]
+
+
+def _restore(sink: Sink) -> None:
+    for name in ("write", "send"):
+        sink.__dict__.pop(name, None)
 
 
 class SinkContract:
@@ -195,13 +207,13 @@ class SinkContract:
                 return BatchOutcome(failed=range(half, len(events)), error=RetriableError("injected partial failure"))
             return real_write(events)
 
-        sink.write = flaky_write  # type: ignore[method-assign]
         try:
+            _inject(sink, flaky_write)
             events = self._events(min(sink.batch_size(), 200))
             put(harness.channel, events)
             assert harness.drive_until_empty() == []
         finally:
-            del sink.write
+            _restore(sink)
         assert calls[0] == len(events) and calls[1] == len(events) - len(events) // 2
         if not self.capabilities.readable:
             return
@@ -216,12 +228,12 @@ class SinkContract:
             def failing_write(events: list[Event], error: Exception = error) -> BatchOutcome | None:
                 raise error
 
-            sink.write = failing_write  # type: ignore[method-assign]
             try:
+                _inject(sink, failing_write)
                 with pytest.raises(SinkFailure) as info:
                     harness.driver.drive()
             finally:
-                del sink.write
+                _restore(sink)
             assert info.value.retriable is isinstance(error, RetriableError)
             assert harness.channel.size() == 20
         assert harness.drive_until_empty() == []

@@ -36,8 +36,9 @@ The flavours (image env var, default):
     is not on Maven Central (only the jars are). So the kit builds a small image once
     (Docker caches it): ``eclipse-temurin:17-jre`` (``FLAFKA_HBASE_BASE_IMAGE``) plus the
     official ``hbase-<version>-hadoop3-bin.tar.gz`` from ``archive.apache.org`` (every ASF
-    release stays there; ``FLAFKA_HBASE_TARBALL_URL`` picks a mirror), checked against the
-    ``.sha512`` published beside it. One container runs ``hbase master start``
+    release stays there; ``FLAFKA_HBASE_TARBALL_URL`` picks a mirror,
+    ``FLAFKA_HBASE_DOCKER_VERSION`` another 2.x), checked against the ``.sha512`` published
+    beside it. One container runs ``hbase master start``
     (standalone: master + region server + ZooKeeper) and ``hbase thrift``; the master,
     region server and ZooKeeper advertise the Docker host on free host ports published
     1:1, so they reach each other through the same names a host client uses. An image
