@@ -329,8 +329,7 @@ class KafkaSink(Sink):
             producer = self._producer
         batch = _Delivery(self, producer, events)
         self._produce(batch, range(len(events)))
-        producer.poll(0)  # serve reports already due, without waiting
-        return batch
+        return batch  # delivery reports are served by wait() (each poll releases and retakes the GIL)
 
     def _produce(self, batch: _Delivery, indices: Any) -> None:
         """Produce ``batch.events[i]`` for every i in ``indices``; a record that cannot
