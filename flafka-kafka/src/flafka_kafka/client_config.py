@@ -34,6 +34,29 @@ Role = Literal["producer", "consumer"]
 
 log = logging.getLogger("flafka_kafka.librdkafka")
 
+
+class _OncePerMinute(logging.Filter):
+    """Lets each distinct librdkafka log line through once a minute (a broker that stays
+    down would otherwise repeat its connection failure every reconnect backoff)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.args[-1]) if isinstance(record.args, tuple) and record.args else str(record.msg)
+        key = _TIMING.sub("", _SUPPRESSED.sub("", text))
+        now = time.monotonic()
+        if now - self._last.get(key, -1e9) < 60.0:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+log.addFilter(_OncePerMinute())
+
 # Java name -> librdkafka name (same value)
 RENAMED: dict[str, str] = {
     "max.request.size": "message.max.bytes",
@@ -333,6 +356,7 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
 
 
 _TIMING = re.compile(r"\s*\(after \d+ms in state \w+\)")
+_SUPPRESSED = re.compile(r",?\s*\d+ identical error\(s\) suppressed")
 
 
 def client_error_fix(err: Any, prefix: str = "kafka.") -> str:
