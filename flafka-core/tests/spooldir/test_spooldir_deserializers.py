@@ -133,6 +133,59 @@ def test_very_long_line_without_newline_across_many_chunks() -> None:
     assert d.offset == 10_000 and d.line == 1
 
 
+def test_file_without_newlines_is_emitted_in_pieces_with_bounded_memory() -> None:
+    """A 3 MB file with no newline: pieces go out while it is read (never the whole file
+    in memory), with exact offsets, one cut counted, and the same events as Flume's."""
+    data = ("é" * 1000 + "x").encode() * 1000  # 2-byte characters across chunk boundaries
+    d = line_reader(data, chunk_size=65536, max_line_length=2048)
+    got: list[bytes] = []
+    most_buffered = 0
+    while True:
+        events = d.read(100)
+        if not events:
+            break
+        got.extend(events)
+        most_buffered = max(most_buffered, d._parts_len)
+        assert d.line == 0 or d.offset == len(data)
+    assert got == reference(data, 2048)
+    assert most_buffered <= 2 * 65536
+    assert d.offset == len(data) and d.line == 1
+    assert d.cuts == 1 and d.first_cut is not None and d.first_cut[0] == 1
+
+
+def test_resuming_inside_a_long_line_that_was_emitted_early() -> None:
+    data = b"a" * 5000 + b"\nnext\n"
+    d = line_reader(data, chunk_size=1000, max_line_length=1000)
+    first = d.read(2)
+    assert first == [b"a" * 1000] * 2 and (d.offset, d.line) == (2000, 0)
+    rest = read_all(line_reader(data, offset=d.offset, line=d.line, chunk_size=1000, max_line_length=1000))
+    assert first + rest == reference(data, 1000)
+
+
+@settings(max_examples=int(os.environ.get("FLAFKA_HYPOTHESIS_EXAMPLES", "300")), deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(["a", "é", "日", "😀"]), min_size=50, max_size=400),
+    limit=st.integers(min_value=1, max_value=12),
+    chunk=st.integers(min_value=1, max_value=16),
+    batch=st.integers(min_value=1, max_value=9),
+)
+def test_long_lines_emitted_early_resume_exactly(text: str, limit: int, chunk: int, batch: int) -> None:
+    raw = (text + "\n" + text).encode()
+    expected = reference(raw, limit)
+    kw: dict[str, Any] = {"max_line_length": limit, "chunk_size": chunk}
+    assert read_all(line_reader(raw, **kw), batch) == expected
+    got: list[bytes] = []
+    offset = line = 0
+    while True:
+        d = line_reader(raw, offset=offset, line=line, **kw)
+        events = d.read(batch)
+        if not events:
+            break
+        got.extend(events)
+        offset, line = d.offset, d.line
+    assert got == expected and offset == len(raw) and line == 2
+
+
 def test_ascii_compatible() -> None:
     assert ascii_compatible("UTF-8") and ascii_compatible("ISO-8859-1") and ascii_compatible("Shift_JIS")
     assert not ascii_compatible("UTF-16") and not ascii_compatible("UTF-32-LE")

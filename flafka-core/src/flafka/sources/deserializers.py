@@ -114,6 +114,11 @@ class LineDeserializer:
         self._ends: list[int] | None = None
         self._lns: list[int] | None = None
         self._parts: list[bytes] = []  # a partial line read from the file, not yet split
+        self._parts_len = 0
+        # a partial line longer than this many bytes has its complete maxLineLength pieces
+        # emitted before its end is found (bounded memory for a file without newlines)
+        self._spill_at = max(chunk_size, 8 * max_line_length)
+        self._long_line = False  # pieces of the current (unfinished) line were emitted
         self._split_line = line  # whole lines split so far (line number base of the next chunk)
         self._split_pos = offset  # file offset of the start of _parts
         self._eof = False
@@ -159,21 +164,69 @@ class LineDeserializer:
                 self._eof = True
                 complete = b"".join(self._parts)
                 self._parts = []
+                self._parts_len = 0
                 if not complete:
                     return False
             else:
                 cut = data.rfind(b"\n")
                 if cut < 0:
                     self._parts.append(data)  # a partial line: keep reading
+                    self._parts_len += len(data)
+                    if self._parts_len > self._spill_at and self._emit_long_line_pieces():
+                        return True
                     continue
                 head = data if cut + 1 == len(data) else data[: cut + 1]
                 complete = b"".join([*self._parts, head]) if self._parts else head
                 self._parts = [data[cut + 1 :]] if cut + 1 < len(data) else []
+                self._parts_len = len(data) - cut - 1
             self._split(complete)
             if self._i < len(self._lines):
                 return True
 
+    def _emit_long_line_pieces(self) -> bool:
+        """The buffered partial line is longer than ``_spill_at`` bytes: make its complete
+        maxLineLength-character pieces the next bodies now (the cut Flume makes too),
+        keeping at least one character back, so a file without newlines never sits whole
+        in memory. False (keep buffering) when nothing can be emitted yet or the bytes do
+        not decode cleanly (the per-line path deals with them once the line ends)."""
+        raw = b"".join(self._parts)
+        try:
+            text = codecs.getincrementaldecoder(self._in)("strict").decode(raw, final=False)
+        except UnicodeDecodeError:
+            self._parts = [raw]
+            return False
+        limit = self._max
+        n = (len(text) - 1) // limit
+        if n <= 0:
+            self._parts = [raw]
+            return False
+        line_no = self._split_line + 1
+        if not self._long_line:
+            self._long_line = True
+            self.cuts += 1
+            if self.first_cut is None:
+                self.first_cut = (line_no, len(text))  # at least that long: its end is not read yet
+        bodies: list[bytes] = []
+        ends: list[int] = []
+        pos = self._split_pos
+        for k in range(n):
+            piece = text[k * limit : (k + 1) * limit]
+            encoded = piece.encode(self._in)
+            pos += len(encoded)
+            bodies.append(encoded if self._in == self._out else piece.encode(self._out, "replace"))
+            ends.append(pos)
+        consumed = pos - self._split_pos
+        self._parts = [raw[consumed:]]
+        self._parts_len = len(raw) - consumed
+        self._split_pos = pos
+        self._lines, self._ends, self._lns = bodies, ends, [line_no - 1] * n
+        self._i = 0
+        self._tail_no_nl = False
+        return True
+
     def _split(self, complete: bytes) -> None:
+        continued = self._long_line  # the first part ends a line whose pieces went out already
+        self._long_line = False
         parts = complete.split(b"\n")
         ends_nl = not parts[-1]
         if ends_nl:
@@ -195,9 +248,9 @@ class LineDeserializer:
                 self._tail_no_nl = not ends_nl
                 self._ends = self._lns = None
                 return
-        self._slow(parts, ends_nl, base_pos, base_line)
+        self._slow(parts, ends_nl, base_pos, base_line, continued)
 
-    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int) -> None:
+    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int, continued: bool = False) -> None:
         """The per-line path: decode with the error policy, cut long lines, re-encode."""
         bodies: list[bytes] = []
         ends: list[int] = []
@@ -227,7 +280,8 @@ class LineDeserializer:
                 ends.append(pos)
                 lns.append(line_no)
                 continue
-            self.cuts += 1
+            if not (continued and idx == 0):  # that line was counted when its first pieces went out
+                self.cuts += 1
             if self.first_cut is None:
                 self.first_cut = (line_no, len(text))
             cuts = _piece_ends(raw, text, limit, cs, errors, clean)
