@@ -267,30 +267,35 @@ def test_hadoop_reads_every_format_and_codec(hdfs_service: Any, webhdfs: str, ba
 
 CHILD = textwrap.dedent(
     """
-    import sys
+    import collections, sys
     from flafka.event import Event
     from flafka.testing import make
     from flafka_hdfs.sink import HdfsSink
-    url, directory, staging = sys.argv[1:4]
+    url, directory, staging, depth = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     sink = make(HdfsSink, "k1", **{"hdfs.path": directory, "hdfs.webhdfs.url": url, "hdfs.webhdfs.user": "flafka",
         "hdfs.stagingDir": staging, "hdfs.fileType": "SequenceFile", "hdfs.rollCount": "0", "hdfs.rollSize": "30000",
         "hdfs.rollInterval": "0"})
     sink.start()
     n = 0
-    while True:
+    pending = collections.deque()
+    while True:  # as the runtime drives a pipelined sink: up to `depth` batches sent, completed in order
         batch = [Event(b"ev-%08d" % (n + i), {"timestamp": "1700000000000"}) for i in range(100)]
-        sink.write(batch)
         n += 100
-        print(n, flush=True)  # committed: write() returned
+        pending.append((n, sink.send(batch)))
+        if len(pending) >= depth:
+            done, oldest = pending.popleft()
+            assert oldest.wait() is None
+            print(done, flush=True)  # committed: its wait() returned
     """
 )
 
 
+@pytest.mark.parametrize("depth", [1, 4], ids=["write", "pipelined"])
 def test_sigkill_mid_stream_loses_nothing_and_leaves_no_partial_final_file(
-    hdfs_service: Any, webhdfs: str, base_dir: str, tmp_path: Path
+    hdfs_service: Any, webhdfs: str, base_dir: str, tmp_path: Path, depth: int
 ) -> None:
     staging = str(tmp_path / "staging")
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, webhdfs, base_dir, staging], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, webhdfs, base_dir, staging, str(depth)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     committed = 0

@@ -4,6 +4,7 @@ rolling, staging, crash recovery, back-pressure and bad input."""
 from __future__ import annotations
 
 import os
+import random
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,9 +15,10 @@ import requests
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
+from flafka.source import Status
 from flafka.testing import make, settings_for
 from flafka_hdfs.sink import HdfsSink
-from flafka_hdfs.staging import SUFFIX
+from flafka_hdfs.staging import SUFFIX, StagingFile
 
 
 class FakeHdfs:
@@ -144,6 +146,46 @@ def test_roll_size_counts_body_bytes_and_interval_and_idle_roll_in_tick(fs: Fake
     sink.stop()
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_roll_size_and_count_split_files_as_a_per_event_check_would(fs: FakeHdfs, tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    bodies = [b"%d-" % i + b"x" * rng.randint(0, 40) for i in range(400)]
+    expected: list[int] = []  # Flume: after each event, roll once rollSize bytes or rollCount events are reached
+    count = size = 0
+    for b in bodies:
+        count += 1
+        size += len(b)
+        if size >= 100 or count >= 7:
+            expected.append(count)
+            count = size = 0
+    if count:
+        expected.append(count)
+    sink = build(fs, tmp_path, **{"hdfs.rollSize": 100, "hdfs.rollCount": 7})
+    sink.start()
+    i = 0
+    while i < len(bodies):
+        n = rng.randint(1, 30)
+        assert sink.write([Event(b) for b in bodies[i : i + n]]) is None
+        i += n
+    assert sink.flush(5)
+    assert [len(d.splitlines()) for d in finals(fs).values()] == expected
+    assert lines(fs) == bodies
+    sink.stop()
+
+
+def test_local_time_stamp_resolves_the_path_once_per_batch_from_the_clock(fs: FakeHdfs, tmp_path: Path) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/d/%Y%m%d-%H%M", "hdfs.useLocalTimeStamp": "true", "hdfs.timeZone": "UTC"})
+    clock = [1425704649.123]
+    sink.wall_clock = lambda: clock[0]
+    sink.start()
+    assert sink.write(events(3) + events(1, 3, timestamp="0")) is None  # the header is ignored
+    clock[0] += 60
+    assert sink.write(events(2, 4)) is None
+    assert sink.flush(5)
+    assert [(p.rsplit("/", 1)[0], len(d.splitlines())) for p, d in finals(fs).items()] == [("/d/20150307-0504", 4), ("/d/20150307-0505", 2)]
+    sink.stop()
+
+
 def test_buckets_by_header_and_time_and_max_open_files_closes_the_least_recently_used(fs: FakeHdfs, tmp_path: Path) -> None:
     sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/d/%{h}/%Y", "hdfs.maxOpenFiles": 2, "hdfs.timeZone": "UTC"})
     sink.start()
@@ -191,27 +233,224 @@ def test_hdfs_down_writes_stay_local_then_back_pressure_then_catch_up(fs: FakeHd
     sink.stop()
 
 
-def test_staging_disk_failure_undoes_the_batch(fs: FakeHdfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staging_disk_failure_when_opening_a_file_undoes_the_batch(fs: FakeHdfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sink = build(fs, tmp_path, **{"hdfs.rollCount": 3})
     sink.start()
     sink.write(events(2))
     real_write = os.write
-    calls = [0]
 
-    def failing(fd: int, data: Any) -> int:
-        calls[0] += 1
-        if calls[0] == 3:  # the batch rolled one file, opened another, then the disk filled up
-            raise OSError(28, "No space left on device")
-        return real_write(fd, data)
+    def failing(fd: int, data: Any) -> int:  # os.write only writes a new staging file's description
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "write", failing)
+    # the batch appended to the open file, rolled it, then could not create the next one
     with pytest.raises(RetriableError, match=r"No space left on device.*stays in the channel"):
         sink.write(events(4, 2))
     monkeypatch.setattr(os, "write", real_write)
     sink.write(events(4, 2))  # the retry of the same batch
     assert sink.flush(5)
     assert lines(fs) == [e.body for e in events(6)]
+    assert staged(tmp_path) == []
     sink.stop()
+
+
+def test_a_failed_staging_write_fails_only_the_events_of_that_file(fs: FakeHdfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 3})
+    sink.start()
+    sink.write(events(2))
+    real_writev = os.writev
+
+    def failing(fd: int, buffers: Any) -> int:
+        if any(b"e0003" in b for b in buffers):  # the second file's frame: the disk filled up
+            raise OSError(28, "No space left on device")
+        return real_writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", failing)
+    outcome = sink.write(events(4, 2))  # e0002 completes the first file; e0003..e0005 go to the next
+    assert outcome is not None and outcome.retriable
+    assert list(outcome.failed) == [1, 2, 3]
+    assert isinstance(outcome.error, RetriableError)
+    assert "No space left on device" in str(outcome.error) and ".stage" in str(outcome.error) and "hdfs.stagingDir" in str(outcome.error)
+    monkeypatch.setattr(os, "writev", real_writev)
+    assert sink.write(events(3, 3)) is None  # what the runtime retries: only the failed events
+    assert sink.flush(5)
+    assert lines(fs) == [e.body for e in events(6)]  # none lost, none twice
+    assert staged(tmp_path) == []
+    sink.stop()
+
+
+# -- pipelined sends (group commit) ----------------------------------------------------------
+
+
+class GatedSync:
+    """``os.fdatasync`` that blocks while ``gate`` is clear and raises while ``fail`` is set."""
+
+    def __init__(self) -> None:
+        self.real = os.fdatasync
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.fail = False
+        self.calls = 0
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        self.entered.set()
+        assert self.gate.wait(10)
+        if self.fail:
+            raise OSError(5, "Input/output error")
+        self.real(fd)
+
+
+@pytest.fixture
+def gated(monkeypatch: pytest.MonkeyPatch) -> GatedSync:
+    sync = GatedSync()
+    monkeypatch.setattr(os, "fdatasync", sync)
+    return sync
+
+
+def test_group_commit_one_sync_covers_the_batches_sent_meanwhile(fs: FakeHdfs, tmp_path: Path, gated: GatedSync) -> None:
+    sink = build(fs, tmp_path)
+    sink.start()
+    gated.gate.clear()
+    first = sink.send(events(10))
+    assert gated.entered.wait(5)  # the syncer is inside the first batch's sync
+    later = [sink.send(events(10, 10 * i)) for i in range(1, 10)]
+    done = threading.Event()
+
+    def wait_first() -> None:
+        assert first.wait() is None
+        done.set()
+
+    threading.Thread(target=wait_first, daemon=True).start()
+    assert not done.wait(0.3), "wait() returned before the batch was synced"
+    gated.gate.set()
+    assert done.wait(5)
+    assert all(p.wait() is None for p in later)
+    assert gated.calls == 2 and sink.syncer.syncs == 2  # 10 batches, 2 syncs
+    assert sink.flush(5)
+    assert lines(fs) == [e.body for e in events(100)]
+    sink.stop()
+
+
+def test_failed_sync_fails_every_unsynced_batch_and_commits_nothing(fs: FakeHdfs, tmp_path: Path, gated: GatedSync) -> None:
+    from flafka.channels.memory import MemoryChannel
+    from flafka.metrics.counters import SinkCounter
+    from flafka.runtime import SinkDriver, SinkFailure
+
+    channel = make(MemoryChannel, "c1", capacity=1000, transactionCapacity=10, **{"keep-alive": 0})
+    channel.start()
+    sink = build(fs, tmp_path, **{"hdfs.batchSize": 10})
+    sink.channel = channel
+    sink.counter = SinkCounter("k1", "hdfs")
+    sink.start()
+    for i in range(6):
+        with channel.put_transaction() as tx:
+            tx.put(events(10, 10 * i))
+    driver = SinkDriver(sink)
+    assert driver.drive() is Status.READY  # batch 1 sent ...
+    assert sink.syncer.drain(5)  # ... and synced
+    gated.entered.clear()
+    gated.gate.clear()
+    gated.fail = True
+    for _ in range(2):  # batches 2-3 sent, none synced (the syncer is stuck in a failing sync)
+        assert driver.drive() is Status.READY
+    assert gated.entered.wait(5) and driver.in_flight == 3
+    assert driver.drive() is Status.READY  # batch 4 sent; batch 1 completes: it was synced
+    assert driver.in_flight == 3 and sink.counter.event_drain_success_count == 10
+    gated.gate.set()
+    failures = 0
+    while driver.in_flight:  # 2-4 fail, oldest first; nothing of theirs is committed
+        try:
+            driver._complete_oldest()
+        except SinkFailure as exc:
+            failures += 1
+            assert exc.retriable and "Input/output error" in str(exc) and "hdfs.stagingDir" in str(exc)
+    assert failures == 3
+    assert sink.counter.event_drain_success_count == 10
+    assert channel.size() == 50
+    gated.fail = False  # the disk is back: everything is written again to a new file
+    while driver.drive() is Status.READY:
+        pass
+    driver.settle()
+    assert channel.size() == 0 and sink.counter.event_drain_success_count == 60
+    assert sink.flush(5)
+    assert sorted(lines(fs)) == [e.body for e in events(60)]  # each exactly once
+    assert staged(tmp_path) == []
+    sink.stop()
+
+
+def test_roll_while_batches_are_pending_uploads_only_synced_bytes(fs: FakeHdfs, tmp_path: Path, gated: GatedSync) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 25})
+    sink.start()
+    gated.gate.clear()
+    pending = [sink.send(events(10, 10 * i)) for i in range(5)]  # rolls twice while nothing is synced
+    sink.tick()
+    assert fs.files == {}, "a file was uploaded before its batches were synced"
+    assert sink.uploader.pending() == 0
+    gated.gate.set()
+    assert all(p.wait() is None for p in pending)
+    assert sink.flush(5)
+    assert [len(d.splitlines()) for d in finals(fs).values()] == [25, 25]
+    assert lines(fs) == [e.body for e in events(50)]
+    sink.stop()
+
+
+def test_a_file_whose_sync_failed_is_uploaded_up_to_its_last_synced_batch(fs: FakeHdfs, tmp_path: Path, gated: GatedSync) -> None:
+    sink = build(fs, tmp_path, **{"hdfs.rollCount": 25})
+    sink.start()
+    assert sink.write(events(10)) is None
+    gated.fail = True
+    with pytest.raises(RetriableError, match="Input/output error"):
+        sink.write(events(10, 10))
+    gated.fail = False
+    assert sink.write(events(10, 10)) is None  # the retry goes to a new file
+    assert sink.flush(5)
+    assert lines(fs) == [e.body for e in events(20)]
+    sink.stop()
+
+
+def test_an_unexpected_error_in_the_syncer_fails_the_batch_and_the_syncer_goes_on(
+    fs: FakeHdfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = build(fs, tmp_path)
+    sink.start()
+    real = StagingFile.write_out
+    calls = [0]
+
+    def buggy(self: StagingFile, payloads: list[bytes]) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ValueError("a bug")
+        real(self, payloads)
+
+    monkeypatch.setattr(StagingFile, "write_out", buggy)
+    with pytest.raises(RetriableError, match="a bug"):
+        sink.write(events(5))
+    assert sink.write(events(5)) is None  # a new staging file, the same syncer thread
+    assert sink.flush(5)
+    assert lines(fs) == [e.body for e in events(5)]
+    sink.stop()
+
+
+def test_stop_syncs_and_uploads_what_is_pending_and_idle_timeout_waits_for_the_syncer(
+    fs: FakeHdfs, tmp_path: Path, gated: GatedSync
+) -> None:
+    clock = [1000.0]
+    sink = build(fs, tmp_path, **{"hdfs.idleTimeout": 5})
+    sink.clock = lambda: clock[0]
+    sink.start()
+    gated.gate.clear()
+    pending = [sink.send(events(10, 10 * i)) for i in range(3)]
+    clock[0] += 6
+    sink.tick()  # idle: rolled, but not uploaded before it is synced
+    assert fs.files == {}
+    more = sink.send(events(10, 30))
+    gated.gate.set()
+    sink.stop()
+    assert all(p.wait() is None for p in [*pending, more])
+    assert lines(fs) == [e.body for e in events(40)]
+    assert staged(tmp_path) == []
 
 
 def test_recovery_after_a_crash_uploads_staged_files_and_cuts_a_torn_tail(fs: FakeHdfs, tmp_path: Path) -> None:

@@ -2,26 +2,33 @@
 
 Delivery contract — what "delivered" means here:
 
-* ``write(events)`` resolves each event's directory and file prefix (``hdfs.path``,
-  ``hdfs.filePrefix`` escapes), encodes the events in the output format, appends them to
-  the local *staging file* of that bucket's open HDFS file and ``fsync``s every staging
-  file it touched. Only then does it return, and the runtime commits the channel take:
-  **an event is delivered once it is fsynced in the staging directory**. The staging
-  directory must therefore be on a durable local disk; losing that disk loses the staged
-  events that were not uploaded yet.
+* ``send(events)`` resolves each event's directory and file prefix (``hdfs.path``,
+  ``hdfs.filePrefix`` escapes), encodes the events in the output format and appends them
+  (in memory) to the *staging file* of that bucket's open HDFS file, then hands the touched
+  files to the syncer thread (:class:`~flafka_hdfs.staging.Syncer`), which writes them
+  and ``fdatasync``s them. The returned ``wait()`` blocks until every staging file the
+  batch touched is synced past the batch's end; only then does the runtime commit the
+  channel take: **an event is delivered once it is synced in the staging directory**.
+  The runtime sends up to ``max_pending_batches`` batches before it waits for the oldest,
+  so one sync covers every batch appended before it began (group commit). ``write`` is
+  ``send(events).wait()`` (retries, sink groups). The staging directory must be on a
+  durable local disk; losing that disk loses the staged events not uploaded yet.
+* A failed write or sync of a staging file fails every batch (or the part of a batch) in
+  that file that was not synced yet — nothing of it is committed — and the file takes no
+  more batches: it is cut back to its last synced batch and uploaded as such.
 * Files roll (``hdfs.rollInterval``, ``rollSize``, ``rollCount``, ``idleTimeout``,
-  ``maxOpenFiles`` closing the least recently used writer) in ``write`` and ``tick``. A
-  rolled file is uploaded in the background, write-once (CREATE with overwrite under its
-  in-use name, size check, RENAME to the final name — never APPEND, which WebHDFS cannot
-  make durable or idempotent, HDFS-9020), and its staging file is deleted after the
-  rename.
+  ``maxOpenFiles`` closing the least recently used writer, ``stop``) in ``send`` and
+  ``tick``. A rolled file goes through the syncer first (synced, closed), then it is
+  uploaded in the background, write-once (CREATE with overwrite under its in-use name,
+  size check, RENAME to the final name — never APPEND, which WebHDFS cannot make durable
+  or idempotent, HDFS-9020), and its staging file is deleted after the rename.
 * After a crash, ``start()`` cuts torn tails off staging files (a batch that was being
   written was never committed) and uploads every staging file left: a final name appears
   only with its whole content, nothing committed is lost, and a replay of an upload that
   already finished is recognised by the final file's size.
-* While HDFS is down, writes go on locally; uploads are retried with capped exponential
+* While HDFS is down, sends go on locally; uploads are retried with capped exponential
   backoff (``hdfs.retryInterval`` is the cap). Once the staging directory holds more than
-  ``hdfs.stagingMaxBytes``, ``write`` raises RetriableError naming HDFS's last error and
+  ``hdfs.stagingMaxBytes``, ``send`` raises RetriableError naming HDFS's last error and
   the fix, so the channel fills and the sources back off.
 """
 
@@ -107,13 +114,15 @@ class _PendingSync(PendingWrite):
                 return BatchOutcome(failed=self.failed, error=PermanentError(self.reason), retriable=False)
             return None
         staging, exc = error
-        message = (
-            f"sink '{self.sink.name}': cannot sync the staging file {staging.path} ({exc.strerror or exc}); "
-            f"{len(lost)} events of the batch are not durable, so they are not committed and are written again to a new "
-            f"staging file — free space or fix that disk, or set hdfs.stagingDir to a healthy local disk"
-        )
+        not_durable = len(lost)
         lost.update(self.failed)
-        if len(lost) >= self.n:
+        whole = len(lost) >= self.n
+        what = "the batch stays in the channel" if whole else f"{not_durable} of {self.n} events are not synced and are retried"
+        message = (
+            f"sink '{self.sink.name}': cannot write or sync the staging file {staging.path} ({exc.strerror or exc}); {what} "
+            f"(into a new staging file) — free space or fix that disk, or set hdfs.stagingDir to a healthy local disk"
+        )
+        if whole:
             raise RetriableError(message)  # nothing of the batch was delivered: it rolls back
         return BatchOutcome(failed=sorted(lost), error=RetriableError(message), retriable=True)
 
@@ -211,12 +220,14 @@ class Uploader:
 
     def _run(self) -> None:
         client = None
+        target = None
         while True:
             job = self._next()
             if job is None:
                 return
             try:
-                if client is None:
+                if client is None or target is not self.sink.target:  # a new target: no session to the old one
+                    target = self.sink.target
                     client = self.sink.new_client()
                 self._upload(client, job)
             except Exception as exc:
@@ -520,8 +531,12 @@ class HdfsSink(Sink):
 
     def write(self, events: list[Event]) -> BatchOutcome | None:
         """Append the batch to the staging files of its buckets and return once they are
-        synced (``send(events).wait()``): used for retries and in sink groups."""
-        return self.send(events).wait()
+        synced (what ``send(events).wait()`` does): used for retries and in sink groups."""
+        with self._lock:
+            if not self._started:
+                self.start()
+            pending = self._send(events)
+        return pending.wait()
 
     def send(self, events: list[Event]) -> PendingWrite:
         """Append the batch to the staging files of its buckets (no sync here) and roll files

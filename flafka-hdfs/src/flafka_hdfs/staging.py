@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"FHS1"
 FRAME = struct.Struct(">4sII")
+IOV_MAX = max(16, min(1024, os.sysconf("SC_IOV_MAX")))
+"""Buffers per ``writev`` (POSIX guarantees 16; Linux allows 1024)."""
 SUFFIX = ".stage"
 
 
@@ -124,14 +126,15 @@ def sync_fd(fd: int) -> None:
 
 
 class StagingFile:
-    """An open staging file. ``append`` writes frames (no sync); the :class:`Syncer` (or
-    ``sync``) makes them durable.
+    """An open staging file. ``append`` queues a frame; the :class:`Syncer` thread writes
+    queued frames and makes them durable, so the sink's thread makes no system call per
+    batch.
 
-    Offsets: ``size`` bytes are written; ``published`` of them are whole batches handed to
-    the syncer; ``synced`` of them are durable. ``error`` is the first failed sync: after it
-    nothing beyond ``synced`` will ever be called durable (Linux may drop the dirty pages
-    of a failed ``fsync``, so a later one succeeding proves nothing), and the file takes no
-    more batches."""
+    Offsets: ``size`` bytes are appended (queued or written); ``published`` of them are
+    whole batches handed to the syncer; ``synced`` of them are written and durable.
+    ``error`` is the first failed write or sync: after it nothing beyond ``synced`` is ever
+    called durable (Linux may drop the dirty pages of a failed ``fsync``, so a later one
+    succeeding proves nothing), and the file takes no more batches."""
 
     def __init__(self, path: Path, fd: int, size: int, payload_size: int, meta: dict[str, Any]) -> None:
         self.path = path
@@ -145,6 +148,10 @@ class StagingFile:
         self.synced_payload = payload_size
         self.error: OSError | None = None
         self.on_closed: Callable[[StagingFile], None] | None = None
+        self.unpublished: list[bytes] = []
+        """Payloads appended since the last publish (the sink's thread owns them)."""
+        self.outbox: list[bytes] = []
+        """Published payloads the syncer has not written yet (guarded by the syncer's lock)."""
 
     @classmethod
     def create(cls, directory: Path, stem: str, meta: dict[str, Any]) -> StagingFile:
@@ -166,24 +173,36 @@ class StagingFile:
         return cls(path, fd, len(data), 0, meta)
 
     def append(self, payload: bytes) -> None:
-        """Write one frame. On an OSError the file is cut back to its last whole frame."""
-        data = frame(payload)
-        try:
-            _write_all(self.fd, data)
-        except OSError:
-            self.truncate(self.size, self.payload_size)
-            raise
-        self.size += len(data)
+        """Queue one frame holding ``payload``; nothing is written until it is published."""
+        self.unpublished.append(payload)
+        self.size += FRAME.size + len(payload)
         self.payload_size += len(payload)
 
     def truncate(self, size: int, payload_size: int) -> None:
-        """Cut the file back to ``size`` bytes (a previous state)."""
-        try:
-            os.ftruncate(self.fd, size)
-        except OSError:
-            pass
-        self.size = size
-        self.payload_size = payload_size
+        """Drop the frames appended after the file was ``size`` bytes long (a batch being
+        undone); only frames not published yet can be dropped."""
+        while self.size > size and self.unpublished:
+            dropped = self.unpublished.pop()
+            self.size -= FRAME.size + len(dropped)
+            self.payload_size -= len(dropped)
+        if self.size != size or self.payload_size != payload_size:
+            raise ValueError(f"{self.path}: cannot cut back to {size} bytes, {self.published} are published")
+
+    def write_out(self, payloads: list[bytes]) -> None:
+        """Write frames holding ``payloads`` (the syncer's thread): one ``writev`` per
+        ``IOV_MAX`` buffers, the CRC32 of each computed here."""
+        bufs: list[bytes] = []
+        pack = FRAME.pack
+        crc32 = zlib.crc32
+        for p in payloads:
+            bufs.append(pack(MAGIC, len(p), crc32(p)))
+            bufs.append(p)
+        for i in range(0, len(bufs), IOV_MAX):
+            chunk = bufs[i : i + IOV_MAX]
+            written = os.writev(self.fd, chunk)
+            total = sum(map(len, chunk))
+            if written < total:  # a short write (a signal, a full disk): write the rest, or raise
+                _write_all(self.fd, b"".join(chunk)[written:])
 
     def sync(self) -> None:
         sync_fd(self.fd)
@@ -197,15 +216,16 @@ class StagingFile:
 
 
 class Syncer:
-    """One thread that makes staging files durable for many batches at once (group commit).
+    """One thread that writes and syncs staging files for many batches at once (group commit).
 
-    The sink appends a batch, then :meth:`publish`es the files it touched; the syncer takes
-    every published file, ``fdatasync``s it and records the offset it had published before
-    the sync started as ``synced``. :meth:`wait` blocks until a file is synced up to an
-    offset, so one sync covers every batch written before it began. :meth:`close` hands
-    over a file that takes no more appends: it is synced (or, after a failed sync, cut back
-    to its last synced offset), closed, and ``done(file)`` is called from this thread.
-    Every ``fd`` the syncer has seen is closed only by this thread, never under a sync.
+    The sink appends a batch's frames (queued in memory), then :meth:`publish`es the files
+    it touched; the syncer takes every published file, writes its queued frames, then
+    ``fdatasync``s it and records the offset published before the write as ``synced``.
+    :meth:`wait` blocks until a file is synced up to an offset, so one sync covers every
+    batch published before it began. :meth:`close` hands over a file that takes no more
+    appends: it is written and synced (or, after a failure, cut back to its last synced
+    offset), closed, and ``done(file)`` is called from this thread. Every ``fd`` the syncer
+    has seen is written and closed only by this thread.
     """
 
     def __init__(self, name: str) -> None:
@@ -229,23 +249,28 @@ class Syncer:
             self._thread.start()
 
     def publish(self, files: Iterable[StagingFile]) -> None:
-        """Everything appended to ``files`` so far (whole batches) is to be synced."""
+        """The frames appended to ``files`` so far (whole batches) are to be written and synced."""
         with self._cond:
             for f in files:
-                f.published = f.size
-                f.published_payload = f.payload_size
-                self._dirty[id(f)] = f
+                self._hand_over(f)
             self._cond.notify_all()
 
     def close(self, f: StagingFile, done: Callable[[StagingFile], None]) -> None:
-        """``f`` takes no more appends: sync it, close it, then call ``done(f)`` (on the
-        syncer's thread; ``f.synced``/``f.synced_payload`` are then its committed length)."""
+        """``f`` takes no more appends: write and sync it, close it, then call ``done(f)``
+        (on the syncer's thread; ``f.synced``/``f.synced_payload`` are then its committed
+        length)."""
         with self._cond:
-            f.published = f.size
-            f.published_payload = f.payload_size
+            self._hand_over(f)
             f.on_closed = done
-            self._dirty[id(f)] = f
             self._cond.notify_all()
+
+    def _hand_over(self, f: StagingFile) -> None:
+        if f.unpublished:
+            f.outbox += f.unpublished
+            f.unpublished = []
+        f.published = f.size
+        f.published_payload = f.payload_size
+        self._dirty[id(f)] = f
 
     def wait(self, f: StagingFile, end: int) -> OSError | None:
         """Block until ``f`` is durable up to ``end`` (an offset it published). Returns
@@ -290,11 +315,20 @@ class Syncer:
                         if self._stopping:
                             return
                         cond.wait()
-                    work = [(f, f.published, f.published_payload, f.on_closed) for f in self._dirty.values()]
+                    work = []
+                    for f in self._dirty.values():
+                        work.append((f, f.outbox, f.published, f.published_payload, f.on_closed))
+                        f.outbox = []
                     self._dirty.clear()
                     self._busy = True
-                for f, end, payload, done in work:
-                    self._sync(f, end, payload)
+                for f, out, end, payload, done in work:
+                    try:
+                        self._sync(f, out, end, payload)
+                    except Exception as exc:  # a bug, not the disk: fail this file's batches, keep the thread
+                        log.exception("staging: syncing %s failed unexpectedly", f.path)
+                        with cond:
+                            f.error = f.error or OSError(f"unexpected error while syncing: {exc!r}")
+                            cond.notify_all()
                     if done is not None:
                         self._retire(f, done)
                 with cond:
@@ -306,15 +340,16 @@ class Syncer:
                 self._busy = False
                 cond.notify_all()
 
-    def _sync(self, f: StagingFile, end: int, payload: int) -> None:
+    def _sync(self, f: StagingFile, out: list[bytes], end: int, payload: int) -> None:
         if f.error is not None or end <= f.synced:
             return
+        error: OSError | None = None
         try:
+            if out:
+                f.write_out(out)
             sync_fd(f.fd)
         except OSError as exc:
-            error: OSError | None = exc
-        else:
-            error = None
+            error = exc
         self.syncs += 1
         with self._cond:
             if error is not None:
@@ -325,8 +360,8 @@ class Syncer:
             self._cond.notify_all()
 
     def _retire(self, f: StagingFile, done: Callable[[StagingFile], None]) -> None:
-        if f.error is not None and f.size > f.synced:
-            try:  # best effort: what was not synced was not committed (its batches are redelivered)
+        if f.error is not None:
+            try:  # best effort: what was not synced was not committed (its batches are written again)
                 os.ftruncate(f.fd, f.synced)
                 sync_fd(f.fd)
             except OSError:
