@@ -44,8 +44,7 @@ class _OncePerMinute(logging.Filter):
         self._last: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = str(record.args[-1]) if isinstance(record.args, tuple) and record.args else str(record.msg)
-        key = _TIMING.sub("", _SUPPRESSED.sub("", text))
+        key = _TIMING.sub("", _SUPPRESSED.sub("", record.getMessage()))
         now = time.monotonic()
         if now - self._last.get(key, -1e9) < 60.0:
             return False
@@ -55,7 +54,10 @@ class _OncePerMinute(logging.Filter):
         return True
 
 
-log.addFilter(_OncePerMinute())
+client_log = logging.getLogger("flafka_kafka.librdkafka.client")
+"""librdkafka's own log lines (the ``logger`` of every client); ``log`` above carries
+flafka's lines about client errors (:func:`error_logger`)."""
+client_log.addFilter(_OncePerMinute())
 
 # Java name -> librdkafka name (same value)
 RENAMED: dict[str, str] = {
@@ -402,7 +404,7 @@ def base_config(bootstrap: str, component: str, prefix: str = "kafka.") -> dict[
     return {
         "bootstrap.servers": bootstrap,
         "client.id": f"flafka-{component}",
-        "logger": log,
+        "logger": client_log,
         "error_cb": error_logger(component, prefix),
     }
 
