@@ -274,6 +274,7 @@ def test_long_line_is_cut_counted_and_logged_once(h, spool: Path, caplog: pytest
     h.run(src)
     assert h.fake(src).bodies() == [b"short", b"x" * 10, b"x" * 10, b"x" * 5, b"y" * 10, b"y"]
     assert src.lines_cut == 2
+    assert src.counter.errors[("line_cut", "receiving")] == 2
     cut_logs = [r.getMessage() for r in caplog.records if "deserializer.maxLineLength" in r.getMessage()]
     assert len(cut_logs) == 1
     assert "line 2" in cut_logs[0] and "long.log" in cut_logs[0] and "25 characters" in cut_logs[0]
@@ -285,6 +286,7 @@ def test_replace_policy_counts_and_logs(h, spool: Path, caplog: pytest.LogCaptur
     h.run(src)
     assert h.fake(src).bodies() == ["a\ufffd".encode(), "b\ufffd".encode()]
     assert src.lines_repaired == 2 and "replaced" in caplog.text
+    assert src.counter.errors[("line_repaired", "receiving")] == 2
 
 
 def test_ignore_policy(h, spool: Path) -> None:

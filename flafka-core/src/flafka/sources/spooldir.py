@@ -775,6 +775,7 @@ class SpoolDirectorySource(PollableSource):
                     what,
                 )
             self.lines_cut += deser.cuts - f.cuts_seen
+            self.counter.error("line_cut", "receiving", deser.cuts - f.cuts_seen)
             f.cuts_seen = deser.cuts
         if deser.repaired != f.repairs_seen:
             if f.repairs_seen == 0 and deser.first_repair is not None:
@@ -791,6 +792,7 @@ class SpoolDirectorySource(PollableSource):
                     "replaced" if self.settings["decodeErrorPolicy"] == "REPLACE" else "dropped",
                 )
             self.lines_repaired += deser.repaired - f.repairs_seen
+            self.counter.error("line_repaired", "receiving", deser.repaired - f.repairs_seen)
             f.repairs_seen = deser.repaired
 
     def _report_cuts(self, f: _File) -> None:
