@@ -59,8 +59,9 @@ COMMIT_INTERVAL = 0.02
 COMMIT_RETRY = 0.5
 """Seconds between commit attempts after a commit failed (the broker may be down)."""
 
-STALL_AFTER = 0.5
-"""Seconds an asynchronous commit may go unanswered before commits count as stalled."""
+STALL_AFTER = 0.25
+"""Seconds an asynchronous commit may go unanswered, while the source polls for the answer
+(calls ``consume()``), before commits count as stalled."""
 
 MAX_AHEAD_BATCHES = 4
 """While commits fail or stall, the source reads no new records once more than this many
@@ -88,6 +89,81 @@ def topics_of(settings: Settings) -> list[str]:
     if regex:
         return [f"^({regex.removeprefix('^').removesuffix('$')})$"]
     return [t.strip() for t in (settings.get("kafka.topics") or "").split(",") if t.strip()]
+
+
+HeaderContext = tuple[bool, str, list[tuple[str, str]], int]
+"""(setTopicHeader, topicHeader, header.* pairs, the batch's read time in epoch ms)."""
+
+
+def add_record_headers(headers: dict[str, str], m: Any, context: HeaderContext) -> dict[str, str]:
+    """Add Flume's Kafka source headers for record ``m`` to ``headers`` (which may hold
+    an Avro event's own): ``timestamp``, ``header.*`` copies, topic, ``partition``,
+    ``offset`` (each only when missing) and ``key``. Returns ``headers``."""
+    set_topic, topic_header, header_map, read_ms = context
+    if "timestamp" not in headers:
+        ts_type, ts = m.timestamp()
+        headers["timestamp"] = str(ts if ts_type else read_ms)
+    if header_map:
+        record_headers = m.headers()
+        if record_headers:
+            for flume_name, kafka_name in header_map:
+                for hname, hvalue in record_headers:
+                    if hname == kafka_name and hvalue is not None:
+                        headers[flume_name] = hvalue.decode("utf-8", "replace")
+    if set_topic and topic_header not in headers:
+        headers[topic_header] = m.topic()
+    if "partition" not in headers:
+        headers["partition"] = str(m.partition())
+    if "offset" not in headers:
+        headers["offset"] = str(m.offset())
+    key = m.key()
+    if key is not None:
+        headers["key"] = key.decode("utf-8", "replace")
+    return headers
+
+
+_headers_slot: Any = Event.__dict__["_headers"]  # Event's own slot (a member descriptor)
+_slot_get = _headers_slot.__get__
+_slot_set = _headers_slot.__set__
+
+
+class KafkaRecordEvent(Event):
+    """An event read from a plain Kafka record. The body is the record value; the headers
+    dict is built from the record (:func:`add_record_headers`) on first access — through
+    ``headers`` or ``_headers`` — and from then on is an ordinary dict owned by the event
+    (the record is released). Equal, printable and copyable like any ``Event``."""
+
+    __slots__ = ("_context", "_record")
+
+    def __init__(self, body: bytes, record: Any, context: HeaderContext) -> None:
+        self.body = body
+        self._record = record
+        self._context = context
+
+    @property
+    def _headers(self) -> dict[str, str] | None:
+        try:
+            return _slot_get(self)
+        except AttributeError:  # not built yet
+            record = self._record
+            if record is None:  # another thread built them meanwhile (it sets the slot first)
+                return _slot_get(self)
+            headers = add_record_headers({}, record, self._context)
+            _slot_set(self, headers)
+            self._record = None
+            return headers
+
+    @_headers.setter
+    def _headers(self, value: dict[str, str] | None) -> None:
+        _slot_set(self, value)
+        self._record = None
+
+    @property
+    def has_headers(self) -> bool:
+        try:
+            return bool(_slot_get(self))
+        except AttributeError:
+            return True  # timestamp, partition and offset are always added
 
 
 class KafkaSource(PollableSource):
@@ -141,6 +217,31 @@ class KafkaSource(PollableSource):
         self._generation: dict[TP, int] = {}
         self._assigned: set[TP] = set()
         self._uncommitted: dict[TP, int] = {}
+        """Delivered offsets not sent in a commit yet (or sent and failed: re-queued)."""
+        self._awaiting: dict[TP, tuple[int, float]] = {}
+        """Per partition: the highest offset sent in an unanswered asynchronous commit, and when."""
+        self._floor: dict[TP, int] = {}
+        """Per assigned partition: the last offset known committed (or where reading began)."""
+        self._handed: dict[TP, int] = {}
+        """Per assigned partition: the next offset after the records handed to the channel."""
+        self._confirmed: dict[TP, int] = {}
+        """Per partition: the highest offset a commit of this source was confirmed for (kept
+        across rebalances, to notice a group whose committed offset went back)."""
+        self._last_rewind_log = -1e9
+        self._waiting_since = 0.0
+        """When ``_awaiting`` became non-empty, or the last commit result came."""
+        self._polled_at = 0.0
+        """When the last ``consume()`` call returned (commit results arrive only there)."""
+        self._commit_error: str | None = None
+        """Why the last commit failed; None once one succeeded."""
+        self._brokers_down = False
+        """librdkafka reported every broker down since the last commit that succeeded."""
+        self._retry_at = 0.0
+        self._paused = False
+        self._ever_paused = False
+        self._resume_pending = False
+        self._last_pause_log = -1e9
+        self.max_ahead = MAX_AHEAD_BATCHES * self.batch
         self._last_commit = 0.0
         self._last_commit_warning = -1e9
         self._rebalanced = False
@@ -194,8 +295,18 @@ class KafkaSource(PollableSource):
     def start(self) -> None:
         kafka = _kafka()
         factory = self.consumer_factory or kafka.Consumer
+        conf = dict(self.conf)
+        conf["on_commit"] = self._on_commit
+        log_error = conf.get("error_cb")
+
+        def on_error(err: Any) -> None:
+            self._on_client_error(err)
+            if log_error is not None:
+                log_error(err)
+
+        conf["error_cb"] = on_error
         try:
-            consumer = factory(dict(self.conf))
+            consumer = factory(conf)
         except kafka.KafkaException as exc:
             raise ConfigError(f"source '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
@@ -231,12 +342,21 @@ class KafkaSource(PollableSource):
         if counter is not None:
             counter.stopped()
 
+    def backoff_delay(self, attempts: int) -> float:
+        """No sleep while paused for a stalled commit: ``process()`` waits in ``consume()``
+        (which serves the commit results and rebalances) instead."""
+        if self._paused:
+            return 0.0
+        return super().backoff_delay(attempts)
+
     # -- rebalance callbacks (run inside consume(), on the source's thread) --------------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             self._assigned.add((tp.topic, tp.partition))
         self._rebalanced = True
+        # pause()d partitions may stay paused across a reassignment: settle it in _hold
+        self._resume_pending = self._resume_pending or self._ever_paused
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         try:
@@ -256,6 +376,9 @@ class KafkaSource(PollableSource):
             self._generation[tp] = self._generation.get(tp, 0) + 1
             self._assigned.discard(tp)
             self._uncommitted.pop(tp, None)
+            self._awaiting.pop(tp, None)
+            self._floor.pop(tp, None)
+            self._handed.pop(tp, None)
         self._rebalanced = True
         pending, self._pending = self._pending, None
         if pending is not None:
@@ -267,17 +390,126 @@ class KafkaSource(PollableSource):
                     except Exception as exc:
                         log.warning("source '%s': seek back on %s[%d] failed (%s)", self.name, tp[0], tp[1], exc)
 
+    # -- commit results (run inside consume(), on the source's thread) -------------------
+
+    def _on_client_error(self, err: Any) -> None:
+        """librdkafka's client-level errors (inside consume()): with every broker down, a
+        commit in flight cannot be answered — no need to wait STALL_AFTER to know."""
+        if err.code() == _kafka().KafkaError._ALL_BROKERS_DOWN:
+            self._brokers_down = True
+
+    def _on_commit(self, err: Any, partitions: list[Any]) -> None:
+        """librdkafka's answer to an asynchronous commit. Success raises the partitions'
+        committed floor; a failure puts the offsets back into ``_uncommitted`` (for
+        partitions still assigned, unless a later commit covers them), so the next commit
+        sends them again."""
+        now = time.monotonic()
+        self._waiting_since = now
+        if err is not None and err.code() == _kafka().KafkaError._NO_OFFSET:
+            err = None
+        failure: str | None = None
+        awaiting, floor, uncommitted = self._awaiting, self._floor, self._uncommitted
+        for p in partitions or ():
+            tp = (p.topic, p.partition)
+            offset = p.offset
+            sent = awaiting.get(tp)
+            if sent is not None and sent[0] <= offset:
+                del awaiting[tp]
+            problem = err if err is not None else p.error
+            if problem is None:
+                if tp in floor and offset > floor[tp]:
+                    floor[tp] = offset
+                if offset > self._confirmed.get(tp, -1):
+                    self._confirmed[tp] = offset
+                continue
+            failure = failure or f"{p.topic}[{p.partition}]: {problem.str()}"
+            # re-queue unless the partition is gone, or a later commit of it is in flight
+            if (
+                tp in self._assigned
+                and offset > floor.get(tp, -1)
+                and offset > uncommitted.get(tp, -1)
+                and (sent is None or sent[0] <= offset)
+            ):
+                uncommitted[tp] = offset
+        if failure is None and err is not None:
+            failure = err.str()
+        if failure is not None:
+            self._commit_error = failure
+            self._retry_at = now + COMMIT_RETRY
+            self._commit_failed(failure)
+        else:
+            self._commit_error = None
+            self._brokers_down = False
+
+    def _stalled(self, now: float) -> str | None:
+        """Why commits count as stalled (the last one failed, or one is unanswered for
+        ``STALL_AFTER``), or None. Commits unanswered for ``RESEND_AFTER`` are re-queued."""
+        if self._commit_error is not None:
+            return f"failed: {self._commit_error}"
+        if self._awaiting and self._brokers_down:
+            return "unanswered: every broker is down"
+        if self._awaiting and self._polled_at - self._waiting_since >= STALL_AFTER:
+            for tp, (offset, sent_at) in list(self._awaiting.items()):
+                if now - sent_at >= RESEND_AFTER:
+                    del self._awaiting[tp]
+                    if offset > self._uncommitted.get(tp, -1):
+                        self._uncommitted[tp] = offset
+            return f"unanswered for {self._polled_at - self._waiting_since:.1f} s"
+        return None
+
+    def _ahead(self) -> int:
+        """Records handed to the channel past the last commit known to have succeeded."""
+        floor = self._floor
+        return sum(max(0, nxt - floor.get(tp, nxt)) for tp, nxt in self._handed.items())
+
+    def _hold(self, consumer: Any, now: float) -> bool:
+        """Pause the assigned partitions while commits are stalled and more than
+        ``max_ahead`` records were handed on past the last successful commit; resume
+        once that is over (or a rebalance took the partitions). True while paused."""
+        stalled = self._stalled(now)
+        if stalled is not None:
+            ahead = self._ahead()
+            if ahead > self.max_ahead:
+                if not self._paused or self._rebalanced or self._resume_pending:
+                    self._rebalanced = False
+                    self._resume_pending = False
+                    consumer.pause(consumer.assignment())
+                    if not self._paused and now - self._last_pause_log >= 30.0:
+                        self._last_pause_log = now
+                        log.warning(
+                            "source '%s': offset commits %s with %d records handed on past the last committed offsets: "
+                            "reading paused until a commit succeeds (a rebalance meanwhile re-reads at most those records)",
+                            self.name,
+                            stalled,
+                            ahead,
+                        )
+                    self._paused = self._ever_paused = True
+                return True
+        if self._paused or self._resume_pending:
+            if self._paused:
+                log.info("source '%s': offset commits succeed again; reading resumed", self.name)
+            self._paused = False
+            self._resume_pending = False
+            consumer.resume(consumer.assignment())
+        return False
+
     # -- the data path -------------------------------------------------------------------
 
     def process(self) -> Status:
         """Commit delivered offsets, then offer one batch (the kept one first). BACKOFF
-        when nothing was read or the channel is full (the batch is kept)."""
+        when nothing was read or the channel is full (the batch is kept). While commits
+        are stalled and too much is uncommitted, only wait for commit results (paused)."""
         with self._lock:
             consumer = self._consumer
             if consumer is None:
                 return Status.BACKOFF
             if (self.acks.changed.is_set() or self._uncommitted) and self._commit_due():
                 self._commit_delivered(consumer, asynchronous=True)
+            if (self._awaiting or self._commit_error is not None or self._paused or self._resume_pending) and self._hold(
+                consumer, time.monotonic()
+            ):
+                self._wait_paused(consumer)
+                return Status.BACKOFF
             if self._pending is None:
                 self._pending = self._read_batch(consumer)
                 if self._pending is None:
@@ -291,9 +523,62 @@ class KafkaSource(PollableSource):
             except ChannelFullError:
                 return Status.BACKOFF
             self._pending = None
+            self._handed_on(position)
             if self.acks.changed.is_set() and self._commit_due():
                 self._commit_delivered(consumer, asynchronous=True)
             return Status.READY
+
+    def _handed_on(self, position: Position) -> None:
+        generation, floor, handed = self._generation, self._floor, self._handed
+        for tp, (first, nxt, gen) in position.items():
+            if gen == generation.get(tp, 0):
+                if tp not in floor:
+                    floor[tp] = first
+                    self._check_rewind(tp, first)
+                if nxt > handed.get(tp, -1):
+                    handed[tp] = nxt
+
+    def _check_rewind(self, tp: TP, first: int) -> None:
+        """A partition (re)assigned to this source starts below an offset this source had
+        committed successfully: the group's committed offset went back (a broker that lost
+        acknowledged commits, e.g. one replica and an unclean restart). Those records are
+        read again; say so (at most every 30 s)."""
+        confirmed = self._confirmed.get(tp)
+        if confirmed is None or first >= confirmed:
+            return
+        now = time.monotonic()
+        if now - self._last_rewind_log >= 30.0:
+            self._last_rewind_log = now
+            log.warning(
+                "source '%s': %s[%d] restarts at offset %d although offset %d was committed successfully: the consumer "
+                "group's committed offset went back (did the broker lose acknowledged commits?); %d records are read again",
+                self.name,
+                tp[0],
+                tp[1],
+                first,
+                confirmed,
+                confirmed - first,
+            )
+
+    def _wait_paused(self, consumer: Any) -> None:
+        """Serve commit results and rebalances for a moment. Records that still arrive
+        (a partition assigned meanwhile) join the kept batch: consumed records are never
+        dropped."""
+        got = consumer.consume(self.batch, 0.1)
+        self._polled_at = time.monotonic()
+        if not got:
+            return
+        more = self._convert(got)
+        if more is None:
+            return
+        if self._pending is None:
+            self._pending = more
+            return
+        events, position = self._pending
+        for tp, (first, nxt, gen) in more[1].items():
+            seen = position.get(tp)
+            position[tp] = (first, nxt, gen) if seen is None else (min(seen[0], first), max(seen[1], nxt), seen[2])
+        events.extend(more[0])
 
     def _read_batch(self, consumer: Any) -> tuple[list[Event], Position] | None:
         """Poll until ``batchSize`` records or ``batchDurationMillis`` (or a rebalance)."""
@@ -306,8 +591,12 @@ class KafkaSource(PollableSource):
             if left <= 0:
                 break
             got = consumer.consume(want - len(messages), left)
+            self._polled_at = time.monotonic()
             if got:
-                messages.extend(got)
+                if messages:
+                    messages.extend(got)
+                else:
+                    messages = got
             if self._rebalanced:
                 if self._pending is None and messages:
                     # records read before a revocation may belong to revoked partitions
@@ -318,73 +607,56 @@ class KafkaSource(PollableSource):
         return self._convert(messages)
 
     def _convert(self, messages: list[Any]) -> tuple[list[Event], Position] | None:
+        """Events and per-partition (first, next, generation) offsets of ``messages``
+        (errors are logged and skipped). Plain records become lazy KafkaRecordEvents."""
+        context: HeaderContext = (self.set_topic_header, self.topic_header, self.header_map, int(time.time() * 1000))
         events: list[Event] = []
-        position: Position = {}
+        append = events.append
+        first: dict[TP, int] = {}
+        last: dict[TP, int] = {}
         avro = self.avro
-        set_topic = self.set_topic_header
-        topic_header = self.topic_header
-        header_map = self.header_map
-        generation = self._generation
         for m in messages:
-            err = m.error()
-            if err is not None:
-                self._record_error(err)
+            if m.error() is not None:
+                self._record_error(m.error())
                 continue
             value = m.value()
             if value is None:
                 value = b""
-            topic = m.topic()
-            partition = m.partition()
-            offset = m.offset()
             if avro:
-                try:
-                    headers, body = avro_event.decode(value)
-                except avro_event.AvroEventError as exc:
-                    headers, body = {}, value
-                    self._bad_records += 1
-                    if self._bad_records in (1, 10) or self._bad_records % 10000 == 0:
-                        log.warning(
-                            "source '%s': record %s[%d]@%d is not a Flume Avro event (%s); its value became the body "
-                            "(%d such records so far; set useFlumeEventFormat = false if the topic holds plain values)",
-                            self.name,
-                            topic,
-                            partition,
-                            offset,
-                            exc,
-                            self._bad_records,
-                        )
+                append(self._avro_event(m, value, context))
             else:
-                headers = {}
-                body = value
-            if "timestamp" not in headers:
-                ts_type, ts = m.timestamp()
-                headers["timestamp"] = str(ts if ts_type else int(time.time() * 1000))
-            if header_map:
-                record_headers = m.headers()
-                if record_headers:
-                    for flume_name, kafka_name in header_map:
-                        for hname, hvalue in record_headers:
-                            if hname == kafka_name and hvalue is not None:
-                                headers[flume_name] = hvalue.decode("utf-8", "replace")
-            if set_topic and topic_header not in headers:
-                headers[topic_header] = topic
-            if "partition" not in headers:
-                headers["partition"] = str(partition)
-            if "offset" not in headers:
-                headers["offset"] = str(offset)
-            key = m.key()
-            if key is not None:
-                headers["key"] = key.decode("utf-8", "replace")
-            events.append(Event(body, headers))
-            tp = (topic, partition)
-            seen = position.get(tp)
+                append(KafkaRecordEvent(value, m, context))
+            tp = (m.topic(), m.partition())
+            offset = m.offset()
+            seen = last.get(tp)
             if seen is None:
-                position[tp] = (offset, offset + 1, generation.get(tp, 0))
-            elif offset + 1 > seen[1]:
-                position[tp] = (seen[0], offset + 1, seen[2])
+                first[tp] = last[tp] = offset
+            elif offset > seen:
+                last[tp] = offset
         if not events:
             return None
+        generation = self._generation
+        position: Position = {tp: (offset, last[tp] + 1, generation.get(tp, 0)) for tp, offset in first.items()}
         return events, position
+
+    def _avro_event(self, m: Any, value: bytes, context: HeaderContext) -> Event:
+        try:
+            headers, body = avro_event.decode(value)
+        except avro_event.AvroEventError as exc:
+            headers, body = {}, value
+            self._bad_records += 1
+            if self._bad_records in (1, 10) or self._bad_records % 10000 == 0:
+                log.warning(
+                    "source '%s': record %s[%d]@%d is not a Flume Avro event (%s); its value became the body "
+                    "(%d such records so far; set useFlumeEventFormat = false if the topic holds plain values)",
+                    self.name,
+                    m.topic(),
+                    m.partition(),
+                    m.offset(),
+                    exc,
+                    self._bad_records,
+                )
+        return Event(body, add_record_headers(headers, m, context))
 
     def _record_error(self, err: Any) -> None:
         if err.code() == _kafka().KafkaError._PARTITION_EOF:
@@ -398,12 +670,12 @@ class KafkaSource(PollableSource):
             log.warning("source '%s': %s", self.name, text)
 
     def _commit_due(self) -> bool:
-        """At most one synchronous offset commit every COMMIT_INTERVAL while data flows
-        (a commit is a broker round trip; per batch it halved throughput). Stop, revoke
-        and idle polls commit at once. A crash re-reads at most what was delivered in the
-        last interval."""
+        """At most one offset commit every COMMIT_INTERVAL while data flows (a commit is a
+        broker round trip), and none for COMMIT_RETRY after one failed. Stop, revoke and
+        idle polls commit at once. A crash re-reads at most what was delivered in the last
+        interval (or, while commits fail, what was handed on since the last success)."""
         now = time.monotonic()
-        if now - self._last_commit >= COMMIT_INTERVAL:
+        if now - self._last_commit >= COMMIT_INTERVAL and now >= self._retry_at:
             self._last_commit = now
             return True
         return False
@@ -411,9 +683,9 @@ class KafkaSource(PollableSource):
     def _commit_delivered(self, consumer: Any, asynchronous: bool = False) -> None:
         """Commit the offsets of every delivered batch (explicit offsets), skipping
         partitions this consumer no longer owns. Synchronous on stop, revoke and idle
-        polls (a failed commit is retried on the next call); asynchronous while data flows,
-        so the source keeps reading during the broker round trip — a lost asynchronous
-        commit only means those events are read again after a crash, never lost."""
+        polls (a failed commit is kept and retried on the next call); asynchronous while
+        data flows, so the source keeps reading during the broker round trip — its result
+        comes to ``_on_commit``, which re-queues the offsets of a failed one."""
         merged = self._uncommitted
         generation = self._generation
         for position in self.acks.delivered():
@@ -427,6 +699,13 @@ class KafkaSource(PollableSource):
         try:
             if asynchronous:
                 consumer.commit(offsets=offsets, asynchronous=True)
+                now = time.monotonic()
+                awaiting = self._awaiting
+                if not awaiting:
+                    self._waiting_since = now
+                for tp, o in merged.items():
+                    sent = awaiting.get(tp)
+                    awaiting[tp] = (o, now if sent is None else sent[1])
                 merged.clear()
                 return
             result = consumer.commit(offsets=offsets, asynchronous=False)
@@ -440,13 +719,29 @@ class KafkaSource(PollableSource):
             # Never let a failed commit keep the source from calling consume(): librdkafka
             # rejoins the group (after a broker restart, an expired session) only there.
             # The offsets stay in _uncommitted and are committed again later.
+            self._commit_error = err.str()
+            self._retry_at = time.monotonic() + COMMIT_RETRY
             self._commit_failed(err.str())
             return
         failed = [r for r in (result or []) if getattr(r, "error", None)]
         if failed:
-            self._commit_failed(f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
+            reason = f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}"
+            self._commit_error = reason
+            self._retry_at = time.monotonic() + COMMIT_RETRY
+            self._commit_failed(reason)
             return
+        floor = self._floor
+        for tp, o in merged.items():
+            if tp in floor and o > floor[tp]:
+                floor[tp] = o
+            if o > self._confirmed.get(tp, -1):
+                self._confirmed[tp] = o
+            sent = self._awaiting.get(tp)
+            if sent is not None and sent[0] <= o:
+                del self._awaiting[tp]
         merged.clear()
+        self._commit_error = None
+        self._brokers_down = False
 
     def _commit_failed(self, reason: str) -> None:
         now = time.monotonic()
@@ -462,4 +757,4 @@ class KafkaSource(PollableSource):
 
 COMPONENTS = [KafkaSource]
 
-__all__ = ["COMPONENTS", "KafkaSource", "topics_of"]
+__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "add_record_headers", "topics_of"]
