@@ -23,8 +23,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from flafka.errors import ConfigError
 from flafka_hdfs.hadoop_conf import conf_dirs, default_webhdfs_url
 
@@ -99,6 +97,7 @@ def build_client(url: str, auth: Auth) -> Any:
     """An ``hdfs`` client: KerberosClient when a principal is set, TokenClient with a
     delegation token, InsecureClient (``user.name``) otherwise."""
     import hdfs
+    import requests  # here, not at module level: every agent start registers this plugin
 
     session = requests.Session()
     verify = auth.verify.strip()
@@ -141,6 +140,8 @@ def describe(exc: BaseException, path: str, url: str, user: str = "") -> str:
     """A sentence naming what failed on ``path`` and how to fix it."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     kind = getattr(exc, "exception", None) or ""
+    import requests
+
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return (
             f"cannot reach WebHDFS at {url} to write {path} ({type(exc).__name__}); start HDFS or fix hdfs.webhdfs.url / "
