@@ -44,6 +44,19 @@ class FakeProducer:
         self.records.append(record)
         self.queue.append((record, on_delivery))
 
+    def produce_batch(self, topic: str, messages: list[dict[str, Any]], partition: int = -1, on_delivery: Any = None) -> int:
+        """As confluent-kafka's: a message that cannot be queued gets ``_error`` and no report."""
+        queued = 0
+        for m in messages:
+            try:
+                self.produce(topic, m.get("value"), m.get("key"), m.get("partition", partition), on_delivery=m.get("callback"))
+                queued += 1
+            except BufferError:
+                m["_error"] = KafkaError(KafkaError._QUEUE_FULL)
+            except KafkaException as exc:
+                m["_error"] = exc.args[0]
+        return queued
+
     def poll(self, timeout: float = 0) -> int:
         return self._deliver()
 

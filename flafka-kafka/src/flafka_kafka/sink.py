@@ -218,6 +218,12 @@ class KafkaSink(Sink):
         timeout_ms = self.conf.get("message.timeout.ms", self.conf.get("delivery.timeout.ms", 300000))
         self.flush_timeout = int(timeout_ms) / 1000.0 + 5.0
         self._producer: Any = None
+        self._override_header: str | None = self.topic_header if self.allow_override else None
+        self._batchable = (
+            self.topic.static is not None and self.partition_header is None and self.timestamp_header is None and not self.header_map
+        )
+        """Every record goes to kafka.topic with librdkafka's partitioner or defaultPartitionId
+        (unless an event carries the topic header): :meth:`_produce_batch` applies."""
         self._permanent: frozenset[int] = frozenset()
         self._bad_timestamps = 0
 
@@ -328,8 +334,68 @@ class KafkaSink(Sink):
             self.start()
             producer = self._producer
         batch = _Delivery(self, producer, events)
-        self._produce(batch, range(len(events)))
+        if self._batchable and not (self._override_header and self._any_override(events)):
+            self._produce_batch(batch)
+        else:
+            self._produce(batch, range(len(events)))
         return batch  # delivery reports are served by wait() (each poll releases and retakes the GIL)
+
+    def _any_override(self, events: list[Event]) -> bool:
+        """True when some event carries the topic header (``allowTopicOverride``)."""
+        name = self._override_header
+        return any(name in h for h in [e._headers for e in events] if h)
+
+    def _produce_batch(self, batch: _Delivery) -> None:
+        """``_produce`` for the common case — one topic, no per-record partition,
+        timestamp or record headers — through librdkafka's batch call (one C call per
+        batch instead of one ``produce`` per record: a quarter less CPU per record)."""
+        events = batch.events
+        report = batch.report
+        callback = functools.partial
+        msgs: list[dict[str, Any]]
+        if self.avro:
+            encode = avro_event.encode
+            msgs = [
+                {"value": encode(h, e.body), "key": h.get("key"), "callback": callback(report, i)}
+                for i, (e, h) in enumerate((e, e._headers or NO_HEADERS) for e in events)
+            ]
+        else:
+            msgs = [
+                {"value": e.body, "key": h.get("key"), "callback": callback(report, i)}
+                if (h := e._headers)
+                else {"value": e.body, "callback": callback(report, i)}
+                for i, e in enumerate(events)
+            ]
+        producer = batch.producer
+        topic = self.topic.static
+        partition = -1 if self.default_partition is None else self.default_partition
+        pending = list(range(len(msgs)))
+        queue_full = _kafka().KafkaError._QUEUE_FULL
+        while pending:
+            try:
+                batch.unreported += producer.produce_batch(
+                    topic, [msgs[i] for i in pending] if len(pending) < len(msgs) else msgs, partition
+                )
+            except BufferError:  # nothing could be queued: let the queue drain
+                producer.poll(0.05)
+                continue
+            except _kafka().KafkaException as exc:  # the topic itself was refused
+                for i in pending:
+                    batch.errors[i] = delivery_error(exc.args[0], self._permanent)
+                return
+            full = []
+            for i in pending:
+                err = msgs[i].get("_error")
+                if err is None:
+                    continue
+                if err.code() == queue_full:
+                    del msgs[i]["_error"]
+                    full.append(i)
+                else:
+                    batch.errors[i] = delivery_error(err, self._permanent)
+            pending = full
+            if pending:
+                producer.poll(0.05)
 
     def _produce(self, batch: _Delivery, indices: Any) -> None:
         """Produce ``batch.events[i]`` for every i in ``indices``; a record that cannot
