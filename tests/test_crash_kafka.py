@@ -124,7 +124,7 @@ def create_topic(address: str) -> None:
     assert wait_until(lambda: len(admin.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions) == PARTITIONS, 30)
 
 
-def high_watermarks(consumer: Any, timeout: float = 10.0) -> list[int]:
+def high_watermarks(consumer: Any, timeout: float = 60.0) -> list[int]:
     """High watermarks of every partition. Right after a broker restart the client may not
     know the partitions yet (_UNKNOWN_PARTITION): retry until ``timeout``."""
     deadline = time.monotonic() + timeout

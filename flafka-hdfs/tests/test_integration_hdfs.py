@@ -359,3 +359,27 @@ def test_safe_mode_is_named_and_uploads_resume_after_it(hdfs_service: Any, webhd
     assert sink.flush(30), sink.uploader.last_error
     sink.stop()
     assert [line for f in final_files(webhdfs, base_dir) for line in read(webhdfs, f).splitlines()] == [b"s%03d" % i for i in range(10)]
+
+
+def test_no_room_is_named_and_uploads_resume_once_there_is(hdfs_service: Any, webhdfs: str, base_dir: str, tmp_path: Path) -> None:
+    """A full HDFS, made real with a space quota (a quota below one block refuses every new
+    block, as full DataNode disks do): the upload fails with the path and the fix, the
+    staged events wait, and they arrive once there is room again."""
+    rpc = hdfs_service.endpoints["rpc"]
+    client(webhdfs).makedirs(base_dir)
+    full = hadoop("org.apache.hadoop.hdfs.tools.DFSAdmin", "-fs", rpc, "-setSpaceQuota", "1k", base_dir)
+    assert full.returncode == 0, full.stderr[-2000:]
+    try:
+        sink = new_sink(webhdfs, base_dir, tmp_path, **{"hdfs.fileType": "DataStream", "hdfs.retryInterval": 1})
+        sink.start()
+        assert sink.write([Event(b"q%03d" % i) for i in range(10)]) is None  # durable in the staging file
+        assert not sink.flush(3)
+        assert "HDFS has no room for" in sink.uploader.last_error and base_dir in sink.uploader.last_error
+        assert "raise the quota" in sink.uploader.last_error
+        assert final_files(webhdfs, base_dir) == []
+    finally:
+        room = hadoop("org.apache.hadoop.hdfs.tools.DFSAdmin", "-fs", rpc, "-clrSpaceQuota", base_dir)
+        assert room.returncode == 0, room.stderr[-2000:]
+    assert sink.flush(30), sink.uploader.last_error
+    sink.stop()
+    assert [line for f in final_files(webhdfs, base_dir) for line in read(webhdfs, f).splitlines()] == [b"q%03d" % i for i in range(10)]
