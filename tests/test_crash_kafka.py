@@ -22,6 +22,7 @@ FLAFKA_CRASH_BROKER_PAUSES, FLAFKA_CRASH_PAUSE_SECONDS (default 60), FLAFKA_CRAS
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import json
 import logging
@@ -137,6 +138,10 @@ def high_watermarks(consumer: Any, timeout: float = 60.0) -> list[int]:
         except KafkaException:
             if time.monotonic() >= deadline:
                 raise
+            with contextlib.suppress(KafkaException):
+                # librdkafka may have dropped the topic from its metadata while the broker
+                # was paused, and would not ask again for topic.metadata.refresh.interval.ms
+                consumer.list_topics(TOPIC, timeout=5)
             time.sleep(0.2)
 
 
