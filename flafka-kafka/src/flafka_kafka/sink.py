@@ -19,10 +19,10 @@ value = the body, or the whole event in Flume's Avro format (``useFlumeEventForm
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -218,6 +218,7 @@ class KafkaSink(Sink):
         timeout_ms = self.conf.get("message.timeout.ms", self.conf.get("delivery.timeout.ms", 300000))
         self.flush_timeout = int(timeout_ms) / 1000.0 + 5.0
         self._producer: Any = None
+        self._unconfirmed: list[Any] = []
         self._override_header: str | None = self.topic_header if self.allow_override else None
         self._batchable = (
             self.topic.static is not None and self.partition_header is None and self.timestamp_header is None and not self.header_map
@@ -239,7 +240,9 @@ class KafkaSink(Sink):
             name,
             # librdkafka waits linger.ms (default 5) for more records before it sends a
             # partition's batch; with two flafka batches in flight, 1 ms was fastest
-            {"linger.ms": 1},
+            # delivery reports for failed records only: one flush confirms the rest (a
+            # report per record costs a GIL round trip each in confluent-kafka)
+            {"linger.ms": 1, "delivery.report.only.error": True},
         )
 
     @classmethod
@@ -373,9 +376,7 @@ class KafkaSink(Sink):
         queue_full = _kafka().KafkaError._QUEUE_FULL
         while pending:
             try:
-                batch.unreported += producer.produce_batch(
-                    topic, [msgs[i] for i in pending] if len(pending) < len(msgs) else msgs, partition
-                )
+                producer.produce_batch(topic, [msgs[i] for i in pending] if len(pending) < len(msgs) else msgs, partition)
             except BufferError:  # nothing could be queued: let the queue drain
                 producer.poll(0.05)
                 continue
@@ -417,7 +418,6 @@ class KafkaSink(Sink):
         timestamp = 0
         kafka_headers = None
         callback = functools.partial
-        queued = 0
         for i in indices:
             event = events[i]
             # read-only here: an event without headers must not get a dict allocated for it
@@ -434,14 +434,12 @@ class KafkaSink(Sink):
             while True:
                 try:
                     produce(topic, value, headers.get("key"), partition, on_delivery=cb, timestamp=timestamp, headers=kafka_headers)
-                    queued += 1
                     break
                 except BufferError:  # the local queue is full: let it drain
                     poll(0.05)
                 except _kafka().KafkaException as exc:
                     errors[i] = delivery_error(exc.args[0], permanent)
                     break
-        batch.unreported += queued
 
     def _topic(self, headers: dict[str, str]) -> str:
         if self.allow_override:
@@ -487,10 +485,10 @@ class KafkaSink(Sink):
 
 
 class _Delivery(PendingWrite):
-    """One batch in flight: its events, one error slot per event, and how many of its
-    records still await a delivery report. ``wait`` returns what the runtime needs."""
+    """One batch in flight: its events, one error slot per event (filled by error reports),
+    and whether a flush has confirmed it. ``wait`` returns what the runtime needs."""
 
-    __slots__ = ("errors", "events", "fatal", "producer", "reported", "sink", "unreported")
+    __slots__ = ("confirmed", "errors", "events", "fatal", "producer", "reported", "sink")
 
     def __init__(self, sink: KafkaSink, producer: Any, events: list[Event]) -> None:
         self.sink = sink
@@ -498,37 +496,41 @@ class _Delivery(PendingWrite):
         self.events = events
         self.errors: list[BaseException | None] = [None] * len(events)
         self.reported = bytearray(len(events))
-        self.unreported = 0
         self.fatal: list[Any] = []
+        self.confirmed = False
+        sink._unconfirmed.append(self)
 
     def report(self, i: int, err: Any, msg: Any) -> None:
-        """librdkafka's delivery report for record ``i`` (called from ``poll``)."""
+        """librdkafka's delivery report for record ``i`` (called from ``flush``/``poll``;
+        only for failed records, ``delivery.report.only.error``)."""
         if self.reported[i]:
             return
         self.reported[i] = 1
-        self.unreported -= 1
         if err is not None:
             self.errors[i] = delivery_error(err, self.sink._permanent, reported=True)
             if err.fatal():
                 self.fatal.append(err)
 
     def wait(self) -> BatchOutcome | None:
-        """Serve delivery reports until every record of this batch has one (or the
-        producer's timeout passed: those records count as failed, retriable)."""
+        """Flush the producer unless a flush since this batch was produced already emptied
+        its queue. An empty queue after ``flush`` means every record produced so far was
+        acknowledged or got its (error) report: with ``delivery.report.only.error`` a
+        record without an error report was delivered. One flush thus confirms this batch
+        and the one produced after it. When the flush times out, this batch's records
+        without a report count as failed (retriable)."""
         sink = self.sink
-        poll = self.producer.poll
-        if self.unreported > 0:
-            deadline = time.monotonic() + sink.flush_timeout
-            while self.unreported > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    for i, error in enumerate(self.errors):
-                        if error is None and not self.reported[i]:
-                            self.reported[i] = 1
-                            self.errors[i] = DeliveryError(f"no delivery report within {sink.flush_timeout:.0f}s", permanent=False)
-                    self.unreported = 0
-                    break
-                poll(min(remaining, 0.1))
+        if not self.confirmed:
+            if self.producer.flush(sink.flush_timeout) == 0:
+                for batch in sink._unconfirmed:
+                    batch.confirmed = True
+                sink._unconfirmed.clear()
+            else:
+                for i, error in enumerate(self.errors):
+                    if error is None and not self.reported[i]:
+                        self.errors[i] = DeliveryError(f"no delivery report within {sink.flush_timeout:.0f}s", permanent=False)
+                self.confirmed = True
+                with contextlib.suppress(ValueError):
+                    sink._unconfirmed.remove(self)
         errors = self.errors
         # A broker rejects a whole record batch that is too large (librdkafka does not
         # split batches as the Java client does): send those records one by one to find
