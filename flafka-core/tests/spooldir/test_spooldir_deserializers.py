@@ -29,6 +29,22 @@ def read_all(d: LineDeserializer | BlobDeserializer, batch: int = 1000) -> list[
         out.extend(got)
 
 
+def read_restarting(data: bytes, batch: int, **kw: Any) -> tuple[list[bytes], int, int]:
+    """Read ``data`` with a new reader at each batch boundary (a restart after each
+    delivered batch), each resuming at the last one's position; every batch must move the
+    offset. Returns (bodies, final offset, final line)."""
+    got: list[bytes] = []
+    offset = line = 0
+    while True:
+        d = line_reader(data, offset=offset, line=line, **kw)
+        events = d.read(batch)
+        if not events:
+            return got, offset, line
+        got.extend(events)
+        assert d.offset > offset
+        offset, line = d.offset, d.line
+
+
 def reference(data: bytes, limit: int, charset: str = "utf-8", errors: str = "strict") -> list[bytes]:
     """Flume's line semantics (without its spurious empty event), character based."""
     if not data:
@@ -174,15 +190,7 @@ def test_long_lines_emitted_early_resume_exactly(text: str, limit: int, chunk: i
     expected = reference(raw, limit)
     kw: dict[str, Any] = {"max_line_length": limit, "chunk_size": chunk}
     assert read_all(line_reader(raw, **kw), batch) == expected
-    got: list[bytes] = []
-    offset = line = 0
-    while True:
-        d = line_reader(raw, offset=offset, line=line, **kw)
-        events = d.read(batch)
-        if not events:
-            break
-        got.extend(events)
-        offset, line = d.offset, d.line
+    got, offset, line = read_restarting(raw, batch, **kw)
     assert got == expected and offset == len(raw) and line == 2
 
 
@@ -216,16 +224,7 @@ def test_resuming_at_every_batch_boundary_gives_the_reference_events(
     # one reader, all the way
     assert read_all(line_reader(raw, **kw), batch) == expected
     # a new reader at each batch boundary (a restart after each delivered batch)
-    got: list[bytes] = []
-    offset = line = 0
-    while True:
-        d = line_reader(raw, offset=offset, line=line, **kw)
-        events = d.read(batch)
-        if not events:
-            break
-        got.extend(events)
-        assert d.offset > offset
-        offset, line = d.offset, d.line
+    got, offset, line = read_restarting(raw, batch, **kw)
     assert got == expected
     assert offset == len(raw)
     assert line == len(raw.split(b"\n")) - (1 if raw.endswith(b"\n") or not raw else 0)

@@ -35,16 +35,16 @@ Role = Literal["producer", "consumer"]
 log = logging.getLogger("flafka_kafka.librdkafka")
 
 
-class _OncePerMinute(logging.Filter):
-    """Lets each distinct librdkafka log line through once a minute (a broker that stays
-    down would otherwise repeat its connection failure every reconnect backoff)."""
+class _OncePerMinute:
+    """True the first time a line is seen in a minute. Lines that differ only in
+    librdkafka's retry details ("(after 301ms in state AUTH_REQ)", "4 identical error(s)
+    suppressed") count as the same line."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._last: dict[str, float] = {}
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        key = _TIMING.sub("", _SUPPRESSED.sub("", record.getMessage()))
+    def first(self, text: str) -> bool:
+        key = _TIMING.sub("", _SUPPRESSED.sub("", text))
         now = time.monotonic()
         if now - self._last.get(key, -1e9) < 60.0:
             return False
@@ -54,10 +54,22 @@ class _OncePerMinute(logging.Filter):
         return True
 
 
+class _LogOncePerMinute(logging.Filter):
+    """Lets each distinct librdkafka log line through once a minute (a broker that stays
+    down would otherwise repeat its connection failure every reconnect backoff)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen = _OncePerMinute()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._seen.first(record.getMessage())
+
+
 client_log = logging.getLogger("flafka_kafka.librdkafka.client")
 """librdkafka's own log lines (the ``logger`` of every client); ``log`` above carries
 flafka's lines about client errors (:func:`error_logger`)."""
-client_log.addFilter(_OncePerMinute())
+client_log.addFilter(_LogOncePerMinute())
 
 # Java name -> librdkafka name (same value)
 RENAMED: dict[str, str] = {
@@ -383,14 +395,11 @@ def error_logger(component: str, prefix: str = "kafka.") -> Callable[[Any], None
     """An ``error_cb`` that logs librdkafka's client-level errors (broker down, auth
     failed) once per distinct message per minute: never per event. Authentication and
     TLS failures name the ``prefix``-ed keys to fix."""
-    last: dict[str, float] = {}
+    seen = _OncePerMinute()
 
     def on_error(err: Any) -> None:
         text = err.str() if hasattr(err, "str") else str(err)
-        key = _TIMING.sub("", text)  # "(after 301ms in state AUTH_REQ)" differs on every retry
-        now = time.monotonic()
-        if now - last.get(key, -1e9) >= 60.0:
-            last[key] = now
+        if seen.first(text):
             level = logging.ERROR if getattr(err, "fatal", lambda: False)() else logging.WARNING
             fix = client_error_fix(err, prefix)
             log.log(level, "%s: kafka client: %s%s", component, text, f". Fix: {fix}" if fix else "")

@@ -441,13 +441,6 @@ class KafkaSink(Sink):
                     errors[i] = delivery_error(exc.args[0], permanent)
                     break
 
-    def _topic(self, headers: dict[str, str]) -> str:
-        if self.allow_override:
-            topic = headers.get(self.topic_header)
-            if topic:
-                return topic
-        return self.topic.render(headers)
-
     def _placement(self, headers: dict[str, str]) -> tuple[int, int, list[tuple[str, bytes]] | None]:
         """(partition or -1, timestamp ms or 0, record headers or None) of one event."""
         partition = -1 if self.default_partition is None else self.default_partition
