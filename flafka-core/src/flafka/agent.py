@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flafka.ack import AckTracker
@@ -31,6 +32,9 @@ from flafka.source import PollableSource, Source
 
 log = logging.getLogger(__name__)
 
+_BEST_EFFORT_STALL = 1.0
+"""Seconds without progress after which a stop stops waiting for an optional-only channel."""
+
 
 def _make(plan: ComponentPlan, agent_name: str = "agent") -> object:
     component = plan.cls(plan.name, plan.settings)
@@ -49,6 +53,17 @@ def _start_component(component: Component, origin: str) -> None:
         raise ConfigError(message) from exc
 
 
+def _best_effort_channels(sources: Iterable[Source], channels: dict[str, Channel]) -> set[str]:
+    """Names of channels some source feeds but no source's selector can make required."""
+    fed: set[str] = set()
+    required: set[str] = set()
+    for source in sources:
+        selector = source.processor.selector
+        fed.update(selector.channels)
+        required.update(ch.name for ch in selector.required_channels())
+    return {name for name in channels if name in fed and name not in required}
+
+
 @dataclass
 class _Running:
     """What one start() built (everything but the channels, which may outlive it)."""
@@ -57,6 +72,8 @@ class _Running:
     source_runners: list[SourceRunner] = field(default_factory=list)
     sinks: dict[str, Sink] = field(default_factory=dict)
     sink_runners: list[SinkRunner] = field(default_factory=list)
+    best_effort: set[str] = field(default_factory=set)
+    """Channels that sources list only as optional: never waited for to call it drained."""
 
 
 class Agent:
@@ -69,6 +86,7 @@ class Agent:
         self._running: _Running | None = None
         self._lock = threading.RLock()
         self._stopped = False
+        self._best_effort: set[str] = set()
 
     # -- building ------------------------------------------------------------------------
 
@@ -168,6 +186,7 @@ class Agent:
                 runner.start()
             for splan in plan.sources.values():
                 running.sources[splan.name] = self._build_source(splan, channels)
+            running.best_effort = _best_effort_channels(running.sources.values(), channels)
             for sname, source in running.sources.items():
                 source.counter.started()
                 _start_component(source, plan.sources[sname].origin)
@@ -180,6 +199,7 @@ class Agent:
             self._stop_running(timeout=5.0)
             raise
         self._running = running
+        self._best_effort = running.best_effort
         self.plan = plan
         log.info(
             "agent '%s' started: %d sources, %d channels, %d sinks",
@@ -214,19 +234,47 @@ class Agent:
                 self._stop_source(source)
         # Only memory-like channels must drain: a durable channel (file, Kafka) keeps its
         # events across the stop by itself, so waiting on it would only delay the exit.
-        volatile = [ch for ch in self.channels.values() if not ch.durable]
+        # Channels fed only as optional are drained as long as their sinks make progress,
+        # but never make the stop wait for a sink that cannot deliver (Flume ignores them).
+        volatile = [ch for ch in self.channels.values() if not ch.durable and ch.name not in running.best_effort]
+        best_effort = [ch for ch in self.channels.values() if not ch.durable and ch.name in running.best_effort]
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(ch.is_empty() for ch in volatile):
+        progress_at, best_effort_size = time.monotonic(), sum(ch.size() for ch in best_effort)
+        while time.monotonic() < deadline:
             if not any(r.is_alive() for r in running.sink_runners):
                 break
+            if all(ch.is_empty() for ch in volatile):
+                size = sum(ch.size() for ch in best_effort)
+                if size < best_effort_size:
+                    progress_at, best_effort_size = time.monotonic(), size
+                if size == 0 or time.monotonic() - progress_at > _BEST_EFFORT_STALL:
+                    break
             time.sleep(0.02)
         drained = all(ch.is_empty() for ch in volatile)
+        for ch in best_effort:
+            if not ch.is_empty():
+                log.warning(
+                    "optional channel '%s' still holds %d events its sinks did not deliver (optional: "
+                    "ignored, as Flume does; they are not replayed)",
+                    ch.name,
+                    ch.size(),
+                )
         started = [kr for kr in running.sink_runners if kr.ident is not None]
         for kr in started:
             kr.request_stop()
+        abandoned: set[str] = set()
         for kr in started:
-            kr.join(timeout=max(1.0, deadline - time.monotonic()))
+            optional = all(d.channel.name in running.best_effort for d in kr.drivers)
+            left = max(1.0, deadline - time.monotonic())
+            kr.join(timeout=min(_BEST_EFFORT_STALL, left) if optional else left)
+            if optional and kr.is_alive():
+                # Still inside a write to a destination that does not answer; its events
+                # are optional copies, so the stop does not wait for it (daemon thread).
+                abandoned.update(d.sink.name for d in kr.drivers)
+                log.warning("sink '%s' of an optional channel is still waiting on its destination; not waited for", kr.group)
         for sink in running.sinks.values():
+            if sink.name in abandoned:
+                continue
             try:
                 sink.stop()
             except Exception:
@@ -254,7 +302,7 @@ class Agent:
                 self._stopped = True
                 for channel in self.channels.values():
                     channel.stop()
-            leftover = sum(ch.size() for ch in self.channels.values() if not ch.durable)
+            leftover = sum(ch.size() for ch in self.channels.values() if not ch.durable and ch.name not in self._best_effort)
             if leftover:
                 log.warning(
                     "agent stopped with %d events still in memory channels (not delivered; sources with "
@@ -294,11 +342,14 @@ class Agent:
 
     def drained(self) -> bool:
         """True when every source has nothing more to read and everything it read was
-        delivered, and every channel is empty."""
+        delivered, and every channel is empty (channels that sources list only as
+        optional excepted: their sinks' failures are ignored, as in Flume)."""
         running = self._running
         if running is None:
             return True
-        return all(s.drained() for s in running.sources.values()) and all(ch.is_empty() for ch in self.channels.values())
+        return all(s.drained() for s in running.sources.values()) and all(
+            ch.is_empty() for name, ch in self.channels.items() if name not in running.best_effort
+        )
 
     def failed_sinks(self) -> list[str]:
         running = self._running

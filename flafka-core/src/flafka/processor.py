@@ -6,10 +6,12 @@ failures are logged and ignored. A failing required channel raises to the source
 keeps its batch and retries (channels committed before it may then hold duplicates, as in
 Flume).
 
-Acknowledgements: with ``acknowledgements`` on, each put carries the batch's token and
-the token expects one delivery per event copy; with it off (Flume's rule) the token is
-paid as soon as the required channels committed. If the batch fails, the token is
-abandoned so the source's position never moves past it.
+Acknowledgements: with ``acknowledgements`` on, each put into a *required* channel carries
+the batch's token and the token expects one delivery per event copy; with it off (Flume's
+rule) the token is paid as soon as the required channels committed. Optional channels
+never carry the token: their failures are ignored (Flume), so their delivery must not hold
+the source's position back either. If the batch fails, the token is abandoned so the
+source's position never moves past it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class ChannelProcessor:
                     self._put(channel, batch, carried)
                 for channel, batch in optional:
                     try:
-                        self._put(channel, batch, carried)
+                        self._put(channel, batch, None)  # best effort: never holds the source back
                     except ChannelError as exc:
                         self._optional_failed(channel, exc)
         except BaseException:

@@ -22,3 +22,9 @@ class ChannelSelector(Component):
 
     def select(self, events: list[Event]) -> tuple[Routing, Routing]:
         raise NotImplementedError
+
+    def required_channels(self) -> list[Channel]:
+        """Channels this selector may make required for some event (after ``bind``). A
+        channel the source lists but never requires is best-effort: its failures never hold
+        the source back. The default (every bound channel) is the safe answer."""
+        return list(self.channels.values())

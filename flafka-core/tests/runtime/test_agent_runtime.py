@@ -7,12 +7,16 @@ import threading
 import time
 from typing import Any
 
+from flafka.ack import AckTracker
 from flafka.agent import Agent
 from flafka.channels.memory import MemoryChannel
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkPlan, SourcePlan
 from flafka.errors import ChannelError, PermanentError, RetriableError
 from flafka.event import Event
+from flafka.metrics.counters import SourceCounter
+from flafka.processor import ChannelProcessor
 from flafka.registry import Registry
+from flafka.selectors.builtin import MultiplexingChannelSelector, ReplicatingChannelSelector
 from flafka.settings import Schema, Setting
 from flafka.sink import BatchOutcome, Sink
 from flafka.source import PollableSource, Status
@@ -283,3 +287,89 @@ def test_clean_stop_advances_positions_past_what_the_drain_delivered() -> None:
     assert agent.stop(10)
     source.drained()
     assert source.committed == 200  # type: ignore[attr-defined]
+
+
+# -- optional channels never hold a source back (Flume ignores their failures) ------------
+
+
+def _channel(name: str) -> MemoryChannel:
+    ch = MemoryChannel(name, settings_for(MemoryChannel, capacity=100, transactionCapacity=100))
+    ch.start()
+    return ch
+
+
+def test_an_optional_channel_carries_no_token() -> None:
+    required, optional = _channel("c1"), _channel("c2")
+    selector = ReplicatingChannelSelector("selector", settings_for(ReplicatingChannelSelector, optional="c2"))
+    selector.bind({"c1": required, "c2": optional})
+    processor = ChannelProcessor(selector, [], SourceCounter("r1", "test"))
+    tracker = AckTracker()
+    processor.process_batch([Event(b"x"), Event(b"y")], tracker.token(7))
+    with required.take_transaction() as tx:
+        assert len(tx.take(10)) == 2
+    # The optional channel still holds both events, untaken: the position moves anyway.
+    assert optional.size() == 2
+    assert tracker.delivered() == [7]
+    assert tracker.in_flight == 0
+
+
+def test_required_channels_of_the_selectors() -> None:
+    chans = {n: _channel(n) for n in ("c1", "c2", "c3", "c4")}
+    rep = ReplicatingChannelSelector("selector", settings_for(ReplicatingChannelSelector, optional="c2 c4"))
+    rep.bind(chans)
+    assert [c.name for c in rep.required_channels()] == ["c1", "c3"]
+    mux = MultiplexingChannelSelector(
+        "selector",
+        settings_for(MultiplexingChannelSelector, header="h", default="c1", **{"mapping.a": "c2", "optional.a": "c3"}),
+    )
+    mux.bind(chans)
+    assert sorted(c.name for c in mux.required_channels()) == ["c1", "c2"]
+
+
+class DeadSink(CollectSink):
+    """A destination that is down for good (as a Kafka sink whose broker is gone)."""
+
+    type_name = "test_dead"
+
+    def write(self, events: list[Event]) -> BatchOutcome | None:
+        time.sleep(0.05)
+        raise RetriableError("destination down")
+
+
+def _plan_with_optional_dead_sink(total: int) -> AgentPlan:
+    p = AgentPlan("a1")
+    for name in ("c1", "c2"):
+        p.channels[name] = ComponentPlan(
+            name, MemoryChannel, settings_for(MemoryChannel, capacity=100_000, transactionCapacity=100), "memory"
+        )
+    p.sources["r1"] = SourcePlan(
+        "r1",
+        ListSource,
+        settings_for(ListSource, total=total),
+        "test_list",
+        channels=["c1", "c2"],
+        selector=ComponentPlan(
+            "selector", ReplicatingChannelSelector, settings_for(ReplicatingChannelSelector, optional="c2"), "replicating"
+        ),
+    )
+    p.sinks["k0"] = SinkPlan("k0", CollectSink, settings_for(CollectSink), "test_collect", channel="c1")
+    p.sinks["k1"] = SinkPlan("k1", DeadSink, settings_for(DeadSink), "test_dead", channel="c2")
+    return p
+
+
+def test_a_dead_optional_sink_never_holds_the_source_back() -> None:
+    CollectSink.script = []
+    CollectSink.start_closed = False
+    agent = Agent(_plan_with_optional_dead_sink(500), registry())
+    agent.start()
+    try:
+        source = agent.sources["r1"]
+        assert isinstance(source, ListSource)
+        wait_for(lambda: agent.drained(), timeout=10)
+        assert source.committed == 500
+        assert source.acks.in_flight == 0
+        started = time.monotonic()
+        agent.stop(timeout=10)
+        assert time.monotonic() - started < 5  # not the whole timeout: the optional sink makes no progress
+    finally:
+        agent.stop(1)

@@ -72,6 +72,9 @@ class ReplicatingChannelSelector(ChannelSelector):
             return [], []
         return [(ch, events) for ch in self.required], [(ch, events) for ch in self.optional]
 
+    def required_channels(self) -> list[Channel]:
+        return list(self.required)
+
 
 class _Route:
     """Where events with one header value go."""
@@ -140,6 +143,12 @@ class MultiplexingChannelSelector(ChannelSelector):
             routes[value] = _Route(required, [ch for ch in chosen if ch not in required])
         self._routes = routes
         self._default = _Route(default, [])
+
+    def required_channels(self) -> list[Channel]:
+        out: list[Channel] = list(self._default.required)
+        for route in self._routes.values():
+            out.extend(ch for ch in route.required if ch not in out)
+        return out
 
     def select(self, events: list[Event]) -> tuple[Routing, Routing]:
         if not events:
