@@ -39,6 +39,16 @@ def crash(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def fuzz(session: nox.Session) -> None:
+    """Long fuzzing runs (atheris): every target of tests/fuzz/targets.py, 1,000,000
+    executions each by default (`-- TARGET --runs N` for one). The short hypothesis run of
+    the same targets is part of `tests`."""
+    install(session, "atheris==2.3.0")
+    args = session.posargs or ["all"]
+    session.run("python", "tests/fuzz/run_atheris.py", *args, "--workdir", ".fuzz")
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")

@@ -299,6 +299,16 @@ class LineDeserializer:
         self._tail_no_nl = False
 
 
+def _split_output(raw: bytes, start: int, end: int, k: int, got: int, cs: str, errors: str) -> int:
+    """The byte offset in ``raw[start:end]`` (which decodes to ``got`` characters in one
+    step) after which its first ``k`` characters end: where decoding both sides apart
+    gives ``k`` and ``got - k`` characters, so that a restart there reads exactly the rest."""
+    for b in range(end - 1, start, -1):
+        if len(raw[start:b].decode(cs, errors)) == k and len(raw[b:end].decode(cs, errors)) == got - k:
+            return b
+    return min(end, start + k)  # no clean split exists: each character stands for at least one byte
+
+
 def _piece_ends(raw: bytes, text: str, limit: int, cs: str, errors: str, clean: bool) -> list[int]:
     """Byte offsets within ``raw`` after each full piece of ``limit`` characters of
     ``text`` (not after the last piece)."""
@@ -310,18 +320,22 @@ def _piece_ends(raw: bytes, text: str, limit: int, cs: str, errors: str, clean: 
             at += len(text[k * limit : (k + 1) * limit].encode(cs))
             ends.append(at)
         return ends
-    # bad bytes were replaced or dropped: find the boundaries by decoding byte by byte
+    # bad bytes were replaced or dropped: find the boundaries by decoding byte by byte. A
+    # byte the decoder still holds (an unfinished sequence) belongs to the characters it
+    # yields later, so a boundary falls before it; the final flush yields the last ones.
     dec = codecs.getincrementaldecoder(cs)(errors)
     chars = 0
     target = limit
-    for j in range(len(raw)):
-        got = len(dec.decode(raw[j : j + 1]))
+    consumed = 0  # bytes whose characters were yielded
+    for j in range(len(raw) + 1):
+        final = j == len(raw)
+        got = len(dec.decode(b"" if final else raw[j : j + 1], final))
+        now = len(raw) if final else j + 1 - len(dec.getstate()[0])
         while got and chars + got >= target and len(ends) < n_full:
-            # a boundary inside this byte's output falls before this byte: the earlier
-            # characters of that output replace bytes that came before it
-            ends.append(j + 1 if chars + got == target else j)
+            ends.append(now if chars + got == target else _split_output(raw, consumed, now, target - chars, got, cs, errors))
             target += limit
         chars += got
+        consumed = now
         if len(ends) == n_full:
             break
     while len(ends) < n_full:  # defensive: never lose offsets
