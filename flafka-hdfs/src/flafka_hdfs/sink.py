@@ -50,10 +50,11 @@ from typing import Any
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
+from flafka.header_paths import HDFS_RULE, UnsafeHeaderPath
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hdfs import client as webhdfs
-from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, time_zone, unknown_escapes
+from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, skeleton, time_zone, unknown_escapes
 from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, Syncer, iter_payload
 from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for, serializer_kind
 
@@ -376,10 +377,15 @@ class HdfsSink(Sink):
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problems: list[Problem] = []
         try:
-            _Config(settings)
+            cfg = _Config(settings)
         except ConfigError as exc:
-            problems.append(Problem("hdfs.path", str(exc)))
+            text = str(exc)
+            key = next((k for k in ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix") if text.startswith(k)), "hdfs.path")
+            problems.append(Problem(key, text))
             return problems
+        if cfg.target.assumed:
+            key = "hdfs.webhdfs.url" if settings["hdfs.webhdfs.url"] else "hdfs.path"
+            problems.append(Problem(key, cfg.target.how, severity="warning"))
         path = settings["hdfs.path"] or ""
         for key in ("hdfs.path", "hdfs.filePrefix"):
             for esc in unknown_escapes(settings[key] or ""):
@@ -456,10 +462,16 @@ class HdfsSink(Sink):
             self.settings["hdfs.roundValue"] if self.settings["hdfs.round"] else 0,
             self.settings["hdfs.roundUnit"],
             self.settings["hdfs.useLocalTimeStamp"],
+            keys=("hdfs.path", "hdfs.filePrefix"),
+            names=(False, True),
         )
         if paths.needs_host:
             paths.host = self.host or Host.lookup()
         self._paths = paths
+        if self.target.assumed:
+            log.warning("sink '%s': %s", self.name, self.target.how)
+        else:
+            log.info("sink '%s': WebHDFS at %s (%s)", self.name, self.target.url, self.target.how)
         staging = StagingDir(self.staging_path())
         try:
             staging.open()
@@ -585,6 +597,8 @@ class HdfsSink(Sink):
         groups: dict[tuple[str, str], _Group] = {}
         failed: list[int] = []
         problem = ""
+        unsafe: list[str] = []
+        no_time = 0
         resolve = paths.resolve
         for i, e in enumerate(events):
             try:
@@ -592,6 +606,12 @@ class HdfsSink(Sink):
             except MissingTimestamp as exc:
                 failed.append(i)
                 problem = str(exc)
+                no_time += 1
+                continue
+            except UnsafeHeaderPath as exc:
+                failed.append(i)
+                if len(unsafe) < 3 and str(exc) not in unsafe:
+                    unsafe.append(str(exc))
                 continue
             group = groups.get(key)  # type: ignore[arg-type]
             if group is None:
@@ -599,14 +619,21 @@ class HdfsSink(Sink):
             else:
                 group[0].append(e)
                 group[1].append(i)  # type: ignore[union-attr]
-        reason = ""
-        if failed:
-            reason = (
-                f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {len(failed)} of "
+        reasons = []
+        if unsafe:
+            reasons.append(
+                f"sink '{self.name}': {len(failed) - no_time} of {len(events)} events whose headers would lead the write out of hdfs.path "
+                f"'{self.settings['hdfs.path']}' are refused ({'; '.join(unsafe)}); nothing is written outside that "
+                f"directory — fix the producer of the header, or drop or rewrite it with an interceptor (docs/hdfs.md, "
+                f"'Header values in paths')"
+            )
+        if problem:
+            reasons.append(
+                f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {no_time} of "
                 f"{len(events)} events have no usable timestamp ({problem}); add a timestamp interceptor to the source "
                 f"(interceptors = ts, interceptors.ts.type = timestamp) or set hdfs.useLocalTimeStamp = true"
             )
-        return groups, failed, reason
+        return groups, failed, " — and ".join(reasons)
 
     def _append(
         self,
@@ -768,6 +795,9 @@ class _Config:
         self.target = webhdfs.target(settings["hdfs.path"] or "", settings["hdfs.webhdfs.url"] or "")
         parse(self.target.path)
         parse(settings["hdfs.filePrefix"] or "", "hdfs.filePrefix")
+        HDFS_RULE.check_template(skeleton(self.target.path), "hdfs.path")
+        for key in ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix"):
+            HDFS_RULE.check_template(skeleton(settings[key] or "") if key == "hdfs.filePrefix" else settings[key] or "", key, name=True)
         self.tz = time_zone(settings["hdfs.timeZone"] or "")
         file_type = settings["hdfs.fileType"]
         codec_name = (settings["hdfs.codeC"] or "").strip()
