@@ -324,9 +324,8 @@ def test_pipeline3_finds_the_namenode_through_hadoops_configuration(
         Path(conf).mkdir()
         prop = "<property><name>{}</name><value>{}</value></property>"
         nn_rpc, nn_http = rpc.split("://", 1)[1], webhdfs.split("://", 1)[1]
-        (Path(conf) / "hdfs-site.xml").write_text(
-            f"<configuration>{prop.format('dfs.namenode.rpc-address', nn_rpc)}{prop.format('dfs.namenode.http-address', nn_http)}</configuration>"
-        )
+        props = prop.format("dfs.namenode.rpc-address", nn_rpc) + prop.format("dfs.namenode.http-address", nn_http)
+        (Path(conf) / "hdfs-site.xml").write_text(f"<configuration>{props}</configuration>")
     monkeypatch.setenv("HADOOP_CONF_DIR", conf)
     channel_topic = create_topic(bootstrap)
     spool = tmp_path / "weblogs"

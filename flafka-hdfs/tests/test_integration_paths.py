@@ -137,7 +137,7 @@ def test_no_header_value_writes_outside_hdfs_path(webhdfs: str, base_dir: str, t
 def test_hdfs_itself_refuses_colons_in_names_so_the_rule_refuses_them_up_front(webhdfs: str, base_dir: str) -> None:
     from hdfs.util import HdfsError
 
-    with pytest.raises(HdfsError, match="(?i)invalid|not a valid"):
+    with pytest.raises(HdfsError, match=r"(?i)invalid|not a valid"):
         client(webhdfs).makedirs(f"{base_dir}/12:30")
 
 
@@ -234,7 +234,7 @@ def ha_conf(tmp_path: Path, http_addresses: list[str]) -> Path:
     d.mkdir(exist_ok=True)
     nns = [f"nn{i + 1}" for i in range(len(http_addresses))]
     props = {"dfs.nameservices": "flafkacluster", "dfs.ha.namenodes.flafkacluster": ",".join(nns)}
-    for nn, address in zip(nns, http_addresses):
+    for nn, address in zip(nns, http_addresses, strict=True):
         props[f"dfs.namenode.rpc-address.flafkacluster.{nn}"] = f"{address.split(':')[0]}:8020"
         props[f"dfs.namenode.http-address.flafkacluster.{nn}"] = address
     (d / "core-site.xml").write_text(site({"fs.defaultFS": "hdfs://flafkacluster"}))

@@ -112,7 +112,8 @@ def build_client(url: str, auth: Auth) -> Any:
         if auth.kerberos_keytab:
             os.environ.setdefault("KRB5_CLIENT_KTNAME", auth.kerberos_keytab)
         extra = {"principal": auth.kerberos_principal} if auth.kerberos_principal else {}
-        return _literal_paths(KerberosClient(url, mutual_auth=auth.mutual_auth, proxy=proxy, timeout=auth.timeout, session=session, **extra))
+        kerberos = KerberosClient(url, mutual_auth=auth.mutual_auth, proxy=proxy, timeout=auth.timeout, session=session, **extra)
+        return _literal_paths(kerberos)
     if auth.token:
         return _literal_paths(hdfs.TokenClient(url, auth.token, proxy=proxy, timeout=auth.timeout, session=session))
     user = auth.user or os.environ.get("HADOOP_USER_NAME") or _login()

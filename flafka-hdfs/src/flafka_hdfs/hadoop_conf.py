@@ -242,7 +242,7 @@ class _Resolver:
                 keys.append(key)
             source = f"{ns_key} = {','.join(nns)}" if nns else f"dfs.nameservices = {conf.get('dfs.nameservices')}"
             return Resolved(tuple(urls), f"{how_default}{source} in {conf.file_of(ns_key)}; {'; '.join(keys)}")
-        suffixes = [""] + sorted(k[len("dfs.namenode.rpc-address") :] for k in conf.hdfs if k.startswith("dfs.namenode.rpc-address."))
+        suffixes = ["", *sorted(k[len("dfs.namenode.rpc-address") :] for k in conf.hdfs if k.startswith("dfs.namenode.rpc-address."))]
         for suffix in suffixes:
             rpc_key = f"dfs.namenode.rpc-address{suffix}"
             if conf.get(rpc_key) and _same(host, port, conf.get(rpc_key)):

@@ -236,7 +236,7 @@ class PathTemplate:
         rounded = self.round_down(ts) if self.needs_time else ts
         dt = datetime.fromtimestamp(rounded / 1000, self._zone()) if self.needs_time else None
         out = []
-        for parts, key, name in zip(self.parts, self.keys, self.names):
+        for parts, key, name in zip(self.parts, self.keys, self.names, strict=True):
             pieces = []
             used: list[tuple[str, str]] = []
             for kind, value in parts:

@@ -318,7 +318,13 @@ class HdfsSink(Sink):
     """Batches appended and awaiting their sync at once (the runtime's pipelining): while
     batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all."""
     settings_schema = Schema(
-        Setting("hdfs.path", "str", REQUIRED, "directory (hdfs://namenode/path, webhdfs://host:port/path or /path); escapes allowed"),
+        Setting(
+            "hdfs.path",
+            "str",
+            REQUIRED,
+            "directory (hdfs://namenode/path, hdfs://nameservice/path, webhdfs://host:port/path or /path); escapes allowed, "
+            "header values never lead out of it",
+        ),
         Setting("hdfs.filePrefix", "str", "FlumeData", "file name prefix (escapes allowed)"),
         Setting("hdfs.fileSuffix", "str", "", "file name suffix (no dot added); default: the codec's extension"),
         Setting("hdfs.inUsePrefix", "str", "", "prefix of a file's name while it is being written"),
@@ -351,7 +357,13 @@ class HdfsSink(Sink):
         Setting("serializer.appendNewline", "bool", True, "TEXT and HEADER_AND_TEXT: end each event with a newline"),
         Setting("serializer.compressionCodec", "str", "null", "avro_event: null, deflate, bzip2 or xz"),
         Setting("serializer.syncIntervalBytes", "int", 2048000, "avro_event: bytes after which a block is closed", minimum=1),
-        Setting("hdfs.webhdfs.url", "str", "", "flafka: WebHDFS address(es), http://namenode:9870 (';' between HA NameNodes)"),
+        Setting(
+            "hdfs.webhdfs.url",
+            "str",
+            "",
+            "flafka: WebHDFS address(es), http://namenode:9870 (';' between HA NameNodes), or hdfs://authority looked up in "
+            "Hadoop's configuration; default: found from hdfs.path (docs/hdfs.md)",
+        ),
         Setting("hdfs.webhdfs.user", "str", "", "flafka: user.name for simple authentication (default $HADOOP_USER_NAME or the login)"),
         Setting("hdfs.webhdfs.token", "str", "", "flafka: a delegation token (instead of Kerberos)", secret=True),
         Setting(
@@ -380,7 +392,8 @@ class HdfsSink(Sink):
             cfg = _Config(settings)
         except ConfigError as exc:
             text = str(exc)
-            key = next((k for k in ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix") if text.startswith(k)), "hdfs.path")
+            names = ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix")
+            key = next((k for k in names if text.startswith(k)), "hdfs.path")
             problems.append(Problem(key, text))
             return problems
         if cfg.target.assumed:
