@@ -29,7 +29,7 @@ checked per distinct value set (:meth:`HeaderPathRule.check`), so callers cache 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flafka.errors import ConfigError
 
@@ -78,6 +78,10 @@ class HeaderPathRule:
     forbidden_chars: str = ""
     reserved_roots: tuple[str, ...] = ()
     max_segment_bytes: int = 255
+    _needles: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_needles", (*self.forbidden_chars, *self.reserved_roots))
 
     def value_problem(self, value: str, name: bool = False) -> str | None:
         """Why one header value cannot go into a path (a name when ``name``), or None."""
@@ -110,24 +114,36 @@ class HeaderPathRule:
                 return f"starts the path with '{seg}', a reserved directory"
         return None
 
+    def _suspect(self, resolved: str) -> bool:
+        """Anything that may break the rule (a superset, with plain substring tests: the
+        slow path decides). ``isprintable`` is False for every control character and
+        surrogate (and for some harmless characters, which the slow path lets through)."""
+        if ".." in resolved or LATEST in resolved or not resolved.isprintable():
+            return True
+        if self.max_segment_bytes and len(resolved) * 4 > self.max_segment_bytes:
+            return True
+        return any(text in resolved for text in self._needles)
+
     def check(self, resolved: str, used: Sequence[tuple[str, str]], key: str, name: bool = False) -> str:
         """``resolved`` (a trusted template with the header values ``used`` substituted)
         without empty and ``.`` segments; raises UnsafeHeaderPath naming the header and
-        value (``key``: the setting the template came from) when the rule refuses it."""
-        for header, value in used:
-            why = self.value_problem(value, name)
+        value (``key``: the setting the template came from) when the rule refuses it.
+        With no header values, ``resolved`` is only normalised (the template was checked).
+        A file name (``name``) comes back as resolved."""
+        if used and (self._suspect(resolved) or (name and "/" in resolved)):  # find what, and name it
+            absolute = resolved.startswith("/") and not name
+            for header, value in used:
+                why = self.value_problem(value, name)
+                if why:
+                    raise UnsafeHeaderPath(f"header '{header}' = {shown(value)} {why}; {key} refuses it", [(header, value)])
+            why = self._path_problem([s for s in resolved.split("/") if s and (name or s != ".")], absolute)
             if why:
-                raise UnsafeHeaderPath(f"header '{header}' = {shown(value)} {why}; {key} refuses it", [(header, value)])
-        absolute = resolved.startswith("/") and not name
-        segments = [s for s in resolved.split("/") if s and (name or s != ".")]
-        why = self._path_problem(segments, absolute) if used else None  # no header: the template's own output
-        if why:
-            values = ", ".join(f"'{h}' = {shown(v)}" for h, v in used)
-            source = f"built from the header(s) {values}" if used else "as resolved"
-            raise UnsafeHeaderPath(f"{key} = {shown(resolved)} {source} {why}; {key} refuses it", used)
-        if name:
-            return resolved  # a file name is used as resolved (Flume's, byte for byte)
-        return "/" + "/".join(segments) if absolute else "/".join(segments)
+                values = ", ".join(f"'{h}' = {shown(v)}" for h, v in used)
+                raise UnsafeHeaderPath(f"{key} = {shown(resolved)} built from the header(s) {values} {why}; {key} refuses it", used)
+        if name or not ("//" in resolved or "/./" in resolved or (resolved.endswith(("/", "/.")) and resolved != "/")):
+            return resolved
+        segments = [s for s in resolved.split("/") if s and s != "."]
+        return "/" + "/".join(segments) if resolved.startswith("/") else "/".join(segments)
 
     def check_template(self, skeleton: str, key: str, name: bool = False) -> None:
         """Refuse a template whose own text (``skeleton``: the template with every escape

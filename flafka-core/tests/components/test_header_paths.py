@@ -89,6 +89,9 @@ def test_values_that_are_harmless_alone_but_make_dot_dot_together_are_refused() 
 def test_reserved_root_is_refused_only_as_the_first_segment() -> None:
     with pytest.raises(UnsafeHeaderPath, match=r"'\.reserved', a reserved directory"):
         HDFS_RULE.check("/.reserved/.inodes/16386/x", [("dir", ".reserved/.inodes/16386")], "hdfs.path")
+    for resolved, value in (("//.reserved/raw/x", "/.reserved/raw/x"), ("/./.reserved", "./.reserved"), ("/.reserved", ".reserved")):
+        with pytest.raises(UnsafeHeaderPath, match="a reserved directory"):
+            HDFS_RULE.check(resolved, [("dir", value)], "hdfs.path")  # template /%{dir}
     assert HDFS_RULE.check(BASE + "/.reserved", [("dir", ".reserved")], "hdfs.path") == BASE + "/.reserved"
 
 
