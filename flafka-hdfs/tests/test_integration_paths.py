@@ -179,6 +179,11 @@ class NameNodeFront:
         self.active = active
         self.served = 0
         self.refused = 0
+        self.fail_over_to: NameNodeFront | None = None
+        """When set: after ``fail_over_after`` requests served, this one turns standby and
+        that one active (a failover between two requests of an upload)."""
+        self.fail_over_after = 0
+        self.lock = threading.Lock()
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -190,6 +195,10 @@ class NameNodeFront:
 
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                with front.lock:
+                    other = front.fail_over_to
+                    if front.active and other is not None and front.served >= front.fail_over_after:
+                        front.active, other.active, front.fail_over_to = False, True, None
                 if not front.active:
                     front.refused += 1
                     data = json.dumps(front.STANDBY).encode()
@@ -264,8 +273,9 @@ def test_ha_name_service_skips_a_standby_and_a_dead_namenode(
 def test_ha_failover_when_the_active_namenode_changes_mid_stream(
     webhdfs: str, base_dir: str, tmp_path: Path, fronts: list[NameNodeFront], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two NameNodes in front of the real one: nn1 active, then nn2 (nn1 turns standby while
-    files are being uploaded), then none (uploads wait, naming the cause), then nn1 again."""
+    """Two NameNodes in front of the real one: nn1 active, then nn2 (nn1 turns standby in the
+    middle of an upload: after the first two requests of a file's status/CREATE/status/RENAME),
+    then none (uploads wait, naming the cause), then nn1 again. Every event arrives once."""
     nn1, nn2 = fronts
     nn1.active = True
     monkeypatch.setenv("HADOOP_CONF_DIR", str(ha_conf(tmp_path, [nn1.address, nn2.address])))
@@ -281,10 +291,10 @@ def test_ha_failover_when_the_active_namenode_changes_mid_stream(
     assert sink.flush(60), sink.uploader.last_error
     assert nn1.served and not nn2.served and not nn2.refused  # the first NameNode answered
 
-    nn1.active, nn2.active = False, True  # failover while the next files are uploaded
+    nn1.fail_over_to, nn1.fail_over_after = nn2, nn1.served + 2  # failover in the middle of the next upload
     want += phase(b"b")
     assert sink.flush(60), sink.uploader.last_error
-    assert nn1.refused >= 1 and nn2.served >= 1
+    assert not nn1.active and nn2.active and nn1.refused >= 1 and nn2.served >= 1
 
     nn2.active = False  # no active NameNode at all: the files wait in the staging directory
     want += phase(b"c")
