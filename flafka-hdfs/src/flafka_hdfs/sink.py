@@ -3,7 +3,8 @@
 Delivery contract — what "delivered" means here:
 
 * ``send(events)`` resolves each event's directory and file prefix (``hdfs.path``,
-  ``hdfs.filePrefix`` escapes), encodes the events in the output format and appends them
+  ``hdfs.filePrefix`` escapes; header values that would lead out of ``hdfs.path`` refuse
+  the event for good, see :mod:`flafka.header_paths`), encodes the events in the output format and appends them
   (in memory) to the *staging file* of that bucket's open HDFS file, then hands the touched
   files to the syncer thread (:class:`~flafka_hdfs.staging.Syncer`), which writes them
   and ``fdatasync``s them. The returned ``wait()`` blocks until every staging file the
@@ -392,7 +393,7 @@ class HdfsSink(Sink):
             cfg = _Config(settings)
         except ConfigError as exc:
             text = str(exc)
-            names = ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix")
+            names = ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix", "hdfs.webhdfs.url")
             key = next((k for k in names if text.startswith(k)), "hdfs.path")
             problems.append(Problem(key, text))
             return problems
@@ -569,7 +570,8 @@ class HdfsSink(Sink):
         every file the batch touched past the batch's end. Raises RetriableError when the
         staging disk fails or the staging directory is over ``hdfs.stagingMaxBytes``;
         ``wait()`` returns failed indices (not retriable) for events whose path needs a
-        timestamp they lack, and fails the events whose staging file could not be synced."""
+        timestamp they lack or whose header values :data:`flafka.header_paths.HDFS_RULE`
+        refuses, and fails the events whose staging file could not be synced."""
         with self._lock:
             if not self._started:
                 self.start()
