@@ -646,3 +646,16 @@ def test_error_messages_name_the_path_and_the_fix() -> None:
     assert path in full and "disks are full" in full
     down = describe(requests.ConnectionError("refused"), path, url)
     assert url in down and "start HDFS" in down
+
+
+def test_the_webhdfs_client_sends_paths_as_given() -> None:
+    """The hdfs library's resolve() would collapse '..' and expand '#LATEST' (to the newest
+    entry of a directory); the sink's clients only drop empty and '.' segments."""
+    from flafka_hdfs.client import Auth, build_client
+
+    c = build_client("http://127.0.0.1:9", Auth(user="u"))
+    assert c.resolve("/data/a/#LATEST") == "/data/a/#LATEST"
+    assert c.resolve("/data/a/../../etc") == "/data/a/../../etc"
+    assert c.resolve("/data//a/./b/") == "/data/a/b"
+    with pytest.raises(ValueError, match="not absolute"):
+        c.resolve("relative/x")

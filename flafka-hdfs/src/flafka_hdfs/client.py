@@ -123,11 +123,15 @@ def build_client(url: str, auth: Auth) -> Any:
 def _literal_paths(client: Any) -> Any:
     """Make ``client`` send paths as given: the ``hdfs`` library's ``resolve`` would
     collapse ``..`` and expand ``#LATEST`` markers to the newest entry of a directory.
-    The sink's paths are absolute and already normalised (:mod:`flafka.header_paths`)."""
+    The sink's paths are absolute and already normalised (:mod:`flafka.header_paths`);
+    empty and ``.`` segments (in files staged by an older version) are dropped, a ``..``
+    is sent as is (the NameNode refuses it: nothing is written outside the directory)."""
 
     def literal(hdfs_path: str) -> str:
         if not hdfs_path.startswith("/"):
             raise ValueError(f"WebHDFS path {hdfs_path!r} is not absolute")
+        if "//" in hdfs_path or "/./" in hdfs_path or hdfs_path.endswith(("/", "/.")):
+            return "/" + "/".join(s for s in hdfs_path.split("/") if s and s != ".")
         return hdfs_path
 
     client.resolve = literal
