@@ -214,6 +214,59 @@ def test_missing_timestamp_fails_only_those_events_not_retriable(fs: FakeHdfs, t
     sink.stop()
 
 
+def test_headers_never_lead_a_write_out_of_hdfs_path(fs: FakeHdfs, tmp_path: Path) -> None:
+    """Issue 9 item 3: '..', '#LATEST', NUL and ':' in a header are refused (not retriable, the
+    reason names the header and value); good events of the batch are written, inside /data."""
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/data/%{dir}", "hdfs.filePrefix": "F-%{app}"})
+    sink.start()
+    batch = [
+        Event(b"ok1", {"dir": "a/b", "app": "web"}),
+        Event(b"climb", {"dir": "../../etc", "app": "web"}),
+        Event(b"latest", {"dir": "x/#LATEST", "app": "web"}),
+        Event(b"nul", {"dir": "a\0b", "app": "web"}),
+        Event(b"name", {"dir": "a", "app": "../../x"}),
+        Event(b"ok2", {"dir": "./a//b/", "app": "web"}),
+        Event(b"colon", {"dir": "12:30", "app": "web"}),
+    ]
+    outcome = sink.write(batch)
+    assert outcome is not None and list(outcome.failed) == [1, 2, 3, 4, 6] and not outcome.retriable
+    assert isinstance(outcome.error, PermanentError)
+    reason = str(outcome.error)
+    assert "5 of 7 events whose headers would lead the write out of hdfs.path 'hdfs://nn/data/%{dir}' are refused" in reason
+    assert "header 'dir' = '../../etc' has a '..' segment" in reason and "header 'dir' = 'x/#LATEST'" in reason
+    assert "header 'dir' = 'a\\x00b' contains the control character \\0 (NUL)" in reason
+    assert len(reason) < 2000  # three examples at most
+    assert sink.flush(5)
+    assert sorted(finals(fs)) == [f for f in sorted(finals(fs)) if f.startswith("/data/a/b/F-web.")]
+    assert lines(fs) == [b"ok1", b"ok2"]
+    assert all(path.startswith("/data/") for _, path in fs.calls)
+    sink.stop()
+
+
+def test_refused_events_go_to_the_dead_letter_file_with_the_reason(fs: FakeHdfs, tmp_path: Path) -> None:
+    import json
+
+    from flafka.channels.memory import MemoryChannel
+    from flafka.runtime import DeadLetterFile, SinkDriver
+
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/data/%{dir}"})
+    channel = make(MemoryChannel, "c1")
+    sink.channel = channel
+    with channel.put_transaction() as tx:
+        tx.put([Event(b"good", {"dir": "x"}), Event(b"bad", {"dir": "../../user/alice"})])
+    sink.start()
+    driver = SinkDriver(sink, DeadLetterFile(str(tmp_path / "dead"), "k1"))
+    driver.drive()
+    driver.settle()
+    assert channel.is_empty()
+    dead = [json.loads(line) for line in (tmp_path / "dead" / "k1.deadletter.jsonl").read_text().splitlines()]
+    assert [d["headers"] for d in dead] == [{"dir": "../../user/alice"}]
+    assert "header 'dir' = '../../user/alice' has a '..' segment" in dead[0]["reason"]
+    assert sink.flush(5)
+    assert lines(fs) == [b"good"] and all(p.startswith("/data/x/") for p in finals(fs))
+    sink.stop()
+
+
 def test_hdfs_down_writes_stay_local_then_back_pressure_then_catch_up(fs: FakeHdfs, tmp_path: Path, caplog: Any) -> None:
     fs.down = True
     sink = build(fs, tmp_path, **{"hdfs.rollCount": 5, "hdfs.stagingMaxBytes": 400, "hdfs.retryInterval": 1})
@@ -536,7 +589,12 @@ def test_staging_dir_is_locked_against_a_second_agent(fs: FakeHdfs, tmp_path: Pa
         ({"hdfs.codeC": "lzo"}, "not available in flafka"),
         ({"hdfs.fileType": "DataStream", "hdfs.codeC": "gzip"}, "CompressedStream"),
         ({"hdfs.fileType": "CompressedStream"}, "needs hdfs.codeC"),
-        ({"hdfs.path": "/relative/../x", "hdfs.webhdfs.url": ""}, "names no NameNode"),
+        ({"hdfs.path": "/relative/x", "hdfs.webhdfs.url": ""}, "no hdfs:// fs.defaultFS was found"),
+        ({"hdfs.path": "hdfs://nn/flume/../x"}, r"hdfs.path: the configured text has a '\.\.' segment"),
+        ({"hdfs.path": "hdfs://nn/flume/#LATEST/x"}, "#LATEST"),
+        ({"hdfs.path": "hdfs://nn/.reserved/.inodes/16386"}, "reserved directory"),
+        ({"hdfs.filePrefix": "../FlumeData"}, r"hdfs.filePrefix: the configured text has a '\.\.' segment"),
+        ({"hdfs.inUsePrefix": "../"}, r"hdfs.inUsePrefix: the configured text has a '\.\.' segment"),
         ({"hdfs.path": "hdfs:///x"}, "hdfs.webhdfs.url"),
         ({"hdfs.path": "s3a://b/x"}, "not HDFS"),
         ({"hdfs.timeZone": "Nowhere/Land"}, "time zone"),
@@ -588,3 +646,16 @@ def test_error_messages_name_the_path_and_the_fix() -> None:
     assert path in full and "disks are full" in full
     down = describe(requests.ConnectionError("refused"), path, url)
     assert url in down and "start HDFS" in down
+
+
+def test_the_webhdfs_client_sends_paths_as_given() -> None:
+    """The hdfs library's resolve() would collapse '..' and expand '#LATEST' (to the newest
+    entry of a directory); the sink's clients only drop empty and '.' segments."""
+    from flafka_hdfs.client import Auth, build_client
+
+    c = build_client("http://127.0.0.1:9", Auth(user="u"))
+    assert c.resolve("/data/a/#LATEST") == "/data/a/#LATEST"
+    assert c.resolve("/data/a/../../etc") == "/data/a/../../etc"
+    assert c.resolve("/data//a/./b/") == "/data/a/b"
+    with pytest.raises(ValueError, match="not absolute"):
+        c.resolve("relative/x")

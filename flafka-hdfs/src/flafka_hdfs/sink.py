@@ -3,7 +3,8 @@
 Delivery contract — what "delivered" means here:
 
 * ``send(events)`` resolves each event's directory and file prefix (``hdfs.path``,
-  ``hdfs.filePrefix`` escapes), encodes the events in the output format and appends them
+  ``hdfs.filePrefix`` escapes; header values that would lead out of ``hdfs.path`` refuse
+  the event for good, see :mod:`flafka.header_paths`), encodes the events in the output format and appends them
   (in memory) to the *staging file* of that bucket's open HDFS file, then hands the touched
   files to the syncer thread (:class:`~flafka_hdfs.staging.Syncer`), which writes them
   and ``fdatasync``s them. The returned ``wait()`` blocks until every staging file the
@@ -50,10 +51,11 @@ from typing import Any
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
+from flafka.header_paths import HDFS_RULE, UnsafeHeaderPath
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hdfs import client as webhdfs
-from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, time_zone, unknown_escapes
+from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, skeleton, time_zone, unknown_escapes
 from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, Syncer, iter_payload
 from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for, serializer_kind
 
@@ -317,7 +319,13 @@ class HdfsSink(Sink):
     """Batches appended and awaiting their sync at once (the runtime's pipelining): while
     batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all."""
     settings_schema = Schema(
-        Setting("hdfs.path", "str", REQUIRED, "directory (hdfs://namenode/path, webhdfs://host:port/path or /path); escapes allowed"),
+        Setting(
+            "hdfs.path",
+            "str",
+            REQUIRED,
+            "directory (hdfs://namenode/path, hdfs://nameservice/path, webhdfs://host:port/path or /path); escapes allowed, "
+            "header values never lead out of it",
+        ),
         Setting("hdfs.filePrefix", "str", "FlumeData", "file name prefix (escapes allowed)"),
         Setting("hdfs.fileSuffix", "str", "", "file name suffix (no dot added); default: the codec's extension"),
         Setting("hdfs.inUsePrefix", "str", "", "prefix of a file's name while it is being written"),
@@ -350,7 +358,13 @@ class HdfsSink(Sink):
         Setting("serializer.appendNewline", "bool", True, "TEXT and HEADER_AND_TEXT: end each event with a newline"),
         Setting("serializer.compressionCodec", "str", "null", "avro_event: null, deflate, bzip2 or xz"),
         Setting("serializer.syncIntervalBytes", "int", 2048000, "avro_event: bytes after which a block is closed", minimum=1),
-        Setting("hdfs.webhdfs.url", "str", "", "flafka: WebHDFS address(es), http://namenode:9870 (';' between HA NameNodes)"),
+        Setting(
+            "hdfs.webhdfs.url",
+            "str",
+            "",
+            "flafka: WebHDFS address(es), http://namenode:9870 (';' between HA NameNodes), or hdfs://authority looked up in "
+            "Hadoop's configuration; default: found from hdfs.path (docs/hdfs.md)",
+        ),
         Setting("hdfs.webhdfs.user", "str", "", "flafka: user.name for simple authentication (default $HADOOP_USER_NAME or the login)"),
         Setting("hdfs.webhdfs.token", "str", "", "flafka: a delegation token (instead of Kerberos)", secret=True),
         Setting(
@@ -376,10 +390,16 @@ class HdfsSink(Sink):
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problems: list[Problem] = []
         try:
-            _Config(settings)
+            cfg = _Config(settings)
         except ConfigError as exc:
-            problems.append(Problem("hdfs.path", str(exc)))
+            text = str(exc)
+            names = ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix", "hdfs.webhdfs.url")
+            key = next((k for k in names if text.startswith(k)), "hdfs.path")
+            problems.append(Problem(key, text))
             return problems
+        if cfg.target.assumed:
+            key = "hdfs.webhdfs.url" if settings["hdfs.webhdfs.url"] else "hdfs.path"
+            problems.append(Problem(key, cfg.target.how, severity="warning"))
         path = settings["hdfs.path"] or ""
         for key in ("hdfs.path", "hdfs.filePrefix"):
             for esc in unknown_escapes(settings[key] or ""):
@@ -456,10 +476,16 @@ class HdfsSink(Sink):
             self.settings["hdfs.roundValue"] if self.settings["hdfs.round"] else 0,
             self.settings["hdfs.roundUnit"],
             self.settings["hdfs.useLocalTimeStamp"],
+            keys=("hdfs.path", "hdfs.filePrefix"),
+            names=(False, True),
         )
         if paths.needs_host:
             paths.host = self.host or Host.lookup()
         self._paths = paths
+        if self.target.assumed:
+            log.warning("sink '%s': %s", self.name, self.target.how)
+        else:
+            log.info("sink '%s': WebHDFS at %s (%s)", self.name, self.target.url, self.target.how)
         staging = StagingDir(self.staging_path())
         try:
             staging.open()
@@ -544,7 +570,8 @@ class HdfsSink(Sink):
         every file the batch touched past the batch's end. Raises RetriableError when the
         staging disk fails or the staging directory is over ``hdfs.stagingMaxBytes``;
         ``wait()`` returns failed indices (not retriable) for events whose path needs a
-        timestamp they lack, and fails the events whose staging file could not be synced."""
+        timestamp they lack or whose header values :data:`flafka.header_paths.HDFS_RULE`
+        refuses, and fails the events whose staging file could not be synced."""
         with self._lock:
             if not self._started:
                 self.start()
@@ -585,6 +612,8 @@ class HdfsSink(Sink):
         groups: dict[tuple[str, str], _Group] = {}
         failed: list[int] = []
         problem = ""
+        unsafe: list[str] = []
+        no_time = 0
         resolve = paths.resolve
         for i, e in enumerate(events):
             try:
@@ -592,6 +621,12 @@ class HdfsSink(Sink):
             except MissingTimestamp as exc:
                 failed.append(i)
                 problem = str(exc)
+                no_time += 1
+                continue
+            except UnsafeHeaderPath as exc:
+                failed.append(i)
+                if len(unsafe) < 3 and str(exc) not in unsafe:
+                    unsafe.append(str(exc))
                 continue
             group = groups.get(key)  # type: ignore[arg-type]
             if group is None:
@@ -599,14 +634,21 @@ class HdfsSink(Sink):
             else:
                 group[0].append(e)
                 group[1].append(i)  # type: ignore[union-attr]
-        reason = ""
-        if failed:
-            reason = (
-                f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {len(failed)} of "
+        reasons = []
+        if unsafe:
+            reasons.append(
+                f"sink '{self.name}': {len(failed) - no_time} of {len(events)} events whose headers would lead the write out of hdfs.path "
+                f"'{self.settings['hdfs.path']}' are refused ({'; '.join(unsafe)}); nothing is written outside that "
+                f"directory — fix the producer of the header, or drop or rewrite it with an interceptor (docs/hdfs.md, "
+                f"'Header values in paths')"
+            )
+        if problem:
+            reasons.append(
+                f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {no_time} of "
                 f"{len(events)} events have no usable timestamp ({problem}); add a timestamp interceptor to the source "
                 f"(interceptors = ts, interceptors.ts.type = timestamp) or set hdfs.useLocalTimeStamp = true"
             )
-        return groups, failed, reason
+        return groups, failed, " — and ".join(reasons)
 
     def _append(
         self,
@@ -768,6 +810,9 @@ class _Config:
         self.target = webhdfs.target(settings["hdfs.path"] or "", settings["hdfs.webhdfs.url"] or "")
         parse(self.target.path)
         parse(settings["hdfs.filePrefix"] or "", "hdfs.filePrefix")
+        HDFS_RULE.check_template(skeleton(self.target.path), "hdfs.path")
+        for key in ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix"):
+            HDFS_RULE.check_template(skeleton(settings[key] or "") if key == "hdfs.filePrefix" else settings[key] or "", key, name=True)
         self.tz = time_zone(settings["hdfs.timeZone"] or "")
         file_type = settings["hdfs.fileType"]
         codec_name = (settings["hdfs.codeC"] or "").strip()
