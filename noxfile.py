@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -27,7 +29,9 @@ def tests(session: nox.Session) -> None:
     pytest's exit code 5 (nothing collected) fails the session like any other non-zero code.
     """
     install(session)
-    session.run("pytest", *TEST_PATHS, *session.posargs)
+    # `nox -s tests -- some/tests -x` runs just those paths; options alone keep every path
+    named = [a for a in session.posargs if not a.startswith("-") and Path(a.split("::")[0]).exists()]
+    session.run("pytest", *([] if named else TEST_PATHS), *session.posargs)
 
 
 @nox.session(python="3.11")
