@@ -540,7 +540,9 @@ def test_staging_dir_is_locked_against_a_second_agent(fs: FakeHdfs, tmp_path: Pa
         ({"hdfs.path": "hdfs:///x"}, "hdfs.webhdfs.url"),
         ({"hdfs.path": "s3a://b/x"}, "not HDFS"),
         ({"hdfs.timeZone": "Nowhere/Land"}, "time zone"),
-        ({"serializer": "org.example.MySerializer$Builder"}, "Java class"),
+        ({"hdfs.fileType": "DataStream", "serializer": "org.example.MySerializer$Builder"}, "cannot load Java classes"),
+        ({"hdfs.fileType": "DataStream", "serializer": "TXT"}, r"serializer = 'TXT': unknown serializer 'TXT'; did you mean 'TEXT'"),
+        ({"hdfs.fileType": "DataStream", "serializer.appendNewLine": "false"}, r"did you mean 'serializer\.appendNewline'"),
         ({"hdfs.inUseSuffix": "", "hdfs.inUsePrefix": ""}, "final name"),
     ],
 )
@@ -549,7 +551,7 @@ def test_configuration_errors_name_the_fix(raw: dict[str, str], message: str, tm
     with pytest.raises(ConfigError, match=message):
         make(HdfsSink, "k1", **keys)
     problems = HdfsSink.check_settings(settings_for(HdfsSink, **keys))
-    assert any(message.split("'")[0] in p.message for p in problems if p.severity == "error")
+    assert any(message.split("'")[0] in f"{p.key} = {p.message}; {p.suggestion}" for p in problems if p.severity == "error")
 
 
 def test_targets_from_flume_style_paths() -> None:
