@@ -590,3 +590,62 @@ def test_error_messages_name_the_path_and_the_fix() -> None:
     assert path in full and "disks are full" in full
     down = describe(requests.ConnectionError("refused"), path, url)
     assert url in down and "start HDFS" in down
+
+
+# -- serializers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hexlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test plugin (tests/plugins) registered through a ``flafka`` entry point."""
+    from importlib.metadata import EntryPoint
+
+    from flafka import plugins
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "tests" / "plugins"))
+    report = plugins.load_plugins(
+        env={}, entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+    )
+    monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)
+
+
+def test_a_plugin_serializer_in_compressed_streams_with_its_end_bytes(fs: FakeHdfs, tmp_path: Path, hexlines: None) -> None:
+    import gzip
+
+    sink = build(fs, tmp_path, **{"hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip", "serializer": "HEXLINES", "hdfs.rollCount": 3})
+    sink.start()
+    assert sink.write(events(4, k="v")) is None
+    assert sink.flush(5)
+    sink.stop()
+    files = list(finals(fs).values())
+    assert [gzip.decompress(d) for d in files] == [
+        b"# hexlines\n6530303030;1\n6530303031;1\n6530303032;1\n# end\n",
+        b"# hexlines\n6530303033;1\n# end\n",
+    ]
+
+
+def test_a_batch_the_serializer_refuses_leaves_nothing_behind(fs: FakeHdfs, tmp_path: Path) -> None:
+    import io
+    import json
+
+    import fastavro
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+
+    def datum(n: int) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"n": n})
+        return out.getvalue()
+
+    literal = {"flume.avro.schema.literal": json.dumps(schema)}
+    sink = build(fs, tmp_path, **{"serializer": "AvroEventSerializer", "hdfs.path": "hdfs://nn/data/%{dir}"})
+    sink.start()
+    assert sink.write([Event(datum(0), {**literal, "dir": "a"})]) is None
+    other = {"flume.avro.schema.literal": json.dumps({**schema, "name": "S"})}
+    with pytest.raises(PermanentError, match="open file holds"):  # bucket b is fine, bucket a refuses
+        sink.write([Event(datum(1), {**literal, "dir": "b"}), Event(datum(2), {**other, "dir": "a"})])
+    assert sink.write([Event(datum(3), {**literal, "dir": "a"}), Event(datum(4), {**literal, "dir": "b"})]) is None
+    assert sink.flush(5)
+    sink.stop()
+    got = {p.split("/")[2]: [r["n"] for r in fastavro.reader(io.BytesIO(d))] for p, d in finals(fs).items()}
+    assert got == {"a": [0, 3], "b": [4]}  # event 1 of the refused batch is not in b's file
