@@ -5,6 +5,7 @@ file_roll by name: lookup, its own keys checked by its schema, begin/encode/end,
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -22,11 +23,12 @@ PLUGINS = Path(__file__).resolve().parents[3] / "tests" / "plugins"
 
 
 @pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
     """The process registry holds core's built-ins and the test plugin (entry point 'hexlines')."""
     monkeypatch.syspath_prepend(str(PLUGINS))
     report = plugins.load_plugins(
-        env={}, entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+        env={},
+        entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")],
     )
     assert not report.errors, [e.format() for e in report.errors]
     monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)

@@ -32,7 +32,13 @@ SCHEMA: dict[str, Any] = {
 
 def records(n: int) -> list[dict[str, Any]]:
     return [
-        {"id": i, "user": None if i % 3 else f"u{i}", "tags": ["t"] * (i % 4), "attrs": {"x": i / 2} if i % 2 else {}, "raw": bytes([i % 256]) * (i % 50)}
+        {
+            "id": i,
+            "user": None if i % 3 else f"u{i}",
+            "tags": ["t"] * (i % 4),
+            "attrs": {"x": i / 2} if i % 2 else {},
+            "raw": bytes([i % 256]) * (i % 50),
+        }
         for i in range(n)
     ]
 

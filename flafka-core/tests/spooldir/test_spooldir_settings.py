@@ -115,7 +115,7 @@ def test_avro_deserializer_spellings(h, spool: Path, value: str) -> None:
 
 
 def test_unknown_deserializer_is_a_config_error(h, spool: Path) -> None:
-    with pytest.raises(ConfigError, match="use LINE, BLOB .* or AVRO"):
+    with pytest.raises(ConfigError, match=r"use LINE, BLOB .* or AVRO"):
         SpoolDirectorySource("s", h.parse(spool, {"deserializer": "com.x.My"}))
 
 
