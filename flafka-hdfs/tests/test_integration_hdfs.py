@@ -361,15 +361,14 @@ def test_avro_serializers_and_a_plugin_serializer_on_real_hdfs(
     from flafka import plugins
 
     monkeypatch.syspath_prepend(str(PLUGINS))
-    report = plugins.load_plugins(
-        env={}, entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
-    )
+    eps = [EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+    report = plugins.load_plugins(env={}, entry_points=eps)
     monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)
     rpc = hdfs_service.endpoints["rpc"]
     events = [Event(b"body-%03d" % i, {"n": str(i)}) for i in range(300)]
     schema = {"type": "record", "name": "Row", "fields": [{"name": "n", "type": "long"}, {"name": "s", "type": "string"}]}
-    (tmp_path / "row.avsc").write_text(json.dumps(schema))
-    rows = [{"n": i, "s": "r%d" % i} for i in range(300)]
+    client(webhdfs).write(f"{base_dir}/schemas/row.avsc", data=json.dumps(schema), overwrite=True)
+    rows = [{"n": i, "s": f"r{i}"} for i in range(300)]
     datums = []
     for r in rows:
         out = io.BytesIO()
@@ -381,7 +380,7 @@ def test_avro_serializers_and_a_plugin_serializer_on_real_hdfs(
             {
                 "serializer": "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder",
                 "serializer.compressionCodec": "deflate",
-                "serializer.schemaURL": (tmp_path / "row.avsc").as_uri(),
+                "serializer.schemaURL": f"hdfs://namenode{base_dir}/schemas/row.avsc",  # read through the sink's WebHDFS
             },
             datums,
         ),

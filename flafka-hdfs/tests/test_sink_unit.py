@@ -55,6 +55,15 @@ class FakeClient:
         with self.fs.lock:
             self.fs.files[path] = b"".join(data)
 
+    def read(self, path: str) -> Any:
+        import contextlib
+        import io
+
+        self._check("read", path)
+        with self.fs.lock:
+            data = self.fs.files[path]
+        return contextlib.nullcontext(io.BytesIO(data))
+
     def rename(self, src: str, dst: str) -> None:
         self._check("rename", src)
         with self.fs.lock:
@@ -603,9 +612,8 @@ def hexlines(monkeypatch: pytest.MonkeyPatch) -> None:
     from flafka import plugins
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "tests" / "plugins"))
-    report = plugins.load_plugins(
-        env={}, entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
-    )
+    eps = [EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+    report = plugins.load_plugins(env={}, entry_points=eps)
     monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)
 
 
@@ -649,3 +657,35 @@ def test_a_batch_the_serializer_refuses_leaves_nothing_behind(fs: FakeHdfs, tmp_
     sink.stop()
     got = {p.split("/")[2]: [r["n"] for r in fastavro.reader(io.BytesIO(d))] for p, d in finals(fs).items()}
     assert got == {"a": [0, 3], "b": [4]}  # event 1 of the refused batch is not in b's file
+
+
+def test_avro_event_serializer_reads_an_hdfs_schema_url_through_the_sink(fs: FakeHdfs, tmp_path: Path) -> None:
+    """The Flume User Guide's example: ``serializer.schemaURL = hdfs://namenode/path/to/schema.avsc``."""
+    import io
+    import json
+
+    import fastavro
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+    fs.files["/path/to/schema.avsc"] = json.dumps(schema).encode()
+    keys = {
+        "serializer": "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder",
+        "serializer.compressionCodec": "snappy",
+        "serializer.schemaURL": "hdfs://namenode/path/to/schema.avsc",
+    }
+    assert HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/data", "hdfs.fileType": "DataStream", **keys})) == [
+        p for p in HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/data", "hdfs.fileType": "DataStream"}))
+    ]  # no warning about the schema URL: this sink reads it
+    sink = build(fs, tmp_path, **keys)
+    sink.start()
+    datums = []
+    for n in range(5):
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"n": n})
+        datums.append(Event(out.getvalue()))
+    assert sink.write(datums) is None
+    assert sink.flush(5)
+    sink.stop()
+    assert ("read", "/path/to/schema.avsc") in fs.calls
+    (data,) = [d for p, d in finals(fs).items() if p.startswith("/data/")]
+    assert list(fastavro.reader(io.BytesIO(data))) == [{"n": n} for n in range(5)]

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -43,6 +44,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -418,6 +420,8 @@ class HdfsSink(Sink):
 
         self.counter = SinkCounter(name, self.type_name)  # replaced by the agent's
         cfg = _Config(settings, name)
+        if cfg.output.serializer is not None:  # serializers read hdfs:// URLs (schemas) through this sink
+            cfg.output = dataclasses.replace(cfg.output, serializer=dataclasses.replace(cfg.output.serializer, open_url=self.read_url))
         self.cfg = cfg
         self.target = cfg.target
         self.auth = cfg.auth
@@ -446,6 +450,16 @@ class HdfsSink(Sink):
 
     def new_client(self) -> Any:
         return webhdfs.build_client(self.target.url, self.auth)
+
+    def read_url(self, url: str) -> bytes:
+        """The file at an ``hdfs://``/``webhdfs://`` URL, read through this sink's WebHDFS
+        client (its NameNode, its user); lent to serializers (``AvroEventSerializer``'s
+        ``schemaURL``), as Flume reads them through the default file system."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in _HDFS_SCHEMES:
+            raise PermanentError(f"sink '{self.name}': cannot read '{url}' (hdfs://, webhdfs://, file:, http: and https: only)")
+        with self.new_client().read(parts.path) as reader:
+            return bytes(reader.read())
 
     def start(self) -> None:
         """Lock the staging directory, queue what an earlier run left there, start the
@@ -792,7 +806,14 @@ def _serializer_problems(settings: Settings) -> list[Problem]:
                 )
             ]
         return []
-    return resolve_serializer("", "serializer", name, sub)[1]
+    problems = resolve_serializer("", "serializer", name, sub)[1]
+    schema_url = sub.get("schemaURL", "")
+    if urllib.parse.urlsplit(schema_url).scheme.lower() in _HDFS_SCHEMES:  # this sink reads those (read_url)
+        problems = [p for p in problems if not (p.key == "serializer.schemaURL" and p.severity == "warning")]
+    return problems
+
+
+_HDFS_SCHEMES = ("hdfs", "webhdfs")
 
 
 class _Config:

@@ -20,13 +20,16 @@ Contract of an :class:`EventSerializer` (one instance per output file):
   be written); nothing of that batch is written.
 * ``newline_framed`` is True when every event ends with ``\\n`` and nothing else is
   written: after a crash a sink may then cut a torn last line off the file.
+* ``open_url`` (may be None) is a reader the owning sink lends for URLs only it can read
+  (the hdfs sink: ``hdfs://`` through its WebHDFS client); a serializer that reads
+  resources by URL (``AvroEventSerializer``'s schemas) tries it for other schemes.
 
 Serializers run on the data path: no per-event logging, no plugin calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -45,6 +48,8 @@ class EventSerializer(Component):
     kind: ClassVar[ComponentKind] = "serializer"
     newline_framed: bool = False
     """True when each event's bytes end with ``\\n`` and there are no other bytes."""
+    open_url: Callable[[str], bytes] | None = None
+    """A reader of URLs the owning sink can read (set by the sink; see the module docstring)."""
 
     def begin(self) -> bytes:
         """Bytes that start the file (written together with the first batch)."""
@@ -68,6 +73,8 @@ class SerializerSpec:
     settings: Settings
     owner: str
     """The owning sink's name (given to each serializer as its ``name``)."""
+    open_url: Callable[[str], bytes] | None = None
+    """Given to each serializer (``EventSerializer.open_url``)."""
 
     @property
     def type_name(self) -> str:
@@ -75,7 +82,10 @@ class SerializerSpec:
 
     def new(self) -> EventSerializer:
         """A serializer for one new output file."""
-        return self.cls(self.owner, self.settings)
+        serializer = self.cls(self.owner, self.settings)
+        if self.open_url is not None:
+            serializer.open_url = self.open_url
+        return serializer
 
 
 def _registry(registry: Registry | None) -> Registry:
@@ -108,9 +118,7 @@ def resolve_serializer(
         if hint:
             suggestion = f"did you mean '{hint}'? (serializers: {known})"
         elif "." in name:
-            suggestion = (
-                f"flafka cannot load Java classes; use one of {known}, or install a flafka plugin that registers '{name}'"
-            )
+            suggestion = f"flafka cannot load Java classes; use one of {known}, or install a flafka plugin that registers '{name}'"
         else:
             suggestion = f"use one of {known} (`flafka plugins` lists the installed ones)"
         return None, [Problem(key, f"unknown serializer '{name}'", suggestion)]
@@ -168,9 +176,7 @@ def _other_owners(reg: Registry, cls: type[Component], sub_key: str) -> list[str
     return sorted(set(out))
 
 
-def serializer_or_raise(
-    owner: str, key: str, name: str, sub: Mapping[str, str], registry: Registry | None = None
-) -> SerializerSpec:
+def serializer_or_raise(owner: str, key: str, name: str, sub: Mapping[str, str], registry: Registry | None = None) -> SerializerSpec:
     """:func:`resolve_serializer` for constructors: raise ConfigError (naming the sink, the
     key and the fix) on the first error."""
     spec, problems = resolve_serializer(owner, key, name, sub, registry)

@@ -23,6 +23,7 @@ import json
 import os
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
@@ -108,7 +109,9 @@ class _AvroSerializer(EventSerializer):
         """Start the container with ``schema``; return the header bytes."""
         fastavro = require_fastavro(f"serializer {self.type_name}")
         parsed = fastavro.parse_schema(schema)
-        self._writer = fastavro.write.Writer(self._out, parsed, codec=self.codec, sync_interval=self.sync_interval, sync_marker=os.urandom(16))
+        self._writer = fastavro.write.Writer(
+            self._out, parsed, codec=self.codec, sync_interval=self.sync_interval, sync_marker=os.urandom(16)
+        )
         return self._take()
 
     def _take(self) -> bytes:
@@ -156,7 +159,9 @@ class AvroEventSerializer(_AvroSerializer):
     aliases = ("org.apache.flume.sink.hdfs.AvroEventSerializer$Builder", "org.apache.flume.sink.hdfs.AvroEventSerializer")
     summary = "Event bodies that are Avro datums, in an Avro container under the schema their headers or schemaURL name"
     settings_schema = _COMMON + Schema(
-        Setting("schemaURL", "str", "", "schema used when an event has no flume.avro.schema.url/.literal header (file:, http(s): or a path)"),
+        Setting(
+            "schemaURL", "str", "", "schema used when an event has no flume.avro.schema.url/.literal header (file:, http(s): or a path)"
+        ),
     )
 
     @classmethod
@@ -167,9 +172,10 @@ class AvroEventSerializer(_AvroSerializer):
             problems.append(
                 Problem(
                     "schemaURL",
-                    f"flafka cannot read schemas from '{url}' yet (file:, http:, https: and local paths only); events "
-                    f"without a {SCHEMA_URL_HEADER} or {SCHEMA_LITERAL_HEADER} header will be refused",
-                    "copy the schema next to the agent and set schemaURL = file:///path/to/schema.avsc",
+                    f"'{url}' can be read by the hdfs sink only (hdfs://, webhdfs:// through its WebHDFS client); other "
+                    f"sinks read file:, http:, https: and local paths, and refuse events without a {SCHEMA_URL_HEADER} "
+                    f"or {SCHEMA_LITERAL_HEADER} header",
+                    "with another sink, copy the schema next to the agent and set schemaURL = file:///path/to/schema.avsc",
                     "warning",
                 )
             )
@@ -202,7 +208,7 @@ class AvroEventSerializer(_AvroSerializer):
                 )
             named = ("schemaURL", self.schema_url)
         key, value = named
-        text = value if key == SCHEMA_LITERAL_HEADER else load_schema_text(value, f"sink '{self.name}': {key}")
+        text = value if key == SCHEMA_LITERAL_HEADER else load_schema_text(value, f"sink '{self.name}': {key}", self.open_url)
         try:
             schema = json.loads(text)
         except ValueError as exc:
@@ -263,9 +269,17 @@ def _readable_scheme(url: str) -> bool:
     return scheme in ("", "file", "http", "https") or (len(scheme) == 1 and os.name == "nt")
 
 
-def load_schema_text(url: str, where: str, timeout: float = 30.0) -> str:
-    """The schema text at ``url`` (``file:``, ``http(s):`` or a local path). Raises
-    RetriableError when it cannot be read now, PermanentError for a scheme flafka cannot read."""
+def load_schema_text(url: str, where: str, open_url: Callable[[str], bytes] | None = None, timeout: float = 30.0) -> str:
+    """The schema text at ``url`` (``file:``, ``http(s):``, a local path, or what ``open_url``
+    reads). Raises RetriableError when it cannot be read now, PermanentError for a scheme
+    nothing here can read."""
+    if not _readable_scheme(url) and open_url is not None:
+        try:
+            return open_url(url).decode("utf-8")
+        except (PermanentError, RetriableError):
+            raise
+        except Exception as exc:
+            raise RetriableError(f"{where} = {url}: cannot read the Avro schema ({exc}); make it readable (retried meanwhile)") from exc
     if not _readable_scheme(url):
         raise PermanentError(
             f"{where} = {url}: flafka cannot read schemas from this kind of URL yet (file:, http:, https: or a local "
@@ -274,7 +288,7 @@ def load_schema_text(url: str, where: str, timeout: float = 30.0) -> str:
     try:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme in ("http", "https"):
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked above
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
                 data: bytes = resp.read()
         else:
             path = urllib.request.url2pathname(parts.path) if parts.scheme == "file" else url

@@ -177,7 +177,13 @@ class SpoolDirectorySource(PollableSource):
             Setting(
                 "deserializer.maxBlobLength", "int", 100_000_000, "bytes per event (BLOB); longer files become several events", minimum=1
             ),
-            Setting("deserializer.schemaType", "enum", "HASH", "AVRO: header flume.avro.schema.hash (HASH) or flume.avro.schema.literal (LITERAL)", choices=("HASH", "LITERAL")),
+            Setting(
+                "deserializer.schemaType",
+                "enum",
+                "HASH",
+                "AVRO: header flume.avro.schema.hash (HASH) or flume.avro.schema.literal (LITERAL)",
+                choices=("HASH", "LITERAL"),
+            ),
             Setting("bufferMaxLines", "int", None, "obsolete in Flume; ignored"),
             Setting("bufferMaxLineLength", "int", None, "deprecated in Flume; ignored (use deserializer.maxLineLength)"),
             Setting(
