@@ -22,7 +22,6 @@ import io
 import json
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -285,6 +284,8 @@ def load_schema_text(url: str, where: str, open_url: Callable[[str], bytes] | No
             f"{where} = {url}: flafka cannot read schemas from this kind of URL yet (file:, http:, https: or a local "
             f"path); copy the schema next to the agent and use file:///path/to/schema.avsc"
         )
+    import urllib.request  # here: it costs ~40 ms of agent start-up, and only schema URLs need it
+
     try:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme in ("http", "https"):
