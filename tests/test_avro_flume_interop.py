@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,9 @@ def tool(flume_home: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """AvroTool compiled once against Flume's classpath (javac beside the kit's java)."""
     out = tmp_path_factory.mktemp("avrotool")
     (out / "AvroTool.java").write_text(TOOL)
-    javac = str(Path(flume_home.java).resolve().with_name("javac"))
+    beside = Path(flume_home.java).resolve().with_name("javac")
+    javac = str(beside) if beside.exists() else shutil.which("javac")
+    assert javac, "javac not found: install a JDK 17 (openjdk-17-jdk-headless), not only a JRE"
     cmd = [javac, "-nowarn", "-cp", f"{flume_home.lib}/*", "-d", str(out), str(out / "AvroTool.java")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
