@@ -42,6 +42,11 @@ def only_file(directory: Path) -> Path:
     return name
 
 
+def records(path: Path) -> list[Any]:
+    with open(path, "rb") as fh:
+        return list(fastavro.reader(fh))
+
+
 def roll(directory: Path, **raw: str) -> RollingFileSink:
     sink = make(RollingFileSink, "k", **{"sink.directory": str(directory), "sink.rollInterval": "0", **raw})
     sink.start()
@@ -63,9 +68,10 @@ def test_schema_from_schema_url(tmp_path: Path) -> None:
     sink.write([Event(datum(r)) for r in rows(10)])
     sink.write([Event(datum(r)) for r in rows(15)[10:]])
     sink.stop()
-    reader = fastavro.block_reader(open(only_file(out), "rb"))
-    assert reader.metadata["avro.codec"] == "bzip2"
-    blocks = [list(b) for b in reader]
+    with open(only_file(out), "rb") as fh:
+        reader = fastavro.block_reader(fh)
+        assert reader.metadata["avro.codec"] == "bzip2"
+        blocks = [list(b) for b in reader]
     assert [r for b in blocks for r in b] == rows(15)
     assert len(blocks) > 2  # syncIntervalBytes closes blocks inside a batch
 
@@ -77,13 +83,13 @@ def test_schema_from_the_literal_header_and_url_header_wins(tmp_path: Path) -> N
     literal = {"flume.avro.schema.literal": json.dumps(SCHEMA)}
     sink.write([Event(datum(r), dict(literal)) for r in rows(3)])
     sink.stop()
-    assert list(fastavro.reader(open(only_file(out), "rb"))) == rows(3)
+    assert records(only_file(out)) == rows(3)
     out2 = tmp_path / "out2"
     sink = roll(out2, **{"sink.serializer": "AvroEventSerializer"})
     both = {"flume.avro.schema.url": str(tmp_path / "other.avsc"), **literal}
     sink.write([Event(datum({"x": 7}, OTHER), both)])
     sink.stop()
-    assert list(fastavro.reader(open(only_file(out2), "rb"))) == [{"x": 7}]
+    assert records(only_file(out2)) == [{"x": 7}]
 
 
 def test_no_schema_and_a_second_schema_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
@@ -99,7 +105,7 @@ def test_no_schema_and_a_second_schema_are_refused_and_nothing_is_written(tmp_pa
         )
     sink.write([Event(datum(r)) for r in rows(4)[2:]])  # no header: the file's schema
     sink.stop()
-    assert list(fastavro.reader(open(only_file(out), "rb"))) == rows(4)
+    assert records(only_file(out)) == rows(4)
 
 
 def test_unreadable_schema_url_is_retriable_and_names_it(tmp_path: Path) -> None:
@@ -109,7 +115,7 @@ def test_unreadable_schema_url_is_retriable_and_names_it(tmp_path: Path) -> None
     (tmp_path / "missing.avsc").write_text(json.dumps(SCHEMA))
     sink.write([Event(datum(rows(1)[0]))])  # the retry works once the schema is there
     sink.stop()
-    assert list(fastavro.reader(open(only_file(tmp_path / "out"), "rb"))) == rows(1)
+    assert records(only_file(tmp_path / "out")) == rows(1)
 
 
 def test_hdfs_schema_url_validates_with_a_warning() -> None:
@@ -192,7 +198,7 @@ def test_round_trip_spooldir_avro_to_file_roll_avro_event_and_avro_event_seriali
         + "a.sinks.k.sink.serializer = avro_event\na.sinks.k.sink.serializer.compressionCodec = snappy\n"
     )
     run_agent(conf, tmp_path, spool, 2)
-    events = list(fastavro.reader(open(only_file(out_events), "rb")))
+    events = records(only_file(out_events))
     canonical = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(SCHEMA))
     assert {json.dumps(e["headers"]) for e in events} == {
         json.dumps({"flume.avro.schema.hash": fastavro.schema.fingerprint(canonical, "CRC-64-AVRO")})
@@ -209,4 +215,21 @@ def test_round_trip_spooldir_avro_to_file_roll_avro_event_and_avro_event_seriali
     for leftover in (spool / ".flumespool").glob("*"):  # a fresh source: no positions from the first run
         leftover.unlink()
     run_agent(conf, tmp_path, spool, 2)
-    assert sorted(fastavro.reader(open(only_file(out_rows), "rb")), key=lambda r: r["n"]) == rows(700)
+    assert sorted(records(only_file(out_rows)), key=lambda r: r["n"]) == rows(700)
+
+
+def test_avro_serializer_without_fastavro_names_the_line_and_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from flafka.errors import ConfigError
+
+    real = importlib.import_module
+    monkeypatch.setattr(
+        importlib, "import_module", lambda n, p=None: (_ for _ in ()).throw(ImportError(n)) if n == "fastavro" else real(n, p)
+    )
+    s = settings_for(RollingFileSink, **{"sink.directory": str(tmp_path), "sink.serializer": "avro_event"})
+    (problem,) = RollingFileSink.check_settings(s)
+    assert problem.key == "sink.serializer" and problem.severity == "error"
+    assert "serializer avro_event needs the fastavro package" in problem.message
+    with pytest.raises(ConfigError, match=r"pip install 'flafka-core\[avro\]'"):
+        RollingFileSink("k", s)

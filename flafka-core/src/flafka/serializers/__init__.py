@@ -151,7 +151,7 @@ def resolve_serializer(
     settings, parsed = schema.parse(given)
     if not any(p.severity == "error" for p in parsed):
         parsed = [*parsed, *cls.check_settings(settings)]
-    problems += [Problem(f"{key}.{p.key}", p.message, p.suggestion, p.severity) for p in parsed]
+    problems += [Problem(f"{key}.{p.key}" if p.key else key, p.message, p.suggestion, p.severity) for p in parsed]
     if any(p.severity == "error" for p in problems):
         return None, problems
     return SerializerSpec(cls, settings, owner), problems

@@ -93,7 +93,7 @@ class _AvroSerializer(EventSerializer):
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problem = fastavro_problem(f"serializer {cls.type_name}")
         if problem:
-            return [Problem("compressionCodec" if "compressionCodec" in settings.explicit else "", problem, INSTALL)]
+            return [Problem("", problem, INSTALL)]  # reported on the serializer's own line
         codec = codec_problem(settings["compressionCodec"])
         return [codec] if codec else []
 
