@@ -45,14 +45,14 @@ from typing import Any, cast
 
 import pytest
 
-from flafka_testkit import faults
-from flafka_testkit.crash import AgentProcess, make_line, read_output_lines, verify, wait_until, write_lines
-from flafka_testkit.fixtures import require_services
-
 # Plain imports: the test run installs flafka-kafka, and a missing client must fail the
 # run (an importorskip here skipped the campaigns even with FLAFKA_REQUIRE_SERVICES=1).
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from flafka_testkit import faults
+from flafka_testkit.crash import AgentProcess, make_line, read_output_lines, verify, wait_until, write_lines
+from flafka_testkit.fixtures import require_services
 
 FULL = os.environ.get("FLAFKA_CRASH_KAFKA") == "1"
 LINES = int(os.environ.get("FLAFKA_CRASH_LINES", "1000000" if FULL else "200000"))

@@ -55,6 +55,15 @@ class FakeClient:
         with self.fs.lock:
             self.fs.files[path] = b"".join(data)
 
+    def read(self, path: str) -> Any:
+        import contextlib
+        import io
+
+        self._check("read", path)
+        with self.fs.lock:
+            data = self.fs.files[path]
+        return contextlib.nullcontext(io.BytesIO(data))
+
     def rename(self, src: str, dst: str) -> None:
         self._check("rename", src)
         with self.fs.lock:
@@ -598,7 +607,9 @@ def test_staging_dir_is_locked_against_a_second_agent(fs: FakeHdfs, tmp_path: Pa
         ({"hdfs.path": "hdfs:///x"}, "hdfs.webhdfs.url"),
         ({"hdfs.path": "s3a://b/x"}, "not HDFS"),
         ({"hdfs.timeZone": "Nowhere/Land"}, "time zone"),
-        ({"serializer": "org.example.MySerializer$Builder"}, "Java class"),
+        ({"hdfs.fileType": "DataStream", "serializer": "org.example.MySerializer$Builder"}, "cannot load Java classes"),
+        ({"hdfs.fileType": "DataStream", "serializer": "TXT"}, r"serializer = 'TXT': unknown serializer 'TXT'; did you mean 'TEXT'"),
+        ({"hdfs.fileType": "DataStream", "serializer.appendNewLine": "false"}, r"did you mean 'serializer\.appendNewline'"),
         ({"hdfs.inUseSuffix": "", "hdfs.inUsePrefix": ""}, "final name"),
     ],
 )
@@ -607,7 +618,7 @@ def test_configuration_errors_name_the_fix(raw: dict[str, str], message: str, tm
     with pytest.raises(ConfigError, match=message):
         make(HdfsSink, "k1", **keys)
     problems = HdfsSink.check_settings(settings_for(HdfsSink, **keys))
-    assert any(message.split("'")[0] in p.message for p in problems if p.severity == "error")
+    assert any(message.split("'")[0] in f"{p.key} = {p.message}; {p.suggestion}" for p in problems if p.severity == "error")
 
 
 def test_targets_from_flume_style_paths() -> None:
@@ -659,3 +670,93 @@ def test_the_webhdfs_client_sends_paths_as_given() -> None:
     assert c.resolve("/data//a/./b/") == "/data/a/b"
     with pytest.raises(ValueError, match="not absolute"):
         c.resolve("relative/x")
+
+
+# -- serializers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hexlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test plugin (tests/plugins) registered through a ``flafka`` entry point."""
+    from importlib.metadata import EntryPoint
+
+    from flafka import plugins
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "tests" / "plugins"))
+    eps = [EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+    report = plugins.load_plugins(env={}, entry_points=eps)
+    monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)
+
+
+def test_a_plugin_serializer_in_compressed_streams_with_its_end_bytes(fs: FakeHdfs, tmp_path: Path, hexlines: None) -> None:
+    import gzip
+
+    sink = build(fs, tmp_path, **{"hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip", "serializer": "HEXLINES", "hdfs.rollCount": 3})
+    sink.start()
+    assert sink.write(events(4, k="v")) is None
+    assert sink.flush(5)
+    sink.stop()
+    files = list(finals(fs).values())
+    assert [gzip.decompress(d) for d in files] == [
+        b"# hexlines\n6530303030;1\n6530303031;1\n6530303032;1\n# end\n",
+        b"# hexlines\n6530303033;1\n# end\n",
+    ]
+
+
+def test_a_batch_the_serializer_refuses_leaves_nothing_behind(fs: FakeHdfs, tmp_path: Path) -> None:
+    import io
+    import json
+
+    import fastavro
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+
+    def datum(n: int) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"n": n})
+        return out.getvalue()
+
+    literal = {"flume.avro.schema.literal": json.dumps(schema)}
+    sink = build(fs, tmp_path, **{"serializer": "AvroEventSerializer", "hdfs.path": "hdfs://nn/data/%{dir}"})
+    sink.start()
+    assert sink.write([Event(datum(0), {**literal, "dir": "a"})]) is None
+    other = {"flume.avro.schema.literal": json.dumps({**schema, "name": "S"})}
+    with pytest.raises(PermanentError, match="open file holds"):  # bucket b is fine, bucket a refuses
+        sink.write([Event(datum(1), {**literal, "dir": "b"}), Event(datum(2), {**other, "dir": "a"})])
+    assert sink.write([Event(datum(3), {**literal, "dir": "a"}), Event(datum(4), {**literal, "dir": "b"})]) is None
+    assert sink.flush(5)
+    sink.stop()
+    got = {p.split("/")[2]: [r["n"] for r in fastavro.reader(io.BytesIO(d))] for p, d in finals(fs).items()}
+    assert got == {"a": [0, 3], "b": [4]}  # event 1 of the refused batch is not in b's file
+
+
+def test_avro_event_serializer_reads_an_hdfs_schema_url_through_the_sink(fs: FakeHdfs, tmp_path: Path) -> None:
+    """The Flume User Guide's example: ``serializer.schemaURL = hdfs://namenode/path/to/schema.avsc``."""
+    import io
+    import json
+
+    import fastavro
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+    fs.files["/path/to/schema.avsc"] = json.dumps(schema).encode()
+    keys = {
+        "serializer": "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder",
+        "serializer.compressionCodec": "snappy",
+        "serializer.schemaURL": "hdfs://namenode/path/to/schema.avsc",
+    }
+    assert HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/data", "hdfs.fileType": "DataStream", **keys})) == [
+        p for p in HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/data", "hdfs.fileType": "DataStream"}))
+    ]  # no warning about the schema URL: this sink reads it
+    sink = build(fs, tmp_path, **keys)
+    sink.start()
+    datums = []
+    for n in range(5):
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"n": n})
+        datums.append(Event(out.getvalue()))
+    assert sink.write(datums) is None
+    assert sink.flush(5)
+    sink.stop()
+    assert ("read", "/path/to/schema.avsc") in fs.calls
+    (data,) = [d for p, d in finals(fs).items() if p.startswith("/data/")]
+    assert list(fastavro.reader(io.BytesIO(data))) == [{"n": n} for n in range(5)]

@@ -21,6 +21,8 @@ MODULES = (
     "flafka.interceptors.builtin",
     "flafka.selectors.builtin",
     "flafka.sinkprocessors.builtin",
+    "flafka.serializers.text",
+    "flafka.serializers.avro",
 )
 
 

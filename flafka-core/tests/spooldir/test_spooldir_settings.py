@@ -109,17 +109,29 @@ def test_blob_builder_class_name_is_accepted(h, spool: Path) -> None:
     assert src._kind == "BLOB"
 
 
-@pytest.mark.parametrize(
-    ("value", "words"),
-    [
-        ("AVRO", "not supported yet"),
-        ("org.apache.flume.serialization.AvroEventDeserializer$Builder", "not supported yet"),
-        ("com.x.My", "LINE or BLOB"),
-    ],
-)
-def test_unsupported_deserializers_are_config_errors(h, spool: Path, value: str, words: str) -> None:
-    with pytest.raises(ConfigError, match=words):
-        SpoolDirectorySource("s", h.parse(spool, {"deserializer": value}))
+@pytest.mark.parametrize("value", ["AVRO", "avro", "org.apache.flume.serialization.AvroEventDeserializer$Builder"])
+def test_avro_deserializer_spellings(h, spool: Path, value: str) -> None:
+    assert SpoolDirectorySource("s", h.parse(spool, {"deserializer": value}))._kind == "AVRO"
+
+
+def test_unknown_deserializer_is_a_config_error(h, spool: Path) -> None:
+    with pytest.raises(ConfigError, match=r"use LINE, BLOB .* or AVRO"):
+        SpoolDirectorySource("s", h.parse(spool, {"deserializer": "com.x.My"}))
+
+
+def test_avro_without_fastavro_says_how_to_install_it(h, spool: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def no_fastavro(name: str, package: str | None = None):  # type: ignore[no-untyped-def]
+        if name == "fastavro":
+            raise ImportError("No module named 'fastavro'")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_fastavro)
+    with pytest.raises(ConfigError, match=r"source 's': deserializer = AVRO needs the fastavro package.*pip install 'flafka-core\[avro\]'"):
+        SpoolDirectorySource("s", h.parse(spool, {"deserializer": "AVRO"}))
 
 
 def test_non_ascii_compatible_charset_is_a_config_error(h, spool: Path) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -44,6 +45,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +54,13 @@ from typing import Any
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.header_paths import HDFS_RULE, UnsafeHeaderPath
+from flafka.serializers import resolve_serializer, serializer_or_raise
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hdfs import client as webhdfs
 from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, skeleton, time_zone, unknown_escapes
 from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, Syncer, iter_payload
-from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for, serializer_kind
+from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for
 
 log = logging.getLogger(__name__)
 
@@ -354,10 +357,10 @@ class HdfsSink(Sink):
         Setting("hdfs.callTimeout", "int", 30000, "milliseconds a WebHDFS request may take", minimum=1),
         Setting("hdfs.closeTries", "int", 0, "upload+rename attempts per file before giving up until restart; 0 = forever", minimum=0),
         Setting("hdfs.retryInterval", "int", 180, "seconds: the longest wait between upload attempts", minimum=0),
-        Setting("serializer", "str", "TEXT", "DataStream/CompressedStream: TEXT, HEADER_AND_TEXT or avro_event"),
-        Setting("serializer.appendNewline", "bool", True, "TEXT and HEADER_AND_TEXT: end each event with a newline"),
-        Setting("serializer.compressionCodec", "str", "null", "avro_event: null, deflate, bzip2 or xz"),
-        Setting("serializer.syncIntervalBytes", "int", 2048000, "avro_event: bytes after which a block is closed", minimum=1),
+        Setting(
+            "serializer", "str", "TEXT", "DataStream/CompressedStream: TEXT, HEADER_AND_TEXT, avro_event, AvroEventSerializer or a plugin's"
+        ),
+        Setting("serializer.*", "map", None, "the serializer's own keys (flafka describe NAME --kind serializer)"),
         Setting(
             "hdfs.webhdfs.url",
             "str",
@@ -388,7 +391,9 @@ class HdfsSink(Sink):
 
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
-        problems: list[Problem] = []
+        problems = _serializer_problems(settings)
+        if any(p.severity == "error" for p in problems):
+            return problems
         try:
             cfg = _Config(settings)
         except ConfigError as exc:
@@ -434,7 +439,9 @@ class HdfsSink(Sink):
         from flafka.metrics.counters import SinkCounter
 
         self.counter = SinkCounter(name, self.type_name)  # replaced by the agent's
-        cfg = _Config(settings)
+        cfg = _Config(settings, name)
+        if cfg.output.serializer is not None:  # serializers read hdfs:// URLs (schemas) through this sink
+            cfg.output = dataclasses.replace(cfg.output, serializer=dataclasses.replace(cfg.output.serializer, open_url=self.read_url))
         self.cfg = cfg
         self.target = cfg.target
         self.auth = cfg.auth
@@ -463,6 +470,16 @@ class HdfsSink(Sink):
 
     def new_client(self) -> Any:
         return webhdfs.build_client(self.target.url, self.auth)
+
+    def read_url(self, url: str) -> bytes:
+        """The file at an ``hdfs://``/``webhdfs://`` URL, read through this sink's WebHDFS
+        client (its NameNode, its user); lent to serializers (``AvroEventSerializer``'s
+        ``schemaURL``), as Flume reads them through the default file system."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in _HDFS_SCHEMES:
+            raise PermanentError(f"sink '{self.name}': cannot read '{url}' (hdfs://, webhdfs://, file:, http: and https: only)")
+        with self.new_client().read(parts.path) as reader:
+            return bytes(reader.read())
 
     def start(self) -> None:
         """Lock the staging directory, queue what an earlier run left there, start the
@@ -589,6 +606,9 @@ class HdfsSink(Sink):
         try:
             for key, (evs, idx) in groups.items():
                 self._append(key, evs, idx, now, journal, to_seal, targets)
+        except (PermanentError, RetriableError):  # the serializer refused the batch: none of it is kept
+            self._undo(journal, before)
+            raise
         except OSError as exc:
             self._undo(journal, before)
             raise RetriableError(
@@ -747,7 +767,16 @@ class HdfsSink(Sink):
         return _OpenFile(key, staging, encoder, now, now)
 
     def _seal(self, f: _OpenFile) -> None:
-        """Roll ``f``: the syncer syncs what it holds, closes it and hands it to the uploads."""
+        """Roll ``f``: the serializer's closing bytes are appended, then the syncer syncs
+        what it holds, closes it and hands it to the uploads."""
+        if f.staging.error is None:
+            try:
+                tail = f.encoder.finish()
+            except Exception as exc:  # a plugin's end(): the file is still uploaded, without them
+                log.error("sink '%s': the serializer's closing bytes for %s failed (%s); the file lacks them", self.name, f.key, exc)
+                tail = b""
+            if tail:
+                f.staging.append(tail)
         self.counter.connection_closed_count += 1
         self.syncer.close(f.staging, self._sealed)
 
@@ -803,10 +832,36 @@ class HdfsSink(Sink):
         return self.uploader.drain(max(0.0, deadline - time.monotonic()))
 
 
+def _serializer_problems(settings: Settings) -> list[Problem]:
+    """``serializer`` and its ``serializer.*`` keys, checked by the registry and the
+    serializer's schema; a serializer that SequenceFile ignores is a warning."""
+    name = settings["serializer"] or "TEXT"
+    sub = settings["serializer.*"] or {}
+    if settings["hdfs.fileType"] == "SequenceFile":
+        if "serializer" in settings.explicit or sub:
+            return [
+                Problem(
+                    "serializer",
+                    "hdfs.fileType = SequenceFile does not use a serializer; serializer and serializer.* are ignored",
+                    "set hdfs.fileType = DataStream (or CompressedStream) to write the serializer's format",
+                    "warning",
+                )
+            ]
+        return []
+    problems = resolve_serializer("", "serializer", name, sub)[1]
+    schema_url = sub.get("schemaURL", "")
+    if urllib.parse.urlsplit(schema_url).scheme.lower() in _HDFS_SCHEMES:  # this sink reads those (read_url)
+        problems = [p for p in problems if not (p.key == "serializer.schemaURL" and p.severity == "warning")]
+    return problems
+
+
+_HDFS_SCHEMES = ("hdfs", "webhdfs")
+
+
 class _Config:
     """Cross-key validation and derived values (pure: no I/O)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, name: str = "") -> None:
         self.target = webhdfs.target(settings["hdfs.path"] or "", settings["hdfs.webhdfs.url"] or "")
         parse(self.target.path)
         parse(settings["hdfs.filePrefix"] or "", "hdfs.filePrefix")
@@ -824,19 +879,10 @@ class _Config:
             )
         if file_type == "CompressedStream" and codec is None:
             raise ConfigError("hdfs.fileType = CompressedStream needs hdfs.codeC (gzip, bzip2, snappy or deflate)")
-        kind = serializer_kind(settings["serializer"] or "TEXT")
-        avro_codec = (settings["serializer.compressionCodec"] or "null").lower()
-        if kind == "AVRO_EVENT" and avro_codec not in ("null", "deflate", "bzip2", "xz"):
-            raise ConfigError(f"serializer.compressionCodec = '{avro_codec}' is not available; use null, deflate, bzip2 or xz")
-        self.output = OutputFormat(
-            file_type,
-            codec,
-            kind,
-            settings["serializer.appendNewline"],
-            avro_codec,
-            settings["serializer.syncIntervalBytes"],
-            settings["hdfs.writeFormat"] == "Text",
-        )
+        serializer = None
+        if file_type != "SequenceFile":
+            serializer = serializer_or_raise(name, "serializer", settings["serializer"] or "TEXT", settings["serializer.*"] or {})
+        self.output = OutputFormat(file_type, codec, serializer, settings["hdfs.writeFormat"] == "Text")
         self.suffix = settings["hdfs.fileSuffix"] or self.output.extension
         self.inuse_prefix = settings["hdfs.inUsePrefix"] or ""
         self.inuse_suffix = "" if settings["hdfs.emptyInUseSuffix"] else (settings["hdfs.inUseSuffix"] or "")

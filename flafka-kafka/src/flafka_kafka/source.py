@@ -3,8 +3,8 @@
 Reads batches (``batchSize`` records or ``batchDurationMillis``, whichever comes first)
 with a librdkafka consumer in group ``kafka.consumer.group.id`` and hands them to the
 channel processor. Offsets are committed with explicit positions (asynchronously while
-data flows, synchronously on revocation and at stop; see below), and only for batches that come back from ``self.acks.delivered()``: after every sink
-delivered them (end-to-end acknowledgements, the default) or, with
+data flows, synchronously on revocation and at stop; see below), and only for batches
+that come back from ``self.acks.delivered()``: after every sink delivered them (end-to-end acknowledgements, the default) or, with
 ``acknowledgements = false``, after the channels committed them (Flume's rule). librdkafka's
 automatic commits and offset store are off.
 

@@ -38,7 +38,9 @@ from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
 from flafka.sources.deserializers import (
+    AvroDeserializer,
     BlobDeserializer,
+    CorruptInput,
     DecodeFailure,
     Deserializer,
     LineDeserializer,
@@ -169,13 +171,19 @@ class SpoolDirectorySource(PollableSource):
                 "undecodable bytes: FAIL (quarantine the file), REPLACE (U+FFFD) or IGNORE",
                 choices=("FAIL", "REPLACE", "IGNORE"),
             ),
-            Setting("deserializer", "str", "LINE", "LINE, BLOB or a Flume deserializer builder class name"),
+            Setting("deserializer", "str", "LINE", "LINE, BLOB, AVRO or a Flume deserializer builder class name"),
             Setting("deserializer.maxLineLength", "int", 2048, "characters per event; longer lines are cut into more events", minimum=1),
             Setting("deserializer.outputCharset", "charset", "UTF-8", "charset of event bodies (LINE)"),
             Setting(
                 "deserializer.maxBlobLength", "int", 100_000_000, "bytes per event (BLOB); longer files become several events", minimum=1
             ),
-            Setting("deserializer.schemaType", "enum", "HASH", "AVRO deserializer only (not supported yet)", choices=("HASH", "LITERAL")),
+            Setting(
+                "deserializer.schemaType",
+                "enum",
+                "HASH",
+                "AVRO: header flume.avro.schema.hash (HASH) or flume.avro.schema.literal (LITERAL)",
+                choices=("HASH", "LITERAL"),
+            ),
             Setting("bufferMaxLines", "int", None, "obsolete in Flume; ignored"),
             Setting("bufferMaxLineLength", "int", None, "deprecated in Flume; ignored (use deserializer.maxLineLength)"),
             Setting(
@@ -211,13 +219,12 @@ class SpoolDirectorySource(PollableSource):
         if kind is None:
             raise ConfigError(
                 f"source '{name}': deserializer '{s['deserializer']}' is not known to flafka; "
-                "use LINE or BLOB (org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder)"
+                "use LINE, BLOB (org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder) or AVRO"
             )
         if kind == "AVRO":
-            raise ConfigError(
-                f"source '{name}': deserializer AVRO is not supported yet by flafka's spooldir source; "
-                "use LINE or BLOB, or keep this source on Flume for now"
-            )
+            from flafka.serializers.avro import require_fastavro
+
+            require_fastavro(f"source '{name}': deserializer = AVRO")
         self._kind = kind
         for cs_key in ("inputCharset", "deserializer.outputCharset"):
             if not ascii_compatible(s[cs_key]):
@@ -357,6 +364,9 @@ class SpoolDirectorySource(PollableSource):
                 read_error=True,
             )
             return Status.READY
+        except CorruptInput as exc:
+            self._quarantine_file(f, exc.detail, exc.fix, where=exc.where, read_error=True)
+            return Status.READY
         except OSError as exc:
             self._quarantine_file(f, f"reading failed: {exc}", "check the disk and the file, then move it back into spoolDir")
             return Status.READY
@@ -379,6 +389,9 @@ class SpoolDirectorySource(PollableSource):
             return Status.READY
         self._note_cuts(f, deser)
         status = Status.READY
+        extra = getattr(deser, "headers", None)  # AVRO: the schema header of every event of the file
+        if extra and bodies:
+            f.headers.update(extra)
         if bodies:
             pos: Position = (f, deser.offset, deser.line, eof)
             f.outstanding += 1
@@ -579,7 +592,9 @@ class SpoolDirectorySource(PollableSource):
             self._quarantine_path(rel, f"the file cannot be read: {exc}", "check the file and move it back into spoolDir", read_error=True)
             return None
         s = self.settings
-        if self._kind == "BLOB":
+        if self._kind == "AVRO":
+            f.deser = AvroDeserializer(fobj, offset=offset, line=line, schema_type=s["deserializer.schemaType"])
+        elif self._kind == "BLOB":
             f.deser = BlobDeserializer(fobj, offset=offset, line=line, max_blob_length=s["deserializer.maxBlobLength"])
         else:
             f.deser = LineDeserializer(
