@@ -132,6 +132,8 @@ class LineDeserializer:
         # emitted before its end is found (bounded memory for a file without newlines)
         self._spill_at = max(chunk_size, 8 * max_line_length)
         self._long_line = False  # pieces of the current (unfinished) line were emitted
+        self._line_repaired = False  # the current (unfinished) line's repair was counted
+        self._spill_skip = 0
         self._split_line = line  # whole lines split so far (line number base of the next chunk)
         self._split_pos = offset  # file offset of the start of _parts
         self._eof = False
@@ -200,39 +202,56 @@ class LineDeserializer:
         """The buffered partial line is longer than ``_spill_at`` bytes: make its complete
         maxLineLength-character pieces the next bodies now (the cut Flume makes too),
         keeping at least one character back, so a file without newlines never sits whole
-        in memory. False (keep buffering) when nothing can be emitted yet or the bytes do
-        not decode cleanly (the per-line path deals with them once the line ends)."""
+        in memory. Undecodable bytes are replaced or dropped here as ``decodeErrorPolicy``
+        says (FAIL fails at once), so the buffer stays bounded and is decoded once, never
+        re-walked per chunk. False (keep buffering) when nothing can be emitted yet."""
         raw = b"".join(self._parts)
+        line_no = self._split_line + 1
+        skip = self._spill_skip  # leading bytes already known to decode to nothing (IGNORE)
         try:
-            text = codecs.getincrementaldecoder(self._in)("strict").decode(raw, final=False)
-        except UnicodeDecodeError:
+            runs, decoded = _decode_runs(raw[skip:], self._in, self._errors, final=False)
+        except UnicodeDecodeError as exc:  # FAIL
             self._parts = [raw]
+            self._failure = DecodeFailure(
+                line_no, self._split_pos + exc.start, f"bytes not valid {self._in} ({exc.reason}: {raw[exc.start : exc.end]!r})"
+            )
+            return False
+        if skip:
+            runs.insert(0, ("", skip, False))
+        bad = next((at for at, (text, nbytes, clean) in _run_starts(runs) if not clean), None)
+        if bad is not None and not self._line_repaired:
+            self._line_repaired = True
+            self.repaired += 1
+            if self.first_repair is None:
+                self.first_repair = (line_no, self._split_pos + bad)
+        text = "".join(t for t, _n, _c in runs)
+        if not text:  # only dropped bytes so far (IGNORE): never decode them again
+            self._parts = [raw]
+            self._spill_skip = skip + decoded
             return False
         limit = self._max
         n = (len(text) - 1) // limit
         if n <= 0:
             self._parts = [raw]
             return False
-        line_no = self._split_line + 1
         if not self._long_line:
             self._long_line = True
             self.cuts += 1
             if self.first_cut is None:
                 self.first_cut = (line_no, len(text))  # at least that long: its end is not read yet
+        cuts = _run_piece_ends(runs, limit, self._in, n)
         bodies: list[bytes] = []
-        ends: list[int] = []
-        pos = self._split_pos
+        same = self._in == self._out
         for k in range(n):
             piece = text[k * limit : (k + 1) * limit]
-            encoded = piece.encode(self._in)
-            pos += len(encoded)
-            bodies.append(encoded if self._in == self._out else piece.encode(self._out, "replace"))
-            ends.append(pos)
-        consumed = pos - self._split_pos
+            bodies.append(piece.encode(self._in) if same and bad is None else piece.encode(self._out, "replace"))
+        consumed = cuts[-1]
+        self._spill_skip = 0
         self._parts = [raw[consumed:]]
         self._parts_len = len(raw) - consumed
-        self._split_pos = pos
-        self._lines, self._ends, self._lns = bodies, ends, [line_no - 1] * n
+        base = self._split_pos
+        self._split_pos = base + consumed
+        self._lines, self._ends, self._lns = bodies, [base + c for c in cuts], [line_no - 1] * n
         self._i = 0
         self._tail_no_nl = False
         return True
@@ -240,6 +259,9 @@ class LineDeserializer:
     def _split(self, complete: bytes) -> None:
         continued = self._long_line  # the first part ends a line whose pieces went out already
         self._long_line = False
+        counted = self._line_repaired  # that line's repair was counted when its pieces went out
+        self._line_repaired = False
+        self._spill_skip = 0
         parts = complete.split(b"\n")
         ends_nl = not parts[-1]
         if ends_nl:
@@ -261,9 +283,9 @@ class LineDeserializer:
                 self._tail_no_nl = not ends_nl
                 self._ends = self._lns = None
                 return
-        self._slow(parts, ends_nl, base_pos, base_line, continued)
+        self._slow(parts, ends_nl, base_pos, base_line, continued, counted)
 
-    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int, continued: bool = False) -> None:
+    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int, continued: bool = False, counted: bool = False) -> None:
         """The per-line path: decode with the error policy, cut long lines, re-encode."""
         bodies: list[bytes] = []
         ends: list[int] = []
@@ -284,7 +306,8 @@ class LineDeserializer:
                     break
                 text = raw.decode(cs, errors)
                 clean = False
-                self.repaired += 1
+                if not (counted and idx == 0):
+                    self.repaired += 1
                 if self.first_repair is None:
                     self.first_repair = (line_no, pos + exc.start)
             if len(text) <= limit:
@@ -312,48 +335,86 @@ class LineDeserializer:
         self._tail_no_nl = False
 
 
-def _split_output(raw: bytes, start: int, end: int, k: int, got: int, cs: str, errors: str) -> int:
-    """The byte offset in ``raw[start:end]`` (which decodes to ``got`` characters in one
-    step) after which its first ``k`` characters end: where decoding both sides apart
-    gives ``k`` and ``got - k`` characters, so that a restart there reads exactly the rest."""
-    for b in range(end - 1, start, -1):
-        if len(raw[start:b].decode(cs, errors)) == k and len(raw[b:end].decode(cs, errors)) == got - k:
-            return b
-    return min(end, start + k)  # no clean split exists: each character stands for at least one byte
+def _decode_runs(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+    """Decode ``raw`` into runs ``(text, bytes, clean)``: clean runs decode exactly, and
+    each undecodable unit the codec reports is one run of its bytes replaced (U+FFFD) or
+    dropped per ``errors`` — the text Python's ``raw.decode(cs, errors)`` gives, with the
+    byte length behind every character known. Not ``final``: an unfinished sequence at the
+    end is left out (the second value is the bytes decoded). ``errors = "strict"`` raises
+    the first UnicodeDecodeError, positions relative to ``raw``. Linear in ``len(raw)``."""
+    runs: list[tuple[str, int, bool]] = []
+    view = memoryview(raw)
+    pos, n = 0, len(raw)
+    while pos < n:
+        dec = codecs.getincrementaldecoder(cs)("strict")
+        try:
+            text = dec.decode(view[pos:], final)
+        except UnicodeDecodeError as exc:
+            if errors == "strict":
+                raise UnicodeDecodeError(exc.encoding, raw, pos + exc.start, pos + exc.end, exc.reason) from None
+            if exc.start:
+                runs.append((bytes(view[pos : pos + exc.start]).decode(cs), exc.start, True))
+            runs.append(("\ufffd" if errors == "replace" else "", exc.end - exc.start, False))
+            pos += exc.end
+            continue
+        used = n - pos - (0 if final else len(dec.getstate()[0]))
+        if used:
+            runs.append((text, used, True))
+        pos += used
+        break
+    return runs, pos
+
+
+def _run_starts(runs: list[tuple[str, int, bool]]) -> list[tuple[int, tuple[str, int, bool]]]:
+    """``(byte offset, run)`` for each run."""
+    out, at = [], 0
+    for run in runs:
+        out.append((at, run))
+        at += run[1]
+    return out
+
+
+def _run_piece_ends(runs: list[tuple[str, int, bool]], limit: int, cs: str, n_full: int) -> list[int]:
+    """Byte offsets after each of the first ``n_full`` pieces of ``limit`` characters of the
+    runs' text (one pass; inside a clean run, the bytes of the characters before)."""
+    ends: list[int] = []
+    chars = 0  # characters before the current run
+    at = 0  # bytes before the current run
+    target = limit
+    for text, nbytes, _clean in runs:
+        length = len(text)
+        k_prev, b_prev = 0, 0  # inside this run: characters and bytes already accounted for
+        while len(ends) < n_full and chars + length >= target:
+            k = target - chars
+            if k == length:
+                b_prev = nbytes
+            else:
+                b_prev += len(text[k_prev:k].encode(cs))
+            k_prev = k
+            ends.append(at + b_prev)
+            target += limit
+        if len(ends) == n_full:
+            break
+        chars += length
+        at += nbytes
+    while len(ends) < n_full:  # defensive: never lose offsets
+        ends.append(at)
+    return ends
 
 
 def _piece_ends(raw: bytes, text: str, limit: int, cs: str, errors: str, clean: bool) -> list[int]:
     """Byte offsets within ``raw`` after each full piece of ``limit`` characters of
     ``text`` (not after the last piece)."""
     n_full = (len(text) - 1) // limit
-    ends: list[int] = []
     if clean:
+        ends: list[int] = []
         at = 0
         for k in range(n_full):
             at += len(text[k * limit : (k + 1) * limit].encode(cs))
             ends.append(at)
         return ends
-    # bad bytes were replaced or dropped: find the boundaries by decoding byte by byte. A
-    # byte the decoder still holds (an unfinished sequence) belongs to the characters it
-    # yields later, so a boundary falls before it; the final flush yields the last ones.
-    dec = codecs.getincrementaldecoder(cs)(errors)
-    chars = 0
-    target = limit
-    consumed = 0  # bytes whose characters were yielded
-    for j in range(len(raw) + 1):
-        final = j == len(raw)
-        got = len(dec.decode(b"" if final else raw[j : j + 1], final))
-        now = len(raw) if final else j + 1 - len(dec.getstate()[0])
-        while got and chars + got >= target and len(ends) < n_full:
-            ends.append(now if chars + got == target else _split_output(raw, consumed, now, target - chars, got, cs, errors))
-            target += limit
-        chars += got
-        consumed = now
-        if len(ends) == n_full:
-            break
-    while len(ends) < n_full:  # defensive: never lose offsets
-        ends.append(len(raw))
-    return ends
+    runs, _ = _decode_runs(raw, cs, errors, final=True)
+    return _run_piece_ends(runs, limit, cs, n_full)
 
 
 class BlobDeserializer:
