@@ -66,3 +66,36 @@ def test_note_is_rewritten_once_the_in_flight_batches_are_delivered(h, spool: Pa
     assert "delivered: lines 1..20 (bytes 0..180)" in text and "in flight: none" in text
     assert "tail -c +181 " in text
     assert src.drained()
+
+
+def test_note_follows_each_delivery_of_an_in_flight_batch(h, spool: Path) -> None:
+    h.write(spool / "a.log", numbered(30) + b"\xff\n")
+    src = h.make_source(spool, {"batchSize": "10"}, auto=False)
+    for _ in range(4):
+        src.process()  # three batches in flight, then quarantined
+    h.fake(src).deliver(1)
+    src.process()
+    text = note(spool, "a.log")
+    assert "delivered: lines 1..10 (bytes 0..90)" in text and "in flight: lines 11..30 (bytes 90..270)" in text
+    assert "tail -c +91 " in text
+
+
+def test_crash_with_batches_in_flight_then_quarantine_on_restart(h, spool: Path) -> None:
+    f = h.write(spool / "a.log", numbered(40))
+    src = h.make_source(spool, {"batchSize": "10"}, auto=False)
+    for _ in range(4):
+        src.process()
+    h.fake(src).deliver(1)
+    src.process()  # position: 10 lines delivered, 30 in flight
+    delivered = h.fake(src).bodies()[:10]
+    # SIGKILL; the producer appends while the agent is down; restart
+    with open(f, "ab") as out:
+        out.write(b"late\n")
+    again = h.make_source(spool, {"batchSize": "10"})
+    h.run(again)
+    assert h.fake(again).bodies() == []
+    text = note(spool, "a.log")
+    assert "found on restart" in text and "delivered: lines 1..10 (bytes 0..90)" in text and "in flight: none" in text
+    refeed(spool, text)
+    h.run(again)
+    assert delivered + h.fake(again).bodies() == [b"line-%03d" % i for i in range(40)] + [b"late"]

@@ -468,10 +468,9 @@ class SpoolDirectorySource(PollableSource):
         for f, offset, line, _last in self.acks.delivered():
             f.outstanding -= 1
             if f.abandoned:
-                if f.note is not None:  # quarantined with batches in flight
+                if f.note is not None:  # quarantined with batches in flight: keep its note exact
                     f.committed, f.committed_line = offset, line
-                    if f.outstanding == 0:
-                        self._settle_note(f)
+                    self._settle_note(f)
                 continue
             f.committed, f.committed_line = offset, line
             self._dirty = True
@@ -927,12 +926,16 @@ class SpoolDirectorySource(PollableSource):
             log.error("source '%s': cannot write the quarantine note %s: %s", self.name, path, exc)
 
     def _settle_note(self, f: _File) -> None:
-        """Every batch of quarantined ``f`` that was in flight is now delivered: say so."""
+        """A batch of quarantined ``f`` that was in flight is delivered: rewrite its note
+        with the new delivered offset (so the re-feed starts after it), and once nothing is
+        in flight any more, say so and stop tracking ``f``."""
         assert f.note is not None
         path, facts = f.note
-        f.note = None
         facts.delivered, facts.delivered_lines = f.committed, f.committed_line
         self._write_note(path, facts)
+        if f.outstanding > 0:
+            return
+        f.note = None
         log.info(
             "source '%s': the %s of quarantined '%s' that were in flight are delivered (bytes 0..%d); %s updated",
             self.name,
