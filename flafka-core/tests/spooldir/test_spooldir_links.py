@@ -6,71 +6,17 @@ opening is not read either. Each link is warned about once, however many polls s
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from flafka.agent import Agent
-from flafka.config.loader import load_config
-from flafka.registry import Registry
 from flafka.sources import spooldir
 
-CONF = """
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = spooldir
-a1.sources.r1.spoolDir = {spool}
-a1.sources.r1.recursiveDirectorySearch = {recursive}
-a1.sources.r1.batchSize = 10
-a1.sources.r1.pollDelay = 10
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 1000
-a1.channels.c1.transactionCapacity = 100
-a1.sinks.k1.type = file_roll
-a1.sinks.k1.sink.directory = {out}
-a1.sinks.k1.sink.rollInterval = 0
-a1.sinks.k1.channel = c1
-"""
-
 SECRET = b"SECRET-outside-spoolDir"
-
-
-def registry() -> Registry:
-    reg = Registry()
-    for module in ("flafka.channels.memory", "flafka.sources.spooldir", "flafka.sinks.file_roll", "flafka.selectors.builtin"):
-        for cls in importlib.import_module(module).COMPONENTS:
-            reg.add(cls, "builtins")
-    return reg
-
-
-def run_agent(tmp_path: Path, spool: Path, recursive: bool = False, linger: float = 0.3) -> list[bytes]:
-    """Run the agent until drained, then ``linger`` more seconds (many more polls at
-    pollDelay = 10 ms); return every line file_roll wrote."""
-    out = tmp_path / "out"
-    out.mkdir(exist_ok=True)
-    conf = tmp_path / "a.properties"
-    conf.write_text(CONF.format(spool=spool, out=out, recursive=str(recursive).lower()))
-    result = load_config([conf], "a1", registry())
-    assert result.ok and result.plan is not None, result.format()
-    agent = Agent(result.plan, registry())
-    agent.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not agent.drained():
-            assert time.monotonic() < deadline, "agent never drained"
-            time.sleep(0.02)
-        time.sleep(linger)
-        assert agent.drained()
-    finally:
-        agent.stop(5)
-    return b"".join(p.read_bytes() for p in sorted(out.iterdir())).split(b"\n")[:-1]
+RECURSIVE = "a1.sources.r1.recursiveDirectorySearch = true\n"
 
 
 def lines(prefix: str, n: int) -> bytes:
@@ -93,7 +39,7 @@ def test_link_back_to_spooldir_with_recursion_delivers_each_line_once(
     h.write(spool / "sub" / "b.log", lines("b", 30))
     (spool / "loop").symlink_to(spool, target_is_directory=True)  # the issue's case
     with caplog.at_level(logging.WARNING):
-        got = run_agent(tmp_path, spool, recursive=True)
+        got = h.run_agent(tmp_path, spool, RECURSIVE)
     assert sorted(got) == sorted(lines("a", 50).split(b"\n")[:-1] + lines("b", 30).split(b"\n")[:-1])
     assert len(got) == 80  # each line exactly once
     assert quarantined(spool) == []  # no phantom quarantines
@@ -109,7 +55,7 @@ def test_link_to_a_file_outside_spooldir_is_never_read(h, tmp_path: Path, spool:
     (spool / "hostname").symlink_to(secret)
     (spool / "etc-hostname").symlink_to("/etc/hostname")  # the issue's case (dangling if absent)
     with caplog.at_level(logging.WARNING):
-        got = run_agent(tmp_path, spool)
+        got = h.run_agent(tmp_path, spool)
     assert got == lines("ok", 5).split(b"\n")[:-1]
     assert not any(SECRET in line for line in got)
     assert (spool / "hostname").is_symlink() and not (spool / "hostname.COMPLETED").exists()
@@ -148,7 +94,7 @@ def test_file_swapped_for_a_link_after_listing_is_not_read(
 
     opened = swap_before_open(monkeypatch, victim, swap)
     with caplog.at_level(logging.WARNING):
-        got = run_agent(tmp_path, spool)
+        got = h.run_agent(tmp_path, spool)
     assert str(victim) in opened  # the race did happen
     assert got == lines("after", 3).split(b"\n")[:-1]
     assert victim.is_symlink() and quarantined(spool) == []
@@ -169,7 +115,7 @@ def test_directory_swapped_for_a_link_after_listing_is_not_read(
 
     opened = swap_before_open(monkeypatch, victim, swap)
     with caplog.at_level(logging.INFO):
-        got = run_agent(tmp_path, spool, recursive=True)
+        got = h.run_agent(tmp_path, spool, RECURSIVE)
     assert str(victim) in opened
     assert got == []
     assert (evil / "x.log").read_bytes() == SECRET + b"\n" and not (evil / "x.log.COMPLETED").exists()
@@ -181,6 +127,6 @@ def test_hard_link_is_read_like_any_file(h, tmp_path: Path, spool: Path) -> None
     kernel's protected_hardlinks keeps users from linking files they cannot read."""
     original = h.write(tmp_path / "outside" / "data.log", lines("d", 4))
     os.link(original, spool / "data.log")
-    got = run_agent(tmp_path, spool)
+    got = h.run_agent(tmp_path, spool)
     assert got == lines("d", 4).split(b"\n")[:-1]
     assert (spool / "data.log.COMPLETED").exists() and original.exists()
