@@ -22,10 +22,10 @@ stay delivered; the note says how many.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
-import errno
 import random
 import re
 import shutil
@@ -39,7 +39,6 @@ from flafka.errors import ChannelError, ConfigError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
-from flafka.sources.spool_notes import NoteFacts, log_summary, note_text
 from flafka.sources.deserializers import (
     BlobDeserializer,
     DecodeFailure,
@@ -47,6 +46,7 @@ from flafka.sources.deserializers import (
     LineDeserializer,
     ascii_compatible,
 )
+from flafka.sources.spool_notes import NoteFacts, log_summary, note_text
 
 log = logging.getLogger(__name__)
 
@@ -806,9 +806,7 @@ class SpoolDirectorySource(PollableSource):
             "spoolDir files must be immutable: write them elsewhere and move (rename) them into spoolDir when complete",
         )
 
-    def _quarantine_file(
-        self, f: _File, problem: str, fix: str, where: str = "", read_error: bool = False, stopped: str = ""
-    ) -> None:
+    def _quarantine_file(self, f: _File, problem: str, fix: str, where: str = "", read_error: bool = False, stopped: str = "") -> None:
         """Move ``f`` to quarantineDir. Batches of ``f`` still in flight stay in flight: the
         note says which bytes they cover (the re-feed starts before them) and is rewritten
         by :meth:`_collect` once they are delivered."""
