@@ -16,8 +16,14 @@ Quarantine (flafka's answer to Flume stopping the whole source): a file that can
 processed — undecodable under ``decodeErrorPolicy = FAIL``, changed or deleted after it
 was picked, unreadable, or a reused name — is moved to ``quarantineDir`` beside a
 ``<name>.reason.txt`` note saying what, where and how to fix it, logged once, counted, and
-the source goes on with the next file. Events of that file already handed to the channel
-stay delivered; the note says how many.
+the source goes on with the next file. Batches of that file still in flight stay in
+flight; the note (``spool_notes``) gives the delivered, in-flight and stopped offsets and a
+re-feed recipe from the first byte not confirmed delivered, and is rewritten as the
+in-flight batches are delivered.
+
+Links: nothing is read through a symbolic link. The walk skips links (one warning per
+path), opens subdirectories with O_NOFOLLOW, and a file is opened with O_NOFOLLOW and must
+be the regular file (device, inode) the listing saw. Hard links are ordinary files.
 """
 
 from __future__ import annotations
