@@ -99,3 +99,17 @@ def test_crash_with_batches_in_flight_then_quarantine_on_restart(h, spool: Path)
     refeed(spool, text)
     h.run(again)
     assert delivered + h.fake(again).bodies() == [b"line-%03d" % i for i in range(40)] + [b"late"]
+
+
+def test_recipe_quotes_odd_names(h, spool: Path) -> None:
+    name = "it's a $(file)"
+    h.write(spool / name, numbered(10) + b"\xff\n")
+    src = h.make_source(spool, {"batchSize": "5"}, auto=False)
+    for _ in range(3):
+        src.process()
+    h.fake(src).deliver(1)
+    src.process()
+    text = note(spool, name)
+    refeed(spool, text)
+    assert (spool / "it's a $(file).from-byte-45").read_bytes() == numbered(10)[45:] + b"\xff\n"
+    assert not [p for p in spool.iterdir() if p.name.endswith(".part")]

@@ -572,15 +572,16 @@ class SpoolDirectorySource(PollableSource):
         if name.startswith("."):
             return
         rel = os.path.join(rel_dir, name) if rel_dir else name
-        st = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
+        if entry.is_dir(follow_symlinks=False):  # from the listing's d_type: no system call
             if self._recursive and os.path.abspath(os.path.join(str(self._spool), rel)) not in special:
+                st = entry.stat(follow_symlinks=False)
                 dirs.append((rel, (st.st_dev, st.st_ino)))
             return
         if self._suffix and name.endswith(self._suffix):
             return
         if not self._include.fullmatch(name) or self._ignore.fullmatch(name):
             return
+        st = entry.stat(follow_symlinks=False)  # lstat: a link is reported as a link
         if not stat.S_ISREG(st.st_mode):
             skipped.add(rel)
             if rel not in self._warned:
