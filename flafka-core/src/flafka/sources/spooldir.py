@@ -60,6 +60,9 @@ POSITION_FILE = "flafka-positions.json"
 WRITE_INTERVAL = 0.005
 """Seconds between two writes of the position file (at most): a write costs ~30 µs, so
 even at full speed this is ~1% of a core; what a kill re-delivers grows with it."""
+MAX_DELAY_MS = 86_400_000
+"""Upper bound of pollDelay and maxBackoff (a day): a wait beyond the platform's time_t
+raises OverflowError in the runner thread, which then stops reading for good."""
 CHANNEL_FULL_BACKOFF_MS = 250
 """First sleep after a channel-full failure; doubles up to ``maxBackoff`` (as Flume)."""
 
@@ -203,9 +206,24 @@ class SpoolDirectorySource(PollableSource):
                 "file order: oldest, youngest (by mtime) or random",
                 choices=("oldest", "youngest", "random"),
             ),
-            Setting("pollDelay", "int", 500, "ms between directory polls when there is nothing to read", minimum=0, since="1.7"),
+            Setting(
+                "pollDelay",
+                "int",
+                500,
+                "ms between directory polls when there is nothing to read (at most a day)",
+                minimum=0,
+                maximum=MAX_DELAY_MS,
+                since="1.7",
+            ),
             Setting("recursiveDirectorySearch", "bool", False, "also read files in subdirectories", since="1.7"),
-            Setting("maxBackoff", "int", 4000, "cap (ms) of the back-off when the channel is full", minimum=0),
+            Setting(
+                "maxBackoff",
+                "int",
+                4000,
+                "cap (ms) of the back-off when the channel is full (at most a day)",
+                minimum=0,
+                maximum=MAX_DELAY_MS,
+            ),
             Setting("batchSize", "int", 100, "events per batch handed to the channels", minimum=1),
             Setting("inputCharset", "charset", "UTF-8", "charset of the files (must write newline as byte 0x0A)"),
             Setting(
