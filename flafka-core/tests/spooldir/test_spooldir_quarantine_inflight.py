@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def note(spool: Path, name: str) -> str:
     return (spool / ".flafka-quarantine" / f"{name}.reason.txt").read_text()
@@ -113,3 +115,35 @@ def test_recipe_quotes_odd_names(h, spool: Path) -> None:
     refeed(spool, text)
     assert (spool / "it's a $(file).from-byte-45").read_bytes() == numbered(10)[45:] + b"\xff\n"
     assert not [p for p in spool.iterdir() if p.name.endswith(".part")]
+
+
+def appended(spool: Path, src) -> None:
+    with open(spool / "a.log", "ab") as out:
+        out.write(b"late\n")
+
+
+def read_fails(spool: Path, src) -> None:
+    def broken(n: int):
+        raise OSError(5, "Input/output error")
+
+    src._current.deser.read = broken
+
+
+@pytest.mark.parametrize("trouble", [appended, read_fails])
+def test_modified_or_unreadable_midway_with_batches_in_flight(h, spool: Path, trouble) -> None:
+    h.write(spool / "a.log", numbered(30))
+    src = h.make_source(spool, {"batchSize": "10"}, auto=False)
+    src.process()
+    src.process()  # two batches in flight
+    h.fake(src).deliver(1)
+    trouble(spool, src)
+    src.process()  # quarantined
+    delivered = h.fake(src).bodies()[:10]
+    text = note(spool, "a.log")
+    assert "delivered: lines 1..10 (bytes 0..90)" in text and "in flight: lines 11..20 (bytes 90..180)" in text
+    # crash: the in-flight batch is lost with the channel; the re-feed covers it
+    again = h.make_source(spool, {"batchSize": "10"})
+    refeed(spool, text)
+    h.run(again)
+    got = delivered + h.fake(again).bodies()
+    assert got[:30] == [b"line-%03d" % i for i in range(30)]
