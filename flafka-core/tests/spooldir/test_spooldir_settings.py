@@ -168,3 +168,14 @@ def test_backoff_delays(h, spool: Path) -> None:
     src = h.make_source(spool, {"maxBackoffSleep": "300", "backoffSleepIncrement": "100"})
     src._backoff_reason = "full"
     assert [src.backoff_delay(n) for n in (1, 2, 5)] == [0.1, 0.2, 0.3]
+
+
+@pytest.mark.parametrize("key", ["pollDelay", "maxBackoff"])
+def test_delays_have_a_maximum(key: str, tmp_path: Path) -> None:
+    """Issue 17: pollDelay = 99999999999999 passed validation and killed the source thread
+    (OverflowError in the idle wait); the value is refused, naming the key and the bound."""
+    _, problems = SpoolDirectorySource.settings_schema.parse({"spoolDir": str(tmp_path), key: "99999999999999"})
+    errors = [p for p in problems if p.severity == "error"]
+    assert len(errors) == 1 and errors[0].key == key and "above the maximum" in errors[0].message
+    settings, problems = SpoolDirectorySource.settings_schema.parse({"spoolDir": str(tmp_path), key: "86400000"})
+    assert not [p for p in problems if p.severity == "error"] and settings[key] == 86_400_000
