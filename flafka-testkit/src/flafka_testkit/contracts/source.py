@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import pytest
 
 from flafka.source import Source
+from flafka_testkit.contracts.guards import build_without_io
 from flafka_testkit.contracts.harness import SourceHarness, build, memory_channel
 
 
@@ -88,6 +89,11 @@ class SourceContract:
         monkeypatch.setattr(socket.socket, "connect", refuse)
         monkeypatch.setattr(socket, "create_connection", refuse)
         build(self.source_class, "contract-source", source_settings)
+
+    def test_construction_does_no_file_io(self, source_settings: dict[str, str]) -> None:
+        """``check_settings`` and ``__init__`` open, create and list nothing (load a
+        position file in ``start``): ``flafka validate`` builds every component."""
+        build_without_io(self.source_class, "contract-source", source_settings)
 
     def test_stop_is_idempotent_and_bounded(self, source_settings: dict[str, str]) -> None:
         harness = self._start(source_settings)
@@ -171,3 +177,50 @@ class SourceContract:
         finally:
             again.source.stop()
         assert replayed == [], f"{len(replayed)} delivered events were read again after a restart"
+
+    def test_batches_are_bounded_by_batch_size(self, source_settings: dict[str, str]) -> None:
+        """No ``process_batch`` call carries more than ``batch_size()`` events — the number
+        the agent checks against the channels' ``transactionCapacity``, read from the
+        setting named by ``batch_size_key``."""
+        bodies = self._bodies(750)
+        self.produce(source_settings, bodies)
+        harness = self._start(source_settings)
+        try:
+            self._collect(harness, len(bodies))
+        finally:
+            harness.source.stop()
+        source = harness.source
+        assert harness.batch_sizes, "the source handed no batch to its channel processor"
+        assert max(harness.batch_sizes) <= source.batch_size(), (
+            f"a batch of {max(harness.batch_sizes)} events, but batch_size() is {source.batch_size()} (from the "
+            f"setting {type(source).__name__}.batch_size_key = '{source.batch_size_key}'): set batch_size_key to the "
+            f"key holding the batch size, or override batch_size_from()"
+        )
+
+    def test_drained_waits_for_acknowledgements(self, source_settings: dict[str, str]) -> None:
+        """While events it read are in the channel, unacknowledged, the source is not
+        drained (``--exit-when-drained`` would exit and a restart replay them); once they
+        are delivered, a source that implements ``drained()`` reports True."""
+        if not self.capabilities.replayable:
+            pytest.skip("not a replayable source: its acknowledgements are off, the channel commit is its delivery")
+        bodies = self._bodies(300)
+        self.produce(source_settings, bodies)
+        harness = self._start(source_settings)
+        source = harness.source
+        try:
+            harness.poll(lambda: harness.channel.size() >= len(bodies), 20)
+            harness.poll(lambda: False, 0.3)
+            held = harness.channel.size()
+            assert held > 0, "the source read nothing into the channel"
+            assert not source.drained(), (
+                f"drained() is True while {held} events the source read are still in the channel, not delivered: "
+                f"drained() must also wait for the acknowledgements (self.acks.in_flight == 0) and for any batch it "
+                f"keeps to retry"
+            )
+            if type(source).drained is Source.drained:
+                return  # an unbounded source: drained() is always False
+            got = self._collect(harness, len(bodies))
+            assert len(got) >= len(bodies)
+            assert harness.poll(source.drained, 20), "drained() stays False after every event was read and delivered"
+        finally:
+            source.stop()
