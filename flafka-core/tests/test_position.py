@@ -146,7 +146,7 @@ def test_an_unreadable_file_says_which_permission_to_fix(tmp_path: Path) -> None
     path = tmp_path / "p.json"
     path.write_text("1")
     path.chmod(0)
-    with pytest.raises(PositionFileError, match="cannot read the position file .*give the agent's user read and write access"):
+    with pytest.raises(PositionFileError, match=r"cannot read the position file .*give the agent's user read and write access"):
         PositionFile(path).load()
 
 

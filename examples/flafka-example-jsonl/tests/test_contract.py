@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import itertools
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path

@@ -94,7 +94,12 @@ def test_a_line_that_is_not_a_record_is_delivered_as_is_with_a_header(
 
 @pytest.mark.parametrize(
     "line",
-    [b"[1]", b'{"headers":{},"body":"x"}', b'{"headers":{"n":1},"body":"x","body_encoding":"utf-8"}', b'{"headers":{},"body":"x","body_encoding":"hex"}'],
+    [
+        b"[1]",
+        b'{"headers":{},"body":"x"}',
+        b'{"headers":{"n":1},"body":"x","body_encoding":"utf-8"}',
+        b'{"headers":{},"body":"x","body_encoding":"hex"}',
+    ],
 )
 def test_decode_line_names_what_is_wrong(line: bytes) -> None:
     with pytest.raises(ValueError):

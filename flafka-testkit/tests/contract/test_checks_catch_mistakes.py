@@ -243,7 +243,7 @@ class ImpatientLinesSource(LinesSource):
 class MisnamedBatchSource(LinesSource):
     """Mistake: its batch size is ``batch.size``, but ``batch_size_key`` still says ``batchSize``."""
 
-    settings_schema = Schema(Setting("directory", "str", REQUIRED, ""), Setting("batch.size", "int", 100, "", minimum=1)) + POLLABLE_SETTINGS
+    settings_schema = Schema(Setting("directory", "str", REQUIRED), Setting("batch.size", "int", 100, minimum=1)) + POLLABLE_SETTINGS
 
     def _read(self) -> tuple[list[Event], int] | None:
         self.batch_size = lambda: int(self.settings["batch.size"])  # type: ignore[method-assign]

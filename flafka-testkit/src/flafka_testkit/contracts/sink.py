@@ -69,8 +69,8 @@ class UnreadableEvent(Event):
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self._headers = headers
 
-    @property  # type: ignore[override]
-    def body(self) -> bytes:
+    @property
+    def body(self) -> bytes:  # type: ignore[override]
         raise OSError(errno.EIO, "injected failure midway through the batch (SinkContract)")
 
 
