@@ -9,9 +9,15 @@
 
         def produce(self, settings, bodies): ...   # back door: put bodies at the origin
 
+``source_settings`` must give a fresh origin per test and be reusable for a second
+instance (a restart), so a position file belongs in them. ``produce`` puts one event per
+body at the origin before the source starts.
+
 The delivery checks use real runtime pieces (memory channel, channel processor,
 acknowledgement tracker): a replayable source must resume after a restart from what was
-*delivered* (taken and committed), not from what it read.
+*delivered* (taken and committed), not from what it read, and must not call itself
+drained while what it read is unacknowledged. Every source must keep ``check_settings``
+and ``__init__`` free of I/O and hand over at most ``batch_size()`` events per batch.
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ from flafka_testkit.contracts.harness import SourceHarness, build, memory_channe
 class SourceCapabilities:
     def __init__(self, replayable: bool = True, ordered: bool = True, empty_bodies: bool = True, settle_seconds: float = 1.0) -> None:
         self.replayable = replayable
-        """Restarts replay what was not delivered (spooldir, Kafka)."""
+        """Restarts replay what was not delivered (spooldir, Kafka): the replay and
+        ``drained()`` checks run."""
         self.ordered = ordered
+        """Events come out in the order ``produce`` put them in."""
         self.empty_bodies = empty_bodies
+        """The origin can hold empty bodies."""
         self.settle_seconds = settle_seconds
         """How long a restarted source is polled to prove it re-delivers nothing."""
 
