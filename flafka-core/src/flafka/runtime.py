@@ -376,7 +376,24 @@ class SourceRunner(threading.Thread):
                 idle = 0
                 continue
             idle += 1
-            stop.wait(source.backoff_delay(idle))
+            stop.wait(_bounded_delay(source, idle))
+
+
+_MAX_SOURCE_DELAY = 3600.0
+"""Longest sleep between two polls of a source (threading's wait overflows on huge values)."""
+
+
+def _bounded_delay(source: PollableSource, attempts: int) -> float:
+    """``source.backoff_delay(attempts)`` in ``[0, _MAX_SOURCE_DELAY]`` seconds; a delay a
+    source cannot compute (a bug, NaN) is logged once and becomes one second."""
+    try:
+        delay = float(source.backoff_delay(attempts))
+    except Exception:
+        log.exception("source '%s': backoff_delay(%d) failed; waiting 1 s", source.name, attempts)
+        return 1.0
+    if delay != delay:  # NaN
+        return 1.0
+    return min(max(delay, 0.0), _MAX_SOURCE_DELAY)
 
 
 __all__ = [
