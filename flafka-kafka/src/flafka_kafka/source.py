@@ -185,6 +185,13 @@ class KafkaSource(PollableSource):
             Setting("setTopicHeader", "bool", True, "add the record's topic as a header", since="1.8"),
             Setting("topicHeader", "str", "topic", "name of the topic header", since="1.8"),
             Setting("header.*", "map", None, "header.<flumeHeader> = <kafkaHeader>: copy record headers to event headers", since="1.11"),
+            Setting(
+                "timestampHeader",
+                "str",
+                None,
+                "accepted and ignored, as by Flume 1.11 (documented, never read): header `timestamp` is the record's time",
+                since="1.11",
+            ),
             Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (Java names are translated to librdkafka's)", since="1.7"),
             Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
             Setting(
@@ -273,6 +280,16 @@ class KafkaSource(PollableSource):
         elif settings.get("kafka.topics") and settings.get("kafka.topics.regex"):
             problems.append(
                 Problem("kafka.topics", "kafka.topics is ignored: kafka.topics.regex is set and wins", "remove one of them", "warning")
+            )
+        if "timestampHeader" in settings.explicit:
+            problems.append(
+                Problem(
+                    "timestampHeader",
+                    "note: 'timestampHeader' is accepted and ignored, as Flume 1.11 ignores it (its User Guide lists it for the Kafka "
+                    "source, its code never reads it): the record's timestamp always goes to header 'timestamp' when the event has none",
+                    "nothing needs fixing; remove the line to silence this note",
+                    "warning",
+                )
             )
         if "migrateZookeeperOffsets" in settings.explicit and settings.get("migrateZookeeperOffsets") and settings.get("zookeeperConnect"):
             problems.append(
