@@ -47,6 +47,7 @@ from flafka_kafka.client_config import (
     producer_config,
     zookeeper_problems,
 )
+from flafka_kafka.keystores import TlsFiles, resolved
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class KafkaChannel(Channel):
             )
         self.producer_conf, _ = self._producer_conf(settings, name)
         self.consumer_conf, _ = self._consumer_conf(settings, name)
+        self._tls = TlsFiles(name)
+        """PEM files converted from Java key/trust stores (written when a client is made, removed at stop)."""
         self.topic: str = settings["kafka.topic"]
         self._probe: Any = None
         self.avro = bool(settings["parseAsFlumeEvent"])
@@ -211,9 +214,11 @@ class KafkaChannel(Channel):
         self._stopped = False
         self._waking.clear()
         factory = self.producer_factory or kafka.Producer
+        conf = resolved(self._tls, dict(self.producer_conf), f"channel '{self.name}'")
         try:
-            self._producer = factory(dict(self.producer_conf))
+            self._producer = factory(conf)
         except kafka.KafkaException as exc:
+            self._tls.close()
             raise ConfigError(f"channel '{self.name}': the Kafka producer cannot be created: {exc.args[0].str()}") from None
         self.counter.started()
         log.info("channel '%s': topic '%s' at %s", self.name, self.topic, self.producer_conf["bootstrap.servers"])
@@ -249,6 +254,7 @@ class KafkaChannel(Channel):
         finally:
             if got:
                 self._take_lock.release()
+        self._tls.close()
         self.counter.stopped()
 
     # -- Channel API ---------------------------------------------------------------------
@@ -277,6 +283,7 @@ class KafkaChannel(Channel):
             probe = self._probe
             if probe is None:
                 conf = {k: v for k, v in self.consumer_conf.items() if k not in ("logger", "error_cb")}
+                conf = resolved(self._tls, conf, f"channel '{self.name}'")
                 probe = self._probe = (self.consumer_factory or kafka.Consumer)(conf)
             meta = probe.list_topics(self.topic, timeout=5.0).topics.get(self.topic)
             if meta is None or meta.error is not None:
@@ -418,7 +425,9 @@ class KafkaChannel(Channel):
             kafka = _kafka()
             factory = self.consumer_factory or kafka.Consumer
             try:
-                consumer = factory(dict(self.consumer_conf))
+                consumer = factory(resolved(self._tls, dict(self.consumer_conf), f"channel '{self.name}'"))
+            except ConfigError as exc:
+                raise ChannelError(str(exc)) from None
             except kafka.KafkaException as exc:
                 raise ChannelError(f"channel '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)

@@ -50,6 +50,7 @@ from flafka_kafka.client_config import (
     librdkafka_problems,
     zookeeper_problems,
 )
+from flafka_kafka.keystores import TlsFiles, resolved
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,8 @@ class KafkaSource(PollableSource):
                 f"source '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in errors)
             )
         self.conf, _ = self._consumer_conf(settings, name)
+        self._tls = TlsFiles(name)
+        """PEM files converted from Java key/trust stores (written at start, removed at stop)."""
         self.topics = topics_of(settings)
         self.batch = int(settings["batchSize"])
         self.duration = int(settings["batchDurationMillis"]) / 1000.0
@@ -312,7 +315,7 @@ class KafkaSource(PollableSource):
     def start(self) -> None:
         kafka = _kafka()
         factory = self.consumer_factory or kafka.Consumer
-        conf = dict(self.conf)
+        conf = resolved(self._tls, dict(self.conf), f"source '{self.name}'")
         conf["on_commit"] = self._on_commit
         log_error = conf.get("error_cb")
 
@@ -325,6 +328,7 @@ class KafkaSource(PollableSource):
         try:
             consumer = factory(conf)
         except kafka.KafkaException as exc:
+            self._tls.close()
             raise ConfigError(f"source '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         with self._lock:
@@ -345,6 +349,7 @@ class KafkaSource(PollableSource):
         with self._lock:
             consumer, self._consumer = self._consumer, None
             if consumer is None:
+                self._tls.close()
                 return
             try:
                 self._commit_delivered(consumer)
@@ -355,6 +360,7 @@ class KafkaSource(PollableSource):
             except Exception:
                 log.exception("source '%s': closing the consumer failed", self.name)
             self._pending = None
+            self._tls.close()
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.stopped()
