@@ -488,14 +488,16 @@ def test_validate_never_prints_the_password(secure: Any, tmp_path: Path) -> None
     assert "valid" in done.stdout
     _assert_no_secret(done.stdout + done.stderr, secure.password)
     # an invalid configuration reports its problems; the password is still not quoted
+    not_a_store = tmp_path / "truststore.p12"
+    not_a_store.write_bytes(b"0" * 64)
     conf.write_text(
         conf.read_text()
-        + f"a1.sinks.out.kafka.producer.ssl.truststore.location = {tmp_path / 'no-such-truststore.jks'}\n"
+        + f"a1.sinks.out.kafka.producer.ssl.truststore.location = {not_a_store}\n"
         + f"a1.sinks.out.kafka.producer.ssl.truststore.password = {secure.password}\n"
     )
     bad = _cli("validate", "-f", str(conf), cwd=tmp_path)
     assert bad.returncode == 2, bad.stdout + bad.stderr
-    assert "ssl.truststore.location: sink 'out': cannot read" in bad.stdout + bad.stderr
+    assert "error: a1.sinks.out.kafka.producer.ssl.truststore.password: sink 'out': trust store" in bad.stdout + bad.stderr
     _assert_no_secret(bad.stdout + bad.stderr, secure.password)
 
 

@@ -171,6 +171,27 @@ def test_validate_reads_the_stores_and_names_the_line_to_fix(java_stores: Any, c
     assert "wrong-pass-9" not in caplog.text
 
 
+def test_the_user_guides_example_paths_validate_with_a_warning() -> None:
+    # Flume's User Guide writes /path/to/truststore.jks: a file that is not on this host may
+    # be on the one that runs the agent (a warning, as for a missing spoolDir); start refuses
+    raw = {
+        "kafka.bootstrap.servers": "kafka-1:9093",
+        "kafka.producer.security.protocol": "SSL",
+        "kafka.producer.ssl.endpoint.identification.algorithm": "HTTPS",
+        "kafka.producer.ssl.truststore.location": "/path/to/truststore.jks",
+        "kafka.producer.ssl.truststore.password": "<password to access the truststore>",
+        "kafka.producer.ssl.keystore.location": "/path/to/client.keystore.jks",
+        "kafka.producer.ssl.keystore.password": "<password to access the keystore>",
+        "kafka.producer.ssl.key.password": "<password to access the key>",
+    }
+    problems = KafkaSink.check_settings(settings_for(KafkaSink, **raw))
+    assert [p for p in problems if p.severity == "error"] == []
+    warned = [p for p in problems if p.key == PREFIX + "ssl.truststore.location"]
+    assert warned and "the agent will not start until it can read it" in warned[0].message
+    with pytest.raises(ConfigError, match=r"cannot read /path/to/truststore\.jks"):
+        make(KafkaSink, "k1", **raw).start()
+
+
 def test_a_sink_writes_its_pem_files_at_start_and_removes_them_at_stop(java_stores: Any) -> None:
     s = java_stores
     sink = make(

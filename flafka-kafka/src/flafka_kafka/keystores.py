@@ -81,10 +81,13 @@ class StoreError(ValueError):
     """A store cannot be read. ``key`` is the user's key to fix; the message never holds
     a password."""
 
-    def __init__(self, key: str, message: str, suggestion: str = "") -> None:
+    def __init__(self, key: str, message: str, suggestion: str = "", unreadable: bool = False) -> None:
         super().__init__(message)
         self.key = key
         self.suggestion = suggestion
+        self.unreadable = unreadable
+        """The file could not be read (missing, no permission): it may exist where and
+        when the agent runs, so validation only warns."""
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ def _read(path: str, key: str) -> bytes:
             return fh.read()
     except OSError as exc:
         raise StoreError(
-            key, f"cannot read {path}: {exc.strerror or exc}", "check the path and that the agent's user may read it"
+            key, f"cannot read {path}: {exc.strerror or exc}", "check the path and that the agent's user may read it", unreadable=True
         ) from None
 
 
@@ -424,8 +427,10 @@ def resolved(tls: TlsFiles, conf: dict[str, Any], label: str) -> dict[str, Any]:
 
 def store_problems(conf: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """For validation: ``conf`` with its :data:`STORES` converted to inline PEM settings
-    (so that librdkafka checks them too), and the problems converting found (errors, and
-    warnings for notes). Reads the store files; writes nothing."""
+    (so that librdkafka checks them too), and the problems converting found: errors, and
+    warnings for notes and for a file that cannot be read here (it may exist where the
+    agent runs, as the Flume User Guide's ``/path/to/truststore.jks``). Reads the store
+    files; writes nothing."""
     stores = conf.get(STORES)
     if stores is None:
         return conf, []
@@ -433,6 +438,8 @@ def store_problems(conf: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]
     try:
         material = convert(stores)
     except StoreError as exc:
+        if exc.unreadable:  # like a missing spoolDir: it may exist on the host that runs the agent
+            return out, [Problem(exc.key, f"{exc}; the agent will not start until it can read it", exc.suggestion, "warning")]
         return out, [Problem(exc.key, str(exc), exc.suggestion)]
     out.update(inline_config(material))
     location = stores.prefix + "ssl.keystore.location"
