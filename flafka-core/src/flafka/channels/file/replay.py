@@ -60,7 +60,7 @@ def _load_checkpoint(name: str, dirs: list[str], files: dict[int, str], notes: l
             continue
         if cp is None:
             continue
-        if cp.position[0] not in files and any(fid >= cp.position[0] for fid in files):
+        if cp.position[0] and cp.position[0] not in files and any(fid >= cp.position[0] for fid in files):
             notes.append(
                 f"channel '{name}': checkpoint in {directory} points at data file {cp.position[0]}, which is missing; "
                 f"{then}"
@@ -123,6 +123,7 @@ def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest
     lost = 0
     damage: list[records.Damage] = []
     head: records.Frame | None = None
+    empty = False
     with open(path, "rb") as fh:
         buf: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         try:
@@ -131,18 +132,12 @@ def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest
                 parsed = records.parse_file_header(bytes(head.payload)) if head is not None and head.kind == records.HEADER else None
                 if parsed is None or parsed[1] != fid:
                     if newest and not any(isinstance(f, records.Frame) for f in records.scan(buf)):  # type: ignore[arg-type]
-                        out.notes.append(
-                            f"channel '{name}': {path} was being created when the agent stopped (no records); removed"
-                        )
-                        del buf
-                        io.unlink(path)
-                        del out.files[fid]
-                        return 0
+                        empty = True
                     if parsed is not None and parsed[0] != records.FORMAT_VERSION:
                         out.notes.append(f"channel '{name}': {path} has format version {parsed[0]}; this flafka reads {records.FORMAT_VERSION}")
             expected = out.next_seq
             head = None  # release the view of the map
-            for item in records.scan(buf, offset):  # type: ignore[arg-type]
+            for item in records.scan(b"" if empty else buf, offset):  # type: ignore[arg-type]
                 if isinstance(item, records.Damage):
                     damage.append(item)
                     if not item.torn_tail or not newest:
@@ -170,6 +165,11 @@ def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest
                     buf.close()
                 except BufferError:  # a view is still referenced: the collector closes it
                     pass
+    if empty:
+        out.notes.append(f"channel '{name}': {path} was being created when the agent stopped (no records); removed")
+        io.unlink(path)
+        del out.files[fid]
+        return 0
     if damage and damage[-1].torn_tail:
         torn = damage.pop()
         if newest:
