@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from flafka.ack import AckToken
 from flafka.channel import Channel, PutTransaction, TakeTransaction
@@ -58,7 +58,7 @@ Chunk = list[Any]
 class FileChannelCounter(ChannelCounter):
     """Flume's file-channel counters plus the events lost to damage and the log syncs."""
 
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (  # type: ignore[assignment]
         *ChannelCounter.fields,
         "event_put_error_count",
         "event_take_error_count",
@@ -100,6 +100,7 @@ class FileChannel(Channel):
     aliases = ("org.apache.flume.channel.file.FileChannel",)
     durable = True
     concurrent_takes = True
+    counter: FileChannelCounter
     summary = "Durable channel on local disk (write-ahead log, checkpoints, group commit)"
     settings_schema = Schema(
         Setting("checkpointDir", "str", "~/.flume/file-channel/checkpoint", "directory of the checkpoint"),
@@ -191,22 +192,41 @@ class FileChannel(Channel):
         cap, tx = settings.get("capacity"), settings.get("transactionCapacity")
         if cap is not None and tx is not None and tx > cap:
             problems.append(
-                Problem("transactionCapacity", f"transactionCapacity ({tx}) is larger than capacity ({cap})", "set transactionCapacity <= capacity")
+                Problem(
+                    "transactionCapacity",
+                    f"transactionCapacity ({tx}) is larger than capacity ({cap})",
+                    "set transactionCapacity <= capacity",
+                )
             )
         if settings.get("useDualCheckpoints"):
             backup = settings.get("backupCheckpointDir")
             if not backup:
-                problems.append(Problem("backupCheckpointDir", "useDualCheckpoints = true needs backupCheckpointDir", "add backupCheckpointDir = <directory>"))
+                problems.append(
+                    Problem(
+                        "backupCheckpointDir",
+                        "useDualCheckpoints = true needs backupCheckpointDir",
+                        "add backupCheckpointDir = <directory>",
+                    )
+                )
             elif _expand(backup) == _expand(settings.get("checkpointDir") or ""):
                 problems.append(
-                    Problem("backupCheckpointDir", "backupCheckpointDir is the same directory as checkpointDir", "give the backup its own directory")
+                    Problem(
+                        "backupCheckpointDir",
+                        "backupCheckpointDir is the same directory as checkpointDir",
+                        "give the backup its own directory",
+                    )
                 )
         data = [d for d in str(settings.get("dataDirs") or "").split(",") if d.strip()]
         if settings.get("dataDirs") is not None and not data:
             problems.append(Problem("dataDirs", "dataDirs lists no directory", "set dataDirs = /path/one,/path/two"))
         if "minimumRequiredSpace" in settings.explicit and (settings.get("minimumRequiredSpace") or 0) < MIN_REQUIRED_SPACE:
             problems.append(
-                Problem("minimumRequiredSpace", f"minimumRequiredSpace below 1 MiB is raised to {MIN_REQUIRED_SPACE} (as in Flume)", "", "warning")
+                Problem(
+                    "minimumRequiredSpace",
+                    f"minimumRequiredSpace below 1 MiB is raised to {MIN_REQUIRED_SPACE} (as in Flume)",
+                    "",
+                    "warning",
+                )
             )
         if settings.get("fsyncPerTransaction") is False:
             problems.append(
@@ -219,7 +239,9 @@ class FileChannel(Channel):
             )
         for key in ("use-fast-replay", "use-log-replay-v1", "compressBackupCheckpoint"):
             if key in settings.explicit:
-                problems.append(Problem(key, f"'{key}' is accepted for compatibility and has no effect in flafka", f"remove '{key}'", "warning"))
+                problems.append(
+                    Problem(key, f"'{key}' is accepted for compatibility and has no effect in flafka", f"remove '{key}'", "warning")
+                )
         return problems
 
     @classmethod
@@ -358,8 +380,7 @@ class FileChannel(Channel):
             with self._lock:
                 position = writer.position
                 snapshot = [
-                    LiveRecord(r.seq, r.count, r.file_id, r.offset, r.length, list(r.taken), r.remaining)
-                    for r in self._live.ordered()
+                    LiveRecord(r.seq, r.count, r.file_id, r.offset, r.length, list(r.taken), r.remaining) for r in self._live.ordered()
                 ]
                 next_seq = self._next_seq
                 next_file = writer.next_file_id
@@ -406,7 +427,7 @@ class FileChannel(Channel):
         queue = self._queue
         for t in tickets:
             if t.kind == records.PUT:
-                seq, n, events = t.work  # type: ignore[misc]
+                seq, n, events = cast(tuple[int, int, list[Event]], t.work)
                 rec = LiveRecord(seq, n, t.file_id, t.offset, t.size)
                 self._live.add(rec)
                 if self._cached + t.size <= CACHE_BYTES:
@@ -419,7 +440,7 @@ class FileChannel(Channel):
             else:
                 live = self._live
                 freed = 0
-                for rec, index, count in t.work:  # type: ignore[attr-defined]
+                for rec, index, count in cast(list[tuple[LiveRecord, int, int]], t.work):
                     live.take(rec, index, count)
                     freed += count
                 self._used -= freed

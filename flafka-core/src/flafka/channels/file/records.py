@@ -96,7 +96,7 @@ def events_crc(blob: bytes) -> int:
 
 def put_numbers(payload: bytes | memoryview) -> tuple[int, int]:
     """``(first sequence number, count)`` of a put record's payload."""
-    return PUT_TAIL.unpack_from(payload, len(payload) - PUT_TAIL.size)  # type: ignore[return-value]
+    return PUT_TAIL.unpack_from(payload, len(payload) - PUT_TAIL.size)
 
 
 def encode_put(first_seq: int, events: list[Event]) -> bytes:

@@ -61,10 +61,7 @@ def _load_checkpoint(name: str, dirs: list[str], files: dict[int, str], notes: l
         if cp is None:
             continue
         if cp.position[0] and cp.position[0] not in files and any(fid >= cp.position[0] for fid in files):
-            notes.append(
-                f"channel '{name}': checkpoint in {directory} points at data file {cp.position[0]}, which is missing; "
-                f"{then}"
-            )
+            notes.append(f"channel '{name}': checkpoint in {directory} points at data file {cp.position[0]}, which is missing; {then}")
             continue
         return cp, directory
     return None, ""
@@ -89,9 +86,7 @@ def replay(name: str, io: FileIO, data_dirs: list[str], checkpoint_dirs: list[st
                 missing[rec.file_id] = missing.get(rec.file_id, 0) + rec.remaining
         for fid, n in sorted(missing.items()):
             lost += n
-            notes.append(
-                f"channel '{name}': data file {fid} is missing (deleted by hand?); {n} events it held are lost"
-            )
+            notes.append(f"channel '{name}': data file {fid} is missing (deleted by hand?); {n} events it held are lost")
         next_seq = cp.next_seq
         next_file = max(next_file, cp.next_file_id)
         start_file, start_offset = cp.position
@@ -113,12 +108,11 @@ def replay(name: str, io: FileIO, data_dirs: list[str], checkpoint_dirs: list[st
 def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest: bool, out: Replayed) -> int:
     """Apply the records of one file from ``offset``; return the events lost to damage."""
     size = os.path.getsize(path)
-    if size == 0 or (offset == 0 and size < records.FRAME.size):
-        if newest:
-            out.notes.append(f"channel '{name}': {path} was being created when the agent stopped (no records); removed")
-            io.unlink(path)
-            del out.files[fid]
-            return 0
+    if newest and (size == 0 or (offset == 0 and size < records.FRAME.size)):
+        out.notes.append(f"channel '{name}': {path} was being created when the agent stopped (no records); removed")
+        io.unlink(path)
+        del out.files[fid]
+        return 0
     live = out.live
     lost = 0
     damage: list[records.Damage] = []
@@ -134,7 +128,9 @@ def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest
                     if newest and not any(isinstance(f, records.Frame) for f in records.scan(buf)):  # type: ignore[arg-type]
                         empty = True
                     if parsed is not None and parsed[0] != records.FORMAT_VERSION:
-                        out.notes.append(f"channel '{name}': {path} has format version {parsed[0]}; this flafka reads {records.FORMAT_VERSION}")
+                        out.notes.append(
+                            f"channel '{name}': {path} has format version {parsed[0]}; this flafka reads {records.FORMAT_VERSION}"
+                        )
             expected = out.next_seq
             head = None  # release the view of the map
             for item in records.scan(b"" if empty else buf, offset):  # type: ignore[arg-type]

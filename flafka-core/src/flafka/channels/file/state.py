@@ -81,7 +81,7 @@ class LiveSet:
                 self.per_file[rec.file_id] = left
             else:
                 del self.per_file[rec.file_id]
-    
+
     def take(self, rec: LiveRecord, index: int, count: int) -> None:
         rec.take(index, count)
         if rec.remaining <= 0:
