@@ -359,3 +359,25 @@ def test_large_backlog_is_read_back_from_the_log(root: Path, monkeypatch: pytest
 def test_settings_object_is_kept(root: Path) -> None:
     ch = file_channel(root)
     assert isinstance(ch.settings, Settings)
+
+
+def test_interval_sync_returns_before_the_sync_and_syncs_every_interval(root: Path) -> None:
+    ch = file_channel(root, fsyncPerTransaction="false", fsyncInterval="1")
+    ch.start()
+    writer = ch._writer
+    assert writer is not None
+    for i in range(20):
+        put(ch, i * 5, 5)
+    assert writer.syncs == 0, "fsyncPerTransaction = false must not sync per commit"
+    import time
+
+    deadline = time.monotonic() + 5
+    while writer.syncs == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer.syncs >= 1
+    assert ch.checkpoint()  # a checkpoint syncs the log first
+    crash(ch)
+    ch = file_channel(root)
+    ch.start()
+    assert drain(ch) == list(range(100))
+    ch.stop()

@@ -44,7 +44,7 @@ from flafka.settings import Problem, Schema, Setting, Settings
 
 log = logging.getLogger(__name__)
 
-CACHE_BYTES = 64 << 20
+CACHE_BYTES = 16 << 20
 """Log bytes of stored events kept decoded in memory; beyond it takes read the log."""
 MIN_REQUIRED_SPACE = 1 << 20
 """Flume's floor for ``minimumRequiredSpace``."""
