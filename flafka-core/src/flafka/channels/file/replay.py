@@ -173,12 +173,15 @@ def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest
                 f"channel '{name}': {path}: cut a torn record at offset {torn.start} ({torn.end - torn.start} bytes written "
                 f"when the agent stopped, never committed)"
             )
-            fd = io.open_write(path)
             try:
-                io.truncate(fd, torn.start)
-                io.fdatasync(fd)
-            finally:
-                io.close(fd)
+                fd = io.open_write(path)
+                try:
+                    io.truncate(fd, torn.start)
+                    io.fdatasync(fd)
+                finally:
+                    io.close(fd)
+            except OSError as exc:  # new records overwrite the torn bytes from there anyway
+                out.notes.append(f"channel '{name}': cannot cut {path} at offset {torn.start} ({exc}); writing continues there")
             size = torn.start
         else:
             damage.append(records.Damage(torn.start, torn.end, False))
@@ -187,7 +190,10 @@ def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest
                 f"(truncated or overwritten by hand?); events it held from there are lost"
             )
     if damage:
-        _set_aside(name, io, path, damage, out)
+        try:
+            _set_aside(name, io, path, damage, out)
+        except OSError as exc:  # never a reason not to start: reported again next time
+            out.notes.append(f"channel '{name}': {path} is damaged and could not be set aside ({exc}); it is reported at every start")
     if newest:
         out.tail = (fid, path, size)
     return lost
