@@ -381,3 +381,22 @@ def test_interval_sync_returns_before_the_sync_and_syncs_every_interval(root: Pa
     ch.start()
     assert drain(ch) == list(range(100))
     ch.stop()
+
+
+def test_a_file_truncated_by_hand_below_the_checkpoint_is_counted(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ch = file_channel(root)
+    ch.start()
+    for i in range(4):
+        put(ch, i * 10, 10)
+    ch.stop()  # checkpoint: the records are known from it, not re-read
+    (path,) = find_files([str(root / "data1"), str(root / "data2")]).values()
+    data = Path(path).read_bytes()
+    third = data.find(records.MAGIC, data.find(records.MAGIC, data.find(records.MAGIC, 1) + 1) + 1)
+    Path(path).write_bytes(data[: third + 5])  # cut inside the third put record
+    ch = file_channel(root)
+    with caplog.at_level(logging.WARNING):
+        ch.start()
+    assert "shorter than the checkpoint recorded" in caplog.text and "20 events it held are lost" in caplog.text
+    assert ch.counter.events_lost_count == 20
+    assert drain(ch) == list(range(20))
+    ch.stop()

@@ -180,10 +180,11 @@ class FileChannel(Channel):
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problems: list[Problem] = []
-        if settings.get("encryption.*"):
+        encryption = settings.get("encryption.*")
+        if encryption:
             problems.append(
                 Problem(
-                    "encryption.*",
+                    f"encryption.{sorted(encryption)[0]}",
                     "Flume's file-channel encryption (encryption.activeKey, encryption.cipherProvider, "
                     "encryption.keyProvider...) is not supported by flafka",
                     "remove the encryption.* keys and encrypt the file system instead (LUKS, dm-crypt, an encrypted volume)",

@@ -97,12 +97,35 @@ def replay(name: str, io: FileIO, data_dirs: list[str], checkpoint_dirs: list[st
         path = files[fid]
         offset = start_offset if fid == start_file else 0
         lost += _replay_file(name, io, fid, path, offset, fid == newest, result)
+    lost += _check_lengths(name, result)
     if result.gap_open:
         notes.append(f"channel '{name}': the events held in the damaged bytes at the end of the log cannot be counted")
     result.lost = lost
     result.next_seq = max(result.next_seq, *(r.seq + r.count for r in live.records.values())) if live.records else result.next_seq
     result.seconds = time.monotonic() - began
     return result
+
+
+def _check_lengths(name: str, out: Replayed) -> int:
+    """Drop live records that lie past the end of their file (a file truncated by hand
+    below what a checkpoint recorded); return the events lost with them."""
+    sizes: dict[int, int] = {}
+    for fid, path in out.files.items():
+        try:
+            sizes[fid] = os.path.getsize(path)
+        except OSError:
+            sizes[fid] = 0
+    lost: dict[int, int] = {}
+    for rec in list(out.live.records.values()):
+        if rec.offset + rec.length > sizes.get(rec.file_id, 0):
+            lost[rec.file_id] = lost.get(rec.file_id, 0) + rec.remaining
+            out.live.remove(rec)
+    for fid, n in sorted(lost.items()):
+        out.notes.append(
+            f"channel '{name}': {out.files.get(fid, fid)} is shorter than the checkpoint recorded (truncated by hand?); "
+            f"{n} events it held are lost"
+        )
+    return sum(lost.values())
 
 
 def _replay_file(name: str, io: FileIO, fid: int, path: str, offset: int, newest: bool, out: Replayed) -> int:
