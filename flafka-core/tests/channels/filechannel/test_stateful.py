@@ -80,5 +80,5 @@ class FileChannelMachine(RuleBasedStateMachine):
             assert self.ch.size() == len(self.queue)
 
 
-FileChannelMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
+FileChannelMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None, derandomize=True)
 TestFileChannelMachine = FileChannelMachine.TestCase
