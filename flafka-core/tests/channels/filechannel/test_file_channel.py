@@ -283,13 +283,27 @@ def test_damage_in_the_middle_is_reported_set_aside_and_counted(root: Path, capl
 
 
 def test_a_second_agent_on_the_same_dirs_is_refused_naming_the_first_pid(root: Path) -> None:
-    first = file_channel(root)
-    first.start()
-    second = file_channel(root)
-    with pytest.raises(ConfigError, match=rf"in use by process {os.getpid()}"):
-        second.start()
-    first.stop()
-    second.start()
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; from fchelpers import file_channel\n"
+        "ch = file_channel(Path(sys.argv[2])); ch.start(); print('started', flush=True); sys.stdin.read(); ch.stop()\n"
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-c", code, str(Path(__file__).parent), str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert first.stdout is not None and first.stdout.readline() == b"started\n"
+        second = file_channel(root)
+        with pytest.raises(ConfigError, match=rf"checkpointDir .* is in use by process {first.pid} \(lock .*flafka.lock\)"):
+            second.start()
+    finally:
+        first.communicate(b"", timeout=30)
+    second.start()  # the first one stopped: the lock is free
+    third = file_channel(root)
+    with pytest.raises(ConfigError, match=rf"another file channel of this agent \(process {os.getpid()}\)"):
+        third.start()
     second.stop()
 
 

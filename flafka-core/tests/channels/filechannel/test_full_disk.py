@@ -114,6 +114,7 @@ def test_enospc_at_every_write_leaves_the_channel_consistent(tmp_path: Path) -> 
             assert err.startswith("ChannelFullError") and "no space left" in err and "retried" in err, err
         assert drain(ch, 7) == sorted(expected), f"failing call {fail_at} ({io.failed})"
         put(ch, 5000, 3)  # writing goes on once there is room
+        assert ch.counter.snapshot()["Unhealthy"] == 0
         crash(ch)
         ch = file_channel(root, maxFileSize="2048")
         ch.start()

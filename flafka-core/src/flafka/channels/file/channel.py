@@ -535,6 +535,7 @@ class FileChannel(Channel):
 
 
 def _write_error(ch: FileChannel, exc: OSError, what: str) -> ChannelError:
+    ch.counter.unhealthy = True  # until the next commit that reaches the disk
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return ChannelFullError(
             f"channel '{ch.name}': no space left on the device of {', '.join(ch.data_dirs)} while writing a {what}; "
@@ -617,6 +618,7 @@ class _FilePut(PutTransaction):
                 counter.event_put_error_count += 1
                 raise _write_error(ch, exc, "put") from None
             counter.event_put_success_count += n
+            counter.unhealthy = False
 
     def rollback(self) -> None:
         if self._open:

@@ -69,6 +69,8 @@ class DirLock:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 who = f"process {holder}" if holder else "another process"
+                if holder == str(os.getpid()):
+                    who = f"another file channel of this agent (process {holder}); each file channel needs its own {key}"
                 raise ConfigError(
                     f"channel '{channel}': {key} {self.path} is in use by {who} (lock {lock_path}); two agents cannot "
                     f"share a file channel's directories: stop the other agent or give this channel its own {key}"
