@@ -21,25 +21,24 @@ never reads the disk; older ones are read back from the log when taken.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
 import time
 from collections import deque
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
-from flafka.ack import AckToken
 from flafka.channel import Channel, PutTransaction, TakeTransaction
 from flafka.channels.file import checkpoint, records
+from flafka.channels.file.counter import FileChannelCounter
 from flafka.channels.file.dirs import DirLock, prepare, refuse_flume
 from flafka.channels.file.fileio import FileIO
 from flafka.channels.file.log import LogWriter, Ticket, file_name
 from flafka.channels.file.replay import replay
 from flafka.channels.file.state import LiveRecord, LiveSet
+from flafka.channels.file.transactions import FilePut, FileTake
 from flafka.errors import ChannelError, ChannelFullError, ConfigError
 from flafka.event import Event
-from flafka.metrics.counters import ChannelCounter
 from flafka.settings import Problem, Schema, Setting, Settings
 
 log = logging.getLogger(__name__)
@@ -54,39 +53,6 @@ SPACE_CHECK_INTERVAL = 0.1
 # the first event in the record, count, cached bytes]
 Chunk = list[Any]
 
-
-class FileChannelCounter(ChannelCounter):
-    """Flume's file-channel counters plus the events lost to damage and the log syncs."""
-
-    fields: ClassVar[tuple[str, ...]] = (  # type: ignore[assignment]
-        *ChannelCounter.fields,
-        "event_put_error_count",
-        "event_take_error_count",
-        "checkpoint_write_error_count",
-        "checkpoint_backup_write_error_count",
-        "events_lost_count",
-        "log_sync_count",
-    )
-    event_put_error_count: int
-    event_take_error_count: int
-    checkpoint_write_error_count: int
-    checkpoint_backup_write_error_count: int
-    events_lost_count: int
-    log_sync_count: int
-
-    def __init__(self, name: str, component_type: str = "") -> None:
-        super().__init__(name, component_type)
-        self.open = False
-        self.unhealthy = False
-        self.syncs = lambda: 0
-
-    def snapshot(self) -> dict[str, int | float]:
-        self.log_sync_count = self.syncs()
-        out = super().snapshot()
-        out["Open"] = int(self.open)
-        out["Closed"] = int(not self.open)
-        out["Unhealthy"] = int(self.unhealthy)
-        return out
 
 
 def _expand(path: str) -> str:
@@ -505,10 +471,10 @@ class FileChannel(Channel):
     # -- Channel API ---------------------------------------------------------------------
 
     def put_transaction(self) -> PutTransaction:
-        return _FilePut(self)
+        return FilePut(self)
 
     def take_transaction(self) -> TakeTransaction:
-        return _FileTake(self)
+        return FileTake(self)
 
     def size(self) -> int:
         return self._stored
@@ -532,193 +498,6 @@ class FileChannel(Channel):
         if not self._open or writer is None:
             raise ChannelError(f"channel '{self.name}' is not started (or already stopped)")
         return writer
-
-
-def _write_error(ch: FileChannel, exc: OSError, what: str) -> ChannelError:
-    ch.counter.unhealthy = True  # until the next commit that reaches the disk
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ChannelFullError(
-            f"channel '{ch.name}': no space left on the device of {', '.join(ch.data_dirs)} while writing a {what}; "
-            f"it is rolled back and retried, and writing resumes once space is freed"
-        )
-    return ChannelError(f"channel '{ch.name}': writing a {what} to the log failed ({exc}); it is rolled back and retried")
-
-
-class _FilePut(PutTransaction):
-    __slots__ = ("_batches", "_ch", "_count", "_open")
-
-    def __init__(self, channel: FileChannel) -> None:
-        self._ch = channel
-        self._batches: list[tuple[list[Event], AckToken | None]] = []
-        self._count = 0
-        self._open = True
-
-    def put(self, events: list[Event], token: AckToken | None = None) -> None:
-        ch = self._ch
-        n = len(events)
-        if self._count + n > ch.tx_capacity:
-            raise ChannelError(
-                f"Put queue for FileBackedTransaction of capacity {ch.tx_capacity} full in channel '{ch.name}': "
-                f"a transaction put {self._count + n} events; raise transactionCapacity or lower the source's batchSize"
-            )
-        if n:
-            self._batches.append((events, token))
-            self._count += n
-
-    def commit(self) -> None:
-        if not self._open:
-            return
-        self._open = False
-        ch = self._ch
-        n = self._count
-        if not n:
-            return
-        try:
-            self._commit(ch, n)
-        finally:
-            # durable: once written the channel replays them -> pay now; on failure the
-            # copies never get delivered from here -> pay too (the processor abandons the token)
-            for events, token in self._batches:
-                if token is not None:
-                    token.pay(len(events))
-            self._batches = []
-
-    def _commit(self, ch: FileChannel, n: int) -> None:
-        writer = ch._require_open()
-        batches = self._batches
-        events = batches[0][0] if len(batches) == 1 else [e for b, _ in batches for e in b]
-        counter = ch.counter
-        blob = records.encode_events(events)
-        crc = records.events_crc(blob)
-        ch._check_space(len(blob))
-        deadline = None
-        with ch._lock:
-            counter.event_put_attempt_count += n
-            while ch._used + n > ch.capacity:
-                if deadline is None:
-                    deadline = time.monotonic() + ch.keep_alive
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ChannelFullError(
-                        f"Space for commit to queue couldn't be acquired in channel '{ch.name}' (capacity {ch.capacity}, "
-                        f"{ch._used} in use): sinks are not keeping up with sources, or capacity is too small; the source "
-                        f"keeps the batch and retries"
-                    )
-                ch._not_full.wait(remaining)
-            ch._used += n
-            seq = ch._next_seq
-            ch._next_seq = seq + n
-            ticket = Ticket(records.PUT, records.put_frame(crc, blob, records.put_tail(seq, n)), (seq, n, events))
-            writer.submit(ticket)
-            try:
-                writer.wait(ticket)
-            except OSError as exc:
-                ch._used -= n
-                ch._not_full.notify_all()
-                counter.event_put_error_count += 1
-                raise _write_error(ch, exc, "put") from None
-            counter.event_put_success_count += n
-            counter.unhealthy = False
-
-    def rollback(self) -> None:
-        if self._open:
-            self._open = False
-            for events, token in self._batches:
-                if token is not None:
-                    token.pay(len(events))
-            self._batches = []
-
-
-class _FileTake(TakeTransaction):
-    __slots__ = ("_ch", "_count", "_taken")
-
-    def __init__(self, channel: FileChannel) -> None:
-        self._ch = channel
-        self._taken: list[Chunk] = []
-        self._count = 0
-
-    def take(self, max_events: int) -> list[Event]:
-        ch = self._ch
-        room = min(max_events, ch.tx_capacity - self._count)
-        if room <= 0:
-            if max_events > 0:
-                raise ChannelError(
-                    f"Take list for FileBackedTransaction of capacity {ch.tx_capacity} full in channel '{ch.name}': "
-                    f"lower the sink's batch size or raise transactionCapacity"
-                )
-            return []
-        ch._require_open()
-        got = 0
-        parts: list[Chunk] = []
-        with ch._lock:
-            queue = ch._queue
-            while queue and got < room:
-                chunk = queue[0]
-                want = room - got
-                count = chunk[3]
-                if count <= want:
-                    queue.popleft()
-                    part = chunk
-                    ch._cached -= chunk[4]
-                else:
-                    events = chunk[0]
-                    share = chunk[4] * want // count if events is not None else 0
-                    part = [events[:want] if events is not None else None, chunk[1], chunk[2], want, share]
-                    if events is not None:
-                        chunk[0] = events[want:]
-                    chunk[2] += want
-                    chunk[3] = count - want
-                    chunk[4] -= share
-                    ch._cached -= share
-                parts.append(part)
-                got += part[3]
-            ch._stored -= got
-            counter = ch.counter
-            counter.event_take_attempt_count += got or 1
-            counter.event_take_success_count += got
-        if not got:
-            return []
-        self._taken += parts
-        self._count += got
-        out: list[Event] = []
-        for part in parts:
-            events = part[0]
-            if events is None:
-                events = part[0] = ch._load(part[1], part[2], part[3])
-            out += events
-        return out
-
-    def commit(self) -> None:
-        ch = self._ch
-        n = self._count
-        if not n:
-            return
-        writer = ch._require_open()
-        runs = [(p[1].seq, p[2], p[3]) for p in self._taken]
-        payload = records.encode_take(runs)
-        work = [(p[1], p[2], p[3]) for p in self._taken]
-        ticket = Ticket(records.TAKE, [records.frame_header(records.TAKE, payload), payload], work)
-        with ch._lock:
-            writer.submit(ticket)
-            try:
-                writer.wait(ticket)
-            except OSError as exc:
-                ch.counter.event_take_error_count += 1
-                raise _write_error(ch, exc, "take") from None
-        self._taken = []
-        self._count = 0
-
-    def rollback(self) -> None:
-        ch = self._ch
-        if not self._count:
-            return
-        with ch._lock:
-            ch._queue.extendleft(reversed(self._taken))
-            ch._cached += sum(p[4] for p in self._taken)
-            ch._stored += self._count
-            ch._not_empty.notify()
-        self._taken = []
-        self._count = 0
 
 
 COMPONENTS = [FileChannel]
