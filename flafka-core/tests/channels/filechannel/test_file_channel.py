@@ -414,3 +414,31 @@ def test_a_file_truncated_by_hand_below_the_checkpoint_is_counted(root: Path, ca
     assert ch.counter.events_lost_count == 20
     assert drain(ch) == list(range(20))
     ch.stop()
+
+
+def test_writer_waits_for_an_open_transaction_to_share_its_sync(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flafka.channels.file import log as log_module
+
+    monkeypatch.setattr(log_module, "LINGER", 5.0)
+    ch = file_channel(root)
+    ch.start()
+    put(ch, 0, 10)
+    writer = ch._writer
+    assert writer is not None
+    writer._sync_time = 10.0  # syncs look slow: lingering pays
+    take = ch.take_transaction()
+    assert len(take.take(10)) == 10  # an open transaction that will commit soon
+    before = writer.syncs
+    putter = threading.Thread(target=put, args=(ch, 10, 10))
+    putter.start()
+    import time
+
+    deadline = time.monotonic() + 10
+    while not writer.pending and time.monotonic() < deadline:  # the put is queued; the writer lingers
+        time.sleep(0.01)
+    assert writer.pending
+    take.commit()
+    putter.join(10)
+    assert writer.syncs - before == 1, "the put and the take commit did not share one sync"
+    assert drain(ch) == list(range(10, 20))
+    ch.stop()

@@ -127,6 +127,8 @@ class FileChannel(Channel):
         self._stored = 0
         self._used = 0
         self._cached = 0
+        self._active = 0
+        """Open transactions holding events they have not committed yet (under the lock)."""
         self._next_seq = 0
         self._live = LiveSet()
         self._writer: LogWriter | None = None
@@ -284,6 +286,7 @@ class FileChannel(Channel):
                 writer.open_tail(fid, path, size)
             else:
                 writer.position = writer.durable_position = (fid, size)
+        writer.others_active = lambda: self._active > 0
         self._writer = writer
         self.counter.syncs = lambda: writer.syncs
         writer.start()

@@ -29,14 +29,22 @@ def _write_error(ch: FileChannel, exc: OSError, what: str) -> ChannelError:
     return ChannelError(f"channel '{ch.name}': writing a {what} to the log failed ({exc}); it is rolled back and retried")
 
 
+def _idle(ch: FileChannel) -> None:
+    """This transaction no longer holds events it may commit (call with the lock held)."""
+    ch._active -= 1
+    if not ch._active:
+        ch._cond.notify_all()  # a lingering log writer stops waiting
+
+
 class FilePut(PutTransaction):
-    __slots__ = ("_batches", "_ch", "_count", "_open")
+    __slots__ = ("_active", "_batches", "_ch", "_count", "_open")
 
     def __init__(self, channel: FileChannel) -> None:
         self._ch = channel
         self._batches: list[tuple[list[Event], AckToken | None]] = []
         self._count = 0
         self._open = True
+        self._active = False
 
     def put(self, events: list[Event], token: AckToken | None = None) -> None:
         ch = self._ch
@@ -49,6 +57,10 @@ class FilePut(PutTransaction):
         if n:
             self._batches.append((events, token))
             self._count += n
+            if not self._active:
+                self._active = True
+                with ch._lock:  # the log writer may wait for this commit to share a sync
+                    ch._active += 1
 
     def commit(self) -> None:
         if not self._open:
@@ -61,6 +73,10 @@ class FilePut(PutTransaction):
         try:
             self._commit(ch, n)
         finally:
+            if self._active:
+                with ch._lock:
+                    self._active = False
+                    _idle(ch)
             # durable: once written the channel replays them -> pay now; on failure the
             # copies never get delivered from here -> pay too (the processor abandons the token)
             for events, token in self._batches:
@@ -94,6 +110,8 @@ class FilePut(PutTransaction):
             seq = ch._next_seq
             ch._next_seq = seq + n
             ticket = Ticket(records.PUT, records.put_frame(crc, blob, records.put_tail(seq, n)), (seq, n, events))
+            self._active = False
+            _idle(ch)
             writer.submit(ticket)
             try:
                 writer.wait(ticket)
@@ -106,6 +124,10 @@ class FilePut(PutTransaction):
             counter.unhealthy = False
 
     def rollback(self) -> None:
+        if self._active:
+            with self._ch._lock:
+                self._active = False
+                _idle(self._ch)
         if self._open:
             self._open = False
             for events, token in self._batches:
@@ -115,12 +137,13 @@ class FilePut(PutTransaction):
 
 
 class FileTake(TakeTransaction):
-    __slots__ = ("_ch", "_count", "_taken")
+    __slots__ = ("_active", "_ch", "_count", "_taken")
 
     def __init__(self, channel: FileChannel) -> None:
         self._ch = channel
         self._taken: list[Chunk] = []
         self._count = 0
+        self._active = False
 
     def take(self, max_events: int) -> list[Event]:
         ch = self._ch
@@ -158,6 +181,9 @@ class FileTake(TakeTransaction):
                 parts.append(part)
                 got += part[3]
             ch._stored -= got
+            if got and not self._active:
+                self._active = True
+                ch._active += 1
             counter = ch.counter
             counter.event_take_attempt_count += got or 1
             counter.event_take_success_count += got
@@ -184,6 +210,9 @@ class FileTake(TakeTransaction):
         work = [(p[1], p[2], p[3]) for p in self._taken]
         ticket = Ticket(records.TAKE, [records.frame_header(records.TAKE, payload), payload], work)
         with ch._lock:
+            if self._active:
+                self._active = False
+                _idle(ch)
             writer.submit(ticket)
             try:
                 writer.wait(ticket)
@@ -198,6 +227,9 @@ class FileTake(TakeTransaction):
         if not self._count:
             return
         with ch._lock:
+            if self._active:
+                self._active = False
+                _idle(ch)
             ch._queue.extendleft(reversed(self._taken))
             ch._cached += sum(p[4] for p in self._taken)
             ch._stored += self._count
