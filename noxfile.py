@@ -42,6 +42,8 @@ def crash(session: nox.Session) -> None:
     install(session)
     env = {"FLAFKA_CRASH_KAFKA": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
     session.run("pytest", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env)
+    full = {"FLAFKA_FILECHANNEL_CRASH_LINES": "1000000", "FLAFKA_FILECHANNEL_CRASH_KILLS": "20"}
+    session.run("pytest", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
 
 
 @nox.session(python="3.11")
