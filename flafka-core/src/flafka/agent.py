@@ -38,15 +38,20 @@ def _make(plan: ComponentPlan, agent_name: str = "agent") -> object:
     return component
 
 
+class StartError(ConfigError):
+    """A component's ``start()`` failed (a missing directory, a refused connection...):
+    the configuration was valid, the world around it was not. ``flafka agent`` exits 3."""
+
+
 def _start_component(component: Component, origin: str) -> None:
-    """``component.start()``; a failure becomes a ConfigError that says where the
+    """``component.start()``; a failure becomes a :class:`StartError` that says where the
     component is configured (``file:line``) and keeps the component's own sentence."""
     try:
         component.start()
     except Exception as exc:
         where = f"{origin}: " if origin else ""
         message = f"{where}{component.kind} '{component.name}' ({component.type_name}) could not start: {exc}"
-        raise ConfigError(message) from exc
+        raise StartError(message) from exc
 
 
 @dataclass

@@ -460,7 +460,7 @@ def run_agent(
         _err(f"flafka: agent '{name}' not started: {_counts(result.diagnostics)} (`flafka validate` prints the same report)")
         return EXIT_CONFIG
 
-    from flafka.agent import Agent
+    from flafka.agent import Agent, StartError
     from flafka.errors import ConfigError
     from flafka.metrics.status import DEFAULT_INTERVAL
     from flafka.tuning import DEFAULT_YOUNG_THRESHOLD, tune_gc
@@ -474,6 +474,10 @@ def run_agent(
     try:
         try:
             agent.start()
+        except StartError as exc:
+            _err(f"flafka: agent '{name}' could not start: {exc}")
+            agent.stop(timeout=1.0)
+            return EXIT_RUNTIME
         except ConfigError as exc:
             _err(f"flafka: agent '{name}' could not start: {exc}")
             agent.stop(timeout=1.0)
@@ -588,11 +592,13 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
     report = _report()
     _print_plugin_errors(report)
     files = list(conf_files)
+    typos: dict[str, str] = {}
     if name:
         names = [name]
     else:
         first = load(files, "", report, props)
-        names = first.agents
+        typos = first.typos
+        names = [a for a in first.agents if a not in typos]
         if not names:
             for d in first.diagnostics:
                 click.echo(d.format())
@@ -601,6 +607,8 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
     seen: dict[Diagnostic, None] = {}
     verdicts: list[str] = []
     ok = True
+    for typo, meant in sorted(typos.items()):
+        verdicts.append(f"'{typo}': not an agent of its own; its lines look meant for agent '{meant}' (reported above)")
     for agent_name in names:
         result = load(files, agent_name, report, props)
         for d in result.diagnostics:

@@ -10,8 +10,9 @@ import pytest
 
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadResult, load_config
+from flafka.errors import ConfigError
 from flafka.registry import Registry
-from flafka.settings import Schema, Setting
+from flafka.settings import Schema, Setting, Settings
 from flafka.sink import Sink
 
 GOOD = """\
@@ -176,16 +177,57 @@ def test_defaults_for_selector_and_processor(tmp_path: Path, registry: Registry)
     assert result.plan.sinkgroups["g"].processor.type_name == "default"
 
 
-def test_constructors_are_not_called(tmp_path: Path, registry: Registry) -> None:
+def test_constructor_refusal_is_an_error_on_the_line_it_names(tmp_path: Path, registry: Registry) -> None:
+    """What a constructor refuses (``flafka agent`` would refuse it at start) is reported
+    by the loader, on the line of the key the message names."""
+
+    class Picky(Sink):
+        type_name = "picky"
+        settings_schema = Schema(Setting("mode", "str", "a"), Setting("sink.serializer", "str", "TEXT"))
+
+        def __init__(self, name: str, settings: Settings) -> None:
+            super().__init__(name, settings)
+            if settings["sink.serializer"] != "TEXT":
+                raise ConfigError(f"sink '{name}': sink.serializer = '{settings['sink.serializer']}' is not supported; use TEXT")
+
+    registry.add(Picky, "test")
+    result = load(tmp_path, minimal(**{"a.sinks.k.type": "picky", "a.sinks.k.mode": "b", "a.sinks.k.sink.serializer": "bogus"}), registry)
+    assert result.plan is None
+    d = only(result, "is not supported")
+    assert (d.line, d.key) == (10, "a.sinks.k.sink.serializer")
+    assert d.message == "sink 'k': sink.serializer = 'bogus' is not supported; use TEXT"
+
+
+def test_constructor_crash_is_an_error_on_the_type_line(tmp_path: Path, registry: Registry) -> None:
     class Exploding(Sink):
         type_name = "exploding"
 
         def __init__(self, *args: object) -> None:
-            raise AssertionError("the loader must not build components")
+            raise OverflowError("int too large to convert")
 
     registry.add(Exploding, "test")
     result = load(tmp_path, minimal(**{"a.sinks.k.type": "exploding"}), registry)
-    assert result.plan is not None and result.plan.sinks["k"].cls is Exploding
+    d = only(result, "refused by the 'exploding' type")
+    assert d.is_error and d.line == 7 and "OverflowError: int too large" in d.message
+    assert "report this to the maintainers" in d.suggestion
+
+
+def test_constructors_of_components_with_bad_settings_are_not_called(tmp_path: Path, registry: Registry) -> None:
+    built: list[str] = []
+
+    class Counting(Sink):
+        type_name = "counting"
+        settings_schema = Schema(Setting("n", "int", 1))
+
+        def __init__(self, name: str, settings: Settings) -> None:
+            super().__init__(name, settings)
+            built.append(name)
+
+    registry.add(Counting, "test")
+    assert load(tmp_path, minimal(**{"a.sinks.k.type": "counting", "a.sinks.k.n": "x"}), registry).plan is None
+    assert built == []
+    assert load(tmp_path, minimal(**{"a.sinks.k.type": "counting", "a.sinks.k.n": "2"}), registry).plan is not None
+    assert built == ["k"]
 
 
 # -- files ---------------------------------------------------------------------------------

@@ -6,14 +6,18 @@ Pipeline: read each ``-f`` file (:mod:`~flafka.config.properties`), merge them i
 (:mod:`~flafka.config.substitute`), split keys by Flume's grammar
 (:mod:`~flafka.config.grammar`), then validate the named agent the way Flume does — but
 where Flume silently drops a line or a component, flafka says so, and anything that would
-leave the pipeline different from what is written is an error. Component constructors are
-not called (validation does no I/O).
+leave the pipeline different from what is written is an error. Finally every component
+is built (constructors do no I/O by contract: no files written, no sockets, no threads),
+so a value a constructor refuses is reported on its line here, not at ``flafka agent``
+start.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from flafka.config.grammar import SECTIONS, Grammar, Located, RawAgent, RawCompo
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkGroupPlan, SinkPlan, SourcePlan
 from flafka.config.properties import parse_file
 from flafka.config.substitute import substitute
+from flafka.errors import ConfigError
 from flafka.registry import Registry
 from flafka.settings import Problem, Settings, looks_secret
 
@@ -47,6 +52,10 @@ class LoadResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)
     """Every agent name found in the files."""
+    typos: dict[str, str] = field(default_factory=dict)
+    """Agent names that are mistyped prefixes of another agent's lines (``agent4`` ->
+    ``agent``): the lines are reported per line under the real agent, which
+    ``flafka validate`` without ``-n`` validates instead of the typo."""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -226,7 +235,51 @@ def load_config(
     diagnostics = _ordered(out.items, file_order)
     if any(d.is_error for d in diagnostics):
         plan = None
-    return LoadResult(plan, diagnostics, sorted(grammar.agents))
+    return LoadResult(plan, diagnostics, sorted(grammar.agents), typo_agents(grammar))
+
+
+def _standalone(agent: RawAgent) -> bool:
+    """An agent of its own: it lists its channels and its sources or sinks."""
+    return "channels" in agent.lists and ("sources" in agent.lists or "sinks" in agent.lists)
+
+
+def _targets(me: RawAgent, line: Located, other: str) -> bool:
+    """True when a line written for agent ``other`` configures a component (or a list)
+    of agent ``me``."""
+    section, name, _ = _split_rest(other, line.key)
+    if section not in SECTIONS:
+        return False
+    if not name:
+        return section not in me.lists
+    return name in me.listed(section)
+
+
+def _meant_for(other: RawAgent, me: RawAgent) -> tuple[bool, bool]:
+    """(the lines of ``other`` look meant for ``me``, the names are close). An agent that
+    stands alone is never a typo; otherwise a close name or a line that configures one
+    of ``me``'s components is enough."""
+    close = bool(_close(me.name, [other.name]))
+    if _standalone(other):
+        return False, close
+    return close or any(_targets(me, loc, other.name) for loc in other.lines), close
+
+
+def typo_agents(grammar: Grammar) -> dict[str, str]:
+    """Mistyped agent prefix -> the agent its lines are meant for (see :func:`_meant_for`)."""
+    out: dict[str, str] = {}
+    hosts = [a for a in grammar.agents.values() if a.has_lists]
+    for other in grammar.agents.values():
+        if _standalone(other):
+            continue
+        fits = [
+            me
+            for me in hosts
+            if me is not other and (_standalone(me) or not other.has_lists) and _meant_for(other, me)[0]
+        ]
+        if fits:
+            best = max(fits, key=lambda me: difflib.SequenceMatcher(None, me.name, other.name).ratio())
+            out[other.name] = best.name
+    return out
 
 
 def _ordered(items: list[Diagnostic], file_order: dict[str, int]) -> list[Diagnostic]:
@@ -270,30 +323,20 @@ class _OtherAgents:
         self.grammar = grammar
         self.out = out
 
-    def _targets_started(self, line: Located, other: str) -> bool:
-        """True when the line configures a component (or a list) of the started agent."""
-        section, name, _ = _split_rest(other, line.key)
-        if section not in SECTIONS:
-            return False
-        if not name:
-            return section not in self.agent.lists
-        return name in self.agent.listed(section)
-
     def report(self) -> None:
         summary: list[RawAgent] = []
         me = self.agent.name
         for other in self.grammar.agents.values():
             if other is self.agent:
                 continue
-            close = bool(_close(me, [other.name]))
-            overlap = any(self._targets_started(loc, other.name) for loc in other.lines)
-            if not ((close and (not other.has_lists or overlap)) or (overlap and not other.has_lists)):
+            meant, close = _meant_for(other, self.agent)
+            if not meant:
                 summary.append(other)
                 continue
             for loc in other.lines:
                 rest = loc.key[len(other.name) + 1 :]
                 fixed = f"{me}.{rest}"
-                severity: Severity = "error" if self._targets_started(loc, other.name) else "warning"
+                severity: Severity = "error" if _targets(self.agent, loc, other.name) else "warning"
                 consequence = " (ignoring it leaves the agent incomplete)" if severity == "error" else "; Flume ignores it"
                 suggestion = f"did you mean '{me}'? write {fixed}" if close else f"if it is meant for agent '{me}', write {fixed}"
                 self.out.add(
@@ -328,6 +371,8 @@ class _AgentValidator:
         self.sources: dict[str, SourcePlan] = {}
         self.sinks: dict[str, SinkPlan] = {}
         self.groups: dict[str, SinkGroupPlan] = {}
+        self.unbuildable: set[int] = set()
+        """ids of Settings whose schema reported errors (their constructors are not called)."""
         self.strays: dict[tuple[str, str], list[tuple[str, Located]]] = {}
         for other in grammar.agents.values():
             if other is agent:
@@ -386,6 +431,8 @@ class _AgentValidator:
         for problem in problems:
             ok = ok and problem.severity != "error"
             self.report_problem(cls, label, raw, key_prefix, fallback, problem)
+        if not ok:
+            self.unbuildable.add(id(settings))
         return settings, ok
 
     def report_problem(
@@ -448,7 +495,7 @@ class _AgentValidator:
             list_loc = agent.lists.get(section)
             if list_loc is not None:
                 names = list_loc.value.split()
-                dups = sorted({n for n in names if names.count(n) > 1})
+                dups = sorted(n for n, count in Counter(names).items() if count > 1)
                 if dups:
                     self.out.warning(
                         f"{section} list names {', '.join(repr(d) for d in dups)} more than once",
@@ -474,7 +521,55 @@ class _AgentValidator:
             self.validate_group(name, grouped)
         self.check_batches()
         self.check_connected()
+        self.build_all()
         return AgentPlan(self.a, self.sources, self.channels, self.sinks, self.groups)
+
+    # -- building: what `flafka agent` would refuse at start -------------------------------
+
+    def build_all(self) -> None:
+        """Call the constructor of every component whose settings parsed, as the agent
+        will: a value a constructor refuses (``ConfigError``, or any other exception) is
+        an error on the line that sets it. Constructors do no I/O (the component
+        contract), so this is safe in ``flafka validate``."""
+        for name, cplan in self.channels.items():
+            self.build(cplan, "channels", name, "")
+        for name, splan in self.sources.items():
+            self.build(splan, "sources", name, "")
+            if splan.selector is not None:
+                self.build(splan.selector, "sources", name, "selector.", f"source '{name}' selector")
+            for iplan in splan.interceptors:
+                self.build(iplan, "sources", name, f"interceptors.{iplan.name}.", f"source '{name}' interceptor '{iplan.name}'")
+        for name, kplan in self.sinks.items():
+            self.build(kplan, "sinks", name, "")
+        for name, gplan in self.groups.items():
+            self.build(gplan.processor, "sinkgroups", name, "processor.", f"sink group '{name}' processor")
+
+    def build(self, plan: ComponentPlan, section: str, name: str, sub: str, label: str = "") -> None:
+        if id(plan.settings) in self.unbuildable:
+            return
+        kind = section[:-1] if section != "sinkgroups" else "sink group"
+        label = label or f"{kind} '{name}'"
+        try:
+            plan.cls(plan.name, plan.settings)
+        except Exception as exc:  # a constructor's refusal, whatever its type, is a diagnostic
+            comp = self.agent.component(section, name)
+            props = {k[len(sub) :]: loc for k, loc in comp.props.items() if k.startswith(sub)} if comp else {}
+            text = str(exc).strip() or type(exc).__name__
+            for prefix in (f"{label}: ", f"{kind} '{name}': "):
+                if text.startswith(prefix):
+                    text = text[len(prefix) :]
+                    break
+            suggestion = ""
+            if not isinstance(exc, ConfigError):
+                text = f"the settings are refused by the '{plan.type_name}' type ({type(exc).__name__}: {text})"
+                suggestion = f"check the values of {label}; if they are right, report this to the maintainers of the '{plan.type_name}' type"
+            loc, rel = _mentioned(text, props, plan.cls)
+            fallback = comp.props.get("type") if comp and not sub else None
+            if loc is None and comp is not None:
+                loc = props.get("type") or fallback or comp.first
+            if loc is not None and rel and (looks_secret(rel) or _is_secret(plan.cls, rel)):
+                text = _mask(text, loc.value)
+            self.out.error(f"{label}: {text}", loc, key=self.key(section, name, sub + rel) if rel else "", suggestion=suggestion)
 
     def unlisted(self, section: str) -> None:
         listed = self.agent.listed(section)
@@ -857,24 +952,44 @@ class _AgentValidator:
                 )
 
     def check_connected(self) -> None:
-        used: set[str] = set()
+        """A channel nothing is connected to is dropped (warning, as Flume does); a channel
+        a source writes to and no sink reads is an error: once full, the source stalls
+        (unless the channel type keeps events elsewhere: ``needs_sink = False``)."""
+        writers: dict[str, list[str]] = {}
+        read: set[str] = set()
         for name in self.agent.listed("sources"):
             comp = self.agent.component("sources", name)
             if comp and comp.get("channels"):
-                used.update((comp.get("channels") or "").split())
+                for ch in (comp.get("channels") or "").split():
+                    writers.setdefault(ch, []).append(name)
         for name in self.agent.listed("sinks"):
             comp = self.agent.component("sinks", name)
             if comp and comp.get("channel"):
-                used.update((comp.get("channel") or "").split())
-        for name in self.channels:
-            if name not in used:
-                comp = self.agent.components["channels"][name]
+                read.update((comp.get("channel") or "").split())
+        for name, cplan in self.channels.items():
+            comp = self.agent.components["channels"][name]
+            if name not in writers and name not in read:
                 self.out.warning(
                     f"channel '{name}' has no source or sink connected; Flume removes it",
                     comp.props.get("type"),
                     suggestion=(
                         f"connect it with {self.a}.sources.<source>.channels or {self.a}.sinks.<sink>.channel, "
                         f"or remove it from {self.a}.channels"
+                    ),
+                )
+            elif name not in read and getattr(cplan.cls, "needs_sink", True):
+                sources = ", ".join(f"'{s}'" for s in writers[name])
+                sinks = self.agent.listed("sinks")
+                new_sink = next(f"k{i}" for i in range(1, len(sinks) + 2) if f"k{i}" not in sinks)
+                self.out.error(
+                    f"channel '{name}' is written by source {sources} but no sink reads it: once it is full every put "
+                    "fails, so the source stalls (or, for an optional channel, drops those events)",
+                    comp.props.get("type"),
+                    key=self.key("channels", name, "type"),
+                    suggestion=(
+                        f"add a sink that reads it ({self.a}.sinks = {' '.join([*sinks, new_sink])}, "
+                        f"{self.a}.sinks.{new_sink}.type = ..., {self.a}.sinks.{new_sink}.channel = {name}), "
+                        f"or remove '{name}' from {self.key('sources', writers[name][0], 'channels')}"
                     ),
                 )
         if not self.agent.listed("sources") and not self.agent.listed("sinks"):
@@ -885,6 +1000,26 @@ class _AgentValidator:
                 suggestion=f"list them with {self.a}.sources = <names> and {self.a}.sinks = <names>"
                 + (f" ({self.stray_hint('sources', '', None)})" if self.stray_hint("sources", "", None) else ""),
             )
+
+
+def _is_secret(cls: type[Component], key: str) -> bool:
+    setting = cls.settings_schema.get(key)
+    return setting is not None and setting.secret
+
+
+def _mentioned(text: str, props: Mapping[str, Located], cls: type[Component]) -> tuple[Located | None, str]:
+    """The line and relative key a constructor's message names (the longest key of the
+    component found in it, Flume 1.6 spellings by their new name); (None, '') if none."""
+    names: list[tuple[str, str]] = []
+    for rel in props:
+        names.append((rel, rel))
+        for setting in cls.settings_schema.settings:
+            if rel in setting.legacy:
+                names.append((setting.key, rel))
+    for said, rel in sorted(names, key=lambda pair: -len(pair[0])):
+        if re.search(r"(?<![\w.-])" + re.escape(said) + r"(?![\w-])", text):
+            return props[rel], rel
+    return None, ""
 
 
 def _origin(loc: Located) -> str:
