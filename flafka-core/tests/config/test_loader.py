@@ -545,4 +545,35 @@ def test_format_summarises(tmp_path: Path, registry: Registry) -> None:
 def test_uninstalled_plugin_type_names_the_plugin(tmp_path: Path) -> None:
     empty = Registry()
     result = load(tmp_path, minimal(**{"a.sinks.k.type": "org.apache.flume.sink.kafka.KafkaSink"}), empty)
-    assert "pip install flafka-kafka" in only(result, "unknown sink type").suggestion
+    d = only(result, "is not installed")
+    assert "it comes with the flafka-kafka plugin" in d.message and d.suggestion == "pip install flafka-kafka"
+
+
+@pytest.mark.parametrize(
+    ("section", "type_name", "plugin"),
+    [
+        ("sinks", "hbase", "flafka-hbase"),
+        ("sinks", "org.apache.flume.sink.hbase2.HBase2Sink", "flafka-hbase"),
+        ("sinks", "asynchbase", "flafka-hbase"),
+        ("sinks", "org.apache.kudu.flume.sink.KuduSink", "flafka-kudu"),
+        ("sinks", "avro", "flafka-avro"),
+        ("sources", "AVRO", "flafka-avro"),
+    ],
+)
+def test_planned_plugin_types_say_planned_not_pip_install(
+    tmp_path: Path, registry: Registry, section: str, type_name: str, plugin: str
+) -> None:
+    """flafka-hbase, flafka-kudu and flafka-avro do not exist yet: never advise installing them."""
+    key = {"sources": "a.sources.r.type", "sinks": "a.sinks.k.type"}[section]
+    result = load(tmp_path, minimal(**{key: type_name}), registry)
+    d = only(result, "is not installed")
+    assert f"type '{type_name}' is not installed" in d.message and "is not implemented in flafka yet" in d.message
+    assert f"planned for the {plugin} plugin" in d.message
+    assert "pip install" not in d.suggestion and f"no {plugin} package to install yet" in d.suggestion
+
+
+@pytest.mark.parametrize(("section", "type_name"), [("sources", "netcat"), ("sources", "TAILDIR"), ("channels", "jdbc"), ("sinks", "org.apache.flume.sink.hive.HiveSink")])
+def test_flume_types_flafka_lacks_are_named_not_implemented_yet(tmp_path: Path, registry: Registry, section: str, type_name: str) -> None:
+    key = {"sources": "a.sources.r.type", "channels": "a.channels.c.type", "sinks": "a.sinks.k.type"}[section]
+    d = only(load(tmp_path, minimal(**{key: type_name}), registry), "is not implemented in flafka yet")
+    assert d.is_error and f"'{type_name}'" in d.message and "keep this agent on Flume" in d.suggestion

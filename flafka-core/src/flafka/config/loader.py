@@ -25,6 +25,7 @@ from typing import Literal
 
 from flafka.component import Component
 from flafka.config.diagnostics import Diagnostic
+from flafka.config.flume_types import missing_advice, missing_type
 from flafka.config.grammar import SECTIONS, Grammar, Located, RawAgent, RawComponent, parse_keys
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkGroupPlan, SinkPlan, SourcePlan
 from flafka.config.properties import parse_file
@@ -84,15 +85,6 @@ def _reserved(key: str, names: Sequence[str]) -> bool:
 def _close(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str:
     hits = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return hits[0] if hits else ""
-
-
-_PLUGINS = {"kafka": "flafka-kafka", "hdfs": "flafka-hdfs", "hbase": "flafka-hbase", "kudu": "flafka-kudu"}
-
-
-def _plugin_for(type_name: str) -> str:
-    """The flafka plugin distribution that provides a Flume type not installed here."""
-    low = type_name.lower()
-    return next((dist for word, dist in _PLUGINS.items() if word in low), "")
 
 
 def _mask(message: str, value: str) -> str:
@@ -408,14 +400,13 @@ class _AgentValidator:
         cls = self.registry.lookup(kind, type_loc.value)
         if cls is not None:
             return cls
-        plugin = _plugin_for(type_loc.value)
+        flume = missing_type(kind, type_loc.value)
+        if flume is not None:
+            what, fix = missing_advice(flume)
+            self.out.error(f"{label}: type '{type_loc.value}' is not installed: {what}", type_loc, suggestion=fix)
+            return None
         hint = self.registry.suggest(kind, type_loc.value)
-        if plugin:
-            suggestion = f"this type comes with the {plugin} plugin: pip install {plugin}"
-        elif hint:
-            suggestion = f"did you mean '{hint}'?"
-        else:
-            suggestion = self.known_types(kind)
+        suggestion = f"did you mean '{hint}'?" if hint else self.known_types(kind)
         self.out.error(f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'", type_loc, suggestion=suggestion)
         return None
 
