@@ -299,6 +299,36 @@ def test_other_complete_agents_get_one_summary_warning(tmp_path: Path, registry:
     assert diag.severity == "warning" and diag.line == 9
 
 
+def test_two_complete_agents_with_close_names_and_shared_component_names(tmp_path: Path, registry: Registry) -> None:
+    """agent1 and agent2 both stand alone (Flume guide style: same r/c/k names): neither
+    is a typo of the other, whichever is started."""
+    text = minimal().replace("a.", "agent1.") + minimal().replace("a.", "agent2.")
+    for name, other in (("agent1", "agent2"), ("agent2", "agent1")):
+        result = load(tmp_path, text, registry, agent=name)
+        assert result.plan is not None, result.format()
+        assert only(result, f"line(s) for agent(s) '{other}'").severity == "warning"
+        assert result.typos == {}
+
+
+@pytest.mark.parametrize(
+    ("extra", "typo"),
+    [
+        ("agent4.channels.c.type = memory\nagent4.channels.c.capacity = 10\n", "agent4"),  # the seed's pipeline 1
+        ("agent2.sources.r.channels = c\n", "agent2"),  # the seed's pipeline 2
+        ("agnet.sinks = k\n", "agnet"),  # a list line with a mistyped prefix
+        ("zz.sinks.k.channel = c\n", "zz"),  # not close, but it configures agent's sink k
+    ],
+)
+def test_mistyped_agent_prefix_is_a_typo_of_the_real_agent(tmp_path: Path, registry: Registry, extra: str, typo: str) -> None:
+    base = minimal().replace("a.", "agent.")
+    if typo == "agnet":
+        base = base.replace("agent.sinks = k\n", "")
+    result = load(tmp_path, base + extra, registry, agent="agent")
+    assert result.typos == {typo: "agent"}
+    assert all(d.is_error or "Flume ignores it" in d.message for d in result.diagnostics if f"agent '{typo}'" in d.message)
+    assert not any("the configuration also has" in d.message for d in result.diagnostics), result.format()
+
+
 def test_stray_line_for_unlisted_component_is_a_warning(tmp_path: Path, registry: Registry) -> None:
     result = load(tmp_path, minimal() + "ab.channels.other.type = memory\n", registry)
     diag = only(result, "this line is for agent 'ab'")
@@ -496,6 +526,24 @@ def test_channel_with_nothing_connected(tmp_path: Path, registry: Registry) -> N
     result = load(tmp_path, minimal(**{"a.channels": "c spare", "a.channels.spare.type": "memory"}), registry)
     diag = only(result, "channel 'spare' has no source or sink connected")
     assert diag.severity == "warning" and result.plan is not None
+
+
+def test_channel_no_sink_reads_is_an_error_naming_it_and_the_fix(tmp_path: Path, registry: Registry) -> None:
+    """Its source would stall once the channel is full (issue 9 item 7)."""
+    text = minimal(**{"a.channels": "c c2", "a.sources.r.channels": "c c2", "a.channels.c2.type": "memory"})
+    result = load(tmp_path, text, registry)
+    d = only(result, "no sink reads it")
+    assert d.is_error and (d.line, d.key) == (9, "a.channels.c2.type") and "source 'r'" in d.message
+    assert "a.sinks.k1.channel = c2" in d.suggestion and "remove 'c2' from a.sources.r.channels" in d.suggestion
+    assert result.plan is None
+
+
+def test_kafka_channel_without_sink_is_fine(tmp_path: Path, registry: Registry) -> None:
+    """Flume's documented use: a source writes through the Kafka channel to a topic other apps read."""
+    text = minimal(**{"a.channels": "c kc", "a.sources.r.channels": "c kc", "a.channels.kc.type": "kafka"})
+    text += "a.channels.kc.kafka.bootstrap.servers = h:9092\n"
+    result = load(tmp_path, text, registry)
+    assert result.plan is not None, result.format()
 
 
 def test_no_sources_and_no_sinks(tmp_path: Path, registry: Registry) -> None:

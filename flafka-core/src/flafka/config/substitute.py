@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -95,12 +96,17 @@ class _Cycle(Exception):
 
 
 class _Limit(Exception):
-    """A substitution went past one of the limits; the message says which."""
+    """A substitution went past one of the limits; the message says which. ``depth`` is
+    the nesting level where the depth limit was crossed (None for a size limit)."""
 
-    def __init__(self, message: str, suggestion: str) -> None:
+    def __init__(self, message: str, suggestion: str, depth: int | None = None) -> None:
         super().__init__(message)
         self.suggestion = suggestion
+        self.depth = depth
 
+
+_PLAIN_REF = re.compile(r"(?<!\$)\$\{([^${}]*)\}")
+"""``${NAME}`` with no reference inside NAME (``$${...}`` is a literal)."""
 
 _Lookup = tuple[str | None, str, list[tuple[str, str]]]
 
@@ -119,6 +125,7 @@ class Substitutor:
     """Expanded variables and the nesting levels they used (a variable's expansion does not
     depend on where it is used)."""
     _deepest: int = 0
+    _heights: dict[str, int] = field(default_factory=dict)
     _failed: dict[str, _Limit] = field(default_factory=dict)
     """Variables whose expansion went past a limit (every later use fails at once)."""
 
@@ -139,6 +146,10 @@ class Substitutor:
             value, how = self.env.get(name), "config key or environment variable"
         if value is None or "${" not in value:
             return value, how, []
+        if how == "config key":
+            height = self._height(name)
+            if depth + height > MAX_DEPTH:
+                self._reach(depth + height, [*stack, name])
         cached = self._cache.get(name)
         if cached is not None:
             found, height = cached
@@ -152,13 +163,47 @@ class Substitutor:
             text, unresolved = self.resolve(value, [*stack, name], depth + 1)
             height = self._deepest - depth
         except _Limit as limit:
-            self._failed[name] = limit
+            if limit.depth is None or limit.depth - depth > MAX_DEPTH:
+                self._failed[name] = limit  # too big or too deep by itself, wherever it is used
             raise
         finally:
             self._deepest = max(outer, self._deepest)
         found = (text, how, list(dict.fromkeys(unresolved)))
         self._cache[name] = (found, height)
         return found
+
+    def _height(self, root: str) -> int:
+        """How many levels the expansion of config key ``root`` nests through other config
+        keys, computed without recursion (so a 5,000-long chain is refused in one step,
+        wherever it is used). Cycles count nothing here: :meth:`resolve` reports them."""
+        heights = self._heights
+        if root in heights:
+            return heights[root]
+        best = {root: 0}
+        path = {root}
+        todo = [(root, iter(self._refs(root)))]
+        while todo:
+            name, children = todo[-1]
+            child = next(children, None)
+            if child is None:
+                todo.pop()
+                path.discard(name)
+                heights[name] = 1 + best[name]
+                if todo:
+                    parent = todo[-1][0]
+                    best[parent] = max(best[parent], heights[name])
+            elif child in heights:
+                best[name] = max(best[name], heights[child])
+            elif child not in path:
+                path.add(child)
+                best[child] = 0
+                todo.append((child, iter(self._refs(child))))
+        return heights[root]
+
+    def _refs(self, name: str) -> list[str]:
+        """The config keys the value of ``name`` refers to with plain ``${KEY}`` / ``${KEY:-...}``."""
+        found = (m.partition(":-")[0] for m in _PLAIN_REF.findall(self.config[name]))
+        return [ref for ref in dict.fromkeys(found) if ref in self.config and "${" in self.config[ref]]
 
     def _reach(self, depth: int, stack: list[str]) -> None:
         """Note that a resolution went ``depth`` levels deep; past :data:`MAX_DEPTH`, stop.
@@ -169,6 +214,7 @@ class Substitutor:
             raise _Limit(
                 f"${{...}} references nest more than {MAX_DEPTH} levels deep (through {' -> '.join(stack[:3]) or 'nested names'} ...)",
                 f"flatten the chain: give one of these keys its value directly (the limit is {MAX_DEPTH} levels)",
+                depth,
             )
 
     def resolve(self, text: str, stack: list[str] | None = None, depth: int = 0) -> tuple[str, list[tuple[str, str]]]:
