@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -99,6 +100,10 @@ def main() -> None:
     flafka validate -f pipeline.conf           report every problem in a config
     flafka describe spooldir                   the keys a component type accepts
     """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            reconfigure(errors="backslashreplace")  # a config's lone surrogate never crashes a message
 
 
 # -- -D system properties, logging, config ------------------------------------------------
@@ -277,7 +282,15 @@ def _conf_dir_notes(conf_dir: str) -> list[str]:
     return notes
 
 
-def _float_prop(props: Mapping[str, str], key: str, default: float) -> float:
+MAX_PROPERTY_SECONDS = 2**31 - 1
+"""The largest number of seconds a ``-D`` time property takes (68 years; every wait the
+runtime makes can use it)."""
+MAX_GC_THRESHOLD = 2**31 - 1
+"""The largest ``-Dflafka.gc.threshold`` (the collector's threshold is a C int)."""
+
+
+def _float_prop(props: Mapping[str, str], key: str, default: float, maximum: float = MAX_PROPERTY_SECONDS) -> float:
+    """A ``-D`` number of seconds: finite, 0 <= value <= ``maximum``; anything else exits 2."""
     raw = props.get(key)
     if raw is None or raw == "":
         return default
@@ -285,8 +298,39 @@ def _float_prop(props: Mapping[str, str], key: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         _fail(f"-D{key}={raw} is not a number; give seconds, e.g. -D{key}={default:g}")
+    if not math.isfinite(value):
+        _fail(f"-D{key}={raw} is not a finite number; give seconds, e.g. -D{key}={default:g}")
     if value < 0:
         _fail(f"-D{key}={raw} is negative; give 0 or more seconds")
+    if value > maximum:
+        _fail(f"-D{key}={raw} is above the maximum {maximum:.0f}; give at most {maximum:.0f}")
+    return value
+
+
+def runtime_properties(props: Mapping[str, str]) -> tuple[float, float, int]:
+    """(stop timeout, status interval, GC threshold) from ``-Dflafka.*``; a bad value
+    exits 2 with a sentence naming the property (``agent`` and ``validate`` alike)."""
+    from flafka.metrics.status import DEFAULT_INTERVAL
+    from flafka.tuning import DEFAULT_YOUNG_THRESHOLD
+
+    return (
+        _float_prop(props, "flafka.stop.timeout", 30.0),
+        _float_prop(props, "flafka.status.interval", DEFAULT_INTERVAL),
+        _int_prop(props, "flafka.gc.threshold", DEFAULT_YOUNG_THRESHOLD, MAX_GC_THRESHOLD),
+    )
+
+
+def _int_prop(props: Mapping[str, str], key: str, default: int, maximum: int) -> int:
+    """A ``-D`` whole number, 0 <= value <= ``maximum``; anything else exits 2."""
+    raw = props.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        _fail(f"-D{key}={raw} is not a whole number; give e.g. -D{key}={default}")
+    if not 0 <= value <= maximum:
+        _fail(f"-D{key}={raw} is out of range; give 0 to {maximum} (0 keeps Python's defaults)")
     return value
 
 
@@ -462,11 +506,9 @@ def run_agent(
 
     from flafka.agent import Agent, StartError
     from flafka.errors import ConfigError
-    from flafka.metrics.status import DEFAULT_INTERVAL
-    from flafka.tuning import DEFAULT_YOUNG_THRESHOLD, tune_gc
+    from flafka.tuning import tune_gc
 
-    stop_timeout = _float_prop(props, "flafka.stop.timeout", 30.0)
-    status_interval = _float_prop(props, "flafka.status.interval", DEFAULT_INTERVAL)
+    stop_timeout, status_interval, gc_threshold = runtime_properties(props)
     agent = Agent(result.plan, report.registry)
     signals = _Signals()
     signals.install()
@@ -486,7 +528,7 @@ def run_agent(
             log.exception("agent '%s' could not start: %s", name, exc)
             agent.stop(timeout=1.0)
             return EXIT_RUNTIME
-        tune_gc(int(_float_prop(props, "flafka.gc.threshold", DEFAULT_YOUNG_THRESHOLD)))
+        tune_gc(gc_threshold)
         status = _wait(agent, files, name, report, props, signals, stamps, reload_conf, poll_interval, exit_when_drained, status_interval)
         log.info("stopping agent '%s' (waiting up to %gs for sinks to drain)", name, stop_timeout)
         try:
@@ -589,6 +631,7 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
     Exit status 0 when valid (warnings allowed), 2 when invalid.
     """
     props = parse_defines(defines)
+    runtime_properties(props)
     report = _report()
     _print_plugin_errors(report)
     files = list(conf_files)
@@ -749,6 +792,10 @@ def describe_document(cls: Any, report: PluginReport) -> dict[str, Any]:
     }
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _describe_text(doc: dict[str, Any]) -> str:
     lines = [f"{doc['type']} ({doc['kind'].replace('_', ' ')})" + (f": {doc['summary']}" if doc["summary"] else "")]
     origin = " ".join(x for x in (doc["distribution"], doc["version"]) if x)
@@ -772,9 +819,9 @@ def _describe_text(doc: dict[str, Any]) -> str:
         if s["secret"]:
             flags.append("secret")
         if s["minimum"] is not None:
-            flags.append(f">= {s['minimum']:g}")
+            flags.append(f">= {_number(s['minimum'])}")
         if s["maximum"] is not None:
-            flags.append(f"<= {s['maximum']:g}")
+            flags.append(f"<= {_number(s['maximum'])}")
         lines.append(f"    {s['key']}  ({', '.join(flags)})")
         if s["doc"]:
             lines.append(f"        {s['doc']}")

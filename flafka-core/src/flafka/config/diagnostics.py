@@ -16,7 +16,9 @@ class Diagnostic:
     suggestion: str = ""
 
     def format(self) -> str:
-        """``file:line: error: key: message`` plus an indented ``fix:`` line."""
+        """``file:line: error: key: message`` plus an indented ``fix:`` line. Characters
+        no output can encode (a lone surrogate from a ``\\uD800`` escape) are shown as
+        ``\\ud800`` escapes."""
         where = self.file or "<config>"
         if self.line:
             where += f":{self.line}"
@@ -26,8 +28,17 @@ class Diagnostic:
         text = head + self.message
         if self.suggestion:
             text += f"\n    fix: {self.suggestion}"
-        return text
+        return printable(text)
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (which no encoding can write) as ``\\udXXX`` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
