@@ -625,3 +625,18 @@ def test_flume_types_flafka_lacks_are_named_not_implemented_yet(tmp_path: Path, 
     key = {"sources": "a.sources.r.type", "channels": "a.channels.c.type", "sinks": "a.sinks.k.type"}[section]
     d = only(load(tmp_path, minimal(**{key: type_name}), registry), "is not implemented in flafka yet")
     assert d.is_error and f"'{type_name}'" in d.message and "keep this agent on Flume" in d.suggestion
+
+
+def test_custom_java_class_type_says_java_components_are_not_implemented(tmp_path: Path, registry: Registry) -> None:
+    d = only(load(tmp_path, minimal(**{"a.sinks.k.type": "org.example.MySink"}), registry), "unknown sink type")
+    assert "'org.example.MySink': it names a Java class" in d.message and "not implemented in flafka" in d.message
+    assert "flafka plugin" in d.suggestion
+
+
+def test_config_filter_used_by_a_value_is_an_error_unused_a_warning(tmp_path: Path, registry: Registry) -> None:
+    text = minimal() + "a.configfilters = f1\na.configfilters.f1.type = external\n"
+    d = only(load(tmp_path, text, registry), "config filter 'f1'")
+    assert d.severity == "warning" and "of type 'external' is not implemented in flafka yet" in d.message
+    used = load(tmp_path, text + "a.sinks.k.maxBytesToLog = ${f1['n']}\n", registry)
+    d = only(used, "config filter 'f1'")
+    assert d.is_error and d.line == 11 and "would stay as written" in d.message

@@ -44,6 +44,9 @@ CHANNEL_RESERVED = ("type",)
 
 MASK = "******"
 
+_JAVA_CLASS = re.compile(r"^[a-z_][\w]*(\.[a-z_][\w]*)*\.[A-Z][\w$]*$")
+"""A fully qualified Java class name (``org.example.MySource``, ``a.b.Builder$Inner``)."""
+
 
 @dataclass
 class LoadResult:
@@ -407,7 +410,12 @@ class _AgentValidator:
             return None
         hint = self.registry.suggest(kind, type_loc.value)
         suggestion = f"did you mean '{hint}'?" if hint else self.known_types(kind)
-        self.out.error(f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'", type_loc, suggestion=suggestion)
+        message = f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'"
+        if _JAVA_CLASS.match(type_loc.value):
+            message += ": it names a Java class, and running Java components is not implemented in flafka"
+            plugin = "provide the type as a flafka plugin written in Python (docs/plugins.md), or keep this agent on Flume"
+            suggestion = f"did you mean '{hint}'? Otherwise {plugin}" if hint else plugin
+        self.out.error(message, type_loc, suggestion=suggestion)
         return None
 
     def parse_settings(
@@ -495,12 +503,7 @@ class _AgentValidator:
                     )
             self.unlisted(section)
         if "configfilters" in agent.lists or agent.components["configfilters"]:
-            first = agent.lists.get("configfilters") or next(iter(agent.components["configfilters"].values())).first
-            self.out.warning(
-                "config filters (Flume 1.9+) are not supported by flafka yet; ${filter['key']} references stay as written",
-                first,
-                suggestion="use ${env:NAME} or ${sys:NAME} substitution instead",
-            )
+            self.config_filters()
 
         self.validate_channels()
         for name in agent.listed("sources"):
@@ -561,6 +564,27 @@ class _AgentValidator:
             if loc is not None and rel and (looks_secret(rel) or _is_secret(plan.cls, rel)):
                 text = _mask(text, loc.value)
             self.out.error(f"{label}: {text}", loc, key=self.key(section, name, sub + rel) if rel else "", suggestion=suggestion)
+
+    def config_filters(self) -> None:
+        """Flume 1.9+ config filters are not implemented: a value that uses one
+        (``${f1['key']}``) is an error (it would stay as written), an unused one a warning."""
+        agent = self.agent
+        names = list(dict.fromkeys([*agent.listed("configfilters"), *agent.components["configfilters"]]))
+        for name in names:
+            comp = agent.component("configfilters", name)
+            type_loc = comp.props.get("type") if comp else None
+            kind = f"config filter '{name}'" + (f" of type '{type_loc.value}'" if type_loc else "")
+            used = next((loc for loc in agent.lines if f"${{{name}[" in loc.value), None)
+            where = used or type_loc or (comp.first if comp else None) or agent.lists.get("configfilters")
+            message = f"{kind} is not implemented in flafka yet (no Flume 1.9+ config filter is)"
+            if used is not None:
+                self.out.error(
+                    f"{message}, so ${{{name}['...']}} in this value would stay as written",
+                    where,
+                    suggestion="use ${env:NAME} or ${sys:NAME} substitution instead (e.g. export the secret as an environment variable)",
+                )
+            else:
+                self.out.warning(f"{message}; it is not used by any value", where, suggestion=f"remove the {name} lines")
 
     def unlisted(self, section: str) -> None:
         listed = self.agent.listed(section)
