@@ -18,8 +18,9 @@ second comment says what flafka must do:
   naming the key, since the pipeline would not do what the line says.
 
 ``# no-warning: KEY`` additionally requires that no warning names ``KEY`` (a key the guide
-documents for 1.11 must not be called an old spelling). ``# xfail: REASON`` marks examples that need work other helpers do at the same time (the
-reason names the item); they are strict=False so the lead can flip them after merging.
+documents for 1.11 must not be called an old spelling). ``# xfail: REASON`` marks
+examples that need work other helpers do at the same time (the reason names the item);
+they are strict=False so the lead can flip them after merging.
 
 The HDFS examples give ``hdfs.path`` without a NameNode, as a cluster's client config
 allows: the test points ``HADOOP_CONF_DIR`` at a ``core-site.xml`` with ``fs.defaultFS``.
@@ -91,7 +92,8 @@ def test_guide_example(path: Path) -> None:
     expect, arg, _ = _header(path)
     result = CliRunner().invoke(main, ["validate", "-f", str(path)])
     out = result.output
-    assert "Traceback" not in out and result.exception is None or isinstance(result.exception, SystemExit), out
+    assert "Traceback" not in out, out
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     if expect == "valid":
         assert result.exit_code == 0, out
         quiet = re.search(r"^# no-warning: (\S+)$", path.read_text(encoding="utf-8"), re.M)

@@ -122,7 +122,7 @@ def test_seed_typo_prefix_is_a_typo_not_an_agent(name: str, typo: str) -> None:
     proc = flafka("validate", "-f", str(ORIGINAL / name))
     out = proc.stdout
     assert proc.returncode == 2
-    assert f"did you mean 'agent'? write agent." in out
+    assert "did you mean 'agent'? write agent." in out
     assert f"'{typo}': not an agent of its own; its lines look meant for agent 'agent'" in out
     assert f"agent '{typo}': invalid" not in out and f"agent '{typo}' has no" not in out
     assert f"started as '{typo}'" not in out and f"-n {typo}" not in out
@@ -140,7 +140,8 @@ def test_two_real_agents_are_both_validated(tmp_path: Path) -> None:
 
 
 def test_channel_no_sink_reads_is_an_error(tmp_path: Path) -> None:
-    text = GOOD.replace("agent.channels = c", "agent.channels = c c2").replace("agent.sources.s.channels = c", "agent.sources.s.channels = c c2")
+    text = GOOD.replace("agent.channels = c", "agent.channels = c c2")
+    text = text.replace("agent.sources.s.channels = c", "agent.sources.s.channels = c c2")
     text += "agent.channels.c2.type = memory\n"
     path = conf(tmp_path, text)
     proc = flafka("validate", "-f", path)

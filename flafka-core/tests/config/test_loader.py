@@ -620,7 +620,10 @@ def test_planned_plugin_types_say_planned_not_pip_install(
     assert "pip install" not in d.suggestion and f"no {plugin} package to install yet" in d.suggestion
 
 
-@pytest.mark.parametrize(("section", "type_name"), [("sources", "netcat"), ("sources", "TAILDIR"), ("channels", "jdbc"), ("sinks", "org.apache.flume.sink.hive.HiveSink")])
+@pytest.mark.parametrize(
+    ("section", "type_name"),
+    [("sources", "netcat"), ("sources", "TAILDIR"), ("channels", "jdbc"), ("sinks", "org.apache.flume.sink.hive.HiveSink")],
+)
 def test_flume_types_flafka_lacks_are_named_not_implemented_yet(tmp_path: Path, registry: Registry, section: str, type_name: str) -> None:
     key = {"sources": "a.sources.r.type", "channels": "a.channels.c.type", "sinks": "a.sinks.k.type"}[section]
     d = only(load(tmp_path, minimal(**{key: type_name}), registry), "is not implemented in flafka yet")

@@ -84,7 +84,12 @@ for _type in TYPES:
     if _type.kind == "interceptor":
         _BY_NAME[(_type.kind, _type.fqcn.lower().removesuffix("$builder"))] = _type
 
-_DISTRIBUTIONS = {"kafka": ("flafka-kafka", True), "hdfs": ("flafka-hdfs", True), "hbase": ("flafka-hbase", False), "kudu": ("flafka-kudu", False)}
+_DISTRIBUTIONS = {
+    "kafka": ("flafka-kafka", True),
+    "hdfs": ("flafka-hdfs", True),
+    "hbase": ("flafka-hbase", False),
+    "kudu": ("flafka-kudu", False),
+}
 
 
 def missing_type(kind: str, type_name: str) -> FlumeType | None:
@@ -111,8 +116,7 @@ def missing_advice(found: FlumeType) -> tuple[str, str]:
         )
     if found.plugin:
         return (
-            f"{found.label} is not implemented in flafka yet: it is planned for the {found.plugin} plugin, "
-            "which is not released",
+            f"{found.label} is not implemented in flafka yet: it is planned for the {found.plugin} plugin, which is not released",
             f"there is no {found.plugin} package to install yet; keep this agent on Flume for now",
         )
     return (

@@ -266,11 +266,7 @@ def typo_agents(grammar: Grammar) -> dict[str, str]:
     for other in grammar.agents.values():
         if _standalone(other):
             continue
-        fits = [
-            me
-            for me in hosts
-            if me is not other and (_standalone(me) or not other.has_lists) and _meant_for(other, me)[0]
-        ]
+        fits = [me for me in hosts if me is not other and (_standalone(me) or not other.has_lists) and _meant_for(other, me)[0]]
         if fits:
             best = max(fits, key=lambda me: difflib.SequenceMatcher(None, me.name, other.name).ratio())
             out[other.name] = best.name
@@ -556,7 +552,9 @@ class _AgentValidator:
             suggestion = ""
             if not isinstance(exc, ConfigError):
                 text = f"the settings are refused by the '{plan.type_name}' type ({type(exc).__name__}: {text})"
-                suggestion = f"check the values of {label}; if they are right, report this to the maintainers of the '{plan.type_name}' type"
+                suggestion = (
+                    f"check the values of {label}; if they are right, report this to the maintainers of the '{plan.type_name}' type"
+                )
             loc, rel = _mentioned(text, props, plan.cls)
             fallback = comp.props.get("type") if comp and not sub else None
             if loc is None and comp is not None:

@@ -153,7 +153,7 @@ class Substitutor:
         cached = self._cache.get(name)
         if cached is not None:
             found, height = cached
-            self._reach(depth + height, stack + [name])
+            self._reach(depth + height, [*stack, name])
             return found
         failed = self._failed.get(name)
         if failed is not None:
