@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from flafka.config.loader import LoadResult
     from flafka.plugins import PluginReport
 
+MAX_AGENTS_WITHOUT_NAME = 100
+"""Agents ``flafka validate`` without ``-n`` checks (each is a full pass over the files)."""
+
 EXIT_OK = 0
 EXIT_STOP_FAILED = 1
 EXIT_CONFIG = 2
@@ -646,6 +649,13 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
             for d in first.diagnostics:
                 click.echo(d.format())
             click.echo(f"invalid: no agent found in {', '.join(files)}; {_counts(first.errors)}")
+            sys.exit(EXIT_CONFIG)
+        if len(names) > MAX_AGENTS_WITHOUT_NAME:
+            shown = ", ".join(names[:5])
+            click.echo(
+                f"invalid: {len(names):,} agents found in {', '.join(files)} ({shown}, ...); without -n, validate checks at most "
+                f"{MAX_AGENTS_WITHOUT_NAME} agents\n    fix: name the agent to check with -n AGENT"
+            )
             sys.exit(EXIT_CONFIG)
     seen: dict[Diagnostic, None] = {}
     verdicts: list[str] = []

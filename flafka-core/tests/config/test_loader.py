@@ -4,6 +4,7 @@ doubles registered in conftest.py."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -643,3 +644,22 @@ def test_config_filter_used_by_a_value_is_an_error_unused_a_warning(tmp_path: Pa
     used = load(tmp_path, text + "a.sinks.k.maxBytesToLog = ${f1['n']}\n", registry)
     d = only(used, "config filter 'f1'")
     assert d.is_error and d.line == 11 and "would stay as written" in d.message
+
+
+@pytest.mark.timeout(30)
+def test_fifo_is_refused_without_blocking(tmp_path: Path, registry: Registry) -> None:
+    """Reading a FIFO with no writer blocked validate for good."""
+    fifo = tmp_path / "pipe.conf"
+    os.mkfifo(fifo)
+    result = load_config([fifo], "a", registry, env={})
+    d = only(result, "is a FIFO (named pipe), not a regular file")
+    assert d.is_error and d.file == str(fifo) and "-f/--conf-file" in d.suggestion
+
+
+def test_oversized_file_is_refused_unread(tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flafka.config import properties
+
+    monkeypatch.setattr(properties, "MAX_FILE_BYTES", 100)
+    path = write(tmp_path, minimal() + "# padding\n" * 20)
+    d = only(load_config([path], "a", registry, env={}), "config files are read up to 100 bytes")
+    assert d.is_error

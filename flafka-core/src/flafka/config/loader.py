@@ -26,9 +26,9 @@ from typing import Literal
 from flafka.component import Component
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.flume_types import missing_advice, missing_type
-from flafka.config.grammar import SECTIONS, Grammar, Located, RawAgent, RawComponent, parse_keys
+from flafka.config.grammar import MAX_LISTED, SECTIONS, Grammar, Located, RawAgent, RawComponent, parse_keys
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkGroupPlan, SinkPlan, SourcePlan
-from flafka.config.properties import parse_file
+from flafka.config.properties import NotAConfigFile, parse_file
 from flafka.config.substitute import substitute
 from flafka.errors import ConfigError
 from flafka.registry import Registry
@@ -43,6 +43,10 @@ SINK_RESERVED = ("type", "channel", "channels", "errors")
 CHANNEL_RESERVED = ("type",)
 
 MASK = "******"
+
+_SUGGEST_BUDGET = 10_000
+"""Name comparisons one list's did-you-mean suggestions may make (about a second; 10,000 unlisted names
+against 10,000 listed ones would take minutes; past the budget, no suggestion)."""
 
 _JAVA_CLASS = re.compile(r"^[a-z_][\w]*(\.[a-z_][\w]*)*\.[A-Z][\w$]*$")
 """A fully qualified Java class name (``org.example.MySource``, ``a.b.Builder$Inner``)."""
@@ -150,6 +154,14 @@ def _read_files(files: Sequence[str | Path], out: _Collector) -> tuple[dict[str,
                 suggestion="give the properties file with -f/--conf-file (a directory goes with -c/--conf)",
             )
             continue
+        except NotAConfigFile as exc:
+            all_read = False
+            out.error(
+                f"config file {exc}",
+                file=name,
+                suggestion="give the Flume properties file itself with -f/--conf-file (write a pipe's contents to a file first)",
+            )
+            continue
         except PermissionError:
             all_read = False
             out.error(
@@ -246,7 +258,7 @@ def _targets(me: RawAgent, line: Located, other: str) -> bool:
         return False
     if not name:
         return section not in me.lists
-    return name in me.listed(section)
+    return me.is_listed(section, name)
 
 
 def _meant_for(other: RawAgent, me: RawAgent) -> tuple[bool, bool]:
@@ -339,7 +351,7 @@ class _OtherAgents:
         if summary:
             lines = [loc for a in summary for loc in a.lines + a.empty]
             first = min(lines, key=lambda loc: (loc.file, loc.line), default=None)
-            names = ", ".join(f"'{a.name}'" for a in summary)
+            names = ", ".join(f"'{a.name}'" for a in summary[:10]) + (f" and {len(summary) - 10} more" if len(summary) > 10 else "")
             self.out.warning(
                 f"the configuration also has {len(lines)} line(s) for agent(s) {names}; "
                 f"they are ignored when the agent is started as '{me}'",
@@ -490,6 +502,14 @@ class _AgentValidator:
             list_loc = agent.lists.get(section)
             if list_loc is not None:
                 names = list_loc.value.split()
+                distinct = len(set(names))
+                if distinct > MAX_LISTED:
+                    self.out.error(
+                        f"{section} list names {distinct:,} components; flafka takes at most {MAX_LISTED:,} per list "
+                        f"and checks the first {MAX_LISTED:,} only",
+                        list_loc,
+                        suggestion=f"split the components over several agents, or list at most {MAX_LISTED:,}",
+                    )
                 dups = sorted(n for n, count in Counter(names).items() if count > 1)
                 if dups:
                     self.out.warning(
@@ -587,12 +607,17 @@ class _AgentValidator:
     def unlisted(self, section: str) -> None:
         listed = self.agent.listed(section)
         kind = section[:-1]
+        shown = " ".join(listed) if len(listed) <= 10 else f"{' '.join(listed[:3])} ... {listed[-1]}"
+        budget = _SUGGEST_BUDGET
         for name, comp in self.agent.components[section].items():
-            if name in listed or section == "configfilters":
+            if self.agent.is_listed(section, name) or section == "configfilters":
                 continue
-            close = _close(name, listed)
+            close = ""
+            if budget >= len(listed):  # did-you-mean costs one comparison per listed name
+                budget -= len(listed)
+                close = _close(name, listed)
             first = comp.first
-            suggestion = f"add it to the list: {self.a}.{section} = {' '.join([*listed, name])}"
+            suggestion = f"add it to the list: {self.a}.{section} = {shown} {name}".replace("=  ", "= ")
             if close:
                 suggestion = f"did you mean '{close}' (listed in {self.a}.{section})? Otherwise {suggestion}"
             self.out.warning(
@@ -711,7 +736,7 @@ class _AgentValidator:
             self.out.error(f"{label}: sources use 'channels' (plural); 'channel' is ignored", singular, suggestion="delete this line")
         names = list(dict.fromkeys(loc.value.split()))
         for ch in names:
-            if ch not in listed:
+            if not self.agent.is_listed("channels", ch):
                 close = _close(ch, listed)
                 self.out.error(
                     f"{label} writes to channel '{ch}', which is not listed in {self.a}.channels",
@@ -841,7 +866,7 @@ class _AgentValidator:
             )
             return None
         ch = names[0]
-        if ch not in listed:
+        if not self.agent.is_listed("channels", ch):
             close = _close(ch, listed)
             self.out.error(
                 f"{label} reads from channel '{ch}', which is not listed in {self.a}.channels",
@@ -870,7 +895,7 @@ class _AgentValidator:
         listed_sinks = self.agent.listed("sinks")
         members: list[str] = []
         for sink in dict.fromkeys(sinks_loc.value.split()):
-            if sink not in listed_sinks:
+            if not self.agent.is_listed("sinks", sink):
                 close = _close(sink, listed_sinks)
                 self.out.error(
                     f"{label} names sink '{sink}', which is not listed in {self.a}.sinks",
@@ -993,7 +1018,8 @@ class _AgentValidator:
             elif name not in read and getattr(cplan.cls, "needs_sink", True):
                 sources = ", ".join(f"'{s}'" for s in writers[name])
                 sinks = self.agent.listed("sinks")
-                new_sink = next(f"k{i}" for i in range(1, len(sinks) + 2) if f"k{i}" not in sinks)
+                taken = set(sinks)
+                new_sink = next(f"k{i}" for i in range(1, len(sinks) + 2) if f"k{i}" not in taken)
                 self.out.error(
                     f"channel '{name}' is written by source {sources} but no sink reads it: once it is full every put "
                     "fails, so the source stalls (or, for an optional channel, drops those events)",
