@@ -33,7 +33,15 @@ log = logging.getLogger(__name__)
 
 
 def _make(plan: ComponentPlan, agent_name: str = "agent") -> object:
-    component = plan.cls(plan.name, plan.settings)
+    """Build a component; a ConfigError from its constructor names where it is configured
+    (``file:line: ...``). (The loader builds every component first, so this happens only
+    when a constructor's verdict changed between validation and start.)"""
+    try:
+        component = plan.cls(plan.name, plan.settings)
+    except ConfigError as exc:
+        if plan.origin and not str(exc).startswith(plan.origin):
+            raise ConfigError(f"{plan.origin}: {exc}", exc.diagnostics) from exc
+        raise
     component.agent_name = agent_name
     return component
 
