@@ -802,6 +802,9 @@ def describe_document(cls: Any, report: PluginReport) -> dict[str, Any]:
     }
 
 
+JAVA_LONG_MAX = 2**63 - 1
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -830,7 +833,7 @@ def _describe_text(doc: dict[str, Any]) -> str:
             flags.append("secret")
         if s["minimum"] is not None:
             flags.append(f">= {_number(s['minimum'])}")
-        if s["maximum"] is not None:
+        if s["maximum"] is not None and s["maximum"] != JAVA_LONG_MAX:  # Java's long: every whole number's default bound
             flags.append(f"<= {_number(s['maximum'])}")
         lines.append(f"    {s['key']}  ({', '.join(flags)})")
         if s["doc"]:
