@@ -28,8 +28,15 @@ allows: the test points ``HADOOP_CONF_DIR`` at a ``core-site.xml`` with ``fs.def
 
 from __future__ import annotations
 
+import builtins
+import io
+import os
 import re
+import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -87,8 +94,44 @@ def test_corpus_is_complete() -> None:
     assert installed <= names, f"the corpus needs flafka-kafka and flafka-hdfs installed; found {sorted(names)}"
 
 
+@pytest.fixture
+def no_side_effects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation builds every component; constructors must not write files, create
+    directories, connect or start threads (reading a config file is fine). Each of those
+    fails the example here (the loader reports the exception as a refused setting)."""
+
+    def forbidden(what: str) -> Callable[..., Any]:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"a constructor did I/O during validation: {what}{args[:2]}")
+
+        return refuse
+
+    real_open = builtins.open
+
+    def read_only_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if any(flag in mode for flag in "wax+"):
+            raise AssertionError(f"a constructor opened {file!r} for writing during validation")
+        return real_open(file, mode, *args, **kwargs)
+
+    real_os_open = os.open
+
+    def read_only_os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise AssertionError(f"a constructor opened {path!r} for writing during validation")
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_open)
+    monkeypatch.setattr(io, "open", read_only_open)
+    monkeypatch.setattr(os, "open", read_only_os_open)
+    for name in ("mkdir", "makedirs", "rename", "replace", "remove", "unlink"):
+        monkeypatch.setattr(os, name, forbidden(f"os.{name}"))
+    monkeypatch.setattr(socket.socket, "connect", forbidden("socket.connect"))
+    monkeypatch.setattr(socket, "create_connection", forbidden("socket.create_connection"))
+    monkeypatch.setattr(threading.Thread, "start", forbidden("Thread.start"))
+
+
 @pytest.mark.parametrize("path", _cases())
-def test_guide_example(path: Path) -> None:
+def test_guide_example(path: Path, no_side_effects: None) -> None:
     expect, arg, _ = _header(path)
     result = CliRunner().invoke(main, ["validate", "-f", str(path)])
     out = result.output
