@@ -66,6 +66,17 @@ def test_validate_exit_2_when_invalid_missing_or_bad_flag(tmp_path: Path) -> Non
         assert_no_traceback(proc)
 
 
+def test_describe_and_migrate_exit_0_or_2(tmp_path: Path) -> None:
+    assert flafka("describe", "memory").returncode == 0
+    unknown = flafka("describe", "memroy")
+    assert unknown.returncode == 2 and "did you mean 'memory'" in unknown.stderr
+    assert flafka("migrate", conf(tmp_path, GOOD)).returncode == 0
+    missing = flafka("migrate", str(tmp_path / "nope.conf"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    for proc in (unknown, missing):
+        assert_no_traceback(proc)
+
+
 def test_agent_exit_2_for_a_value_a_constructor_refuses_with_its_line(tmp_path: Path) -> None:
     """spooldir refuses inputCharset = UTF-16 in its constructor: validate reports it on
     its line, and the agent exits 2 before starting anything."""
