@@ -209,6 +209,16 @@ def _convert(setting: Setting, raw: str) -> tuple[Any, str | None]:
     return value, None
 
 
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[+*](?:[^()\\]|\\.)*\)[+*{]")
+
+
+def nested_quantifier(pattern: str) -> str:
+    """The first ``(...+...)+``-like part of a regular expression (a quantified group whose
+    body is quantified too, the usual cause of catastrophic backtracking), or ''."""
+    m = _NESTED.search(pattern)
+    return m.group(0) if m else ""
+
+
 def _short(text: str) -> str:
     """A value short enough to quote in a message (a 400-digit number is cut)."""
     return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
@@ -314,6 +324,16 @@ class Schema:
                     value = None if s.required else s.default
                 else:
                     explicit.add(s.key)
+                    if s.kind == "regex" and nested_quantifier(value):
+                        problems.append(
+                            Problem(
+                                s.key,
+                                f"'{_short(value)}' repeats a group that itself repeats ('{nested_quantifier(value)}'): "
+                                "matching can take exponential time on some inputs (catastrophic backtracking)",
+                                "rewrite it without a quantifier on a quantified group, e.g. (ab)+ instead of (a+b?)+",
+                                "warning",
+                            )
+                        )
                 values[s.key] = value
             elif s.required:
                 problems.append(Problem(s.key, f"required key '{s.key}' is missing", f"add {s.key} = <{s.doc or s.kind}>"))
