@@ -6,7 +6,9 @@ Each file was written for this test from the guide's example (the section and li
 its first comment) with the same component types, keys and values; where the guide shows
 only part of an agent, the lines after ``# added`` complete it with ``seq`` sources,
 ``memory`` channels and ``null`` sinks, or with the types the surrounding text names. The
-second comment says what flafka must do:
+``table_*`` files set every key a property table of the guide documents for a type flafka
+implements (Flume's default values), so a documented key flafka does not read is caught.
+The ``# expect:`` comment says what flafka must do:
 
 - ``# expect: valid``: ``flafka validate`` exits 0;
 - ``# expect: missing TYPE``: exit 2, a diagnostic names ``TYPE`` and says it is not
