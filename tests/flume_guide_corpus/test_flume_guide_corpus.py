@@ -5,7 +5,8 @@ refuse every other one naming the missing type and saying it is not implemented 
 Each file was written for this test from the guide's example (the section and line are in
 its first comment) with the same component types, keys and values; where the guide shows
 only part of an agent, the lines after ``# added`` complete it with ``seq`` sources,
-``memory`` channels and ``null`` sinks, or with the types the surrounding text names. The
+``memory`` channels and ``null`` sinks (the example's own names are kept, and a type the
+example states is never replaced). The
 ``table_*`` files set every key a property table of the guide documents for a type flafka
 implements (Flume's default values), so a documented key flafka does not read is caught.
 The ``# expect:`` comment says what flafka must do:
@@ -15,9 +16,10 @@ The ``# expect:`` comment says what flafka must do:
   implemented in flafka yet;
 - ``# expect: custom CLASS``: a user's own Java class (the guide's "Custom ..." sections):
   exit 2 naming the class and saying Java components are not implemented;
-- ``# expect: refused KEY``: the guide itself misspells a key (``kafka.flumeBatchSize``,
-  ``filePrefix`` without ``hdfs.``), which Flume ignores silently; flafka refuses it
-  naming the key, since the pipeline would not do what the line says.
+- ``# expect: refused KEY``: the guide itself misspells a key (``filePrefix`` without
+  ``hdfs.`` in "Flume Interceptors"), which Flume ignores silently; flafka refuses it
+  naming the key, since the pipeline would not do what the line says. (The Kafka sink
+  example's ``kafka.flumeBatchSize`` is read as ``flumeBatchSize`` with a warning.)
 
 ``# no-warning: KEY`` additionally requires that no warning names ``KEY`` (a key the guide
 documents for 1.11 must not be called an old spelling). ``# xfail: REASON`` marks
