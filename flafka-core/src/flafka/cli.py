@@ -635,6 +635,7 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
     """
     props = parse_defines(defines)
     runtime_properties(props)
+    _validate_logging()
     report = _report()
     _print_plugin_errors(report)
     files = list(conf_files)
@@ -682,6 +683,18 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
         click.echo(v)
     click.echo(f"{'valid' if ok else 'invalid'}: {_counts(list(seen))}")
     sys.exit(EXIT_OK if ok else EXIT_CONFIG)
+
+
+def _validate_logging() -> None:
+    """Warnings logged during validation go to stderr, except what a constructor logs while
+    the loader builds it: that is reported as a diagnostic with its file and line."""
+    from flafka.config.loader import BUILDING
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(lambda record: not BUILDING.get())
+    logging.getLogger().addHandler(handler)
 
 
 def _n(count: int, word: str) -> str:

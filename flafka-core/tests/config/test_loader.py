@@ -663,3 +663,22 @@ def test_oversized_file_is_refused_unread(tmp_path: Path, registry: Registry, mo
     path = write(tmp_path, minimal() + "# padding\n" * 20)
     d = only(load_config([path], "a", registry, env={}), "config files are read up to 100 bytes")
     assert d.is_error
+
+
+def test_constructor_warnings_become_diagnostics_on_their_line(tmp_path: Path, registry: Registry) -> None:
+    import logging
+
+    class Chatty(Sink):
+        type_name = "chatty"
+        settings_schema = Schema(Setting("oldKey", "int", None))
+
+        def __init__(self, name: str, settings: Settings) -> None:
+            super().__init__(name, settings)
+            logging.getLogger("flafka.test.chatty").warning("sink '%s': oldKey is obsolete; remove it", name)
+
+    registry.add(Chatty, "test")
+    result = load(tmp_path, minimal(**{"a.sinks.k.type": "chatty", "a.sinks.k.oldKey": "3"}), registry)
+    d = only(result, "oldKey is obsolete")
+    assert d.severity == "warning" and (d.line, d.key) == (9, "a.sinks.k.oldKey")
+    assert d.message == "sink 'k': oldKey is obsolete; remove it"
+    assert result.plan is not None

@@ -15,10 +15,13 @@ start.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -555,33 +558,50 @@ class _AgentValidator:
             self.build(gplan.processor, "sinkgroups", name, "processor.", f"sink group '{name}' processor")
 
     def build(self, plan: ComponentPlan, section: str, name: str, sub: str, label: str = "") -> None:
+        """Call one constructor; its exception is an error and each warning it logs a
+        warning, on the line of the key the message names (the ``type`` line otherwise)."""
         if id(plan.settings) in self.unbuildable:
             return
         kind = section[:-1] if section != "sinkgroups" else "sink group"
         label = label or f"{kind} '{name}'"
+        capture = _LogCapture()
+        root = logging.getLogger()
+        root.addHandler(capture)
+        building = BUILDING.set(True)
         try:
             plan.cls(plan.name, plan.settings)
         except Exception as exc:  # a constructor's refusal, whatever its type, is a diagnostic
-            comp = self.agent.component(section, name)
-            props = {k[len(sub) :]: loc for k, loc in comp.props.items() if k.startswith(sub)} if comp else {}
             text = str(exc).strip() or type(exc).__name__
-            for prefix in (f"{label}: ", f"{kind} '{name}': "):
-                if text.startswith(prefix):
-                    text = text[len(prefix) :]
-                    break
             suggestion = ""
             if not isinstance(exc, ConfigError):
                 text = f"the settings are refused by the '{plan.type_name}' type ({type(exc).__name__}: {text})"
                 suggestion = (
                     f"check the values of {label}; if they are right, report this to the maintainers of the '{plan.type_name}' type"
                 )
-            loc, rel = _mentioned(text, props, plan.cls)
-            fallback = comp.props.get("type") if comp and not sub else None
-            if loc is None and comp is not None:
-                loc = props.get("type") or fallback or comp.first
-            if loc is not None and rel and (looks_secret(rel) or _is_secret(plan.cls, rel)):
-                text = _mask(text, loc.value)
-            self.out.error(f"{label}: {text}", loc, key=self.key(section, name, sub + rel) if rel else "", suggestion=suggestion)
+            self.built_problem("error", text, suggestion, plan, section, name, sub, label)
+        finally:
+            BUILDING.reset(building)
+            root.removeHandler(capture)
+        for text in capture.messages:
+            self.built_problem("warning", text, "", plan, section, name, sub, label)
+
+    def built_problem(
+        self, severity: Severity, text: str, suggestion: str, plan: ComponentPlan, section: str, name: str, sub: str, label: str
+    ) -> None:
+        kind = section[:-1] if section != "sinkgroups" else "sink group"
+        for prefix in (f"{label}: ", f"{kind} '{name}': "):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+                break
+        comp = self.agent.component(section, name)
+        props = {k[len(sub) :]: loc for k, loc in comp.props.items() if k.startswith(sub)} if comp else {}
+        loc, rel = _mentioned(text, props, plan.cls)
+        fallback = comp.props.get("type") if comp and not sub else None
+        if loc is None and comp is not None:
+            loc = props.get("type") or fallback or comp.first
+        if loc is not None and rel and (looks_secret(rel) or _is_secret(plan.cls, rel)):
+            text = _mask(text, loc.value)
+        self.out.add(severity, f"{label}: {text}", loc, key=self.key(section, name, sub + rel) if rel else "", suggestion=suggestion)
 
     def config_filters(self) -> None:
         """Flume 1.9+ config filters are not implemented: a value that uses one
@@ -1039,6 +1059,28 @@ class _AgentValidator:
                 suggestion=f"list them with {self.a}.sources = <names> and {self.a}.sinks = <names>"
                 + (f" ({self.stray_hint('sources', '', None)})" if self.stray_hint("sources", "", None) else ""),
             )
+
+
+BUILDING: ContextVar[bool] = ContextVar("flafka_config_building", default=False)
+"""True while the loader calls a constructor: what it logs becomes a diagnostic, so a
+console handler may drop it (``flafka validate`` does)."""
+
+
+class _LogCapture(logging.Handler):
+    """Collects the warnings a constructor logs on this thread (other threads of a running
+    agent log on as usual)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            try:
+                self.messages.append(record.getMessage())
+            except Exception:  # a malformed log call must not break validation
+                self.messages.append(str(record.msg))
 
 
 def _is_secret(cls: type[Component], key: str) -> bool:
