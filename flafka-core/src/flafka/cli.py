@@ -166,12 +166,15 @@ def setup_logging(props: Mapping[str, str]) -> list[str]:
             notes.append(f"unknown log appender '{appender}' in -Dflume.root.logger; use console or LOGFILE")
     if not handlers:
         handlers.append(logging.StreamHandler(sys.stderr))
+    from flafka.config.diagnostics import not_building
+
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     formatter = logging.Formatter(LOG_FORMAT)
     for h in handlers:
         h.setFormatter(formatter)
+        h.addFilter(not_building)  # what constructors log while the loader builds them is a diagnostic
         root.addHandler(h)
     root.setLevel(level)
     return notes
@@ -688,12 +691,12 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
 def _validate_logging() -> None:
     """Warnings logged during validation go to stderr, except what a constructor logs while
     the loader builds it: that is reported as a diagnostic with its file and line."""
-    from flafka.config.loader import BUILDING
+    from flafka.config.diagnostics import not_building
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(lambda record: not BUILDING.get())
+    handler.addFilter(not_building)
     logging.getLogger().addHandler(handler)
 
 

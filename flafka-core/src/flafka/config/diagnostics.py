@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,3 +43,13 @@ def printable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+BUILDING: ContextVar[bool] = ContextVar("flafka_config_building", default=False)
+"""True while the loader calls a component's constructor: what the constructor logs
+becomes a diagnostic, so console handlers drop it (see :func:`not_building`)."""
+
+
+def not_building(record: object) -> bool:
+    """A logging filter: False for records logged while the loader builds a component."""
+    return not BUILDING.get()

@@ -21,13 +21,12 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from flafka.component import Component
-from flafka.config.diagnostics import Diagnostic
+from flafka.config.diagnostics import BUILDING, Diagnostic
 from flafka.config.flume_types import missing_advice, missing_type
 from flafka.config.grammar import MAX_LISTED, SECTIONS, Grammar, Located, RawAgent, RawComponent, parse_keys
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkGroupPlan, SinkPlan, SourcePlan
@@ -1059,11 +1058,6 @@ class _AgentValidator:
                 suggestion=f"list them with {self.a}.sources = <names> and {self.a}.sinks = <names>"
                 + (f" ({self.stray_hint('sources', '', None)})" if self.stray_hint("sources", "", None) else ""),
             )
-
-
-BUILDING: ContextVar[bool] = ContextVar("flafka_config_building", default=False)
-"""True while the loader calls a constructor: what it logs becomes a diagnostic, so a
-console handler may drop it (``flafka validate`` does)."""
 
 
 class _LogCapture(logging.Handler):
