@@ -71,6 +71,7 @@ class KafkaChannel(Channel):
     type_name = "kafka"
     aliases = ("org.apache.flume.channel.kafka.KafkaChannel",)
     durable = True
+    needs_sink = False  # with no sink it writes events to the topic for other consumers (Flume's documented use)
     summary = "Durable channel stored in a Kafka topic (librdkafka)"
     settings_schema = Schema(
         Setting("kafka.bootstrap.servers", "str", None, "(required) host:port,... of Kafka brokers", legacy=("brokerList",), since="1.7"),
