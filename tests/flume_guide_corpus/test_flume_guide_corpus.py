@@ -21,6 +21,10 @@ The ``# expect:`` comment says what flafka must do:
   naming the key, since the pipeline would not do what the line says. (The Kafka sink
   example's ``kafka.flumeBatchSize`` is read as ``flumeBatchSize`` with a warning.)
 
+- ``# expect: unsupported KEY``: a Flume feature flafka does not implement on purpose
+  (file-channel encryption): exit 2 naming the key, saying it is not supported and what
+  to do instead.
+
 ``# no-warning: KEY`` additionally requires that no warning names ``KEY`` (a key the guide
 documents for 1.11 must not be called an old spelling). ``# xfail: REASON`` marks
 examples that need work other helpers do at the same time (the reason names the item);
@@ -156,6 +160,8 @@ def test_guide_example(path: Path, no_side_effects: None) -> None:
     elif expect == "custom":
         hits = [e for e in errors if f"'{arg}'" in e and "Java class" in e and "not implemented in flafka" in e]
         assert hits, f"no error names the Java class '{arg}':\n{out}"
+    elif expect == "unsupported":
+        assert any(f"{arg}:" in e and "not supported" in e for e in errors), out
     elif expect == "refused":
         assert any(f"{arg}:" in e and "unknown key" in e for e in errors), out
     else:  # pragma: no cover - a typo in a corpus file
