@@ -74,7 +74,7 @@ def test_describe_source_shows_every_key(version: str) -> None:
         "class: flafka_example_jsonl.source.JsonLinesSource",
         "framework keys: channels (required)",
         "positionFile  (str, default '')",
-        "writePosInterval  (int, default '3000', >= 0)",
+        "writePosInterval  (int, default '3000', >= 0, <= 2147483647)",
     ):
         assert expected in run.stdout, f"{expected!r} missing from:\n{run.stdout}"
 
