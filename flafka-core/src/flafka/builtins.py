@@ -15,6 +15,8 @@ MODULES = (
     "flafka.channels.memory",
     "flafka.sources.seq",
     "flafka.sources.spooldir",
+    "flafka.sources.netcat",
+    "flafka.sources.netcatudp",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",
