@@ -17,6 +17,7 @@ MODULES = (
     "flafka.sources.spooldir",
     "flafka.sources.netcat",
     "flafka.sources.netcatudp",
+    "flafka.sources.exec",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",
