@@ -18,6 +18,7 @@ MODULES = (
     "flafka.sources.netcat",
     "flafka.sources.netcatudp",
     "flafka.sources.exec",
+    "flafka.sources.syslog",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",
