@@ -19,6 +19,7 @@ MODULES = (
     "flafka.sources.netcatudp",
     "flafka.sources.exec",
     "flafka.sources.syslog",
+    "flafka.sources.syslogmultiport",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",
