@@ -20,6 +20,7 @@ MODULES = (
     "flafka.sources.exec",
     "flafka.sources.syslog",
     "flafka.sources.syslogmultiport",
+    "flafka.sources.http",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",
