@@ -45,6 +45,8 @@ def final_files(url: str, directory: str) -> list[str]:
     """Final-named files under ``directory`` (recursively), in the order they were named."""
     c = client(url)
     out = []
+    if c.status(directory, strict=False) is None:  # nothing uploaded yet
+        return out
     for root, _, files in c.walk(directory):
         out += [f"{root}/{f}" for f in files if not f.endswith(".tmp")]
     return sorted(out, key=lambda p: (p.rsplit("/", 1)[0], int(p.rsplit(".", 1)[-1]) if p.rsplit(".", 1)[-1].isdigit() else p))

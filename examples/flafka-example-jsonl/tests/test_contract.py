@@ -1,9 +1,11 @@
-"""The jsonl sink against the test kit's SinkContract: every check the built-in sinks pass."""
+"""The jsonl sink against the test kit's SinkContract and the jsonl source against its
+SourceContract: every check the built-in components pass."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -11,9 +13,12 @@ from pathlib import Path
 
 import pytest
 from flafka import Event, Sink
-from flafka_testkit.contracts import SinkCapabilities, SinkContract
+from flafka_testkit.contracts import SinkCapabilities, SinkContract, SourceCapabilities, SourceContract
 
 from flafka_example_jsonl.sink import JsonLinesSink
+from flafka_example_jsonl.source import JsonLinesSource
+
+_files = itertools.count(1)
 
 
 def read_jsonl(directory: Path, prefix: str = "events") -> list[Event]:
@@ -61,3 +66,34 @@ class TestJsonLinesSink(SinkContract):
         finally:
             directory.unlink()
             os.rename(away, directory)
+
+
+def write_jsonl(directory: Path, bodies: list[bytes], prefix: str = "events") -> Path:
+    """A new file in the sink's format (encoded here, not by the sink's code), renamed into
+    place whole, named to sort after every file written before it."""
+    lines = []
+    for body in bodies:
+        try:
+            record = {"headers": {}, "body": body.decode("utf-8"), "body_encoding": "utf-8"}
+        except UnicodeDecodeError:
+            record = {"headers": {}, "body": base64.b64encode(body).decode("ascii"), "body_encoding": "base64"}
+        lines.append(json.dumps(record).encode() + b"\n")
+    path = directory / f"{prefix}-1700000000000-{next(_files):06d}.jsonl"
+    tmp = directory / f".{path.name}.tmp"
+    tmp.write_bytes(b"".join(lines))
+    tmp.rename(path)
+    return path
+
+
+class TestJsonLinesSource(SourceContract):
+    source_class = JsonLinesSource
+    capabilities = SourceCapabilities(replayable=True, settle_seconds=0.5)
+
+    @pytest.fixture
+    def source_settings(self, tmp_path: Path) -> dict[str, str]:
+        directory = tmp_path / "in"
+        directory.mkdir()
+        return {"directory": str(directory), "batchSize": "100", "positionFile": str(tmp_path / "state" / "position.json")}
+
+    def produce(self, settings: dict[str, str], bodies: list[bytes]) -> None:
+        write_jsonl(Path(settings["directory"]), bodies)

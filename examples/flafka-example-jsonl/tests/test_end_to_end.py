@@ -1,5 +1,6 @@
-"""A real agent process: seq -> memory -> jsonl from a Flume-style config, run with
-`python -m flafka agent ... --exit-when-drained`, then the files checked."""
+"""Real agent processes from Flume-style configs, run with `python -m flafka agent ...
+--exit-when-drained`, then the files checked: seq -> memory -> jsonl sink, and jsonl
+source -> memory -> jsonl sink (a copy), run twice: the second run copies nothing."""
 
 from __future__ import annotations
 
@@ -76,3 +77,44 @@ def test_bad_config_is_refused_with_the_key_named(tmp_path: Path, old: str, new:
     for text in expected:
         assert text in run.stderr, f"{text!r} missing from:\n{run.stderr}"
     assert not (tmp_path / "out").exists()
+
+
+COPY = """\
+# jsonl source -> memory -> jsonl sink: copies one directory of jsonl files to another
+agent.sources = in
+agent.channels = mem
+agent.sinks = out
+
+agent.sources.in.type = jsonl
+agent.sources.in.directory = {source}
+agent.sources.in.prefix = seq
+agent.sources.in.positionFile = {position}
+agent.sources.in.batchSize = 200
+agent.sources.in.channels = mem
+
+agent.channels.mem.type = memory
+agent.channels.mem.capacity = 10000
+agent.channels.mem.transactionCapacity = 500
+
+agent.sinks.out.type = jsonl
+agent.sinks.out.channel = mem
+agent.sinks.out.directory = {target}
+agent.sinks.out.batchSize = 500
+"""
+
+
+def test_jsonl_source_copies_every_event_once_and_a_rerun_copies_nothing(tmp_path: Path) -> None:
+    first = run_agent(tmp_path, CONFIG.format(total=5000, directory=tmp_path / "a", roll_size=50_000))
+    assert first.returncode == 0, first.stderr
+    position = tmp_path / "state" / "copy.position.json"
+    conf = COPY.format(source=tmp_path / "a", position=position, target=tmp_path / "b")
+    copy = run_agent(tmp_path, conf)
+    assert copy.returncode == 0, f"agent exited {copy.returncode}:\n{copy.stdout}\n{copy.stderr}"
+    records = [json.loads(line) for p in sorted((tmp_path / "b").iterdir()) for line in p.read_text("utf-8").splitlines()]
+    assert [r["body"] for r in records] == [str(i) for i in range(5000)]
+    newest = sorted((tmp_path / "a").iterdir())[-1]
+    assert json.loads(position.read_text()) == {"file": newest.name, "offset": newest.stat().st_size}
+    again = run_agent(tmp_path, conf)
+    assert again.returncode == 0, again.stderr
+    rerun = [line for p in sorted((tmp_path / "b").iterdir()) for line in p.read_text("utf-8").splitlines()]
+    assert len(rerun) == 5000, "the second run delivered again what the first delivered"

@@ -29,7 +29,7 @@ def version() -> str:
         pytest.fail(f"{DIST} is not installed in this environment; run: pip install -e examples/flafka-example-jsonl")
 
 
-def test_plugins_lists_the_jsonl_sink_with_distribution_and_version(version: str) -> None:
+def test_plugins_lists_the_jsonl_sink_and_source_with_distribution_and_version(version: str) -> None:
     run = flafka("plugins", "--json")
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
@@ -39,7 +39,8 @@ def test_plugins_lists_the_jsonl_sink_with_distribution_and_version(version: str
     assert (plugin["distribution"], plugin["version"]) == (DIST, version)
     assert plugin["hooks"] == ["flafka_register_components"]
     assert [c["type"] for c in plugin["components"]["sink"]] == ["jsonl"]
-    assert plugin["components"]["sink"][0]["summary"]
+    assert [c["type"] for c in plugin["components"]["source"]] == ["jsonl"]
+    assert plugin["components"]["sink"][0]["summary"] and plugin["components"]["source"][0]["summary"]
     assert not [e for e in doc["errors"] if e["plugin"] == "jsonl"]
 
 
@@ -47,11 +48,11 @@ def test_plugins_text_output_names_the_distribution(version: str) -> None:
     run = flafka("plugins", FLAFKA_PLUGINS="builtins,jsonl")
     assert run.returncode == 0, run.stderr
     assert f"jsonl  ({DIST} {version})" in run.stdout
-    assert "    jsonl\n" in run.stdout
+    assert "  sources:\n    jsonl\n  sinks:\n    jsonl\n" in run.stdout
 
 
 def test_describe_shows_every_key(version: str) -> None:
-    run = flafka("describe", "jsonl", FLAFKA_PLUGINS="builtins,jsonl")
+    run = flafka("describe", "jsonl", "--kind", "sink", FLAFKA_PLUGINS="builtins,jsonl")
     assert run.returncode == 0, run.stderr
     for expected in (
         "jsonl (sink)",
@@ -65,14 +66,29 @@ def test_describe_shows_every_key(version: str) -> None:
         assert expected in run.stdout, f"{expected!r} missing from:\n{run.stdout}"
 
 
+def test_describe_source_shows_every_key(version: str) -> None:
+    run = flafka("describe", "jsonl", "--kind", "source", FLAFKA_PLUGINS="builtins,jsonl")
+    assert run.returncode == 0, run.stderr
+    for expected in (
+        "jsonl (source)",
+        "class: flafka_example_jsonl.source.JsonLinesSource",
+        "framework keys: channels (required)",
+        "positionFile  (str, default '')",
+        "writePosInterval  (int, default '3000', >= 0)",
+    ):
+        assert expected in run.stdout, f"{expected!r} missing from:\n{run.stdout}"
+
+
 def test_describe_json_matches_the_schema(version: str) -> None:
     from flafka_example_jsonl.sink import JsonLinesSink
+    from flafka_example_jsonl.source import JsonLinesSource
 
-    run = flafka("describe", "jsonl", "--json", FLAFKA_PLUGINS="builtins,jsonl")
-    assert run.returncode == 0, run.stderr
-    doc = json.loads(run.stdout)
-    assert doc["class"] == "flafka_example_jsonl.sink.JsonLinesSink"
-    assert [s["key"] for s in doc["settings"]] == JsonLinesSink.settings_schema.known_keys()
+    for kind, cls in (("sink", JsonLinesSink), ("source", JsonLinesSource)):
+        run = flafka("describe", "jsonl", "--kind", kind, "--json", FLAFKA_PLUGINS="builtins,jsonl")
+        assert run.returncode == 0, run.stderr
+        doc = json.loads(run.stdout)
+        assert doc["class"] == f"{cls.__module__}.{cls.__name__}"
+        assert [s["key"] for s in doc["settings"]] == cls.settings_schema.known_keys()
 
 
 def test_disabling_the_plugin_hides_it() -> None:

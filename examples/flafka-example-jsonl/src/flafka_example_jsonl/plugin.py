@@ -12,5 +12,6 @@ from flafka import Component, hookimpl
 @hookimpl
 def flafka_register_components() -> list[type[Component]]:
     from flafka_example_jsonl.sink import JsonLinesSink
+    from flafka_example_jsonl.source import JsonLinesSource
 
-    return [JsonLinesSink]
+    return [JsonLinesSink, JsonLinesSource]

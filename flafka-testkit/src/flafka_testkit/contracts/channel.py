@@ -22,6 +22,7 @@ from flafka.channel import Channel
 from flafka.errors import ChannelError
 from flafka.event import Event
 from flafka.metrics.counters import ChannelCounter
+from flafka_testkit.contracts.guards import build_without_io
 from flafka_testkit.contracts.harness import build
 
 
@@ -58,6 +59,11 @@ class ChannelContract:
     def test_settings_parse_without_errors(self, channel_settings: dict[str, str]) -> None:
         _, problems = self.channel_class.settings_schema.parse(channel_settings)
         assert [p for p in problems if p.severity == "error"] == []
+
+    def test_construction_does_no_file_io(self, channel_settings: dict[str, str]) -> None:
+        """``check_settings`` and ``__init__`` open, create and list nothing (open a data
+        directory in ``start``): ``flafka validate`` builds every component."""
+        build_without_io(self.channel_class, "contract-channel", channel_settings)
 
     def test_put_commit_then_take_in_order(self, channel: Channel) -> None:
         for start in (0, 10, 20):

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flafka.ack import AckTracker
+from flafka.ack import AckToken, AckTracker
 from flafka.channels.memory import MemoryChannel
 from flafka.component import Component
 from flafka.event import Event
@@ -83,7 +83,17 @@ class SourceHarness:
         source.acks = AckTracker()
         selector = make(ReplicatingChannelSelector, "selector")
         selector.bind({self.channel.name: self.channel})
-        source.processor = ChannelProcessor(selector, [], source.counter, acknowledgements=acknowledgements and source.replayable)
+        processor = ChannelProcessor(selector, [], source.counter, acknowledgements=acknowledgements and source.replayable)
+        source.processor = processor
+        self.batch_sizes: list[int] = []
+        """The size of every batch the source handed to ``process_batch``."""
+        real = processor.process_batch
+
+        def process_batch(events: list[Event], token: AckToken | None = None) -> None:
+            self.batch_sizes.append(len(events))
+            real(events, token)
+
+        processor.process_batch = process_batch  # type: ignore[method-assign]
 
     def poll(self, until: Callable[[], bool], timeout: float = 20.0) -> bool:
         """Call ``process()`` (pollable sources) until ``until()`` or timeout."""

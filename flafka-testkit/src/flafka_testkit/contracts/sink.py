@@ -16,6 +16,7 @@ Opting out of a check is explicit: ``opt_out = {"test_headers_are_kept": "why"}`
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
 from flafka.runtime import SinkFailure
 from flafka.sink import BatchOutcome, Sink, Written
+from flafka_testkit.contracts.guards import build_without_io
 from flafka_testkit.contracts.harness import SinkHarness, build, put
 
 
@@ -50,6 +52,26 @@ class SinkCapabilities:
     """Keys whose values must be masked wherever settings are shown."""
     readable: bool = True
     """read_back works (False for sinks that discard, like ``null``)."""
+    atomic_batches: bool = True
+    """A ``write`` that fails (raises, or names events in ``BatchOutcome.failed``) leaves
+    none of those events visible at the destination. False declares at-least-once partial
+    visibility: part of a failed batch may be visible, and it is delivered again when the
+    runtime retries it (duplicates, never loss) — say so in your README."""
+
+
+class UnreadableEvent(Event):
+    """An event whose body cannot be read (every access raises ``OSError(EIO)``): put in
+    the middle of a batch, it makes ``write`` fail midway, as a destination that fills up
+    or drops the connection half way through would."""
+
+    __slots__ = ()
+
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
+        self._headers = headers
+
+    @property
+    def body(self) -> bytes:  # type: ignore[override]
+        raise OSError(errno.EIO, "injected failure midway through the batch (SinkContract)")
 
 
 def _inject(sink: Sink, write: Callable[[list[Event]], BatchOutcome | None]) -> None:
@@ -133,6 +155,11 @@ class SinkContract:
         monkeypatch.setattr(socket.socket, "connect", refuse)
         monkeypatch.setattr(socket, "create_connection", refuse)
         build(self.sink_class, "contract-sink", sink_settings)
+
+    def test_construction_does_no_file_io(self, sink_settings: dict[str, str]) -> None:
+        """``check_settings`` and ``__init__`` open, create and list nothing (open files
+        in ``start`` or at the first ``write``): ``flafka validate`` builds every component."""
+        build_without_io(self.sink_class, "contract-sink", sink_settings)
 
     def test_stop_is_idempotent_and_bounded(self, sink_settings: dict[str, str]) -> None:
         sink = build(self.sink_class, "contract-sink", sink_settings)
@@ -253,3 +280,44 @@ class SinkContract:
         assert harness.channel.is_empty()
         got = {e.body for e in self.read_back(sink)}
         assert {e.body for e in events} <= got
+
+    def test_failed_batch_leaves_nothing_visible(self, sink: Sink) -> None:
+        """``write`` fails midway through a batch (its middle event cannot be read). Events
+        it reports failed — all of them when it raises — must not be visible at the
+        destination, since the runtime delivers them again; then the batch is retried and
+        every event arrives exactly once. ``atomic_batches=False`` declares that part of
+        a failed batch may be visible (at-least-once): then every event arrives at least once."""
+        if not self.capabilities.readable:
+            pytest.skip("capabilities.readable is False: nothing can be read back")
+        harness: SinkHarness = sink.harness  # type: ignore[attr-defined]
+        n = min(sink.batch_size(), 20)
+        if n < 3:
+            pytest.skip(f"batchSize {n}: a batch too small to fail midway")
+        events = self._events(n)
+        bad = n // 2
+        batch = [*events[:bad], UnreadableEvent(events[bad].headers), *events[bad + 1 :]]
+        try:
+            outcome = sink.write(batch)
+        except Exception:
+            failed = list(range(n))
+        else:
+            assert outcome is not None, f"write returned None (all delivered) although event {bad} of {n} could not be read"
+            failed = sorted(outcome.failed)
+            assert bad in failed, f"write reported event {bad} delivered although its body could not be read"
+        visible = {e.body for e in self.read_back(sink)}
+        leaked = [i for i in failed if i != bad and events[i].body in visible]
+        if self.capabilities.atomic_batches:
+            assert not leaked, (
+                f"{len(leaked)} of the {len(failed)} events of a failed write are visible at the destination (indices "
+                f"{leaked[:10]}), and the runtime delivers them again: duplicates. Undo a failed write (truncate, "
+                f"delete, abort), report only the failed events in BatchOutcome.failed, or declare "
+                f"SinkCapabilities(atomic_batches=False) and say so in your README"
+            )
+        put(harness.channel, [events[i] for i in failed])
+        assert harness.drive_until_empty() == [], "the sink did not recover from a failed write"
+        got = self._bodies(self.read_back(sink))
+        want = [e.body for e in events]
+        if self.capabilities.atomic_batches:
+            assert sorted(got) == sorted(want), "after the retry, every event of the batch must be there exactly once"
+        else:
+            assert set(want) <= set(got), "after the retry, every event of the batch must be there"
