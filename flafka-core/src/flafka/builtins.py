@@ -21,6 +21,7 @@ MODULES = (
     "flafka.sources.syslog",
     "flafka.sources.syslogmultiport",
     "flafka.sources.http",
+    "flafka.sources.taildir",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",

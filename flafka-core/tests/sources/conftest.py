@@ -16,15 +16,16 @@ from flafka.source import Source
 from flafka.testing import make
 
 
-def wire(source: Source, capacity: int = 1000, tx: int = 100) -> MemoryChannel:
-    """Attach ``source`` to a fresh memory channel (keep-alive 0) as the agent would."""
+def wire(source: Source, capacity: int = 1000, tx: int = 100, acknowledgements: bool = True) -> MemoryChannel:
+    """Attach ``source`` to a fresh memory channel (keep-alive 0) as the agent would
+    (acknowledgements apply to replayable sources only, as in the agent)."""
     channel = make(MemoryChannel, "c1", capacity=capacity, transactionCapacity=tx, **{"keep-alive": 0})
     channel.start()
     source.counter = SourceCounter(source.name, source.type_name)
     source.acks = AckTracker()
     selector = make(ReplicatingChannelSelector, "selector")
     selector.bind({"c1": channel})
-    source.processor = ChannelProcessor(selector, [], source.counter, acknowledgements=False)
+    source.processor = ChannelProcessor(selector, [], source.counter, acknowledgements=acknowledgements and source.replayable)
     return channel
 
 
