@@ -134,6 +134,11 @@ class HttpSource(EventDrivenSource):
         self._delivery: Delivery | None = None
         self._handler: Any = None
 
+    def batch_size(self) -> int:
+        """Most events per ``process_batch`` call: the smallest ``transactionCapacity``
+        of the channels (known once started; this source has no batchSize key)."""
+        return self._delivery.cap if self._delivery is not None else super().batch_size()
+
     @property
     def address(self) -> tuple[str, int]:
         assert self._server is not None, "not started"

@@ -89,6 +89,11 @@ class NetcatSource(EventDrivenSource):
         self._warn = Throttled(log)
         self._delivery: Delivery | None = None
 
+    def batch_size(self) -> int:
+        """Most events per ``process_batch`` call: the smallest ``transactionCapacity``
+        of the channels (known once started; this source has no batchSize key)."""
+        return self._delivery.cap if self._delivery is not None else super().batch_size()
+
     @property
     def address(self) -> tuple[str, int]:
         """The address listened on (the real port when ``port = 0``)."""

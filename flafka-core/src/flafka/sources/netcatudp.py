@@ -82,6 +82,11 @@ class NetcatUdpSource(EventDrivenSource):
         self._warn = Throttled(log)
         self._delivery: Delivery | None = None
 
+    def batch_size(self) -> int:
+        """Most events per ``process_batch`` call: the smallest ``transactionCapacity``
+        of the channels (known once started; this source has no batchSize key)."""
+        return self._delivery.cap if self._delivery is not None else super().batch_size()
+
     @property
     def address(self) -> tuple[str, int]:
         assert self._sock is not None, "not started"

@@ -109,6 +109,11 @@ class _SyslogBase(EventDrivenSource):
         self._delivery: Delivery | None = None
         self._resolver = _Resolver()
 
+    def batch_size(self) -> int:
+        """Most events per ``process_batch`` call: the smallest ``transactionCapacity``
+        of the channels (known once started; this source has no batchSize key)."""
+        return self._delivery.cap if self._delivery is not None else super().batch_size()
+
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
         return check_common(settings)
