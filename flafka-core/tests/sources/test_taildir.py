@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flafka.position import PositionFileError
 from flafka.source import Status
@@ -219,3 +221,22 @@ class TestTaildirContract(SourceContract):
         directory = Path(settings["filegroups.f1"]).parent
         with (directory / "data.log").open("ab") as out:
             out.write(b"".join(b + b"\n" for b in bodies))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=3000), st.integers(min_value=1, max_value=300), st.integers(min_value=1, max_value=50))
+def test_fuzz_every_byte_is_read_once(tmp_path_factory: pytest.TempPathFactory, data: bytes, limit: int, batch: int) -> None:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    (tmp / "logs").mkdir()
+    (tmp / "logs" / "app.log").write_bytes(data)
+    src = _source(tmp, maxLineLength=limit, batchSize=batch, idleTimeout=0)
+    ch = wire(src, capacity=100_000, tx=1000)
+    src.start()
+    for _ in range(len(data) + 3):
+        src.process()
+    events = drain(ch)
+    src.stop()
+    assert all(len(e.body) <= limit for e in events)
+    # every byte but the newlines (and a \r right before one) comes back, in order
+    assert b"".join(e.body for e in events) == data.replace(b"\r\n", b"\n").replace(b"\n", b"")
+    assert sum(1 for _ in events) >= data.count(b"\n")
