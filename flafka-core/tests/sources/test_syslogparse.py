@@ -20,11 +20,18 @@ from flafka.sources.syslogparse import (
 
 @pytest.fixture(autouse=True)
 def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flafka.sources import syslogparse
+
+    def reset() -> None:
+        time.tzset()
+        syslogparse.rfc5424_millis.cache_clear()  # cached under the previous time zone
+        syslogparse._rfc3164_candidates.cache_clear()
+
     monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+    reset()
     yield
     monkeypatch.undo()
-    time.tzset()
+    reset()
 
 
 def one(data: bytes, keep: str | None = None, size: int = 2500) -> tuple[dict[str, str], bytes]:

@@ -20,10 +20,11 @@ nothing is dropped.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flafka.event import Event
 
@@ -49,7 +50,6 @@ RFC3164 = re.compile(
     re.ASCII,
 )
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
-_EPOCH = datetime(1970, 1, 1)
 
 
 def choose_fields_to_keep(value: str | None) -> frozenset[str] | None:
@@ -69,18 +69,33 @@ def choose_fields_to_keep(value: str | None) -> frozenset[str] | None:
 
 
 def _local_millis(y: int, mo: int, d: int, h: int, mi: int, s: int, ms: int = 0) -> int:
-    """Wall time in the local zone -> epoch ms; out-of-range fields roll over (lenient)."""
+    """Wall time in the local zone -> epoch ms; out-of-range fields roll over (lenient).
+    Years ``mktime`` cannot take (0, 9999+) are read as UTC."""
     y += (mo - 1) // 12
     mo = (mo - 1) % 12 + 1
-    return int(time.mktime((y, mo, d, h, mi, s, 0, 0, -1))) * 1000 + ms
+    try:
+        return int(time.mktime((y, mo, d, h, mi, s, 0, 0, -1))) * 1000 + ms
+    except (OverflowError, ValueError):
+        return _utc_millis(y, mo, d, h, mi, s) + ms
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (any year; m in 1..12)."""
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def _utc_millis(y: int, mo: int, d: int, h: int, mi: int, s: int) -> int:
-    base = datetime(y + (mo - 1) // 12, (mo - 1) % 12 + 1, 1)
-    delta = base - _EPOCH + timedelta(days=d - 1, hours=h, minutes=mi, seconds=s)
-    return (delta.days * 86400 + delta.seconds) * 1000
+    """UTC wall time -> epoch ms; out-of-range fields roll over (lenient)."""
+    y, mo = y + (mo - 1) // 12, (mo - 1) % 12 + 1
+    return ((_days_from_civil(y, mo, 1) + d - 1) * 86400 + h * 3600 + mi * 60 + s) * 1000
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc5424_millis(stamp: str) -> int:
     """Flume's RFC 5424 timestamp: with a fraction the zone is ignored (``ss.S`` parses
     first and ignores the rest) and the digits are milliseconds as a number (``.5`` is
@@ -112,18 +127,29 @@ def rfc3164_millis(stamp: str, now_ms: int) -> int | None:
     """Flume's RFC 3164 timestamp (``MMM d HH:mm:ss``): the current UTC year is added,
     then the date is moved a year back when more than a month ahead of now, a year
     forward when more than 11 months behind. None when the month name is unknown."""
+    year = datetime.fromtimestamp(now_ms / 1000, UTC).year
+    found = _rfc3164_candidates(stamp, year)
+    if found is None:
+        return None
+    parsed, minus_month, plus_eleven, year_back, year_on = found
+    if parsed > now_ms and minus_month > now_ms:
+        return year_back
+    if parsed < now_ms and plus_eleven < now_ms:
+        return year_on
+    return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3164_candidates(stamp: str, year: int) -> tuple[int, int, int, int, int] | None:
+    """The parsed date in ``year`` and the four dates the window compares or picks
+    (cached: ``mktime`` costs microseconds)."""
     parts = stamp.replace("  ", " ").split(" ")
     month = _MONTHS.get(parts[0].lower())
     if month is None or len(parts) != 3:
         return None
-    year = datetime.fromtimestamp(now_ms / 1000, UTC).year
     h, mi, s = (int(x) for x in parts[2].split(":"))
     parsed = _local_millis(year, month, int(parts[1]), h, mi, s)
-    if parsed > now_ms and _add_months(parsed, -1) > now_ms:
-        parsed = _add_months(parsed, -12)
-    elif parsed < now_ms and _add_months(parsed, 11) < now_ms:
-        parsed = _add_months(parsed, 12)
-    return parsed
+    return parsed, _add_months(parsed, -1), _add_months(parsed, 11), _add_months(parsed, -12), _add_months(parsed, 12)
 
 
 # -- framing -----------------------------------------------------------------------------
