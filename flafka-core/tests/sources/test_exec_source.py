@@ -97,7 +97,8 @@ def test_stderr_is_not_an_event_and_not_logged_by_default(sources, caplog) -> No
 
 def test_missing_command_is_a_sentence_and_the_source_lives(sources, caplog) -> None:
     src, _ = sources(command="/no/such/command -x")
-    wait_for(lambda: ("command_failed", "receiving") in src.counter.errors, what="the count")
+    wait_for(lambda: "cannot run" in caplog.text, what="the warning")  # logged just after the count
+    assert ("command_failed", "receiving") in src.counter.errors
     assert "cannot run '/no/such/command -x'" in caplog.text and "shell = /bin/sh -c" in caplog.text
 
 
