@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-PACKAGES = ["flafka-core[test]", "flafka-testkit[services,docker]", "flafka-kafka", "examples/flafka-example-jsonl", "flafka-hdfs[snappy]"]
+PACKAGES = [
+    "flafka-core[test,avro]", "flafka-testkit[services,docker]", "flafka-kafka[jks]", "examples/flafka-example-jsonl",
+    "flafka-hdfs[snappy]",
+]  # fmt: skip
 TEST_PATHS = [
     "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "tests",
 ]  # fmt: skip
@@ -27,7 +32,9 @@ def tests(session: nox.Session) -> None:
     pytest's exit code 5 (nothing collected) fails the session like any other non-zero code.
     """
     install(session)
-    session.run("pytest", *TEST_PATHS, *session.posargs)
+    # `nox -s tests -- some/tests -x` runs just those paths; options alone keep every path
+    named = [a for a in session.posargs if not a.startswith("-") and Path(a.split("::")[0]).exists()]
+    session.run("pytest", *([] if named else TEST_PATHS), *session.posargs)
 
 
 @nox.session(python="3.11")
@@ -36,6 +43,18 @@ def crash(session: nox.Session) -> None:
     install(session)
     env = {"FLAFKA_CRASH_KAFKA": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
     session.run("pytest", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env)
+    full = {"FLAFKA_FILECHANNEL_CRASH_LINES": "1000000", "FLAFKA_FILECHANNEL_CRASH_KILLS": "20"}
+    session.run("pytest", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
+
+
+@nox.session(python="3.11")
+def fuzz(session: nox.Session) -> None:
+    """Long fuzzing runs (atheris): every target of tests/fuzz/targets.py, 1,000,000
+    executions each by default (`-- TARGET --runs N` for one). The short hypothesis run of
+    the same targets is part of `tests`."""
+    install(session, "atheris==2.3.0")
+    args = session.posargs or ["all"]
+    session.run("python", "tests/fuzz/run_atheris.py", *args, "--workdir", ".fuzz")
 
 
 @nox.session(python="3.11")

@@ -307,3 +307,48 @@ def test_pipeline3_spooldir_through_kafka_channel_to_hdfs_none_missing(kafka_ser
     assert_each_line_once(data.split(b"\n")[:-1], lines)
     assert len(data) == size
     assert len(read_whole_topic(bootstrap, channel_topic)) == len(lines)  # the channel's topic holds each event once
+
+
+@pytest.mark.integration
+def test_pipeline3_finds_the_namenode_through_hadoops_configuration(
+    kafka_service: Any, hdfs_service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixed pipeline 3, file unchanged, on a machine with the cluster's client
+    configuration (HADOOP_CONF_DIR): the sink names the file system by its hdfs:// RPC
+    address (hdfs.path, and WEBHDFS_URL as the file system's URI), and the WebHDFS address
+    comes from the cluster's hdfs-site.xml, as Flume finds its NameNode (issue 9, item 4)."""
+    bootstrap, webhdfs, rpc = str(kafka_service.address), str(hdfs_service.address), hdfs_service.endpoints["rpc"]
+    conf = hdfs_service.endpoints.get("conf")
+    if not conf:  # an HDFS the kit did not configure (FLAFKA_TEST_HDFS, Docker): a client configuration naming it
+        conf = str(tmp_path / "hadoop-conf")
+        Path(conf).mkdir()
+        prop = "<property><name>{}</name><value>{}</value></property>"
+        nn_rpc, nn_http = rpc.split("://", 1)[1], webhdfs.split("://", 1)[1]
+        props = prop.format("dfs.namenode.rpc-address", nn_rpc) + prop.format("dfs.namenode.http-address", nn_http)
+        (Path(conf) / "hdfs-site.xml").write_text(f"<configuration>{props}</configuration>")
+    monkeypatch.setenv("HADOOP_CONF_DIR", conf)
+    channel_topic = create_topic(bootstrap)
+    spool = tmp_path / "weblogs"
+    lines = drop_files(spool, tmp_path / "incoming", files=2, lines_per_file=500, tag=channel_topic)
+    directory = f"/seed-tests/{uuid.uuid4().hex[:12]}/user/kawasaki/hdfsstore"
+    override = (
+        f"agent.channels.kafka-channel.topic = {channel_topic}\n"
+        f"agent.channels.kafka-channel.groupId = g-{channel_topic}\n"
+        f"agent.sinks.hdfs-sink.hdfs.path = {rpc}{directory}\n"
+        f"agent.sinks.hdfs-sink.hdfs.stagingDir = {tmp_path / 'staging'}\n"
+        f"agent.sinks.hdfs-sink.hdfs.webhdfs.user = {HDFS_USER}\n"
+    )
+    env = {"SPOOL_DIR": str(spool), "KAFKA_BOOTSTRAP": bootstrap, "WEBHDFS_URL": rpc}
+    agent = start_agent(SEED / "spooldir_kafkachannel_hdfs.conf", override, env, tmp_path)
+    try:
+        assert agent.sinks["hdfs-sink"].target.url == webhdfs  # from hdfs-site.xml, not port 9870
+        deadline = time.monotonic() + 90
+        while counter(agent, "hdfs-sink", "EventDrainSuccessCount") < len(lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert counter(agent, "hdfs-sink", "EventDrainSuccessCount") == len(lines)
+    finally:
+        assert agent.stop(30)
+    size = sum(len(line) + 1 for line in lines)
+    data, in_use = wait_for_hdfs(webhdfs, directory, size)
+    assert in_use == []
+    assert_each_line_once(data.split(b"\n")[:-1], lines)

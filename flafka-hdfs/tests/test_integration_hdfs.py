@@ -57,54 +57,13 @@ def read(url: str, path: str) -> bytes:
         return bytes(fh.read())
 
 
-def _long(data: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return (result >> 1) ^ -(result & 1), pos
-
-
-def _bytes(data: bytes, pos: int) -> tuple[bytes, int]:
-    n, pos = _long(data, pos)
-    return data[pos : pos + n], pos + n
-
-
 def avro_events(data: bytes) -> list[Event]:
-    """Decode an Avro container of Flume events (codec null)."""
-    assert data[:4] == b"Obj\x01"
-    pos = 4
-    while True:
-        n, pos = _long(data, pos)
-        if n == 0:
-            break
-        for _ in range(abs(n)):
-            _, pos = _bytes(data, pos)
-            _, pos = _bytes(data, pos)
-    pos += 16
-    out = []
-    while pos < len(data):
-        count, pos = _long(data, pos)
-        _, pos = _long(data, pos)
-        for _ in range(count):
-            headers = {}
-            while True:
-                m, pos = _long(data, pos)
-                if m == 0:
-                    break
-                if m < 0:
-                    _, pos = _long(data, pos)
-                for _ in range(abs(m)):
-                    k, pos = _bytes(data, pos)
-                    v, pos = _bytes(data, pos)
-                    headers[k.decode()] = v.decode()
-            body, pos = _bytes(data, pos)
-            out.append(Event(body, headers))
-        pos += 16
-    return out
+    """The Flume events of an Avro container file, read with fastavro."""
+    import io
+
+    import fastavro
+
+    return [Event(r["body"], r["headers"]) for r in fastavro.reader(io.BytesIO(data))]
 
 
 def hadoop(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -385,3 +344,63 @@ def test_no_room_is_named_and_uploads_resume_once_there_is(hdfs_service: Any, we
     assert sink.flush(30), sink.uploader.last_error
     sink.stop()
     assert [line for f in final_files(webhdfs, base_dir) for line in read(webhdfs, f).splitlines()] == [b"q%03d" % i for i in range(10)]
+
+
+# -- serializers: Avro (read back by Hadoop's own Avro reader) and a third-party plugin ----------
+
+PLUGINS = Path(__file__).resolve().parents[2] / "tests" / "plugins"
+
+
+def test_avro_serializers_and_a_plugin_serializer_on_real_hdfs(
+    hdfs_service: Any, webhdfs: str, base_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import json
+    from importlib.metadata import EntryPoint
+
+    import fastavro
+
+    from flafka import plugins
+
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    eps = [EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+    report = plugins.load_plugins(env={}, entry_points=eps)
+    monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)
+    rpc = hdfs_service.endpoints["rpc"]
+    events = [Event(b"body-%03d" % i, {"n": str(i)}) for i in range(300)]
+    schema = {"type": "record", "name": "Row", "fields": [{"name": "n", "type": "long"}, {"name": "s", "type": "string"}]}
+    client(webhdfs).write(f"{base_dir}/schemas/row.avsc", data=json.dumps(schema), overwrite=True)
+    rows = [{"n": i, "s": f"r{i}"} for i in range(300)]
+    datums = []
+    for r in rows:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), r)
+        datums.append(Event(out.getvalue()))
+    cases = {
+        "flume-events-snappy": ({"serializer": "avro_event", "serializer.compressionCodec": "snappy"}, events),
+        "datums-deflate": (
+            {
+                "serializer": "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder",
+                "serializer.compressionCodec": "deflate",
+                "serializer.schemaURL": f"hdfs://namenode{base_dir}/schemas/row.avsc",  # read through the sink's WebHDFS
+            },
+            datums,
+        ),
+        "plugin": ({"serializer": "hexlines", "serializer.title": "from-hdfs"}, events[:3]),
+    }
+    for name, (raw, batch) in cases.items():
+        sink = new_sink(webhdfs, f"{base_dir}/{name}", tmp_path / name, **{"hdfs.fileType": "DataStream", **raw})
+        sink.start()
+        for i in range(0, len(batch), 100):
+            assert sink.write(batch[i : i + 100]) is None
+        assert sink.flush(60), sink.uploader.last_error
+        sink.stop()
+    (flume_file,) = final_files(webhdfs, f"{base_dir}/flume-events-snappy")
+    assert avro_events(read(webhdfs, flume_file)) == events
+    shown = [json.loads(line) for line in fs_text(rpc, [flume_file])]  # Hadoop's Avro (Java) reader
+    assert [(r["headers"], r["body"]) for r in shown] == [(e.headers, e.body.decode()) for e in events]
+    (datum_file,) = final_files(webhdfs, f"{base_dir}/datums-deflate")
+    assert list(fastavro.reader(io.BytesIO(read(webhdfs, datum_file)))) == rows
+    assert [json.loads(line) for line in fs_text(rpc, [datum_file])] == rows
+    (plugin_file,) = final_files(webhdfs, f"{base_dir}/plugin")
+    assert read(webhdfs, plugin_file) == b"# from-hdfs\n626f64792d303030;1\n626f64792d303031;1\n626f64792d303032;1\n# end\n"

@@ -7,6 +7,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 
 from flafka.errors import ConfigError
+from flafka.header_paths import UnsafeHeaderPath
 from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, time_zone, unknown_escapes
 
 # 2015-03-07 05:04:09.123 UTC, a Saturday; day 66 of the year.
@@ -109,3 +110,27 @@ def test_unknown_host_tag_is_a_config_error_and_unknown_escapes_are_listed() -> 
     with pytest.raises(ConfigError, match="%\\[nope\\]"):
         PathTemplate(["/x/%[nope]"])
     assert unknown_escapes("/x/%q/%Y/%%") == ["%q"]
+
+
+# -- header values in paths (flafka.header_paths.HDFS_RULE) ------------------------------------
+
+
+def test_header_values_are_substituted_once_never_expanded_again() -> None:
+    t = PathTemplate(["/logs/%{a}/%Y", "p-%{b}"], UTC, keys=("hdfs.path", "hdfs.filePrefix"), names=(False, True))
+    got = t.resolve({"timestamp": str(TS), "a": "%{b}%Y%%", "b": "%[localhost]"}, 0)
+    assert got == ("/logs/%{b}%Y%%/2015", "p-%[localhost]")
+
+
+def test_a_header_that_would_climb_out_is_refused_naming_setting_header_and_value_every_time() -> None:
+    t = PathTemplate(["/logs/%{app}", "%{host}"], UTC, keys=("hdfs.path", "hdfs.filePrefix"), names=(False, True))
+    assert t.resolve({"app": "web/./x", "host": "h1"}, 0) == ("/logs/web/x", "h1")
+    for _ in range(2):  # the refusal is cached, and raised again for the next such event
+        with pytest.raises(UnsafeHeaderPath, match=r"header 'app' = '../../etc' has a '\.\.' segment.*hdfs.path refuses it"):
+            t.resolve({"app": "../../etc", "host": "h1"}, 0)
+    with pytest.raises(UnsafeHeaderPath, match=r"header 'host' = 'a/b' contains '/'.*hdfs.filePrefix refuses it"):
+        t.resolve({"app": "web", "host": "a/b"}, 0)
+
+
+def test_time_escapes_alone_are_not_header_values() -> None:
+    t = PathTemplate(["/logs/%c"], UTC, keys=("hdfs.path",))
+    assert t.resolve({"timestamp": str(TS)}, 0) == ("/logs/Sat Mar 7 05:04:09 2015",)

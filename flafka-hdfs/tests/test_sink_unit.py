@@ -55,6 +55,15 @@ class FakeClient:
         with self.fs.lock:
             self.fs.files[path] = b"".join(data)
 
+    def read(self, path: str) -> Any:
+        import contextlib
+        import io
+
+        self._check("read", path)
+        with self.fs.lock:
+            data = self.fs.files[path]
+        return contextlib.nullcontext(io.BytesIO(data))
+
     def rename(self, src: str, dst: str) -> None:
         self._check("rename", src)
         with self.fs.lock:
@@ -211,6 +220,59 @@ def test_missing_timestamp_fails_only_those_events_not_retriable(fs: FakeHdfs, t
     assert "/d/%Y-%m-%d" in str(outcome.error)
     sink.flush(5)
     assert lines(fs) == [b"e0000", b"e0001", b"e0003"]
+    sink.stop()
+
+
+def test_headers_never_lead_a_write_out_of_hdfs_path(fs: FakeHdfs, tmp_path: Path) -> None:
+    """Issue 9 item 3: '..', '#LATEST', NUL and ':' in a header are refused (not retriable, the
+    reason names the header and value); good events of the batch are written, inside /data."""
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/data/%{dir}", "hdfs.filePrefix": "F-%{app}"})
+    sink.start()
+    batch = [
+        Event(b"ok1", {"dir": "a/b", "app": "web"}),
+        Event(b"climb", {"dir": "../../etc", "app": "web"}),
+        Event(b"latest", {"dir": "x/#LATEST", "app": "web"}),
+        Event(b"nul", {"dir": "a\0b", "app": "web"}),
+        Event(b"name", {"dir": "a", "app": "../../x"}),
+        Event(b"ok2", {"dir": "./a//b/", "app": "web"}),
+        Event(b"colon", {"dir": "12:30", "app": "web"}),
+    ]
+    outcome = sink.write(batch)
+    assert outcome is not None and list(outcome.failed) == [1, 2, 3, 4, 6] and not outcome.retriable
+    assert isinstance(outcome.error, PermanentError)
+    reason = str(outcome.error)
+    assert "5 of 7 events whose headers would lead the write out of hdfs.path 'hdfs://nn/data/%{dir}' are refused" in reason
+    assert "header 'dir' = '../../etc' has a '..' segment" in reason and "header 'dir' = 'x/#LATEST'" in reason
+    assert "header 'dir' = 'a\\x00b' contains the control character \\0 (NUL)" in reason
+    assert len(reason) < 2000  # three examples at most
+    assert sink.flush(5)
+    assert sorted(finals(fs)) == [f for f in sorted(finals(fs)) if f.startswith("/data/a/b/F-web.")]
+    assert lines(fs) == [b"ok1", b"ok2"]
+    assert all(path.startswith("/data/") for _, path in fs.calls)
+    sink.stop()
+
+
+def test_refused_events_go_to_the_dead_letter_file_with_the_reason(fs: FakeHdfs, tmp_path: Path) -> None:
+    import json
+
+    from flafka.channels.memory import MemoryChannel
+    from flafka.runtime import DeadLetterFile, SinkDriver
+
+    sink = build(fs, tmp_path, **{"hdfs.path": "hdfs://nn/data/%{dir}"})
+    channel = make(MemoryChannel, "c1")
+    sink.channel = channel
+    with channel.put_transaction() as tx:
+        tx.put([Event(b"good", {"dir": "x"}), Event(b"bad", {"dir": "../../user/alice"})])
+    sink.start()
+    driver = SinkDriver(sink, DeadLetterFile(str(tmp_path / "dead"), "k1"))
+    driver.drive()
+    driver.settle()
+    assert channel.is_empty()
+    dead = [json.loads(line) for line in (tmp_path / "dead" / "k1.deadletter.jsonl").read_text().splitlines()]
+    assert [d["headers"] for d in dead] == [{"dir": "../../user/alice"}]
+    assert "header 'dir' = '../../user/alice' has a '..' segment" in dead[0]["reason"]
+    assert sink.flush(5)
+    assert lines(fs) == [b"good"] and all(p.startswith("/data/x/") for p in finals(fs))
     sink.stop()
 
 
@@ -536,11 +598,18 @@ def test_staging_dir_is_locked_against_a_second_agent(fs: FakeHdfs, tmp_path: Pa
         ({"hdfs.codeC": "lzo"}, "not available in flafka"),
         ({"hdfs.fileType": "DataStream", "hdfs.codeC": "gzip"}, "CompressedStream"),
         ({"hdfs.fileType": "CompressedStream"}, "needs hdfs.codeC"),
-        ({"hdfs.path": "/relative/../x", "hdfs.webhdfs.url": ""}, "names no NameNode"),
+        ({"hdfs.path": "/relative/x", "hdfs.webhdfs.url": ""}, "no hdfs:// fs.defaultFS was found"),
+        ({"hdfs.path": "hdfs://nn/flume/../x"}, r"hdfs.path: the configured text has a '\.\.' segment"),
+        ({"hdfs.path": "hdfs://nn/flume/#LATEST/x"}, "#LATEST"),
+        ({"hdfs.path": "hdfs://nn/.reserved/.inodes/16386"}, "reserved directory"),
+        ({"hdfs.filePrefix": "../FlumeData"}, r"hdfs.filePrefix: the configured text has a '\.\.' segment"),
+        ({"hdfs.inUsePrefix": "../"}, r"hdfs.inUsePrefix: the configured text has a '\.\.' segment"),
         ({"hdfs.path": "hdfs:///x"}, "hdfs.webhdfs.url"),
         ({"hdfs.path": "s3a://b/x"}, "not HDFS"),
         ({"hdfs.timeZone": "Nowhere/Land"}, "time zone"),
-        ({"serializer": "org.example.MySerializer$Builder"}, "Java class"),
+        ({"hdfs.fileType": "DataStream", "serializer": "org.example.MySerializer$Builder"}, "cannot load Java classes"),
+        ({"hdfs.fileType": "DataStream", "serializer": "TXT"}, r"serializer = 'TXT': unknown serializer 'TXT'; did you mean 'TEXT'"),
+        ({"hdfs.fileType": "DataStream", "serializer.appendNewLine": "false"}, r"did you mean 'serializer\.appendNewline'"),
         ({"hdfs.inUseSuffix": "", "hdfs.inUsePrefix": ""}, "final name"),
     ],
 )
@@ -549,7 +618,7 @@ def test_configuration_errors_name_the_fix(raw: dict[str, str], message: str, tm
     with pytest.raises(ConfigError, match=message):
         make(HdfsSink, "k1", **keys)
     problems = HdfsSink.check_settings(settings_for(HdfsSink, **keys))
-    assert any(message.split("'")[0] in p.message for p in problems if p.severity == "error")
+    assert any(message.split("'")[0] in f"{p.key} = {p.message}; {p.suggestion}" for p in problems if p.severity == "error")
 
 
 def test_targets_from_flume_style_paths() -> None:
@@ -588,3 +657,106 @@ def test_error_messages_name_the_path_and_the_fix() -> None:
     assert path in full and "disks are full" in full
     down = describe(requests.ConnectionError("refused"), path, url)
     assert url in down and "start HDFS" in down
+
+
+def test_the_webhdfs_client_sends_paths_as_given() -> None:
+    """The hdfs library's resolve() would collapse '..' and expand '#LATEST' (to the newest
+    entry of a directory); the sink's clients only drop empty and '.' segments."""
+    from flafka_hdfs.client import Auth, build_client
+
+    c = build_client("http://127.0.0.1:9", Auth(user="u"))
+    assert c.resolve("/data/a/#LATEST") == "/data/a/#LATEST"
+    assert c.resolve("/data/a/../../etc") == "/data/a/../../etc"
+    assert c.resolve("/data//a/./b/") == "/data/a/b"
+    with pytest.raises(ValueError, match="not absolute"):
+        c.resolve("relative/x")
+
+
+# -- serializers ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hexlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test plugin (tests/plugins) registered through a ``flafka`` entry point."""
+    from importlib.metadata import EntryPoint
+
+    from flafka import plugins
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "tests" / "plugins"))
+    eps = [EntryPoint("builtins", "flafka.builtins", "flafka"), EntryPoint("hexlines", "flafka_test_serializer", "flafka")]
+    report = plugins.load_plugins(env={}, entry_points=eps)
+    monkeypatch.setattr(plugins, "get_registry", lambda: report.registry)
+
+
+def test_a_plugin_serializer_in_compressed_streams_with_its_end_bytes(fs: FakeHdfs, tmp_path: Path, hexlines: None) -> None:
+    import gzip
+
+    sink = build(fs, tmp_path, **{"hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip", "serializer": "HEXLINES", "hdfs.rollCount": 3})
+    sink.start()
+    assert sink.write(events(4, k="v")) is None
+    assert sink.flush(5)
+    sink.stop()
+    files = list(finals(fs).values())
+    assert [gzip.decompress(d) for d in files] == [
+        b"# hexlines\n6530303030;1\n6530303031;1\n6530303032;1\n# end\n",
+        b"# hexlines\n6530303033;1\n# end\n",
+    ]
+
+
+def test_a_batch_the_serializer_refuses_leaves_nothing_behind(fs: FakeHdfs, tmp_path: Path) -> None:
+    import io
+    import json
+
+    import fastavro
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+
+    def datum(n: int) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"n": n})
+        return out.getvalue()
+
+    literal = {"flume.avro.schema.literal": json.dumps(schema)}
+    sink = build(fs, tmp_path, **{"serializer": "AvroEventSerializer", "hdfs.path": "hdfs://nn/data/%{dir}"})
+    sink.start()
+    assert sink.write([Event(datum(0), {**literal, "dir": "a"})]) is None
+    other = {"flume.avro.schema.literal": json.dumps({**schema, "name": "S"})}
+    with pytest.raises(PermanentError, match="open file holds"):  # bucket b is fine, bucket a refuses
+        sink.write([Event(datum(1), {**literal, "dir": "b"}), Event(datum(2), {**other, "dir": "a"})])
+    assert sink.write([Event(datum(3), {**literal, "dir": "a"}), Event(datum(4), {**literal, "dir": "b"})]) is None
+    assert sink.flush(5)
+    sink.stop()
+    got = {p.split("/")[2]: [r["n"] for r in fastavro.reader(io.BytesIO(d))] for p, d in finals(fs).items()}
+    assert got == {"a": [0, 3], "b": [4]}  # event 1 of the refused batch is not in b's file
+
+
+def test_avro_event_serializer_reads_an_hdfs_schema_url_through_the_sink(fs: FakeHdfs, tmp_path: Path) -> None:
+    """The Flume User Guide's example: ``serializer.schemaURL = hdfs://namenode/path/to/schema.avsc``."""
+    import io
+    import json
+
+    import fastavro
+
+    schema = {"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}
+    fs.files["/path/to/schema.avsc"] = json.dumps(schema).encode()
+    keys = {
+        "serializer": "org.apache.flume.sink.hdfs.AvroEventSerializer$Builder",
+        "serializer.compressionCodec": "snappy",
+        "serializer.schemaURL": "hdfs://namenode/path/to/schema.avsc",
+    }
+    assert HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/data", "hdfs.fileType": "DataStream", **keys})) == [
+        p for p in HdfsSink.check_settings(settings_for(HdfsSink, **{"hdfs.path": "hdfs://nn/data", "hdfs.fileType": "DataStream"}))
+    ]  # no warning about the schema URL: this sink reads it
+    sink = build(fs, tmp_path, **keys)
+    sink.start()
+    datums = []
+    for n in range(5):
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), {"n": n})
+        datums.append(Event(out.getvalue()))
+    assert sink.write(datums) is None
+    assert sink.flush(5)
+    sink.stop()
+    assert ("read", "/path/to/schema.avsc") in fs.calls
+    (data,) = [d for p, d in finals(fs).items() if p.startswith("/data/")]
+    assert list(fastavro.reader(io.BytesIO(data))) == [{"n": n} for n in range(5)]

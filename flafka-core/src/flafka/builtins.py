@@ -13,6 +13,7 @@ from flafka.hookspecs import hookimpl
 
 MODULES = (
     "flafka.channels.memory",
+    "flafka.channels.file",
     "flafka.sources.seq",
     "flafka.sources.spooldir",
     "flafka.sources.netcat",
@@ -28,6 +29,8 @@ MODULES = (
     "flafka.interceptors.builtin",
     "flafka.selectors.builtin",
     "flafka.sinkprocessors.builtin",
+    "flafka.serializers.text",
+    "flafka.serializers.avro",
 )
 
 

@@ -373,3 +373,29 @@ def test_a_dead_optional_sink_never_holds_the_source_back() -> None:
         assert time.monotonic() - started < 5  # not the whole timeout: the optional sink makes no progress
     finally:
         agent.stop(1)
+
+
+class HugeDelaySource(ListSource):
+    """A source whose idle backoff is absurdly long (a 400-digit pollDelay, say)."""
+
+    type_name = "test_huge_delay"
+
+    def process(self) -> Status:
+        return Status.BACKOFF  # idle: nothing to read
+
+    def backoff_delay(self, attempts: int) -> float:
+        return 1e300 if attempts % 2 else float("nan")
+
+
+def test_a_huge_source_backoff_never_kills_the_source_thread() -> None:
+    from flafka.runtime import SourceRunner
+
+    source = HugeDelaySource("r1", settings_for(HugeDelaySource, total=0))
+    source.start()
+    runner = SourceRunner(source)
+    runner.start()
+    time.sleep(0.3)
+    assert runner.is_alive()  # threading.Event.wait(1e300) raised OverflowError and ended it
+    runner.request_stop()
+    runner.join(2)
+    assert not runner.is_alive()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from flafka.ack import AckToken, AckTracker
+from flafka.agent import Agent
+from flafka.config.loader import load_config
 from flafka.errors import ChannelFullError
 from flafka.event import Event
 from flafka.metrics.counters import SourceCounter
+from flafka.registry import Registry
 from flafka.source import Status
 from flafka.sources import spooldir
 from flafka.sources.spooldir import SpoolDirectorySource
@@ -55,6 +60,33 @@ class FakeProcessor:
         return [e.body for batch in self.batches for e in batch]
 
 
+AGENT_CONF = """
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = {spool}
+a1.sources.r1.batchSize = 10
+a1.sources.r1.pollDelay = 10
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 1000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = {out}
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.channel = c1
+"""
+
+
+def builtin_registry() -> Registry:
+    reg = Registry()
+    for module in ("flafka.channels.memory", "flafka.sources.spooldir", "flafka.sinks.file_roll", "flafka.selectors.builtin"):
+        for cls in importlib.import_module(module).COMPONENTS:
+            reg.add(cls, "builtins")
+    return reg
+
+
 class Helpers:
     """Test helpers, reached through the ``h`` fixture (tests import nothing from here)."""
 
@@ -94,6 +126,30 @@ class Helpers:
             else:
                 idle = 0
         raise AssertionError("source never drained")
+
+    @staticmethod
+    def run_agent(tmp_path: Path, spool: Path, extra: str = "", linger: float = 0.3, timeout: float = 20.0) -> list[bytes]:
+        """Run a real agent (spooldir -> memory -> file_roll; ``extra`` adds or overrides
+        properties lines) until drained, then ``linger`` seconds more (many polls at
+        pollDelay = 10 ms); return every line file_roll wrote."""
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        conf = tmp_path / "a.properties"
+        conf.write_text(AGENT_CONF.format(spool=spool, out=out) + extra)
+        result = load_config([conf], "a1", builtin_registry())
+        assert result.ok and result.plan is not None, result.format()
+        agent = Agent(result.plan, builtin_registry())
+        agent.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while not agent.drained():
+                assert time.monotonic() < deadline, "agent never drained"
+                time.sleep(0.02)
+            time.sleep(linger)
+            assert agent.drained()
+        finally:
+            agent.stop(5)
+        return b"".join(p.read_bytes() for p in sorted(out.iterdir())).split(b"\n")[:-1]
 
     @staticmethod
     def write(path: Path, data: bytes, mtime: float | None = None) -> Path:

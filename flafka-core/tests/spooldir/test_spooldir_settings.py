@@ -109,17 +109,29 @@ def test_blob_builder_class_name_is_accepted(h, spool: Path) -> None:
     assert src._kind == "BLOB"
 
 
-@pytest.mark.parametrize(
-    ("value", "words"),
-    [
-        ("AVRO", "not supported yet"),
-        ("org.apache.flume.serialization.AvroEventDeserializer$Builder", "not supported yet"),
-        ("com.x.My", "LINE or BLOB"),
-    ],
-)
-def test_unsupported_deserializers_are_config_errors(h, spool: Path, value: str, words: str) -> None:
-    with pytest.raises(ConfigError, match=words):
-        SpoolDirectorySource("s", h.parse(spool, {"deserializer": value}))
+@pytest.mark.parametrize("value", ["AVRO", "avro", "org.apache.flume.serialization.AvroEventDeserializer$Builder"])
+def test_avro_deserializer_spellings(h, spool: Path, value: str) -> None:
+    assert SpoolDirectorySource("s", h.parse(spool, {"deserializer": value}))._kind == "AVRO"
+
+
+def test_unknown_deserializer_is_a_config_error(h, spool: Path) -> None:
+    with pytest.raises(ConfigError, match=r"use LINE, BLOB .* or AVRO"):
+        SpoolDirectorySource("s", h.parse(spool, {"deserializer": "com.x.My"}))
+
+
+def test_avro_without_fastavro_says_how_to_install_it(h, spool: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def no_fastavro(name: str, package: str | None = None):  # type: ignore[no-untyped-def]
+        if name == "fastavro":
+            raise ImportError("No module named 'fastavro'")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_fastavro)
+    with pytest.raises(ConfigError, match=r"source 's': deserializer = AVRO needs the fastavro package.*pip install 'flafka-core\[avro\]'"):
+        SpoolDirectorySource("s", h.parse(spool, {"deserializer": "AVRO"}))
 
 
 def test_non_ascii_compatible_charset_is_a_config_error(h, spool: Path) -> None:
@@ -156,3 +168,14 @@ def test_backoff_delays(h, spool: Path) -> None:
     src = h.make_source(spool, {"maxBackoffSleep": "300", "backoffSleepIncrement": "100"})
     src._backoff_reason = "full"
     assert [src.backoff_delay(n) for n in (1, 2, 5)] == [0.1, 0.2, 0.3]
+
+
+@pytest.mark.parametrize("key", ["pollDelay", "maxBackoff"])
+def test_delays_have_a_maximum(key: str, tmp_path: Path) -> None:
+    """Issue 17: pollDelay = 99999999999999 passed validation and killed the source thread
+    (OverflowError in the idle wait); the value is refused, naming the key and the bound."""
+    _, problems = SpoolDirectorySource.settings_schema.parse({"spoolDir": str(tmp_path), key: "99999999999999"})
+    errors = [p for p in problems if p.severity == "error"]
+    assert len(errors) == 1 and errors[0].key == key and "above the maximum" in errors[0].message
+    settings, problems = SpoolDirectorySource.settings_schema.parse({"spoolDir": str(tmp_path), key: "86400000"})
+    assert not [p for p in problems if p.severity == "error"] and settings[key] == 86_400_000

@@ -1,11 +1,14 @@
 """WebHDFS access: where to connect, how to authenticate, the write-once upload protocol
 and error messages a user can act on.
 
-``hdfs.path`` may be a Flume-style URI (``hdfs://namenode:8020/flume/%Y``: the WebHDFS
-address is ``hdfs.webhdfs.url``, else ``http://namenode:9870``), a ``webhdfs://host:port/…``
-(``http``) or ``swebhdfs://host:port/…`` (``https``) URI, or a bare path (then the
-address is ``hdfs.webhdfs.url``, else the default file system of Hadoop's configuration
-files, as in Flume: see :mod:`flafka_hdfs.hadoop_conf`).
+``hdfs.path`` may be a Flume-style URI (``hdfs://namenode:8020/flume/%Y`` or
+``hdfs://mycluster/flume`` for an HA name service), a bare path (the default file
+system), a ``webhdfs://host:port/…`` (``http``) or ``swebhdfs://host:port/…`` (``https``)
+URI. The WebHDFS address is ``hdfs.webhdfs.url`` when set (an ``hdfs://`` URI there is
+resolved too), else found in Hadoop's client configuration as Flume finds the NameNode:
+see :mod:`flafka_hdfs.hadoop_conf`. Several addresses (an HA name service) are joined
+with ``;``: the ``hdfs`` client tries them in turn and stays with the one that answers,
+moving on when a NameNode answers ``StandbyException`` or refuses the connection.
 
 Upload protocol (no APPEND, ever; every step is safe to redo):
 
@@ -20,61 +23,54 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flafka.errors import ConfigError
-from flafka_hdfs.hadoop_conf import conf_dirs, default_webhdfs_url
+from flafka_hdfs.hadoop_conf import resolve
 
-DEFAULT_WEBHDFS_PORT = 9870
 _URI = re.compile(r"^([A-Za-z][\w+.-]*)://([^/]*)(/.*)?$")
 
 
 @dataclass(frozen=True)
 class Target:
-    """The WebHDFS base URL(s) (``;``-separated for HA) and the path template on HDFS."""
+    """The WebHDFS base URL(s) (``;``-separated for HA) and the path template on HDFS;
+    ``how`` says where the URL came from, ``assumed`` that it is a guess (a default port)."""
 
     url: str
     path: str
+    how: str = field(default="", compare=False)
+    assumed: bool = field(default=False, compare=False)
 
 
 def target(hdfs_path: str, webhdfs_url: str) -> Target:
-    """Split ``hdfs.path`` into the WebHDFS address and the path template."""
-    m = _URI.match(hdfs_path.strip())
-    url = webhdfs_url.strip().rstrip("/")
-    if not url and (not m or (m.group(1).lower() in ("hdfs", "viewfs") and not m.group(2))):
-        found = default_webhdfs_url()  # Flume resolves these through fs.defaultFS
-        if found:
-            url = found[0]
-    if not m:
-        if not url:
-            raise ConfigError(
-                f"hdfs.path = '{hdfs_path}' names no NameNode and no fs.defaultFS was found in Hadoop's configuration "
-                f"({', '.join(str(d) for d in conf_dirs())}); write it as hdfs://<namenode>/<path>, set "
-                f"hdfs.webhdfs.url = http://<namenode>:9870, or point HADOOP_CONF_DIR at your core-site.xml"
-            )
-        path = hdfs_path.strip()
+    """Split ``hdfs.path`` into the WebHDFS address and the path template (no I/O but
+    reading Hadoop's configuration files). Raises ConfigError naming the key and file."""
+    text = hdfs_path.strip()
+    m = _URI.match(text)
+    what = f"hdfs.path = '{hdfs_path}'"
+    if m:
+        scheme, authority, path = m.group(1).lower(), m.group(2), m.group(3) or "/"
+        if scheme not in ("hdfs", "viewfs", "webhdfs", "swebhdfs"):
+            raise ConfigError(f"{what}: the scheme '{scheme}' is not HDFS; use hdfs://, webhdfs:// or swebhdfs://")
+    else:
+        scheme, authority, path = "", "", text
         if not path.startswith("/"):
-            raise ConfigError(f"hdfs.path = '{hdfs_path}' must be absolute (start with /) or a hdfs:// URI")
-        return Target(url, path)
-    scheme, authority, path = m.group(1).lower(), m.group(2), m.group(3) or "/"
+            raise ConfigError(f"{what} must be absolute (start with /) or a hdfs:// URI")
+    url = webhdfs_url.strip().rstrip("/")
     if url:
-        return Target(url, path)
+        u = _URI.match(url)
+        if u and u.group(1).lower() == "hdfs":
+            found = resolve(u.group(2), f"hdfs.webhdfs.url = '{webhdfs_url}'")
+            return Target(found.url, path, found.how, found.assumed)
+        return Target(url, path, "hdfs.webhdfs.url")
     host = authority.rsplit("@", 1)[-1]
     if scheme in ("webhdfs", "swebhdfs"):
         if not host:
-            raise ConfigError(f"hdfs.path = '{hdfs_path}' names no host; write {scheme}://<namenode>:<http port>/<path>")
-        return Target(f"{'https' if scheme == 'swebhdfs' else 'http'}://{host}", path)
-    if scheme in ("hdfs", "viewfs"):
-        if not host:
-            raise ConfigError(
-                f"hdfs.path = '{hdfs_path}' uses the default file system, but no fs.defaultFS was found in Hadoop's "
-                f"configuration ({', '.join(str(d) for d in conf_dirs())}); set hdfs.webhdfs.url = http://<namenode>:9870 "
-                f"or point HADOOP_CONF_DIR at your core-site.xml"
-            )
-        name = host.split(":", 1)[0]
-        return Target(f"http://{name}:{DEFAULT_WEBHDFS_PORT}", path)
-    raise ConfigError(f"hdfs.path = '{hdfs_path}': the scheme '{scheme}' is not HDFS; use hdfs://, webhdfs:// or swebhdfs://")
+            raise ConfigError(f"{what} names no host; write {scheme}://<namenode>:<http port>/<path>")
+        return Target(f"{'https' if scheme == 'swebhdfs' else 'http'}://{host}", path, f"the {scheme}:// URI")
+    found = resolve(host, what)
+    return Target(found.url, path, found.how, found.assumed)
 
 
 @dataclass(frozen=True)
@@ -116,11 +112,30 @@ def build_client(url: str, auth: Auth) -> Any:
         if auth.kerberos_keytab:
             os.environ.setdefault("KRB5_CLIENT_KTNAME", auth.kerberos_keytab)
         extra = {"principal": auth.kerberos_principal} if auth.kerberos_principal else {}
-        return KerberosClient(url, mutual_auth=auth.mutual_auth, proxy=proxy, timeout=auth.timeout, session=session, **extra)
+        kerberos = KerberosClient(url, mutual_auth=auth.mutual_auth, proxy=proxy, timeout=auth.timeout, session=session, **extra)
+        return _literal_paths(kerberos)
     if auth.token:
-        return hdfs.TokenClient(url, auth.token, proxy=proxy, timeout=auth.timeout, session=session)
+        return _literal_paths(hdfs.TokenClient(url, auth.token, proxy=proxy, timeout=auth.timeout, session=session))
     user = auth.user or os.environ.get("HADOOP_USER_NAME") or _login()
-    return hdfs.InsecureClient(url, user=user, proxy=proxy, timeout=auth.timeout, session=session)
+    return _literal_paths(hdfs.InsecureClient(url, user=user, proxy=proxy, timeout=auth.timeout, session=session))
+
+
+def _literal_paths(client: Any) -> Any:
+    """Make ``client`` send paths as given: the ``hdfs`` library's ``resolve`` would
+    collapse ``..`` and expand ``#LATEST`` markers to the newest entry of a directory.
+    The sink's paths are absolute and already normalised (:mod:`flafka.header_paths`);
+    empty and ``.`` segments (in files staged by an older version) are dropped, a ``..``
+    is sent as is (the NameNode refuses it: nothing is written outside the directory)."""
+
+    def literal(hdfs_path: str) -> str:
+        if not hdfs_path.startswith("/"):
+            raise ValueError(f"WebHDFS path {hdfs_path!r} is not absolute")
+        if "//" in hdfs_path or "/./" in hdfs_path or hdfs_path.endswith(("/", "/.")):
+            return "/" + "/".join(s for s in hdfs_path.split("/") if s and s != ".")
+        return hdfs_path
+
+    client.resolve = literal
+    return client
 
 
 def _login() -> str:
@@ -148,6 +163,12 @@ def describe(exc: BaseException, path: str, url: str, user: str = "") -> str:
             f"hdfs.path — the staged files are kept and uploaded once it answers"
         )
     low = text.lower()
+    if kind == "StandbyException":
+        return (
+            f"no active NameNode among {url} for {path}: each answered as a standby (or was unreachable); check "
+            f"`hdfs haadmin -getAllServiceState` and dfs.ha.namenodes in hdfs-site.xml — the staged files are kept and "
+            f"uploaded once a NameNode is active"
+        )
     if kind == "SafeModeException" or "safe mode" in low:
         return (
             f"the NameNode at {url} is in safe mode and refuses {path}; it leaves safe mode by itself after a start — "

@@ -10,8 +10,14 @@ The time is the ``timestamp`` header (epoch ms) — or the local clock with
 ``hdfs.useLocalTimeStamp`` — rounded down when ``hdfs.round`` is set (every escape but
 ``%t``), and shown in ``hdfs.timeZone`` (local time when empty).
 
-Resolution is cached per batch key (header values used + the time truncated to the
-finest field the template shows), so a batch costs a dict lookup per event.
+Header values go through :data:`flafka.header_paths.HDFS_RULE` (a ``/`` makes
+subdirectories, empty and ``.`` segments are dropped, and a value with ``..``, ``#LATEST``,
+``:``, a control character or a name over 255 bytes is refused with
+:class:`~flafka.header_paths.UnsafeHeaderPath`), so no header leads a write out of the
+configured directory.
+
+Resolution (and a refusal) is cached per batch key (header values used + the time
+truncated to the finest field the template shows), so a batch costs a dict lookup per event.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flafka.errors import ConfigError
+from flafka.header_paths import HDFS_RULE, HeaderPathRule, UnsafeHeaderPath
 
 TAG = re.compile(r"%(\w|%)|%\{([\w.-]+)\}|%\[(\w+)\]")
 TIME_CHARS = set("aAbBcdeDHIjklmnMpsStyYz")
@@ -153,6 +160,12 @@ def parse(template: str, key: str = "hdfs.path") -> list[Part]:
     return parts
 
 
+def skeleton(template: str) -> str:
+    """The template's own text with every escape replaced by a plain name (``x``), for
+    checking what the configuration itself says (``..``, ``#LATEST``, ``:``)."""
+    return TAG.sub(lambda m: "%" if m.group(1) == "%" else "x", template)
+
+
 def unknown_escapes(template: str) -> list[str]:
     """``%x`` escapes Flume would silently replace with '' (for a warning)."""
     return [m.group(0) for m in TAG.finditer(template) if m.group(1) and m.group(1) != "%" and m.group(1) not in TIME_CHARS]
@@ -162,7 +175,10 @@ class PathTemplate:
     """Resolves one or more templates (``hdfs.path``, ``hdfs.filePrefix``) for events.
 
     ``resolve(headers, now_ms)`` returns the expanded strings, raising MissingTimestamp when
-    a time escape needs a ``timestamp`` header that is absent or not a number.
+    a time escape needs a ``timestamp`` header that is absent or not a number, and
+    UnsafeHeaderPath when header values break ``rule`` (``keys``: each template's setting,
+    for the message; ``names``: which templates are file names, where ``/`` is refused).
+    Templates that start with ``/`` come back without empty and ``.`` segments.
     """
 
     def __init__(
@@ -173,8 +189,14 @@ class PathTemplate:
         round_unit: str = "second",
         use_local_timestamp: bool = False,
         host: Host | None = None,
+        keys: Sequence[str] = (),
+        names: Sequence[bool] = (),
+        rule: HeaderPathRule = HDFS_RULE,
     ) -> None:
         self.templates = tuple(templates)
+        self.keys = tuple(keys) or tuple(f"template {i + 1}" for i in range(len(self.templates)))
+        self.names = tuple(names) or (False,) * len(self.templates)
+        self.rule = rule
         self.parts = [parse(t) for t in templates]
         flat = [p for parts in self.parts for p in parts]
         self.headers = tuple(dict.fromkeys(name for kind, name in flat if kind == "hdr"))
@@ -190,7 +212,7 @@ class PathTemplate:
         self.per_batch = not self.headers and (not self.needs_time or use_local_timestamp)
         """Every event of a batch resolves alike (``resolve(None, now_ms)`` once per batch)."""
         self.granule = min((_GRANULE.get(c, 60_000) for c in self.time_chars), default=60_000)
-        self._cache: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self._cache: dict[tuple[object, ...], tuple[str, ...] | UnsafeHeaderPath] = {}
 
     def _zone(self) -> tzinfo:
         return self.tz or _local_tz()
@@ -214,13 +236,16 @@ class PathTemplate:
         rounded = self.round_down(ts) if self.needs_time else ts
         dt = datetime.fromtimestamp(rounded / 1000, self._zone()) if self.needs_time else None
         out = []
-        for parts in self.parts:
+        for parts, key, name in zip(self.parts, self.keys, self.names, strict=True):
             pieces = []
+            used: list[tuple[str, str]] = []
             for kind, value in parts:
                 if kind == "lit":
                     pieces.append(value)
                 elif kind == "hdr":
-                    pieces.append(headers.get(value, ""))
+                    text = headers.get(value, "")
+                    used.append((value, text))
+                    pieces.append(text)
                 elif kind == "host":
                     host = self.host or Host.lookup()
                     self.host = host
@@ -232,7 +257,7 @@ class PathTemplate:
                 else:
                     assert dt is not None
                     pieces.append(FIELDS[value](dt))
-            out.append("".join(pieces))
+            out.append(self.rule.check("".join(pieces), used, key, name))
         return tuple(out)
 
     def resolve(self, headers: dict[str, str] | None, now_ms: int) -> tuple[str, ...]:
@@ -260,5 +285,11 @@ class PathTemplate:
         if found is None:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            found = self._cache[key] = self._expand(hdrs, ts_text, ts)
+            try:
+                found = self._expand(hdrs, ts_text, ts)
+            except UnsafeHeaderPath as exc:
+                found = exc
+            self._cache[key] = found
+        if isinstance(found, UnsafeHeaderPath):
+            raise found.with_traceback(None)
         return found

@@ -3,7 +3,8 @@
 Delivery contract — what "delivered" means here:
 
 * ``send(events)`` resolves each event's directory and file prefix (``hdfs.path``,
-  ``hdfs.filePrefix`` escapes), encodes the events in the output format and appends them
+  ``hdfs.filePrefix`` escapes; header values that would lead out of ``hdfs.path`` refuse
+  the event for good, see :mod:`flafka.header_paths`), encodes the events in the output format and appends them
   (in memory) to the *staging file* of that bucket's open HDFS file, then hands the touched
   files to the syncer thread (:class:`~flafka_hdfs.staging.Syncer`), which writes them
   and ``fdatasync``s them. The returned ``wait()`` blocks until every staging file the
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -43,6 +45,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +53,14 @@ from typing import Any
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
+from flafka.header_paths import HDFS_RULE, UnsafeHeaderPath
+from flafka.serializers import resolve_serializer, serializer_or_raise
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hdfs import client as webhdfs
-from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, time_zone, unknown_escapes
+from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, skeleton, time_zone, unknown_escapes
 from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, Syncer, iter_payload
-from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for, serializer_kind
+from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +322,13 @@ class HdfsSink(Sink):
     """Batches appended and awaiting their sync at once (the runtime's pipelining): while
     batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all."""
     settings_schema = Schema(
-        Setting("hdfs.path", "str", REQUIRED, "directory (hdfs://namenode/path, webhdfs://host:port/path or /path); escapes allowed"),
+        Setting(
+            "hdfs.path",
+            "str",
+            REQUIRED,
+            "directory (hdfs://namenode/path, hdfs://nameservice/path, webhdfs://host:port/path or /path); escapes allowed, "
+            "header values never lead out of it",
+        ),
         Setting("hdfs.filePrefix", "str", "FlumeData", "file name prefix (escapes allowed)"),
         Setting("hdfs.fileSuffix", "str", "", "file name suffix (no dot added); default: the codec's extension"),
         Setting("hdfs.inUsePrefix", "str", "", "prefix of a file's name while it is being written"),
@@ -346,11 +357,17 @@ class HdfsSink(Sink):
         Setting("hdfs.callTimeout", "int", 30000, "milliseconds a WebHDFS request may take", minimum=1),
         Setting("hdfs.closeTries", "int", 0, "upload+rename attempts per file before giving up until restart; 0 = forever", minimum=0),
         Setting("hdfs.retryInterval", "int", 180, "seconds: the longest wait between upload attempts", minimum=0),
-        Setting("serializer", "str", "TEXT", "DataStream/CompressedStream: TEXT, HEADER_AND_TEXT or avro_event"),
-        Setting("serializer.appendNewline", "bool", True, "TEXT and HEADER_AND_TEXT: end each event with a newline"),
-        Setting("serializer.compressionCodec", "str", "null", "avro_event: null, deflate, bzip2 or xz"),
-        Setting("serializer.syncIntervalBytes", "int", 2048000, "avro_event: bytes after which a block is closed", minimum=1),
-        Setting("hdfs.webhdfs.url", "str", "", "flafka: WebHDFS address(es), http://namenode:9870 (';' between HA NameNodes)"),
+        Setting(
+            "serializer", "str", "TEXT", "DataStream/CompressedStream: TEXT, HEADER_AND_TEXT, avro_event, AvroEventSerializer or a plugin's"
+        ),
+        Setting("serializer.*", "map", None, "the serializer's own keys (flafka describe NAME --kind serializer)"),
+        Setting(
+            "hdfs.webhdfs.url",
+            "str",
+            "",
+            "flafka: WebHDFS address(es), http://namenode:9870 (';' between HA NameNodes), or hdfs://authority looked up in "
+            "Hadoop's configuration; default: found from hdfs.path (docs/hdfs.md)",
+        ),
         Setting("hdfs.webhdfs.user", "str", "", "flafka: user.name for simple authentication (default $HADOOP_USER_NAME or the login)"),
         Setting("hdfs.webhdfs.token", "str", "", "flafka: a delegation token (instead of Kerberos)", secret=True),
         Setting(
@@ -374,12 +391,20 @@ class HdfsSink(Sink):
 
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
-        problems: list[Problem] = []
-        try:
-            _Config(settings)
-        except ConfigError as exc:
-            problems.append(Problem("hdfs.path", str(exc)))
+        problems = _serializer_problems(settings)
+        if any(p.severity == "error" for p in problems):
             return problems
+        try:
+            cfg = _Config(settings)
+        except ConfigError as exc:
+            text = str(exc)
+            names = ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix", "hdfs.webhdfs.url")
+            key = next((k for k in names if text.startswith(k)), "hdfs.path")
+            problems.append(Problem(key, text))
+            return problems
+        if cfg.target.assumed:
+            key = "hdfs.webhdfs.url" if settings["hdfs.webhdfs.url"] else "hdfs.path"
+            problems.append(Problem(key, cfg.target.how, severity="warning"))
         path = settings["hdfs.path"] or ""
         for key in ("hdfs.path", "hdfs.filePrefix"):
             for esc in unknown_escapes(settings[key] or ""):
@@ -414,7 +439,9 @@ class HdfsSink(Sink):
         from flafka.metrics.counters import SinkCounter
 
         self.counter = SinkCounter(name, self.type_name)  # replaced by the agent's
-        cfg = _Config(settings)
+        cfg = _Config(settings, name)
+        if cfg.output.serializer is not None:  # serializers read hdfs:// URLs (schemas) through this sink
+            cfg.output = dataclasses.replace(cfg.output, serializer=dataclasses.replace(cfg.output.serializer, open_url=self.read_url))
         self.cfg = cfg
         self.target = cfg.target
         self.auth = cfg.auth
@@ -444,6 +471,16 @@ class HdfsSink(Sink):
     def new_client(self) -> Any:
         return webhdfs.build_client(self.target.url, self.auth)
 
+    def read_url(self, url: str) -> bytes:
+        """The file at an ``hdfs://``/``webhdfs://`` URL, read through this sink's WebHDFS
+        client (its NameNode, its user); lent to serializers (``AvroEventSerializer``'s
+        ``schemaURL``), as Flume reads them through the default file system."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in _HDFS_SCHEMES:
+            raise PermanentError(f"sink '{self.name}': cannot read '{url}' (hdfs://, webhdfs://, file:, http: and https: only)")
+        with self.new_client().read(parts.path) as reader:
+            return bytes(reader.read())
+
     def start(self) -> None:
         """Lock the staging directory, queue what an earlier run left there, start the
         upload threads. HDFS being down is not an error here (uploads retry)."""
@@ -456,10 +493,16 @@ class HdfsSink(Sink):
             self.settings["hdfs.roundValue"] if self.settings["hdfs.round"] else 0,
             self.settings["hdfs.roundUnit"],
             self.settings["hdfs.useLocalTimeStamp"],
+            keys=("hdfs.path", "hdfs.filePrefix"),
+            names=(False, True),
         )
         if paths.needs_host:
             paths.host = self.host or Host.lookup()
         self._paths = paths
+        if self.target.assumed:
+            log.warning("sink '%s': %s", self.name, self.target.how)
+        else:
+            log.info("sink '%s': WebHDFS at %s (%s)", self.name, self.target.url, self.target.how)
         staging = StagingDir(self.staging_path())
         try:
             staging.open()
@@ -544,7 +587,8 @@ class HdfsSink(Sink):
         every file the batch touched past the batch's end. Raises RetriableError when the
         staging disk fails or the staging directory is over ``hdfs.stagingMaxBytes``;
         ``wait()`` returns failed indices (not retriable) for events whose path needs a
-        timestamp they lack, and fails the events whose staging file could not be synced."""
+        timestamp they lack or whose header values :data:`flafka.header_paths.HDFS_RULE`
+        refuses, and fails the events whose staging file could not be synced."""
         with self._lock:
             if not self._started:
                 self.start()
@@ -562,6 +606,9 @@ class HdfsSink(Sink):
         try:
             for key, (evs, idx) in groups.items():
                 self._append(key, evs, idx, now, journal, to_seal, targets)
+        except (PermanentError, RetriableError):  # the serializer refused the batch: none of it is kept
+            self._undo(journal, before)
+            raise
         except OSError as exc:
             self._undo(journal, before)
             raise RetriableError(
@@ -585,6 +632,8 @@ class HdfsSink(Sink):
         groups: dict[tuple[str, str], _Group] = {}
         failed: list[int] = []
         problem = ""
+        unsafe: list[str] = []
+        no_time = 0
         resolve = paths.resolve
         for i, e in enumerate(events):
             try:
@@ -592,6 +641,12 @@ class HdfsSink(Sink):
             except MissingTimestamp as exc:
                 failed.append(i)
                 problem = str(exc)
+                no_time += 1
+                continue
+            except UnsafeHeaderPath as exc:
+                failed.append(i)
+                if len(unsafe) < 3 and str(exc) not in unsafe:
+                    unsafe.append(str(exc))
                 continue
             group = groups.get(key)  # type: ignore[arg-type]
             if group is None:
@@ -599,14 +654,21 @@ class HdfsSink(Sink):
             else:
                 group[0].append(e)
                 group[1].append(i)  # type: ignore[union-attr]
-        reason = ""
-        if failed:
-            reason = (
-                f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {len(failed)} of "
+        reasons = []
+        if unsafe:
+            reasons.append(
+                f"sink '{self.name}': {len(failed) - no_time} of {len(events)} events whose headers would lead the write out of hdfs.path "
+                f"'{self.settings['hdfs.path']}' are refused ({'; '.join(unsafe)}); nothing is written outside that "
+                f"directory — fix the producer of the header, or drop or rewrite it with an interceptor (docs/hdfs.md, "
+                f"'Header values in paths')"
+            )
+        if problem:
+            reasons.append(
+                f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {no_time} of "
                 f"{len(events)} events have no usable timestamp ({problem}); add a timestamp interceptor to the source "
                 f"(interceptors = ts, interceptors.ts.type = timestamp) or set hdfs.useLocalTimeStamp = true"
             )
-        return groups, failed, reason
+        return groups, failed, " — and ".join(reasons)
 
     def _append(
         self,
@@ -705,7 +767,16 @@ class HdfsSink(Sink):
         return _OpenFile(key, staging, encoder, now, now)
 
     def _seal(self, f: _OpenFile) -> None:
-        """Roll ``f``: the syncer syncs what it holds, closes it and hands it to the uploads."""
+        """Roll ``f``: the serializer's closing bytes are appended, then the syncer syncs
+        what it holds, closes it and hands it to the uploads."""
+        if f.staging.error is None:
+            try:
+                tail = f.encoder.finish()
+            except Exception as exc:  # a plugin's end(): the file is still uploaded, without them
+                log.error("sink '%s': the serializer's closing bytes for %s failed (%s); the file lacks them", self.name, f.key, exc)
+                tail = b""
+            if tail:
+                f.staging.append(tail)
         self.counter.connection_closed_count += 1
         self.syncer.close(f.staging, self._sealed)
 
@@ -761,13 +832,42 @@ class HdfsSink(Sink):
         return self.uploader.drain(max(0.0, deadline - time.monotonic()))
 
 
+def _serializer_problems(settings: Settings) -> list[Problem]:
+    """``serializer`` and its ``serializer.*`` keys, checked by the registry and the
+    serializer's schema; a serializer that SequenceFile ignores is a warning."""
+    name = settings["serializer"] or "TEXT"
+    sub = settings["serializer.*"] or {}
+    if settings["hdfs.fileType"] == "SequenceFile":
+        if "serializer" in settings.explicit or sub:
+            return [
+                Problem(
+                    "serializer",
+                    "hdfs.fileType = SequenceFile does not use a serializer; serializer and serializer.* are ignored",
+                    "set hdfs.fileType = DataStream (or CompressedStream) to write the serializer's format",
+                    "warning",
+                )
+            ]
+        return []
+    problems = resolve_serializer("", "serializer", name, sub)[1]
+    schema_url = sub.get("schemaURL", "")
+    if urllib.parse.urlsplit(schema_url).scheme.lower() in _HDFS_SCHEMES:  # this sink reads those (read_url)
+        problems = [p for p in problems if not (p.key == "serializer.schemaURL" and p.severity == "warning")]
+    return problems
+
+
+_HDFS_SCHEMES = ("hdfs", "webhdfs")
+
+
 class _Config:
     """Cross-key validation and derived values (pure: no I/O)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, name: str = "") -> None:
         self.target = webhdfs.target(settings["hdfs.path"] or "", settings["hdfs.webhdfs.url"] or "")
         parse(self.target.path)
         parse(settings["hdfs.filePrefix"] or "", "hdfs.filePrefix")
+        HDFS_RULE.check_template(skeleton(self.target.path), "hdfs.path")
+        for key in ("hdfs.filePrefix", "hdfs.fileSuffix", "hdfs.inUsePrefix", "hdfs.inUseSuffix"):
+            HDFS_RULE.check_template(skeleton(settings[key] or "") if key == "hdfs.filePrefix" else settings[key] or "", key, name=True)
         self.tz = time_zone(settings["hdfs.timeZone"] or "")
         file_type = settings["hdfs.fileType"]
         codec_name = (settings["hdfs.codeC"] or "").strip()
@@ -779,19 +879,10 @@ class _Config:
             )
         if file_type == "CompressedStream" and codec is None:
             raise ConfigError("hdfs.fileType = CompressedStream needs hdfs.codeC (gzip, bzip2, snappy or deflate)")
-        kind = serializer_kind(settings["serializer"] or "TEXT")
-        avro_codec = (settings["serializer.compressionCodec"] or "null").lower()
-        if kind == "AVRO_EVENT" and avro_codec not in ("null", "deflate", "bzip2", "xz"):
-            raise ConfigError(f"serializer.compressionCodec = '{avro_codec}' is not available; use null, deflate, bzip2 or xz")
-        self.output = OutputFormat(
-            file_type,
-            codec,
-            kind,
-            settings["serializer.appendNewline"],
-            avro_codec,
-            settings["serializer.syncIntervalBytes"],
-            settings["hdfs.writeFormat"] == "Text",
-        )
+        serializer = None
+        if file_type != "SequenceFile":
+            serializer = serializer_or_raise(name, "serializer", settings["serializer"] or "TEXT", settings["serializer.*"] or {})
+        self.output = OutputFormat(file_type, codec, serializer, settings["hdfs.writeFormat"] == "Text")
         self.suffix = settings["hdfs.fileSuffix"] or self.output.extension
         self.inuse_prefix = settings["hdfs.inUsePrefix"] or ""
         self.inuse_suffix = "" if settings["hdfs.emptyInUseSuffix"] else (settings["hdfs.inUseSuffix"] or "")

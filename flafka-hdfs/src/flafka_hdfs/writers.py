@@ -4,7 +4,9 @@ A :class:`FileEncoder` turns batches of one output file into the bytes to append
 first call includes the file header. Bytes are final-format bytes: staging keeps exactly
 what is uploaded, so a re-upload after a crash sends the same bytes.
 
-* ``DataStream``: the serializer's output as is (``TEXT``, ``HEADER_AND_TEXT``, ``avro_event``).
+* ``DataStream``: the serializer's output as is. Serializers (``serializer``) are looked up
+  in the component registry (:mod:`flafka.serializers`): ``TEXT``, ``HEADER_AND_TEXT``,
+  ``avro_event``, ``AvroEventSerializer`` or a plugin's.
 * ``CompressedStream``: each batch's serializer output as one complete codec stream (a gzip
   member, a bzip2 stream, ...), as Flume's ``HDFSCompressedDataStream`` finishes the codec
   stream on every batch; concatenated members decompress with ``gzip -d``/``bzip2 -d``/
@@ -32,7 +34,7 @@ from typing import Any
 
 from flafka.errors import ConfigError
 from flafka.event import Event
-from flafka.sinks.file_roll import BodyTextSerializer, EventSerializer, FlumeEventAvroSerializer, HeaderAndBodyTextSerializer
+from flafka.serializers import EventSerializer, SerializerSpec
 from flafka_hdfs.sequencefile import SequenceFileEncoder
 
 
@@ -112,45 +114,12 @@ def codec_for(value: str) -> Codec:
     raise ConfigError(f"hdfs.codeC = '{value}' is not a known codec; use one of {known}{extra}")
 
 
-# -- serializers ---------------------------------------------------------------------------
-
-SERIALIZERS = {
-    "TEXT": "TEXT",
-    "HEADER_AND_TEXT": "HEADER_AND_TEXT",
-    "AVRO_EVENT": "AVRO_EVENT",
-    "ORG.APACHE.FLUME.SERIALIZATION.BODYTEXTEVENTSERIALIZER$BUILDER": "TEXT",
-    "ORG.APACHE.FLUME.SERIALIZATION.HEADERANDBODYTEXTEVENTSERIALIZER$BUILDER": "HEADER_AND_TEXT",
-    "ORG.APACHE.FLUME.SERIALIZATION.FLUMEEVENTAVROEVENTSERIALIZER$BUILDER": "AVRO_EVENT",
-}
-
-
-def serializer_kind(value: str) -> str:
-    """Resolve ``serializer`` (case-insensitive alias or Flume builder class)."""
-    found = SERIALIZERS.get(value.strip().upper())
-    if found:
-        return found
-    shown = "TEXT, HEADER_AND_TEXT, avro_event"
-    if "." in value:
-        raise ConfigError(f"serializer = '{value}' is a Java class, which flafka cannot load; use one of {shown}")
-    hint = difflib.get_close_matches(value.upper(), ["TEXT", "HEADER_AND_TEXT", "AVRO_EVENT"], n=1)
-    extra = f"; did you mean '{hint[0]}'?" if hint else ""
-    raise ConfigError(f"serializer = '{value}' is not supported; use one of {shown}{extra}")
-
-
-def new_serializer(kind: str, append_newline: bool, avro_codec: str, sync_interval: int) -> EventSerializer:
-    if kind == "TEXT":
-        return BodyTextSerializer(append_newline)
-    if kind == "HEADER_AND_TEXT":
-        return HeaderAndBodyTextSerializer(append_newline)
-    return FlumeEventAvroSerializer(avro_codec, sync_interval)
-
-
 # -- encoders ------------------------------------------------------------------------------
 
 
 class FileEncoder:
     """Encodes the batches of one output file. ``mark()``/``reset(mark)`` undo an encode
-    whose bytes could not be written."""
+    whose bytes could not be written; ``finish()`` gives the bytes that close the file."""
 
     def encode(self, events: list[Event]) -> bytes:
         raise NotImplementedError
@@ -161,12 +130,16 @@ class FileEncoder:
     def reset(self, mark: Any) -> None:
         raise NotImplementedError
 
+    def finish(self) -> bytes:
+        return b""
+
 
 class StreamEncoder(FileEncoder):
     """``DataStream`` (``codec`` None) or ``CompressedStream``: one codec stream per batch."""
 
-    def __init__(self, serializer: EventSerializer, codec: Codec | None) -> None:
-        self.serializer = serializer
+    def __init__(self, serializer: SerializerSpec, codec: Codec | None) -> None:
+        self.spec = serializer
+        self.serializer: EventSerializer = serializer.new()
         self.compress = codec.compress if codec else None
         self.started = False
 
@@ -174,8 +147,12 @@ class StreamEncoder(FileEncoder):
         if self.started:
             data = self.serializer.encode(events)
         else:
-            head = self.serializer.begin()  # first: it may pick the file's sync marker
-            data = head + self.serializer.encode(events)
+            try:
+                head = self.serializer.begin()  # first: it may pick the file's sync marker
+                data = head + self.serializer.encode(events)
+            except BaseException:
+                self.serializer = self.spec.new()  # begin() is called once per instance
+                raise
             self.started = True
         return self.compress(data) if self.compress is not None else data
 
@@ -183,7 +160,17 @@ class StreamEncoder(FileEncoder):
         return self.started
 
     def reset(self, mark: Any) -> None:
+        if self.started and not mark:  # the file's first bytes were undone: start over
+            self.serializer = self.spec.new()
         self.started = bool(mark)
+
+    def finish(self) -> bytes:
+        if not self.started:
+            return b""
+        tail = self.serializer.end()
+        if not tail:
+            return b""
+        return self.compress(tail) if self.compress is not None else tail
 
 
 class SequenceEncoder(FileEncoder):
@@ -206,10 +193,8 @@ class OutputFormat:
 
     file_type: str
     codec: Codec | None
-    serializer: str = "TEXT"
-    append_newline: bool = True
-    avro_codec: str = "null"
-    avro_sync_interval: int = 2048000
+    serializer: SerializerSpec | None = None
+    """DataStream/CompressedStream: the serializer (None for SequenceFile)."""
     text_values: bool = False
 
     @property
@@ -226,5 +211,5 @@ class OutputFormat:
             return SequenceEncoder(
                 SequenceFileEncoder(sync, self.text_values, codec.hadoop_class if codec else None, codec.compress if codec else None, clock)
             )
-        serializer = new_serializer(self.serializer, self.append_newline, self.avro_codec, self.avro_sync_interval)
-        return StreamEncoder(serializer, self.codec if self.file_type == "CompressedStream" else None)
+        assert self.serializer is not None
+        return StreamEncoder(self.serializer, self.codec if self.file_type == "CompressedStream" else None)

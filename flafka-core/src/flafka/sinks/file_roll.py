@@ -15,169 +15,29 @@ from 1 for the second file of a day). Unlike Flume, an existing file is never
 overwritten (the next free name is taken) and no empty files are created: a file is
 opened by the first batch after a roll.
 
-Serializers (``sink.serializer``): ``TEXT`` (body, then a newline unless
-``sink.serializer.appendNewline = false``), ``HEADER_AND_TEXT`` (``{k=v, ...} body``) and
-``AVRO_EVENT`` (an Avro object container of Flume's Event record, one block per batch;
-codecs ``null``, ``deflate``, ``bzip2``, ``xz``).
+Serializers (``sink.serializer``) are looked up in the component registry
+(:mod:`flafka.serializers`): the built-in ``TEXT``, ``HEADER_AND_TEXT``, ``avro_event``
+and ``AvroEventSerializer`` (Flume's names and ``...$Builder`` class names, any case) or a
+plugin's; ``sink.serializer.*`` keys are the serializer's own, checked by its schema.
 """
 
 from __future__ import annotations
 
-import bz2
 import difflib
-import json
 import logging
-import lzma
 import os
 import re
 import threading
 import time
-import zlib
 from collections.abc import Callable
 
 from flafka.errors import ConfigError, RetriableError
 from flafka.event import Event
-from flafka.settings import REQUIRED, Schema, Setting, Settings
+from flafka.serializers import EventSerializer, resolve_serializer, serializer_or_raise
+from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, Sink
-from flafka.sinks.logger import format_headers
 
 log = logging.getLogger(__name__)
-
-
-# -- serializers -------------------------------------------------------------------------
-
-
-class EventSerializer:
-    """Turns batches into bytes. One instance per output file: :meth:`begin` returns
-    the bytes that start a file (written together with its first batch)."""
-
-    def begin(self) -> bytes:
-        return b""
-
-    def encode(self, events: list[Event]) -> bytes:
-        raise NotImplementedError
-
-
-class BodyTextSerializer(EventSerializer):
-    """``TEXT``: the body of each event, then ``\\n`` when ``append_newline``; headers dropped."""
-
-    def __init__(self, append_newline: bool = True) -> None:
-        self.append_newline = append_newline
-
-    def encode(self, events: list[Event]) -> bytes:
-        bodies = [e.body for e in events]
-        if not self.append_newline:
-            return b"".join(bodies)
-        bodies.append(b"")
-        return b"\n".join(bodies)
-
-
-class HeaderAndBodyTextSerializer(EventSerializer):
-    """``HEADER_AND_TEXT``: ``{k=v, ...} `` (Java's map format), the body, then ``\\n``
-    when ``append_newline``."""
-
-    def __init__(self, append_newline: bool = True) -> None:
-        self.append_newline = append_newline
-
-    def encode(self, events: list[Event]) -> bytes:
-        parts = [(format_headers(e.headers) + " ").encode() + e.body for e in events]
-        if not self.append_newline:
-            return b"".join(parts)
-        parts.append(b"")
-        return b"\n".join(parts)
-
-
-FLUME_EVENT_SCHEMA = json.dumps(
-    {
-        "type": "record",
-        "name": "Event",
-        "fields": [{"name": "headers", "type": {"type": "map", "values": "string"}}, {"name": "body", "type": "bytes"}],
-    },
-    separators=(",", ":"),
-)
-"""Flume's ``FlumeEventAvroEventSerializer`` schema, as Avro writes it into file headers."""
-
-
-def _long(n: int) -> bytes:
-    """Avro ``long``: zig-zag, then base-128 varint."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _bytes(b: bytes) -> bytes:
-    return _long(len(b)) + b
-
-
-_AVRO_CODECS: dict[str, Callable[[bytes], bytes]] = {
-    "null": lambda data: data,
-    "deflate": lambda data: zlib.compress(data, 6, wbits=-15),  # raw deflate, as Avro's spec says
-    "bzip2": bz2.compress,
-    "xz": lzma.compress,
-}
-
-
-class FlumeEventAvroSerializer(EventSerializer):
-    """``AVRO_EVENT``: an Avro object container file of ``{headers: map<string>, body:
-    bytes}`` records. Each batch becomes one block (more when it passes
-    ``sync_interval`` bytes), as Flume's per-batch flush produces."""
-
-    def __init__(self, codec: str = "null", sync_interval: int = 2048000) -> None:
-        self.codec = codec
-        self.compress = _AVRO_CODECS[codec]
-        self.sync_interval = sync_interval
-        self.sync = b""
-
-    def begin(self) -> bytes:
-        self.sync = os.urandom(16)
-        meta = {"avro.schema": FLUME_EVENT_SCHEMA.encode(), "avro.codec": self.codec.encode()}
-        header = [b"Obj\x01", _long(len(meta))]
-        for key, value in meta.items():
-            header += [_bytes(key.encode()), _bytes(value)]
-        header += [_long(0), self.sync]
-        return b"".join(header)
-
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        records: list[bytes] = []
-        size = 0
-        for e in events:
-            headers = e.headers
-            if headers:
-                fields = [_long(len(headers))]
-                for k, v in headers.items():
-                    fields += [_bytes(k.encode()), _bytes(v.encode())]
-                fields += [b"\x00", _bytes(e.body)]
-                record = b"".join(fields)
-            else:
-                record = b"\x00" + _bytes(e.body)
-            records.append(record)
-            size += len(record)
-            if size >= self.sync_interval:
-                self._block(records, out)
-                records, size = [], 0
-        if records:
-            self._block(records, out)
-        return b"".join(out)
-
-    def _block(self, records: list[bytes], out: list[bytes]) -> None:
-        data = self.compress(b"".join(records))
-        out += [_long(len(records)), _long(len(data)), data, self.sync]
-
-
-_SERIALIZERS = {
-    "TEXT": "TEXT",
-    "HEADER_AND_TEXT": "HEADER_AND_TEXT",
-    "AVRO_EVENT": "AVRO_EVENT",
-    "ORG.APACHE.FLUME.SERIALIZATION.BODYTEXTEVENTSERIALIZER$BUILDER": "TEXT",
-    "ORG.APACHE.FLUME.SERIALIZATION.HEADERANDBODYTEXTEVENTSERIALIZER$BUILDER": "HEADER_AND_TEXT",
-    "ORG.APACHE.FLUME.SERIALIZATION.FLUMEEVENTAVROEVENTSERIALIZER$BUILDER": "AVRO_EVENT",
-}
-"""``sink.serializer`` spellings (case-insensitive, as Flume's ``EventSerializerType``)."""
 
 
 # -- path managers -----------------------------------------------------------------------
@@ -263,16 +123,20 @@ class RollingFileSink(Sink):
     settings_schema = Schema(
         Setting("sink.directory", "str", REQUIRED, "directory the files are written to (created if missing)"),
         Setting("sink.rollInterval", "int", 30, "seconds after which a file is closed and the next one started; 0 = never", minimum=0),
-        Setting("sink.serializer", "str", "TEXT", "TEXT, HEADER_AND_TEXT or AVRO_EVENT"),
-        Setting("sink.serializer.appendNewline", "bool", True, "TEXT and HEADER_AND_TEXT: end each event with a newline"),
-        Setting("sink.serializer.compressionCodec", "str", "null", "AVRO_EVENT: null, deflate, bzip2 or xz"),
-        Setting("sink.serializer.syncIntervalBytes", "int", 2048000, "AVRO_EVENT: bytes after which a block is closed", minimum=1),
+        Setting("sink.serializer", "str", "TEXT", "a serializer: TEXT, HEADER_AND_TEXT, avro_event, AvroEventSerializer or a plugin's"),
+        Setting("sink.serializer.*", "map", None, "the serializer's own keys (flafka describe NAME --kind serializer)"),
         Setting("sink.batchSize", "int", 100, "most events taken per transaction and written per write call", minimum=1),
         Setting("sink.pathManager", "str", "DEFAULT", "file naming: DEFAULT or ROLLTIME", since="1.7"),
         Setting("sink.pathManager.extension", "str", "", "file name extension (without the dot)", since="1.7"),
         Setting("sink.pathManager.prefix", "str", "", "file name prefix", since="1.7"),
         Setting("sink.fsync", "bool", False, "flafka: fsync each batch (and the directory on file creation)"),
     )
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> list[Problem]:
+        """The serializer is known and its ``sink.serializer.*`` keys are right (pure)."""
+        _, problems = resolve_serializer("", "sink.serializer", settings["sink.serializer"], settings["sink.serializer.*"] or {})
+        return problems
 
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
@@ -284,22 +148,9 @@ class RollingFileSink(Sink):
             raise ConfigError(f"sink '{name}': sink.directory is empty; set it to the directory the files go to")
         self.roll_interval: int = settings["sink.rollInterval"]
         self.fsync: bool = settings["sink.fsync"]
-        kind = _choice(name, "sink.serializer", settings["sink.serializer"], dict(_SERIALIZERS), ("TEXT", "HEADER_AND_TEXT", "AVRO_EVENT"))
-        newline = settings["sink.serializer.appendNewline"]
-        codec = settings["sink.serializer.compressionCodec"].lower()
-        if kind == "AVRO_EVENT" and codec not in _AVRO_CODECS:
-            raise ConfigError(
-                f"sink '{name}': sink.serializer.compressionCodec = '{codec}' is not available in flafka; "
-                f"use one of {', '.join(_AVRO_CODECS)} (deflate is the usual choice)"
-            )
-        sync_interval = settings["sink.serializer.syncIntervalBytes"]
-        if kind == "TEXT":
-            self._new_serializer: Callable[[], EventSerializer] = lambda: BodyTextSerializer(newline)
-        elif kind == "HEADER_AND_TEXT":
-            self._new_serializer = lambda: HeaderAndBodyTextSerializer(newline)
-        else:
-            self._new_serializer = lambda: FlumeEventAvroSerializer(codec, sync_interval)
-        self.serializer_kind = str(kind)
+        self.serializer = serializer_or_raise(name, "sink.serializer", settings["sink.serializer"], settings["sink.serializer.*"] or {})
+        self.serializer_kind = self.serializer.type_name
+        self._newline_framed = self.serializer.new().newline_framed
         self._path_manager_cls = _choice(
             name, "sink.pathManager", settings["sink.pathManager"], dict(_PATH_MANAGERS), ("DEFAULT", "ROLLTIME")
         )
@@ -340,7 +191,7 @@ class RollingFileSink(Sink):
         """A SIGKILL in the middle of a write can leave part of a batch at the end of the
         newest file. That batch was never committed (it is delivered again), so the torn
         bytes are cut back to the last newline. Only for newline-framed serializers."""
-        if self.serializer_kind not in ("TEXT", "HEADER_AND_TEXT") or not self.settings["sink.serializer.appendNewline"]:
+        if not self._newline_framed:
             return
         assert self.paths is not None
         ours = self.paths.pattern()  # never touch files this sink did not name
@@ -410,7 +261,16 @@ class RollingFileSink(Sink):
         fd = self._fd
         serializer = self._serializer
         assert fd is not None and serializer is not None
-        data = serializer.begin() + serializer.encode(events) if self._size == 0 else serializer.encode(events)
+        if self._size == 0:
+            try:
+                data = serializer.begin() + serializer.encode(events)
+            except BaseException:
+                self._serializer = self.serializer.new()  # begin() is called once per instance
+                raise
+        else:
+            data = serializer.encode(events)
+        if not data:
+            return
         try:
             written = os.write(fd, data)
             if written < len(data):
@@ -472,7 +332,7 @@ class RollingFileSink(Sink):
         self._fd = fd
         self.path = path
         self._size = 0
-        self._serializer = self._new_serializer()
+        self._serializer = self.serializer.new()
         self._roll_at = self.clock() + self.roll_interval
         self.counter.connection_created_count += 1
         log.debug("sink '%s': opened %s", self.name, path)
@@ -498,18 +358,32 @@ class RollingFileSink(Sink):
             os.ftruncate(fd, self._size)
         except OSError as cut:
             log.error("sink '%s': could not cut a partly written batch off %s (%s); the file ends in a torn record", self.name, path, cut)
-        self._close()
-        if self._size == 0:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        self._close(finish=False)
 
-    def _close(self) -> None:
+    def _close(self, finish: bool = True) -> None:
+        """Close the file: write the serializer's ``end()`` bytes first when ``finish``;
+        a file that received nothing is removed."""
         fd = self._fd
         if fd is None:
             return
         self._fd = None
+        serializer, self._serializer = self._serializer, None
+        if finish and serializer is not None and self._size:
+            try:
+                tail = serializer.end()
+                if tail:
+                    view = memoryview(tail)
+                    done = 0
+                    while done < len(tail):
+                        done += os.write(fd, view[done:])
+                    self._size += len(tail)
+            except (OSError, RetriableError) as exc:
+                log.error("sink '%s': the closing bytes of %s could not be written (%s); the file lacks them", self.name, self.path, exc)
+        if self._size == 0 and self.path is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
         try:
             if self.fsync:
                 os.fsync(fd)

@@ -1,4 +1,4 @@
-"""Event deserializers of the spooling directory source: ``LINE`` and ``BLOB``.
+"""Event deserializers of the spooling directory source: ``LINE``, ``BLOB`` and ``AVRO``.
 
 A deserializer turns the bytes of one open file into event bodies, batch by batch, and
 always knows the exact byte offset in the file just after the last body it returned
@@ -23,7 +23,9 @@ per-line path, which decodes each line with ``decodeErrorPolicy`` and re-encodes
 from __future__ import annotations
 
 import codecs
-from typing import BinaryIO, Protocol
+import io
+from collections.abc import Iterator
+from typing import Any, BinaryIO, Protocol
 
 CHUNK_SIZE = 1 << 19
 """Bytes read from the file per ``read`` system call (512 KiB: as fast as 2 MiB here, less memory)."""
@@ -38,6 +40,17 @@ class DecodeFailure(Exception):
         self.line = line
         self.offset = offset
         self.detail = detail
+
+
+class CorruptInput(Exception):
+    """The file is not in the deserializer's format (or is cut short): ``detail`` says what,
+    ``where`` where (record, byte offset), ``fix`` what to do."""
+
+    def __init__(self, detail: str, where: str, fix: str) -> None:
+        super().__init__(f"{where}: {detail}")
+        self.detail = detail
+        self.where = where
+        self.fix = fix
 
 
 class Deserializer(Protocol):
@@ -119,6 +132,8 @@ class LineDeserializer:
         # emitted before its end is found (bounded memory for a file without newlines)
         self._spill_at = max(chunk_size, 8 * max_line_length)
         self._long_line = False  # pieces of the current (unfinished) line were emitted
+        self._line_repaired = False  # the current (unfinished) line's repair was counted
+        self._spill_skip = 0
         self._split_line = line  # whole lines split so far (line number base of the next chunk)
         self._split_pos = offset  # file offset of the start of _parts
         self._eof = False
@@ -187,39 +202,56 @@ class LineDeserializer:
         """The buffered partial line is longer than ``_spill_at`` bytes: make its complete
         maxLineLength-character pieces the next bodies now (the cut Flume makes too),
         keeping at least one character back, so a file without newlines never sits whole
-        in memory. False (keep buffering) when nothing can be emitted yet or the bytes do
-        not decode cleanly (the per-line path deals with them once the line ends)."""
+        in memory. Undecodable bytes are replaced or dropped here as ``decodeErrorPolicy``
+        says (FAIL fails at once), so the buffer stays bounded and is decoded once, never
+        re-walked per chunk. False (keep buffering) when nothing can be emitted yet."""
         raw = b"".join(self._parts)
+        line_no = self._split_line + 1
+        skip = self._spill_skip  # leading bytes already known to decode to nothing (IGNORE)
         try:
-            text = codecs.getincrementaldecoder(self._in)("strict").decode(raw, final=False)
-        except UnicodeDecodeError:
+            runs, decoded = _decode_runs(raw[skip:], self._in, self._errors, final=False)
+        except UnicodeDecodeError as exc:  # FAIL
             self._parts = [raw]
+            self._failure = DecodeFailure(
+                line_no, self._split_pos + exc.start, f"bytes not valid {self._in} ({exc.reason}: {raw[exc.start : exc.end]!r})"
+            )
+            return False
+        if skip:
+            runs.insert(0, ("", skip, False))
+        bad = next((at for at, (text, nbytes, clean) in _run_starts(runs) if not clean), None)
+        if bad is not None and not self._line_repaired:
+            self._line_repaired = True
+            self.repaired += 1
+            if self.first_repair is None:
+                self.first_repair = (line_no, self._split_pos + bad)
+        text = "".join(t for t, _n, _c in runs)
+        if not text:  # only dropped bytes so far (IGNORE): never decode them again
+            self._parts = [raw]
+            self._spill_skip = skip + decoded
             return False
         limit = self._max
         n = (len(text) - 1) // limit
         if n <= 0:
             self._parts = [raw]
             return False
-        line_no = self._split_line + 1
         if not self._long_line:
             self._long_line = True
             self.cuts += 1
             if self.first_cut is None:
                 self.first_cut = (line_no, len(text))  # at least that long: its end is not read yet
+        cuts = _run_piece_ends(runs, limit, self._in, n)
         bodies: list[bytes] = []
-        ends: list[int] = []
-        pos = self._split_pos
+        same = self._in == self._out
         for k in range(n):
             piece = text[k * limit : (k + 1) * limit]
-            encoded = piece.encode(self._in)
-            pos += len(encoded)
-            bodies.append(encoded if self._in == self._out else piece.encode(self._out, "replace"))
-            ends.append(pos)
-        consumed = pos - self._split_pos
+            bodies.append(piece.encode(self._in) if same and bad is None else piece.encode(self._out, "replace"))
+        consumed = cuts[-1]
+        self._spill_skip = 0
         self._parts = [raw[consumed:]]
         self._parts_len = len(raw) - consumed
-        self._split_pos = pos
-        self._lines, self._ends, self._lns = bodies, ends, [line_no - 1] * n
+        base = self._split_pos
+        self._split_pos = base + consumed
+        self._lines, self._ends, self._lns = bodies, [base + c for c in cuts], [line_no - 1] * n
         self._i = 0
         self._tail_no_nl = False
         return True
@@ -227,6 +259,9 @@ class LineDeserializer:
     def _split(self, complete: bytes) -> None:
         continued = self._long_line  # the first part ends a line whose pieces went out already
         self._long_line = False
+        counted = self._line_repaired  # that line's repair was counted when its pieces went out
+        self._line_repaired = False
+        self._spill_skip = 0
         parts = complete.split(b"\n")
         ends_nl = not parts[-1]
         if ends_nl:
@@ -248,9 +283,9 @@ class LineDeserializer:
                 self._tail_no_nl = not ends_nl
                 self._ends = self._lns = None
                 return
-        self._slow(parts, ends_nl, base_pos, base_line, continued)
+        self._slow(parts, ends_nl, base_pos, base_line, continued, counted)
 
-    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int, continued: bool = False) -> None:
+    def _slow(self, parts: list[bytes], ends_nl: bool, pos: int, line: int, continued: bool = False, counted: bool = False) -> None:
         """The per-line path: decode with the error policy, cut long lines, re-encode."""
         bodies: list[bytes] = []
         ends: list[int] = []
@@ -271,7 +306,8 @@ class LineDeserializer:
                     break
                 text = raw.decode(cs, errors)
                 clean = False
-                self.repaired += 1
+                if not (counted and idx == 0):
+                    self.repaired += 1
                 if self.first_repair is None:
                     self.first_repair = (line_no, pos + exc.start)
             if len(text) <= limit:
@@ -299,34 +335,86 @@ class LineDeserializer:
         self._tail_no_nl = False
 
 
+def _decode_runs(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+    """Decode ``raw`` into runs ``(text, bytes, clean)``: clean runs decode exactly, and
+    each undecodable unit the codec reports is one run of its bytes replaced (U+FFFD) or
+    dropped per ``errors`` — the text Python's ``raw.decode(cs, errors)`` gives, with the
+    byte length behind every character known. Not ``final``: an unfinished sequence at the
+    end is left out (the second value is the bytes decoded). ``errors = "strict"`` raises
+    the first UnicodeDecodeError, positions relative to ``raw``. Linear in ``len(raw)``."""
+    runs: list[tuple[str, int, bool]] = []
+    view = memoryview(raw)
+    pos, n = 0, len(raw)
+    while pos < n:
+        dec = codecs.getincrementaldecoder(cs)("strict")
+        try:
+            text = dec.decode(view[pos:], final)
+        except UnicodeDecodeError as exc:
+            if errors == "strict":
+                raise UnicodeDecodeError(exc.encoding, raw, pos + exc.start, pos + exc.end, exc.reason) from None
+            if exc.start:
+                runs.append((bytes(view[pos : pos + exc.start]).decode(cs), exc.start, True))
+            runs.append(("\ufffd" if errors == "replace" else "", exc.end - exc.start, False))
+            pos += exc.end
+            continue
+        used = n - pos - (0 if final else len(dec.getstate()[0]))
+        if used:
+            runs.append((text, used, True))
+        pos += used
+        break
+    return runs, pos
+
+
+def _run_starts(runs: list[tuple[str, int, bool]]) -> list[tuple[int, tuple[str, int, bool]]]:
+    """``(byte offset, run)`` for each run."""
+    out, at = [], 0
+    for run in runs:
+        out.append((at, run))
+        at += run[1]
+    return out
+
+
+def _run_piece_ends(runs: list[tuple[str, int, bool]], limit: int, cs: str, n_full: int) -> list[int]:
+    """Byte offsets after each of the first ``n_full`` pieces of ``limit`` characters of the
+    runs' text (one pass; inside a clean run, the bytes of the characters before)."""
+    ends: list[int] = []
+    chars = 0  # characters before the current run
+    at = 0  # bytes before the current run
+    target = limit
+    for text, nbytes, _clean in runs:
+        length = len(text)
+        k_prev, b_prev = 0, 0  # inside this run: characters and bytes already accounted for
+        while len(ends) < n_full and chars + length >= target:
+            k = target - chars
+            if k == length:
+                b_prev = nbytes
+            else:
+                b_prev += len(text[k_prev:k].encode(cs))
+            k_prev = k
+            ends.append(at + b_prev)
+            target += limit
+        if len(ends) == n_full:
+            break
+        chars += length
+        at += nbytes
+    while len(ends) < n_full:  # defensive: never lose offsets
+        ends.append(at)
+    return ends
+
+
 def _piece_ends(raw: bytes, text: str, limit: int, cs: str, errors: str, clean: bool) -> list[int]:
     """Byte offsets within ``raw`` after each full piece of ``limit`` characters of
     ``text`` (not after the last piece)."""
     n_full = (len(text) - 1) // limit
-    ends: list[int] = []
     if clean:
+        ends: list[int] = []
         at = 0
         for k in range(n_full):
             at += len(text[k * limit : (k + 1) * limit].encode(cs))
             ends.append(at)
         return ends
-    # bad bytes were replaced or dropped: find the boundaries by decoding byte by byte
-    dec = codecs.getincrementaldecoder(cs)(errors)
-    chars = 0
-    target = limit
-    for j in range(len(raw)):
-        got = len(dec.decode(raw[j : j + 1]))
-        while got and chars + got >= target and len(ends) < n_full:
-            # a boundary inside this byte's output falls before this byte: the earlier
-            # characters of that output replace bytes that came before it
-            ends.append(j + 1 if chars + got == target else j)
-            target += limit
-        chars += got
-        if len(ends) == n_full:
-            break
-    while len(ends) < n_full:  # defensive: never lose offsets
-        ends.append(len(raw))
-    return ends
+    runs, _ = _decode_runs(raw, cs, errors, final=True)
+    return _run_piece_ends(runs, limit, cs, n_full)
 
 
 class BlobDeserializer:
@@ -378,3 +466,160 @@ class BlobDeserializer:
 
     def at_eof(self) -> bool:
         return not self._peek()
+
+
+class _KeepOpen(io.BufferedReader):
+    """A read buffer over the source's file that never closes it (the source owns it)."""
+
+    def close(self) -> None:
+        pass
+
+
+class AvroDeserializer:
+    """Flume's ``AvroEventDeserializer``: one event per record of an Avro object container
+    file; the body is the record's binary datum exactly as stored (Flume re-encodes the
+    record it read, which gives these bytes), and every event carries the header
+    ``flume.avro.schema.hash`` (the schema's CRC-64-AVRO fingerprint of its parsing
+    canonical form, hex, as Flume) or, with ``schema_type = "LITERAL"``,
+    ``flume.avro.schema.literal`` (the schema text of the file's header). Read with fastavro.
+
+    Position: :attr:`line` counts the records returned so far and :attr:`offset` is the byte
+    offset of the block holding the next record (the file's end after the last one). A
+    resume at ``line = n`` skips exactly ``n`` records (whole blocks by their record counts,
+    then records inside the block), so a restart neither re-reads nor skips a record;
+    Flume resumes at the block's start and sends that block's earlier records again.
+    """
+
+    HASH_HEADER = "flume.avro.schema.hash"
+    LITERAL_HEADER = "flume.avro.schema.literal"
+
+    def __init__(self, fileobj: BinaryIO, *, offset: int = 0, line: int = 0, schema_type: str = "HASH") -> None:
+        self._raw = fileobj
+        self.offset = offset
+        self.line = line
+        self._skip = line
+        self._literal = schema_type.upper() == "LITERAL"
+        self.headers: dict[str, str] = {}
+        """Headers of every event of this file (known once the file header is read)."""
+        self.cuts = 0
+        self.first_cut: tuple[int, int] | None = None
+        self.repaired = 0
+        self.first_repair: tuple[int, int] | None = None
+        self._fo: _KeepOpen | None = None
+        self._blocks: Iterator[Any] | None = None
+        self._schema: Any = None
+        self._read_datum: Any = None
+        self._block_data: io.BytesIO | None = None
+        self._block_left = 0
+        self._block_end = 0
+        self._pos = 0
+        self._eof = False
+
+    def _where(self) -> str:
+        return f"record {self.line + 1}, block at byte offset {self.offset}"
+
+    def _open(self) -> None:
+        from flafka.serializers.avro import require_fastavro
+
+        fastavro = require_fastavro("deserializer = AVRO")
+        self._raw.seek(0)
+        fo = _KeepOpen(self._raw, 1 << 20)  # type: ignore[arg-type]
+        try:
+            reader = fastavro.block_reader(fo)
+        except Exception as exc:
+            raise CorruptInput(
+                f"not an Avro object container file ({exc})",
+                "byte offset 0",
+                "spool only Avro container files with deserializer = AVRO (or use LINE/BLOB for this directory)",
+            ) from exc
+        self._fo = fo
+        self._schema = reader.writer_schema
+        self._read_datum = fastavro.schemaless_reader
+        text = reader.metadata.get("avro.schema", "")
+        if self._literal:
+            self.headers = {self.LITERAL_HEADER: text}
+        else:
+            canonical = fastavro.schema.to_parsing_canonical_form(self._schema)
+            self.headers = {self.HASH_HEADER: fastavro.schema.fingerprint(canonical, "CRC-64-AVRO")}
+        self._blocks = iter(reader)
+        self._pos = fo.tell()
+        if self.offset == 0:
+            self.offset = self._pos
+
+    def _next_block(self) -> bool:
+        """Load the next block that still has records to return; False at the end."""
+        assert self._blocks is not None and self._fo is not None
+        while True:
+            start = self._pos
+            try:
+                block = next(self._blocks)
+            except StopIteration:
+                self._eof = True
+                self.offset = self._pos
+                return False
+            except Exception as exc:
+                raise CorruptInput(
+                    f"the Avro block cannot be read ({type(exc).__name__}: {exc}); the file is damaged or cut short",
+                    f"record {self.line + 1}, block at byte offset {start}",
+                    "re-create the file from its source and move it back into spoolDir",
+                ) from exc
+            self._pos = self._fo.tell()
+            n = block.num_records
+            if self._skip >= n:  # delivered before the restart
+                self._skip -= n
+                continue
+            self.offset = start
+            self._block_end = self._pos
+            self._block_data = block.bytes_
+            self._block_left = n
+            if self._skip:
+                self._take(self._skip)
+                self._skip = 0
+            return True
+
+    def _take(self, n: int) -> list[bytes]:
+        data = self._block_data
+        assert data is not None
+        raw = data.getbuffer()
+        read, schema = self._read_datum, self._schema
+        out: list[bytes] = []
+        at = data.tell()
+        try:
+            for _ in range(n):
+                read(data, schema, None)
+                end = data.tell()
+                out.append(bytes(raw[at:end]))
+                at = end
+        except Exception as exc:
+            raise CorruptInput(
+                f"a record cannot be decoded with the file's schema ({type(exc).__name__}: {exc}); the block is damaged",
+                self._where(),
+                "re-create the file from its source and move it back into spoolDir",
+            ) from exc
+        finally:
+            del raw
+        self._block_left -= n
+        return out
+
+    def read(self, max_events: int) -> list[bytes]:
+        if self._blocks is None:
+            self._open()
+        out: list[bytes] = []
+        while len(out) < max_events:
+            if self._block_left == 0 and (self._eof or not self._next_block()):
+                break
+            got = self._take(min(max_events - len(out), self._block_left))
+            self.line += len(got)
+            out += got
+        if self._block_left == 0 and self._block_data is not None:
+            self.offset = self._block_end  # the block is used up: the next one starts here
+        return out
+
+    def at_eof(self) -> bool:
+        if self._blocks is None:
+            self._open()
+        if self._block_left:
+            return False
+        if self._eof:
+            return True
+        return not self._next_block()

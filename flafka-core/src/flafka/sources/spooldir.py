@@ -16,18 +16,26 @@ Quarantine (flafka's answer to Flume stopping the whole source): a file that can
 processed — undecodable under ``decodeErrorPolicy = FAIL``, changed or deleted after it
 was picked, unreadable, or a reused name — is moved to ``quarantineDir`` beside a
 ``<name>.reason.txt`` note saying what, where and how to fix it, logged once, counted, and
-the source goes on with the next file. Events of that file already handed to the channel
-stay delivered; the note says how many.
+the source goes on with the next file. Batches of that file still in flight stay in
+flight; the note (``spool_notes``) gives the delivered, in-flight and stopped offsets and a
+re-feed recipe from the first byte not confirmed delivered, and is rewritten as the
+in-flight batches are delivered.
+
+Links: nothing is read through a symbolic link. The walk skips links (one warning per
+path), opens subdirectories with O_NOFOLLOW, and a file is opened with O_NOFOLLOW and must
+be the regular file (device, inode) the listing saw. Hard links are ordinary files.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import random
 import re
 import shutil
+import stat
 import threading
 import time
 from pathlib import Path
@@ -38,12 +46,15 @@ from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
 from flafka.sources.deserializers import (
+    AvroDeserializer,
     BlobDeserializer,
+    CorruptInput,
     DecodeFailure,
     Deserializer,
     LineDeserializer,
     ascii_compatible,
 )
+from flafka.sources.spool_notes import NoteFacts, log_summary, note_text
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,9 @@ POSITION_FILE = "flafka-positions.json"
 WRITE_INTERVAL = 0.005
 """Seconds between two writes of the position file (at most): a write costs ~30 µs, so
 even at full speed this is ~1% of a core; what a kill re-delivers grows with it."""
+MAX_DELAY_MS = 86_400_000
+"""Upper bound of pollDelay and maxBackoff (a day): a wait beyond the platform's time_t
+raises OverflowError in the runner thread, which then stops reading for good."""
 CHANNEL_FULL_BACKOFF_MS = 250
 """First sleep after a channel-full failure; doubles up to ``maxBackoff`` (as Flume)."""
 
@@ -64,9 +78,41 @@ _DESERIALIZERS = {
 }
 
 
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
 def _open_for_read(path: str) -> BinaryIO:
-    """Open a spool file (unbuffered: the deserializer reads large chunks itself)."""
-    return open(path, "rb", buffering=0)
+    """Open a spool file, never through a symbolic link (O_NOFOLLOW: a link raises ELOOP)
+    and without blocking on a FIFO (O_NONBLOCK; reads of a regular file ignore it).
+    Unbuffered: the deserializer reads large chunks itself. The caller checks with fstat
+    that what was opened is the regular file it listed."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _header_text(value: str) -> str:
+    """A path as header text every serializer can encode: bytes of a file name that are
+    not valid UTF-8 (surrogate escapes) become ``\\xNN``."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return os.fsencode(value).decode("utf-8", "backslashreplace")
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 class _File:
@@ -78,10 +124,12 @@ class _File:
         "committed_line",
         "cuts_seen",
         "deser",
+        "dev",
         "fobj",
         "headers",
         "ino",
         "mtime_ns",
+        "note",
         "outstanding",
         "path",
         "read_done",
@@ -96,6 +144,7 @@ class _File:
         self.rel = rel
         self.path = path
         self.ino = st.st_ino
+        self.dev = st.st_dev
         self.size = st.st_size
         self.mtime_ns = st.st_mtime_ns
         self.fobj: BinaryIO | None = fobj
@@ -110,6 +159,8 @@ class _File:
         self.cuts_seen = 0
         self.repairs_seen = 0
         self.headers: dict[str, str] = {}
+        self.note: tuple[str, NoteFacts] | None = None
+        """Quarantined with batches in flight: (note path, facts) to rewrite on delivery."""
 
     def close(self) -> None:
         if self.fobj is not None:
@@ -157,9 +208,24 @@ class SpoolDirectorySource(PollableSource):
                 "file order: oldest, youngest (by mtime) or random",
                 choices=("oldest", "youngest", "random"),
             ),
-            Setting("pollDelay", "int", 500, "ms between directory polls when there is nothing to read", minimum=0, since="1.7"),
+            Setting(
+                "pollDelay",
+                "int",
+                500,
+                "ms between directory polls when there is nothing to read (at most a day)",
+                minimum=0,
+                maximum=MAX_DELAY_MS,
+                since="1.7",
+            ),
             Setting("recursiveDirectorySearch", "bool", False, "also read files in subdirectories", since="1.7"),
-            Setting("maxBackoff", "int", 4000, "cap (ms) of the back-off when the channel is full", minimum=0),
+            Setting(
+                "maxBackoff",
+                "int",
+                4000,
+                "cap (ms) of the back-off when the channel is full (at most a day)",
+                minimum=0,
+                maximum=MAX_DELAY_MS,
+            ),
             Setting("batchSize", "int", 100, "events per batch handed to the channels", minimum=1),
             Setting("inputCharset", "charset", "UTF-8", "charset of the files (must write newline as byte 0x0A)"),
             Setting(
@@ -169,13 +235,19 @@ class SpoolDirectorySource(PollableSource):
                 "undecodable bytes: FAIL (quarantine the file), REPLACE (U+FFFD) or IGNORE",
                 choices=("FAIL", "REPLACE", "IGNORE"),
             ),
-            Setting("deserializer", "str", "LINE", "LINE, BLOB or a Flume deserializer builder class name"),
+            Setting("deserializer", "str", "LINE", "LINE, BLOB, AVRO or a Flume deserializer builder class name"),
             Setting("deserializer.maxLineLength", "int", 2048, "characters per event; longer lines are cut into more events", minimum=1),
             Setting("deserializer.outputCharset", "charset", "UTF-8", "charset of event bodies (LINE)"),
             Setting(
                 "deserializer.maxBlobLength", "int", 100_000_000, "bytes per event (BLOB); longer files become several events", minimum=1
             ),
-            Setting("deserializer.schemaType", "enum", "HASH", "AVRO deserializer only (not supported yet)", choices=("HASH", "LITERAL")),
+            Setting(
+                "deserializer.schemaType",
+                "enum",
+                "HASH",
+                "AVRO: header flume.avro.schema.hash (HASH) or flume.avro.schema.literal (LITERAL)",
+                choices=("HASH", "LITERAL"),
+            ),
             Setting("bufferMaxLines", "int", None, "obsolete in Flume; ignored"),
             Setting("bufferMaxLineLength", "int", None, "deprecated in Flume; ignored (use deserializer.maxLineLength)"),
             Setting(
@@ -211,13 +283,12 @@ class SpoolDirectorySource(PollableSource):
         if kind is None:
             raise ConfigError(
                 f"source '{name}': deserializer '{s['deserializer']}' is not known to flafka; "
-                "use LINE or BLOB (org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder)"
+                "use LINE, BLOB (org.apache.flume.sink.solr.morphline.BlobDeserializer$Builder) or AVRO"
             )
         if kind == "AVRO":
-            raise ConfigError(
-                f"source '{name}': deserializer AVRO is not supported yet by flafka's spooldir source; "
-                "use LINE or BLOB, or keep this source on Flume for now"
-            )
+            from flafka.serializers.avro import require_fastavro
+
+            require_fastavro(f"source '{name}': deserializer = AVRO")
         self._kind = kind
         for cs_key in ("inputCharset", "deserializer.outputCharset"):
             if not ascii_compatible(s[cs_key]):
@@ -230,8 +301,9 @@ class SpoolDirectorySource(PollableSource):
                 log.warning("source '%s': %s is obsolete in Flume and ignored by flafka; remove it", name, old)
         if s["deletePolicy"] == "immediate" and s["trackingPolicy"] == "tracker_dir":
             log.warning("source '%s': trackingPolicy = tracker_dir has no effect with deletePolicy = immediate", name)
-        self._include = re.compile(s["includePattern"])
-        self._ignore = re.compile(s["ignorePattern"])
+        # DOTALL: a file name may hold a newline; `.` must match it or such a file is never read
+        self._include = re.compile(s["includePattern"], re.DOTALL)
+        self._ignore = re.compile(s["ignorePattern"], re.DOTALL)
         self._spool = Path(s["spoolDir"]).expanduser()
         self._tracker = self._spool / Path(s["trackerDir"]).expanduser()
         self._quarantine_dir = self._spool / Path(s["quarantineDir"]).expanduser()
@@ -262,6 +334,8 @@ class SpoolDirectorySource(PollableSource):
         self._resume: dict[str, dict[str, Any]] = {}
         self._broken: set[str] = set()  # could neither process nor move away: skipped
         self._done_marks: dict[str, tuple[int, int, int] | None] = {}
+        self._listed: dict[str, tuple[int, int]] = {}  # (st_dev, st_ino) of each file as the last scan saw it
+        self._warned: set[str] = set()  # links and special files already warned about
         self._dirty = False
         self._last_write = 0.0
         self._backoff_reason = "idle"
@@ -355,7 +429,11 @@ class SpoolDirectorySource(PollableSource):
                 f"convert the file to {self.settings['inputCharset']}, or set decodeErrorPolicy = REPLACE or IGNORE",
                 where=f"line {exc.line}, byte offset {exc.offset}",
                 read_error=True,
+                stopped=f"line {exc.line} at byte offset {exc.offset} (the undecodable bytes)",
             )
+            return Status.READY
+        except CorruptInput as exc:
+            self._quarantine_file(f, exc.detail, exc.fix, where=exc.where, read_error=True)
             return Status.READY
         except OSError as exc:
             self._quarantine_file(f, f"reading failed: {exc}", "check the disk and the file, then move it back into spoolDir")
@@ -379,6 +457,9 @@ class SpoolDirectorySource(PollableSource):
             return Status.READY
         self._note_cuts(f, deser)
         status = Status.READY
+        extra = getattr(deser, "headers", None)  # AVRO: the schema header of every event of the file
+        if extra and bodies:
+            f.headers.update(extra)
         if bodies:
             pos: Position = (f, deser.offset, deser.line, eof)
             f.outstanding += 1
@@ -424,6 +505,9 @@ class SpoolDirectorySource(PollableSource):
         for f, offset, line, _last in self.acks.delivered():
             f.outstanding -= 1
             if f.abandoned:
+                if f.note is not None:  # quarantined with batches in flight: keep its note exact
+                    f.committed, f.committed_line = offset, line
+                    self._settle_note(f)
                 continue
             f.committed, f.committed_line = offset, line
             self._dirty = True
@@ -450,43 +534,47 @@ class SpoolDirectorySource(PollableSource):
                 return f
 
     def _scan(self) -> list[str]:
-        """Eligible files under spoolDir, the next one to read last."""
+        """Eligible files under spoolDir, the next one to read last; records each one's
+        ``(st_dev, st_ino)`` as listed in ``self._listed`` for :meth:`_open` to check.
+
+        Never follows a symbolic link: links (to files or directories) are skipped with one
+        warning per path, as are FIFOs, sockets and devices. Subdirectories are opened with
+        O_NOFOLLOW and must still be the directory listed, so a directory swapped for a link
+        between listing and descending is not entered."""
         found: list[tuple[int, str]] = []
-        special = {os.path.abspath(self._tracker), os.path.abspath(self._quarantine_dir)}
-        dirs = [str(self._spool)]
+        listed: dict[str, tuple[int, int]] = {}
+        skipped: set[str] = set()
         spool = str(self._spool)
+        special = {os.path.abspath(self._tracker), os.path.abspath(self._quarantine_dir)}
+        dirs: list[tuple[str, tuple[int, int] | None]] = [("", None)]
         while dirs:
-            d = dirs.pop()
+            rel_dir, ident = dirs.pop()
+            d = os.path.join(spool, rel_dir) if rel_dir else spool
             try:
-                entries = list(os.scandir(d))
+                # spoolDir itself may be a link (the operator chose it); nothing below it may
+                fd = os.open(d, _DIR_FLAGS if rel_dir else os.O_RDONLY | os.O_DIRECTORY)
             except OSError as exc:
-                if d == spool:
+                if not rel_dir:
                     log.error("source '%s': cannot list spoolDir '%s': %s", self.name, d, exc)
                 continue
-            for entry in entries:
-                name = entry.name
-                if name.startswith("."):
-                    continue
-                try:
-                    if entry.is_dir():
-                        if self._recursive and os.path.abspath(entry.path) not in special:
-                            dirs.append(entry.path)
-                        continue
-                    if not entry.is_file():
-                        continue
-                    if name.endswith(self._suffix) and self._suffix:
-                        continue
-                    if not self._include.fullmatch(name) or self._ignore.fullmatch(name):
-                        continue
-                    rel = os.path.relpath(entry.path, spool)
-                    if rel in self._files or rel in self._broken:
-                        continue
-                    st = entry.stat()
-                except OSError:
-                    continue
-                if self._track_dir and self._marked_done(rel, st):
-                    continue
-                found.append((st.st_mtime_ns, rel))
+            try:
+                if ident is not None:
+                    st_dir = os.fstat(fd)
+                    if (st_dir.st_dev, st_dir.st_ino) != ident:
+                        continue  # swapped between listing and opening: listed again next time
+                entries = list(os.scandir(fd))
+                for entry in entries:
+                    try:
+                        self._consider(entry, rel_dir, special, found, listed, skipped, dirs)
+                    except OSError:
+                        continue  # vanished while listed
+            except OSError as exc:
+                if not rel_dir:
+                    log.error("source '%s': cannot list spoolDir '%s': %s", self.name, d, exc)
+            finally:
+                os.close(fd)
+        self._warned &= skipped  # a path that is gone (or fixed) is warned about again if it returns
+        self._listed = listed
         if self._order == "random":
             random.shuffle(found)
         elif self._order == "youngest":
@@ -499,6 +587,69 @@ class SpoolDirectorySource(PollableSource):
             ordered = resumed + [rel for rel in ordered if rel not in self._resume]
         ordered.reverse()
         return ordered
+
+    def _consider(
+        self,
+        entry: os.DirEntry[str],
+        rel_dir: str,
+        special: set[str],
+        found: list[tuple[int, str]],
+        listed: dict[str, tuple[int, int]],
+        skipped: set[str],
+        dirs: list[tuple[str, tuple[int, int] | None]],
+    ) -> None:
+        """Sort one directory entry: a file to read, a directory to walk, or skipped."""
+        name = entry.name
+        if name.startswith("."):
+            return
+        rel = os.path.join(rel_dir, name) if rel_dir else name
+        if entry.is_dir(follow_symlinks=False):  # from the listing's d_type: no system call
+            if self._recursive and os.path.abspath(os.path.join(str(self._spool), rel)) not in special:
+                st = entry.stat(follow_symlinks=False)
+                dirs.append((rel, (st.st_dev, st.st_ino)))
+            return
+        if self._suffix and name.endswith(self._suffix):
+            return
+        if not self._include.fullmatch(name) or self._ignore.fullmatch(name):
+            return
+        st = entry.stat(follow_symlinks=False)  # lstat: a link is reported as a link
+        if not stat.S_ISREG(st.st_mode):
+            skipped.add(rel)
+            if rel not in self._warned:
+                self._warned.add(rel)
+                self._warn_skipped(rel, st.st_mode)
+            return
+        if rel in self._files or rel in self._broken:
+            return
+        if self._track_dir and self._marked_done(rel, st):
+            return
+        listed[rel] = (st.st_dev, st.st_ino)
+        found.append((st.st_mtime_ns, rel))
+
+    def _warn_skipped(self, rel: str, mode: int) -> None:
+        """One warning for a path that is not read: a symbolic link, FIFO, socket or device."""
+        path = os.path.join(str(self._spool), rel)
+        if stat.S_ISLNK(mode):
+            try:
+                target = f" (to '{os.readlink(path)}')"
+            except OSError:
+                target = ""
+            log.warning(
+                "source '%s': '%s' is a symbolic link%s: the spooling directory source never follows links, so "
+                "nothing outside spoolDir is read and no file is read twice. It is skipped; move the file itself "
+                "into spoolDir, or exclude the link with ignorePattern to silence this warning",
+                self.name,
+                path,
+                target,
+            )
+        else:
+            log.warning(
+                "source '%s': '%s' is %s: the spooling directory source reads only regular files. It is skipped; "
+                "remove it from spoolDir (write data to a file and move the file in), or exclude it with ignorePattern",
+                self.name,
+                path,
+                _kind_of(mode),
+            )
 
     def _marked_done(self, rel: str, st: os.stat_result) -> bool:
         """tracker_dir policy: a marker exists. A marker holding another file's identity
@@ -540,11 +691,17 @@ class SpoolDirectorySource(PollableSource):
                 "spoolDir file names must be unique: move it back under a new name",
             )
             return None
+        listed = self._listed.get(rel)
+        if listed is None:
+            return None  # no longer eligible as of the latest listing
         try:
             fobj = _open_for_read(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # swapped for a symbolic link after it was listed
+                self._skip_unlisted(rel, stat.S_IFLNK)
+                return None
             self._quarantine_path(
                 rel,
                 f"the file cannot be opened: {exc.strerror or exc}",
@@ -554,6 +711,11 @@ class SpoolDirectorySource(PollableSource):
             return None
         try:
             st = os.fstat(fobj.fileno())
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != listed:
+                # not the regular file listed: swapped (or a directory above it was) in between
+                fobj.close()
+                self._skip_unlisted(rel, st.st_mode)
+                return None
             offset = line = 0
             entry = self._resume.pop(rel, None)
             if entry is not None:
@@ -567,7 +729,7 @@ class SpoolDirectorySource(PollableSource):
                         + f" after the source had started reading it (found on restart: {entry['size']} bytes then, "
                         f"{st.st_size} now)",
                         "spoolDir files must be immutable: write them elsewhere and move them into spoolDir when complete",
-                        sent=(int(entry["offset"]), int(entry["lines"])),
+                        delivered=(int(entry["offset"]), int(entry["lines"])),
                     )
                     return None
                 offset, line = int(entry["offset"]), int(entry["lines"])
@@ -579,7 +741,9 @@ class SpoolDirectorySource(PollableSource):
             self._quarantine_path(rel, f"the file cannot be read: {exc}", "check the file and move it back into spoolDir", read_error=True)
             return None
         s = self.settings
-        if self._kind == "BLOB":
+        if self._kind == "AVRO":
+            f.deser = AvroDeserializer(fobj, offset=offset, line=line, schema_type=s["deserializer.schemaType"])
+        elif self._kind == "BLOB":
             f.deser = BlobDeserializer(fobj, offset=offset, line=line, max_blob_length=s["deserializer.maxBlobLength"])
         else:
             f.deser = LineDeserializer(
@@ -592,16 +756,26 @@ class SpoolDirectorySource(PollableSource):
                 decode_error_policy=s["decodeErrorPolicy"],
             )
         for key, full in self._header_keys:
-            f.headers[key] = os.path.abspath(path) if full else os.path.basename(path)
+            f.headers[key] = _header_text(os.path.abspath(path) if full else os.path.basename(path))
         self._files[rel] = f
         return f
 
+    def _skip_unlisted(self, rel: str, mode: int) -> None:
+        """What :meth:`_open` found at ``rel`` is not the regular file the listing saw: skip
+        it now (nothing read); the next listing sees what is there and decides again."""
+        self._listed.pop(rel, None)
+        if not stat.S_ISREG(mode) and rel not in self._warned:
+            self._warned.add(rel)
+            self._warn_skipped(rel, mode)
+        elif stat.S_ISREG(mode):
+            log.info("source '%s': '%s' was replaced between listing and opening; it will be listed again", self.name, rel)
+
     def _same_file(self, f: _File) -> bool:
         try:
-            st = os.stat(f.path)
+            st = os.lstat(f.path)
         except OSError:
             return False
-        return st.st_ino == f.ino
+        return st.st_ino == f.ino and st.st_dev == f.dev
 
     # -- completion, quarantine, reporting --------------------------------------------------
     def _complete(self, f: _File) -> None:
@@ -610,7 +784,7 @@ class SpoolDirectorySource(PollableSource):
         self._dirty = True
         self._report_cuts(f)
         try:
-            st = os.stat(f.path)
+            st = os.lstat(f.path)
         except FileNotFoundError:
             log.warning(
                 "source '%s': '%s' disappeared before it could be marked complete; all %d lines had been delivered",
@@ -619,7 +793,7 @@ class SpoolDirectorySource(PollableSource):
                 f.committed_line,
             )
             return
-        if st.st_ino != f.ino:
+        if st.st_ino != f.ino or st.st_dev != f.dev:
             log.warning(
                 "source '%s': '%s' was replaced by another file after it was read; the original was delivered "
                 "in full and the new file will be read as a new file",
@@ -672,7 +846,10 @@ class SpoolDirectorySource(PollableSource):
             "spoolDir files must be immutable: write them elsewhere and move (rename) them into spoolDir when complete",
         )
 
-    def _quarantine_file(self, f: _File, problem: str, fix: str, where: str = "", read_error: bool = False) -> None:
+    def _quarantine_file(self, f: _File, problem: str, fix: str, where: str = "", read_error: bool = False, stopped: str = "") -> None:
+        """Move ``f`` to quarantineDir. Batches of ``f`` still in flight stay in flight: the
+        note says which bytes they cover (the re-feed starts before them) and is rewritten
+        by :meth:`_collect` once they are delivered."""
         f.abandoned = True
         f.close()
         if self._current is f:
@@ -681,9 +858,23 @@ class SpoolDirectorySource(PollableSource):
         self._dirty = True
         if f.deser is not None:
             self._note_cuts(f, f.deser)
-        self._quarantine_path(
-            f.rel, problem, fix, where=where, read_error=read_error, sent=(f.sent_offset, f.sent_line), delivered=f.committed_line
+            if not stopped:
+                stopped = f"byte offset {f.deser.offset}, after {self._unit()} {f.deser.line} (nothing after it was read)"
+        facts, note_path = self._quarantine_path(
+            f.rel,
+            problem,
+            fix,
+            where=where,
+            read_error=read_error,
+            delivered=(f.committed, f.committed_line),
+            sent=(f.sent_offset, f.sent_line),
+            stopped=stopped,
         )
+        if facts.in_flight and f.outstanding > 0:
+            f.note = (note_path, facts)
+
+    def _unit(self) -> str:
+        return "events" if self._kind == "BLOB" else "lines"
 
     def _quarantine_path(
         self,
@@ -692,57 +883,66 @@ class SpoolDirectorySource(PollableSource):
         fix: str,
         where: str = "",
         read_error: bool = False,
-        sent: tuple[int, int] = (0, 0),
-        delivered: int | None = None,
-    ) -> None:
+        delivered: tuple[int, int] = (0, 0),
+        sent: tuple[int, int] | None = None,
+        stopped: str = "",
+    ) -> tuple[NoteFacts, str]:
+        """Write the note, then move the file (a crash in between leaves the file in
+        spoolDir, read again from its delivered position: nothing lost). ``delivered`` and
+        ``sent`` are ``(byte offset, lines)``: confirmed delivered, and handed to the
+        channel (defaults to ``delivered``). Returns the facts and the note's path."""
         src = os.path.join(str(self._spool), rel)
         dest = str(self._quarantine_dir / rel)
         n = 0
         while os.path.lexists(dest) or os.path.lexists(dest + ".reason.txt"):
             n += 1
             dest = f"{self._quarantine_dir / rel}.{n}"
-        moved = "not moved: it no longer exists"
+        sent_offset, sent_lines = sent if sent is not None else delivered
+        facts = NoteFacts(
+            source=self.name,
+            original=src,
+            location=dest,
+            moved=f"moved to {dest}",
+            time=time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            problem=problem,
+            fix=fix,
+            unit=self._unit(),
+            where=where,
+            delivered=delivered[0],
+            delivered_lines=delivered[1],
+            sent=max(sent_offset, delivered[0]),
+            sent_lines=max(sent_lines, delivered[1]),
+            stopped=stopped,
+        )
+        note_path = dest + ".reason.txt"
         try:
+            facts.size = os.lstat(src).st_size
+            exists = True
+        except OSError:
+            exists = False
+        if exists:
+            self._write_note(note_path, facts)
+        try:
+            if not exists:
+                raise FileNotFoundError(src)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             shutil.move(src, dest)
-            moved = f"moved to {dest}"
         except FileNotFoundError:
-            pass
+            facts.moved, facts.location = "not moved: it no longer exists", None
+            self._write_note(note_path, facts)
         except OSError as exc:
-            moved = f"could NOT be moved ({exc}); it is skipped until the agent restarts"
+            facts.moved = f"could NOT be moved ({exc}); it is skipped until the agent restarts"
+            facts.location = src
             self._broken.add(rel)
-        sent_offset, sent_lines = sent
-        unit = "events" if self._kind == "BLOB" else "lines"
-        if sent_lines or sent_offset:
-            confirmed = f" ({delivered} confirmed delivered so far)" if delivered is not None else ""
-            handed = (
-                f"{unit} 1..{sent_lines} (bytes 0..{sent_offset}) were handed to the channel before the problem and stay "
-                f"delivered{confirmed}. To deliver the rest without duplicates, move only the bytes after offset "
-                f"{sent_offset} back under a new name, e.g. tail -c +{sent_offset + 1} FILE > NEWNAME"
-            )
-        else:
-            handed = f"no {unit} of this file were delivered"
-        note = (
-            f"flafka spooldir source '{self.name}' quarantined this file.\n"
-            f"file: {src}\n"
-            f"{moved}\n"
-            f"time: {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n"
-            f"problem: {problem}\n" + (f"where: {where}\n" if where else "") + f"delivered: {handed}\n"
-            f"fix: {fix}\n"
-        )
-        try:
-            with open(dest + ".reason.txt", "w", encoding="utf-8") as out:
-                out.write(note)
-        except OSError as exc:
-            log.error("source '%s': cannot write the quarantine note %s.reason.txt: %s", self.name, dest, exc)
+            self._write_note(note_path, facts)
         log.error(
             "source '%s': quarantined '%s' (%s): %s%s; %s. Fix: %s",
             self.name,
             src,
-            moved,
+            facts.moved,
             problem,
             f" at {where}" if where else "",
-            handed,
+            log_summary(facts),
             fix,
         )
         self.files_quarantined += 1
@@ -750,6 +950,38 @@ class SpoolDirectorySource(PollableSource):
             self.counter.event_read_fail += 1
         else:
             self.counter.generic_processing_fail += 1
+        return facts, note_path
+
+    def _write_note(self, path: str, facts: NoteFacts) -> None:
+        """Write (or rewrite) a quarantine note atomically: temp file, then os.replace."""
+        tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as out:
+                out.write(note_text(facts))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.error("source '%s': cannot write the quarantine note %s: %s", self.name, path, exc)
+
+    def _settle_note(self, f: _File) -> None:
+        """A batch of quarantined ``f`` that was in flight is delivered: rewrite its note
+        with the new delivered offset (so the re-feed starts after it), and once nothing is
+        in flight any more, say so and stop tracking ``f``."""
+        assert f.note is not None
+        path, facts = f.note
+        facts.delivered, facts.delivered_lines = f.committed, f.committed_line
+        self._write_note(path, facts)
+        if f.outstanding > 0:
+            return
+        f.note = None
+        log.info(
+            "source '%s': the %s of quarantined '%s' that were in flight are delivered (bytes 0..%d); %s updated",
+            self.name,
+            self._unit(),
+            facts.original,
+            f.committed,
+            path,
+        )
 
     def _note_cuts(self, f: _File, deser: Deserializer) -> None:
         """Count long-line cuts and repaired lines; log the first of each once per file."""

@@ -9,7 +9,9 @@ directory goes first on the classpath. The DataNode registers as ``127.0.0.1``
 CREATE (NameNode, then the redirect to the DataNode) and GETFILESTATUS succeed.
 
 Address: the WebHDFS URL ``http://127.0.0.1:<port>``; endpoints also has ``rpc``
-(``hdfs://127.0.0.1:<port>``, for Flume's HDFS sink) and ``user``.
+(``hdfs://127.0.0.1:<port>``, for Flume's HDFS sink), ``user`` and ``conf`` (the directory
+holding the cluster's ``core-site.xml`` and ``hdfs-site.xml``: point ``HADOOP_CONF_DIR``
+at it to resolve ``hdfs://`` URIs as a client of this cluster does).
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ class HdfsService(LocalService):
         webhdfs = f"http://127.0.0.1:{ports['http']}"
         self.state.update(
             address=webhdfs,
-            endpoints={"webhdfs": webhdfs, "rpc": f"hdfs://127.0.0.1:{ports['rpc']}", "user": USER},
+            endpoints={"webhdfs": webhdfs, "rpc": f"hdfs://127.0.0.1:{ports['rpc']}", "user": USER, "conf": str(self.conf_dir)},
             ports=ports,
         )
         self.run_tool(
