@@ -22,6 +22,7 @@ MODULES = (
     "flafka.sources.syslog",
     "flafka.sources.syslogmultiport",
     "flafka.sources.http",
+    "flafka.sources.httphandlers",
     "flafka.sources.taildir",
     "flafka.sinks.null",
     "flafka.sinks.logger",

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flafka.sources.http import HttpSource
-from flafka.sources.httphandlers import BadRequest, HttpRequest, JSONHandler, handler_class
+from flafka.sources.httphandlers import BadRequest, HttpRequest, JSONHandler, resolve_handler
 from flafka.testing import make
 from flafka_testkit.services.base import free_port
 
@@ -118,7 +118,8 @@ def test_blob_handler_params_become_headers(started) -> None:
 
 def test_unknown_handler_and_jks_keystore_are_refused_with_the_fix() -> None:
     settings_, _ = HttpSource.settings_schema.parse({"port": "1", "handler": "org.apache.flume.source.http.Nope"})
-    assert "JSONHandler or BLOBHandler" in HttpSource.check_settings(settings_)[0].message
+    (problem,) = HttpSource.check_settings(settings_)
+    assert "unknown http handler 'org.apache.flume.source.http.Nope'" in problem.message and "JSONHandler" in problem.suggestion
     settings_, _ = HttpSource.settings_schema.parse({"port": "1", "ssl": "true", "keystore": "/k.jks", "keystore-type": "JKS"})
     (problem,) = HttpSource.check_settings(settings_)
     assert "openssl pkcs12" in problem.suggestion
@@ -139,7 +140,8 @@ class UpperHandler:
 
 
 def test_third_party_handler_by_module_path(started) -> None:
-    assert handler_class(f"{__name__}:UpperHandler") is UpperHandler
+    spec, problems = resolve_handler("h1", f"{__name__}:UpperHandler", {})
+    assert problems == [] and spec is not None and spec.cls is UpperHandler
     src, ch = started(handler=f"{__name__}:UpperHandler", **{"handler.header": "who"})
     assert post(src.address[1], b"abc")[0] == 200
     assert [(e.body, e.headers) for e in drain(ch)] == [(b"ABC", {"who": "x"})]

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from flafka.errors import ChannelError
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
-from flafka.sources.httphandlers import BadRequest, HttpRequest, handler_class
+from flafka.sources.httphandlers import DEFAULT, BadRequest, HttpHandler, HttpRequest, handler_or_raise, resolve_handler
 from flafka.sources.netbase import Delivery, Throttled
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ class HttpSource(EventDrivenSource):
     settings_schema = Schema(
         Setting("port", "int", REQUIRED, "TCP port (0: any free port)", minimum=0, maximum=65535),
         Setting("bind", "str", "0.0.0.0", "host name or address to listen on"),
-        Setting("handler", "str", "org.apache.flume.source.http.JSONHandler", "JSONHandler, BLOBHandler or module.ClassName"),
-        Setting("handler.*", "map", None, "settings passed to the handler (e.g. handler.mandatoryParameters)"),
+        Setting("handler", "str", DEFAULT, "an http handler: JSONHandler, BLOBHandler, a plugin's, or module.ClassName"),
+        Setting("handler.*", "map", None, "the handler's own keys (flafka describe NAME --kind http_handler)"),
         Setting("maxBodyBytes", "int", 64 << 20, "flafka: largest request body; larger ones get 413 unread", minimum=1),
         Setting("ssl", "bool", False, "serve HTTPS (keystore: a PEM file with certificate chain and key)", legacy=("enableSSL",)),
         Setting("keystore", "str", None, "PEM file with the certificate chain and the private key"),
@@ -96,11 +96,7 @@ class HttpSource(EventDrivenSource):
 
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
-        problems = []
-        try:
-            handler_class(str(settings["handler"]))
-        except ValueError as exc:
-            problems.append(Problem("handler", str(exc), "use JSONHandler, BLOBHandler or an importable module.ClassName"))
+        _, problems = resolve_handler("", str(settings["handler"]), settings["handler.*"] or {})
         if settings.get("ssl"):
             kind = str(settings.get("keystore-type") or "PEM").upper()
             if kind != "PEM":
@@ -128,11 +124,12 @@ class HttpSource(EventDrivenSource):
         self.port = int(settings["port"] or 0)
         self.max_body = int(settings["maxBodyBytes"])
         self.handler_name = str(settings["handler"])
+        self.handler_spec = handler_or_raise(name, self.handler_name, settings["handler.*"] or {})
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._warn = Throttled(log)
         self._delivery: Delivery | None = None
-        self._handler: Any = None
+        self._handler: HttpHandler | None = None
 
     def batch_size(self) -> int:
         """Most events per ``process_batch`` call: the smallest ``transactionCapacity``
@@ -167,9 +164,7 @@ class HttpSource(EventDrivenSource):
         return ctx
 
     def start(self) -> None:
-        cls = handler_class(self.handler_name)
-        self._handler = cls()
-        self._handler.configure(dict(self.settings.get("handler.*") or {}))
+        self._handler = self.handler_spec.new()
         self._delivery = Delivery(self)
         try:
             server = _Server((self.host, self.port), _RequestHandler)
@@ -260,6 +255,7 @@ class HttpSource(EventDrivenSource):
             if key.lower() == "charset":
                 charset = value.strip().strip('"')
         request = HttpRequest(req.command, url.path, params, {k.lower(): v for k, v in req.headers.items()}, body, charset)
+        assert self._handler is not None
         try:
             events = self._handler.get_events(request)
         except BadRequest as exc:
