@@ -43,7 +43,7 @@ EXIT_CONFIG = 2
 EXIT_RUNTIME = 3
 
 CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version")
-KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer")
+KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer", "http_handler")
 
 log = logging.getLogger("flafka.cli")
 
@@ -195,7 +195,7 @@ def conflict_diagnostics(files: Sequence[str], agent_name: str, report: PluginRe
             continue  # the loader reports unreadable files
         for entry in parsed.entries:
             parts = entry.key.strip().split(".")
-            if parts[0] != agent_name or len(parts) < 4 or not (parts[-1] == "type" or parts[-1].endswith("serializer")):
+            if parts[0] != agent_name or len(parts) < 4 or not (parts[-1] in ("type", "handler") or parts[-1].endswith("serializer")):
                 continue
             conflict = report.conflict_for(_kind_of_key(parts), entry.value)
             if conflict is None:
@@ -221,6 +221,8 @@ def _kind_of_key(parts: list[str]) -> str | None:
             return "interceptor"
         if parts[3] == "selector":
             return "selector"
+        if parts[3:] == ["handler"]:
+            return "http_handler"
         return "source" if len(parts) == 4 else None
     if section == "channels":
         return "channel" if len(parts) == 4 else None

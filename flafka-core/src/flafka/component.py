@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from flafka.settings import EMPTY_SCHEMA, Problem, Schema, Settings
 
-ComponentKind = Literal["source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer"]
+ComponentKind = Literal["source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer", "http_handler"]
 
 
 class Component:

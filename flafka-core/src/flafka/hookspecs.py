@@ -20,7 +20,7 @@ hookimpl = pluggy.HookimplMarker("flafka")
 @hookspec
 def flafka_register_components() -> list[type[Component]]:  # type: ignore[empty-body]
     """Return component classes (sources, channels, sinks, interceptors, selectors, sink
-    processors, serializers) this plugin provides. Called once at start-up."""
+    processors, serializers, http source handlers) this plugin provides. Called once at start-up."""
 
 
 @hookspec

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 GROUP = "flafka"
 BUILTINS = "builtins"
-KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer")
+KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer", "http_handler")
 
 
 class ComponentEntry(NamedTuple):

@@ -1,0 +1,291 @@
+"""The ``http`` source (Flume's ``HTTPSource``): events from HTTP POST (and GET)
+requests, turned into events by a handler (:mod:`flafka.sources.httphandlers`).
+
+Answers, as Flume's: 200 once the channels committed every event of the request; 400
+with the reason when the handler refuses the request (bad JSON); 503 when the channels
+refuse the events (full) — the client should retry; 500 when the handler fails
+unexpectedly. Added: 413 for a body larger than ``maxBodyBytes`` (sent before the body
+is read), 400 for an empty body (Flume answers 500).
+
+TLS: ``ssl = true`` (Flume 1.6's ``enableSSL``) with ``keystore`` naming a PEM file that
+holds the certificate chain and the private key (``keystore-password`` decrypts the
+key). Java keystores (JKS, PKCS12) are refused with the ``openssl`` command that
+converts them. Jetty tuning keys (``QueuedThreadPool.*``, ``HttpConfiguration.*``,
+``SslContextFactory.*``, ``ServerConnector.*``) are accepted and ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flafka.errors import ChannelError
+from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
+from flafka.source import EventDrivenSource
+from flafka.sources.httphandlers import DEFAULT, BadRequest, HttpHandler, HttpRequest, handler_or_raise, resolve_handler
+from flafka.sources.netbase import Delivery, Throttled
+
+log = logging.getLogger(__name__)
+
+_JETTY = ("QueuedThreadPool.*", "HttpConfiguration.*", "SslContextFactory.*", "ServerConnector.*")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """One connection; ``server.source`` is the HttpSource."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection is closed after a minute
+    server_version = "flafka"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # no per-request logging
+        pass
+
+    def do_POST(self) -> None:
+        source: HttpSource = self.server.source  # type: ignore[attr-defined]
+        source.serve(self)
+
+    do_GET = do_POST
+    do_PUT = do_POST
+
+    def reply(self, status: int, message: str = "") -> None:
+        data = message.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if status >= 400 and status != 503:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+
+class HttpSource(EventDrivenSource):
+    """Events from HTTP requests (Flume's JSON format by default)."""
+
+    type_name = "http"
+    aliases = ("org.apache.flume.source.http.HTTPSource",)
+    summary = "Events from HTTP requests (Flume's JSON format; 200 after commit, 503 when full)"
+    settings_schema = Schema(
+        Setting("port", "int", REQUIRED, "TCP port (0: any free port)", minimum=0, maximum=65535),
+        Setting("bind", "str", "0.0.0.0", "host name or address to listen on"),
+        Setting("handler", "str", DEFAULT, "an http handler: JSONHandler, BLOBHandler, a plugin's, or module.ClassName"),
+        Setting("handler.*", "map", None, "the handler's own keys (flafka describe NAME --kind http_handler)"),
+        Setting("maxBodyBytes", "int", 64 << 20, "flafka: largest request body; larger ones get 413 unread", minimum=1),
+        Setting("ssl", "bool", False, "serve HTTPS (keystore: a PEM file with certificate chain and key)", legacy=("enableSSL",)),
+        Setting("keystore", "str", None, "PEM file with the certificate chain and the private key"),
+        Setting("keystore-password", "str", None, "password of the private key", secret=True, legacy=("keystorePassword",)),
+        Setting("keystore-type", "str", "PEM", "PEM (JKS and PKCS12 must be converted to PEM)"),
+        Setting("exclude-protocols", "str", "SSLv3", "TLS versions refused (SSLv3, TLSv1, TLSv1.1)", legacy=("excludeProtocols",)),
+        Setting("include-protocols", "str", None, "TLS versions allowed (TLSv1.2, TLSv1.3)"),
+        Setting("exclude-cipher-suites", "str", None, "accepted; not applied (Java cipher names)"),
+        Setting("include-cipher-suites", "str", None, "accepted; not applied (Java cipher names)"),
+        *(Setting(key, "map", None, "Jetty tuning: accepted and ignored") for key in _JETTY),
+    )
+
+    @classmethod
+    def check_settings(cls, settings: Settings) -> list[Problem]:
+        _, problems = resolve_handler("", str(settings["handler"]), settings["handler.*"] or {})
+        if settings.get("ssl"):
+            kind = str(settings.get("keystore-type") or "PEM").upper()
+            if kind != "PEM":
+                problems.append(
+                    Problem(
+                        "keystore-type",
+                        f"{kind} keystores cannot be read by flafka",
+                        "convert it to PEM: keytool -importkeystore -srckeystore KS -destkeystore ks.p12 -deststoretype PKCS12; "
+                        "openssl pkcs12 -in ks.p12 -out ks.pem (then keystore = ks.pem, keystore-type = PEM)",
+                    )
+                )
+            if not settings.get("keystore"):
+                problems.append(Problem("keystore", "ssl = true needs a keystore (PEM file)", "set keystore = /path/to/cert-and-key.pem"))
+        for key in _JETTY:
+            if settings.get(key):
+                problems.append(Problem(key[:-2], f"Jetty tuning keys ({key}) are ignored by flafka", "remove them", "warning"))
+        for key in ("exclude-cipher-suites", "include-cipher-suites"):
+            if settings.get(key):
+                problems.append(Problem(key, f"{key} names Java cipher suites; flafka does not apply it", "remove it", "warning"))
+        return problems
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        super().__init__(name, settings)
+        self.host = str(settings["bind"])
+        self.port = int(settings["port"] or 0)
+        self.max_body = int(settings["maxBodyBytes"])
+        self.handler_name = str(settings["handler"])
+        self.handler_spec = handler_or_raise(name, self.handler_name, settings["handler.*"] or {})
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._warn = Throttled(log)
+        self._delivery: Delivery | None = None
+        self._handler: HttpHandler | None = None
+
+    def batch_size(self) -> int:
+        """Most events per ``process_batch`` call: the smallest ``transactionCapacity``
+        of the channels (known once started; this source has no batchSize key)."""
+        return self._delivery.cap if self._delivery is not None else super().batch_size()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._server is not None, "not started"
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def _tls(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        password = self.settings.get("keystore-password")
+        try:
+            ctx.load_cert_chain(str(self.settings["keystore"]), password=password)
+        except (OSError, ssl.SSLError) as exc:
+            raise OSError(
+                f"source '{self.name}': cannot load keystore {self.settings['keystore']} ({exc}); it must be a PEM file "
+                "with the certificate chain and the private key (keystore-password decrypts the key)"
+            ) from exc
+        excluded = (self.settings.get("exclude-protocols") or "").split()
+        included = (self.settings.get("include-protocols") or "").split()
+        versions = [("TLSv1", ssl.TLSVersion.TLSv1), ("TLSv1.1", ssl.TLSVersion.TLSv1_1), ("TLSv1.2", ssl.TLSVersion.TLSv1_2)]
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        for name, version in versions:
+            if name in included and name not in excluded:
+                ctx.minimum_version = min(ctx.minimum_version, version)
+        if "TLSv1.2" in excluded:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        return ctx
+
+    def start(self) -> None:
+        self._handler = self.handler_spec.new()
+        self._delivery = Delivery(self)
+        try:
+            server = _Server((self.host, self.port), _RequestHandler)
+        except OSError as exc:
+            raise OSError(
+                f"source '{self.name}': cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
+                "another process may hold the port: stop it or choose another port"
+            ) from exc
+        if self.settings.get("ssl"):
+            try:
+                server.socket = self._tls().wrap_socket(server.socket, server_side=True)
+            except BaseException:
+                server.server_close()
+                raise
+        server.source = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=f"http-{self.name}", daemon=True)
+        self._thread.start()
+        log.info("http source '%s' listening on %s:%d%s", self.name, *self.address, " (TLS)" if self.settings.get("ssl") else "")
+
+    def stop(self) -> None:
+        server = self._server
+        if server is None:
+            return
+        self._server = None
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(2.0)
+            self._thread = None
+
+    # -- one request -------------------------------------------------------------------
+
+    def _read_body(self, req: _RequestHandler) -> bytes | None:
+        """The body, or None after answering 413/400 (never reads past ``maxBodyBytes``)."""
+        if req.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts: list[bytes] = []
+            size = 0
+            while True:
+                line = req.rfile.readline(1024)
+                try:
+                    n = int(line.split(b";")[0].strip() or b"x", 16)
+                except ValueError:
+                    req.reply(400, "Bad request from client. Malformed chunked body")
+                    return None
+                if n == 0:
+                    while req.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                size += n
+                if size > self.max_body:
+                    self._too_large(req)
+                    return None
+                parts.append(req.rfile.read(n))
+                req.rfile.readline(1024)
+        length = req.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            n = int(length)
+        except ValueError:
+            req.reply(400, f"Bad request from client. Content-Length '{length}' is not a number")
+            return None
+        if n > self.max_body:
+            self._too_large(req)
+            return None
+        return req.rfile.read(n) if n > 0 else b""
+
+    def _too_large(self, req: _RequestHandler) -> None:
+        self.counter.event_read_fail += 1
+        self.counter.error("body_too_large", "receiving")
+        self._warn.warn(
+            "too_large", "http source '%s': refused a body from %s larger than maxBodyBytes (%d) with 413 "
+            "(raise maxBodyBytes or send smaller batches)", self.name, req.client_address[0], self.max_body,
+        )  # fmt: skip
+        req.reply(413, f"Request body larger than {self.max_body} bytes (maxBodyBytes); send smaller batches")
+
+    def serve(self, req: _RequestHandler) -> None:
+        body = self._read_body(req)
+        if body is None:
+            return
+        url = urlsplit(req.path)
+        params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        content_type = req.headers.get("Content-Type", "")
+        charset = None
+        for part in content_type.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset":
+                charset = value.strip().strip('"')
+        request = HttpRequest(req.command, url.path, params, {k.lower(): v for k, v in req.headers.items()}, body, charset)
+        assert self._handler is not None
+        try:
+            events = self._handler.get_events(request)
+        except BadRequest as exc:
+            self.counter.event_read_fail += 1
+            self.counter.error("bad_request", "receiving")
+            self._warn.warn("bad", "http source '%s': answered 400 to %s: %s", self.name, req.client_address[0], exc)
+            req.reply(400, f"Bad request from client. {exc}")
+            return
+        except Exception as exc:
+            self.counter.event_read_fail += 1
+            log.exception("http source '%s': handler %s failed", self.name, self.handler_name)
+            req.reply(500, f"Deserializer threw unexpected exception. {exc}")
+            return
+        if events:
+            assert self._delivery is not None
+            try:
+                self._delivery.put(events)
+            except ChannelError as exc:
+                self._warn.warn(
+                    "channel", "http source '%s': answered 503, the channels refused the events (%s); the client "
+                    "should retry (raise the channel's capacity or make the sinks faster)", self.name, exc,
+                )  # fmt: skip
+                req.reply(503, f"Error appending event to channel. Channel might be full. {exc}")
+                return
+            except Exception as exc:
+                self.counter.generic_processing_fail += 1
+                log.exception("http source '%s': unexpected error putting events", self.name)
+                req.reply(500, f"Unexpected error while appending event to channel. {exc}")
+                return
+        req.reply(200)
+
+
+COMPONENTS = [HttpSource]
