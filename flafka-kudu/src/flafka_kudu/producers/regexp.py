@@ -153,7 +153,8 @@ class RegexpProducer(OperationsProducer):
         self.missing = _policy(settings, "missingColumnPolicy", "skipMissingColumn", "REJECT", "WARN", "REJECT")
         self.bad_value = _policy(settings, "badColumnValuePolicy", "skipBadColumnValue", "REJECT", "WARN", "REJECT")
         self.unmatched = _policy(settings, "unmatchedRowPolicy", "skipUnmatchedRows", "WARN", "WARN", "IGNORE")
-        self.warnings = RateLimitedLog(log)
+        # one counter per kind of warning: the first of each kind is always logged
+        self.warn_missing, self.warn_bad, self.warn_unmatched, self.warn_type = (RateLimitedLog(log) for _ in range(4))
         self.plan: list[tuple[str, str, Callable[[Any], Any] | None]] = []
 
     def initialize(self, table: TableInfo) -> None:
@@ -188,10 +189,10 @@ class RegexpProducer(OperationsProducer):
                             if self.missing == "REJECT":
                                 raise _Reject(f"column '{name}' has no named group (?<{name}>...) in the pattern (missingColumnPolicy)")
                             if self.missing == "WARN":
-                                self.warnings.warn("sink '%s': column '%s' has no group in the pattern; left unset", self.sink, name)
+                                self.warn_missing.warn("sink '%s': column '%s' has no group in the pattern; left unset", self.sink, name)
                             continue
                         if parse is None:
-                            self.warnings.warn("sink '%s': column '%s' has type %s, which the Regexp producer ignores", self.sink, name, col_type)
+                            self.warn_type.warn("sink '%s': column '%s' has type %s, which the Regexp producer ignores", self.sink, name, col_type)
                             continue
                         raw = m.group(name)
                         try:
@@ -200,7 +201,7 @@ class RegexpProducer(OperationsProducer):
                             if self.bad_value == "REJECT":
                                 raise _Reject(f"column '{name}' ({col_type}): value {raw!r} does not parse: {exc} (badColumnValuePolicy)")
                             if self.bad_value == "WARN":
-                                self.warnings.warn(
+                                self.warn_bad.warn(
                                     "sink '%s': event %d: column '%s' (%s): value %r does not parse; left unset", self.sink, i, name, col_type, raw
                                 )
                         except javaparse.NullValue:
@@ -214,7 +215,7 @@ class RegexpProducer(OperationsProducer):
                     out.failed.append((i, f"event {i} of the batch does not match the pattern (unmatchedRowPolicy = REJECT)"))
                     continue
                 if self.unmatched == "WARN":
-                    self.warnings.warn("sink '%s': event %d does not match the pattern; no row written", self.sink, i)
+                    self.warn_unmatched.warn("sink '%s': event %d does not match the pattern; no row written", self.sink, i)
             out.ops += ops
         return out
 
