@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # kudu_test_support (pytest runs with --import-mode=importlib)
 
-from kudu_test_support import Cli, create_table, run_cli, scan_rows  # type: ignore[import-not-found]  # noqa: E402
+from kudu_test_support import Cli, create_table, run_cli, scan_rows  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="session")

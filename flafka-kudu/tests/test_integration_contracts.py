@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from flafka.event import Event
 from flafka.sink import Sink
+from flafka_kudu.sink import KuduSink
 from flafka_testkit import faults
 from flafka_testkit.contracts import SinkCapabilities, SinkContract
-
-from flafka_kudu.sink import KuduSink
 
 
 class TestKuduSinkContract(SinkContract):

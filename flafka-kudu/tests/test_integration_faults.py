@@ -9,14 +9,14 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from kudu_test_support import create_table, run_cli, scan_rows  # type: ignore[import-not-found]
+
 from flafka.event import Event
+from flafka_kudu.sink import KuduSink
 from flafka_testkit import faults
 from flafka_testkit.contracts.harness import SinkHarness, build, put
 from flafka_testkit.services.base import ServiceError, run_dir
 from flafka_testkit.services.kudu import KuduService
-
-from flafka_kudu.sink import KuduSink
-from kudu_test_support import create_table, run_cli, scan_rows  # type: ignore[import-not-found]
 
 
 @pytest.fixture

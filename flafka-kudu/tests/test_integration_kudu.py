@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from flafka.errors import ConfigError, PermanentError
 from flafka.event import Event
 from flafka.sink import BatchOutcome
+from flafka_kudu.sink import KuduSink
 from flafka_testkit.agent import start_agent_from_text
 from flafka_testkit.contracts.harness import SinkHarness, build, put
-
-from flafka_kudu.sink import KuduSink
 
 Scan = Callable[[str], list[dict[str, Any]]]
 PEOPLE = [("id", "INT64", False), ("name", "STRING", True), ("score", "INT32", True)]
@@ -94,7 +94,7 @@ a1.sinks.k1.producer.operation = insert
 def test_missing_table_refuses_to_start(kudu_master: str) -> None:
     sink = kudu_sink(kudu_master, "no_such_table_here")
     SinkHarness(sink)
-    with pytest.raises(ConfigError, match="'no_such_table_here' does not exist.*create it first"):
+    with pytest.raises(ConfigError, match=r"'no_such_table_here' does not exist.*create it first"):
         sink.start()
     sink.stop()
 
@@ -103,7 +103,7 @@ def test_producer_columns_the_table_lacks_refuse_to_start(kudu_master: str, new_
     table = new_table(PEOPLE, ["id"])
     sink = kudu_sink(kudu_master, table)  # Simple producer: needs a BINARY column 'payload'
     SinkHarness(sink)
-    with pytest.raises(ConfigError, match="payloadColumn = payload: table .* has no column 'payload'"):
+    with pytest.raises(ConfigError, match=r"payloadColumn = payload: table .* has no column 'payload'"):
         sink.start()
     sink.stop()
 
@@ -152,7 +152,9 @@ def test_warn_and_ignore_write_the_row_without_the_column(
 
 
 @pytest.mark.parametrize("policy", ["WARN", "IGNORE"])
-def test_unmatched_rows_make_no_row_and_commit(policy: str, kudu_master: str, new_table: Callable[..., str], scan: Scan, started: Any) -> None:
+def test_unmatched_rows_make_no_row_and_commit(
+    policy: str, kudu_master: str, new_table: Callable[..., str], scan: Scan, started: Any
+) -> None:
     table = new_table(PEOPLE, ["id"])
     sink = started(regexp_sink(kudu_master, table, unmatchedRowPolicy=policy))
     assert sink.write([Event(b"no match here"), Event(b"7,g,70")]) is None

@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from flafka.event import Event
 
+from flafka.event import Event
 from flafka_kudu.backend import Column, TableInfo
 from flafka_kudu.producers import javaparse
 from flafka_kudu.producers.base import known_names, lookup, registry

@@ -56,12 +56,13 @@ def test_kerberos_keys_are_answered(tmp_path: Path) -> None:
 def test_producer_keys_are_checked(tmp_path: Path) -> None:
     code, out = validate(
         tmp_path,
-        "a1.sinks.k1.producer = org.apache.flume.sink.kudu.RegexpKuduOperationsProducer\n"
-        "a1.sinks.k1.producer.pattern = (?<my_col>x)\n",
+        "a1.sinks.k1.producer = org.apache.flume.sink.kudu.RegexpKuduOperationsProducer\na1.sinks.k1.producer.pattern = (?<my_col>x)\n",
     )
     assert code == 2, out
     assert "agent.conf:14: error: a1.sinks.k1.producer.pattern" in out and "no '_'" in out
-    code, out = validate(tmp_path, "a1.sinks.k1.producer = regexp\na1.sinks.k1.producer.pattern = x\na1.sinks.k1.producer.unmatchedRowPolicy = DROP\n")
+    code, out = validate(
+        tmp_path, "a1.sinks.k1.producer = regexp\na1.sinks.k1.producer.pattern = x\na1.sinks.k1.producer.unmatchedRowPolicy = DROP\n"
+    )
     assert code == 2 and "producer.unmatchedRowPolicy" in out and "REJECT, WARN, IGNORE" in out
     code, out = validate(tmp_path, "a1.sinks.k1.producer = com.example.Nope\n")
     assert code == 2 and "unknown Kudu operations producer" in out and "regexp" in out

@@ -95,7 +95,7 @@ def choose(backend: str) -> str:
     if backend != "auto":
         return backend
     try:
-        import kudu  # type: ignore[import-not-found]  # noqa: F401
+        import kudu  # noqa: F401
     except Exception:
         return "java"
     return "python"

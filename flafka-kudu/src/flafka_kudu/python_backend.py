@@ -16,7 +16,7 @@ from typing import Any
 
 from flafka_kudu.backend import BackendError, Column, FailureKind, Op, RowFailure, TableInfo
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def _kind(text: str) -> FailureKind:
@@ -38,7 +38,7 @@ class PythonBackend:
     name = "python"
 
     def __init__(self, masters: list[str], timeout_ms: int) -> None:
-        import kudu  # type: ignore[import-not-found]
+        import kudu
 
         self.kudu = kudu
         hosts = [m.rsplit(":", 1)[0] for m in masters]
@@ -54,13 +54,16 @@ class PythonBackend:
         try:
             self.table = self.client.table(table)
         except self.kudu.KuduNotFound:
-            raise BackendError(f"Kudu table '{table}' does not exist on {','.join(self.masters)}; create it first", retriable=False) from None
+            raise BackendError(
+                f"Kudu table '{table}' does not exist on {','.join(self.masters)}; create it first", retriable=False
+            ) from None
         except self.kudu.KuduException as exc:
             raise BackendError(f"could not open Kudu table '{table}': {exc}") from None
         schema = self.table.schema
         keys = set(schema.primary_key_indices())
         cols = tuple(
-            Column(c.name, str(c.type.name).upper(), i in keys, bool(c.nullable)) for i, c in enumerate(schema[j] for j in range(len(schema)))
+            Column(c.name, str(c.type.name).upper(), i in keys, bool(c.nullable))
+            for i, c in enumerate(schema[j] for j in range(len(schema)))
         )
         self.micros = {c.name for c in cols if c.type == "UNIXTIME_MICROS"}
         return TableInfo(table, cols)
@@ -97,9 +100,9 @@ class PythonSession:
             # every error is AlreadyPresent
             kinds = [_kind(repr(e).removeprefix("KuduError('")) for e in errors]
             if kinds and all(k == "already_present" for k in kinds):
-                return failures + [RowFailure(-1, "already_present", "Already present")]
+                return [*failures, RowFailure(-1, "already_present", "Already present")]
             kind: FailureKind = next((k for k in kinds if k != "already_present"), "other")
-            return failures + [RowFailure(-1, kind, repr(errors[0]) if errors else "flush failed")]
+            return [*failures, RowFailure(-1, kind, repr(errors[0]) if errors else "flush failed")]
         return failures
 
     def close(self) -> None:

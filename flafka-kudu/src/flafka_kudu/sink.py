@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import threading
+
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, Sink
-
 from flafka_kudu.backend import RETRIABLE_KINDS, BackendError, KuduBackend, KuduSession, choose, connect, java_problem
 from flafka_kudu.producers.base import OperationsProducer, known_names, lookup
 
@@ -98,11 +98,15 @@ class KuduSink(Sink):
                     )
                 )
         if settings.get("proxyUser"):
-            problems.append(Problem("proxyUser", "proxyUser is not supported (it needs Hadoop's UGI)", "remove it; write as the kinit user"))
+            problems.append(
+                Problem("proxyUser", "proxyUser is not supported (it needs Hadoop's UGI)", "remove it; write as the kinit user")
+            )
         if choose(settings["backend"]) == "java":
             why = java_problem()
             if why:
-                problems.append(Problem("backend", f"the Kudu Java client cannot run here: {why}", "or install kudu-python and set backend = python"))
+                problems.append(
+                    Problem("backend", f"the Kudu Java client cannot run here: {why}", "or install kudu-python and set backend = python")
+                )
         return problems
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -148,7 +152,9 @@ class KuduSink(Sink):
         except ValueError as exc:
             raise BackendError(str(exc), retriable=False) from None
         self._session = self._backend.new_session(self.timeout_ms, self.ignore_duplicates)
-        log.info("sink '%s': writing to Kudu table %s on %s (%s client)", self.name, self.table_name, ",".join(self.masters), self._backend.name)
+        log.info(
+            "sink '%s': writing to Kudu table %s on %s (%s client)", self.name, self.table_name, ",".join(self.masters), self._backend.name
+        )
 
     def stop(self) -> None:
         if not self._lock.acquire(timeout=5.0):

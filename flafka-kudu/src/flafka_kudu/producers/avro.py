@@ -19,7 +19,6 @@ from typing import Any
 
 from flafka.event import Event
 from flafka.settings import Schema, Setting, Settings
-
 from flafka_kudu.backend import Op, TableInfo
 from flafka_kudu.producers import javaparse
 from flafka_kudu.producers.base import OperationsProducer, Produced

@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 
 from flafka.event import Event
 from flafka.settings import Problem, Schema, Settings
-
 from flafka_kudu.backend import Op, TableInfo
 
 ENTRY_POINT_GROUP = "flafka_kudu.producers"

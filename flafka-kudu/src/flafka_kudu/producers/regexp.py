@@ -20,6 +20,7 @@ become Python's, ``\\d \\w \\s \\b`` are ASCII-only as in Java; a Java group nam
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -27,7 +28,6 @@ from typing import Any
 
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
-
 from flafka_kudu.backend import Op, TableInfo
 from flafka_kudu.producers import javaparse
 from flafka_kudu.producers.base import OperationsProducer, Produced, RateLimitedLog
@@ -60,7 +60,9 @@ def java_pattern(pattern: str) -> re.Pattern[str]:
                 i = end + 1
                 continue
             if nxt in "pP" and not pattern.startswith("{L}", i + 2):
-                raise PatternError(f"Java character class \\{nxt}{{...}} at index {i} is not supported; use an explicit class such as [a-zA-Z]")
+                raise PatternError(
+                    f"Java character class \\{nxt}{{...}} at index {i} is not supported; use an explicit class such as [a-zA-Z]"
+                )
             out.append(pattern[i : i + 2])
             i += 2
             continue
@@ -119,7 +121,9 @@ class RegexpProducer(OperationsProducer):
         Setting("operation", "str", "upsert", "upsert or insert (case-insensitive)"),
         Setting("missingColumnPolicy", "enum", None, "a table column without a group: REJECT (default), WARN or IGNORE", choices=POLICIES),
         Setting("badColumnValuePolicy", "enum", None, "a value that does not parse: REJECT (default), WARN or IGNORE", choices=POLICIES),
-        Setting("unmatchedRowPolicy", "enum", None, "a body the pattern does not match: WARN (default), REJECT or IGNORE", choices=POLICIES),
+        Setting(
+            "unmatchedRowPolicy", "enum", None, "a body the pattern does not match: WARN (default), REJECT or IGNORE", choices=POLICIES
+        ),
         Setting("skipMissingColumn", "bool", None, "deprecated: true = missingColumnPolicy WARN, false = REJECT"),
         Setting("skipBadColumnValue", "bool", None, "deprecated: true = badColumnValuePolicy WARN, false = REJECT"),
         Setting("skipUnmatchedRows", "bool", None, "deprecated: true = unmatchedRowPolicy WARN, false = IGNORE"),
@@ -168,7 +172,7 @@ class RegexpProducer(OperationsProducer):
             "BINARY": lambda v: _not_null_str(v).encode(charset, "replace"),
         }
         for kind in javaparse.RANGES:
-            parsers[kind] = lambda v, kind=kind: javaparse.parse_integer(v, kind)
+            parsers[kind] = functools.partial(_parse_integer, kind=kind)
         self.plan = [(c.name, c.type, parsers.get(c.type)) for c in table.columns]
 
     def operations(self, events: list[Event]) -> Produced:
@@ -192,7 +196,9 @@ class RegexpProducer(OperationsProducer):
                                 self.warn_missing.warn("sink '%s': column '%s' has no group in the pattern; left unset", self.sink, name)
                             continue
                         if parse is None:
-                            self.warn_type.warn("sink '%s': column '%s' has type %s, which the Regexp producer ignores", self.sink, name, col_type)
+                            self.warn_type.warn(
+                                "sink '%s': column '%s' has type %s, which the Regexp producer ignores", self.sink, name, col_type
+                            )
                             continue
                         raw = m.group(name)
                         try:
@@ -202,7 +208,12 @@ class RegexpProducer(OperationsProducer):
                                 raise _Reject(f"column '{name}' ({col_type}): value {raw!r} does not parse: {exc} (badColumnValuePolicy)")
                             if self.bad_value == "WARN":
                                 self.warn_bad.warn(
-                                    "sink '%s': event %d: column '%s' (%s): value %r does not parse; left unset", self.sink, i, name, col_type, raw
+                                    "sink '%s': event %d: column '%s' (%s): value %r does not parse; left unset",
+                                    self.sink,
+                                    i,
+                                    name,
+                                    col_type,
+                                    raw,
                                 )
                         except javaparse.NullValue:
                             raise _Reject(f"column '{name}' ({col_type}): its group did not take part in the match (no value)")
@@ -222,6 +233,10 @@ class RegexpProducer(OperationsProducer):
 
 class _Reject(Exception):
     pass
+
+
+def _parse_integer(value: str | None, kind: str) -> int:
+    return javaparse.parse_integer(value, kind)
 
 
 def _not_null_str(value: str | None) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flafka.event import Event
 from flafka.settings import Problem, Schema, Setting, Settings
-
 from flafka_kudu.backend import Op, TableInfo
 from flafka_kudu.producers.base import OperationsProducer, Produced
 
