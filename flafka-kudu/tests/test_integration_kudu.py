@@ -25,6 +25,13 @@ PEOPLE = [("id", "INT64", False), ("name", "STRING", True), ("score", "INT32", T
 PATTERN = r"(?<id>-?\d+),(?<name>[^,;]*),(?<score>[^,;]*)"
 
 
+@pytest.fixture(autouse=True, params=["batch", "cell"])
+def crossing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both Java paths: the compiled batch helper, and per cell."""
+    monkeypatch.setenv("FLAFKA_KUDU_HELPER", "1" if request.param == "batch" else "0")
+    return str(request.param)
+
+
 def kudu_sink(master: str, table: str, **keys: str) -> KuduSink:
     raw = {"masterAddresses": master, "tableName": table, "timeoutMillis": "5000", **keys}
     sink: KuduSink = build(KuduSink, "k", raw)
@@ -32,11 +39,13 @@ def kudu_sink(master: str, table: str, **keys: str) -> KuduSink:
 
 
 @pytest.fixture
-def started(request: pytest.FixtureRequest) -> Callable[[KuduSink], KuduSink]:
+def started(request: pytest.FixtureRequest, crossing: str) -> Callable[[KuduSink], KuduSink]:
     def start(sink: KuduSink) -> KuduSink:
         SinkHarness(sink)
         sink.start()
         request.addfinalizer(sink.stop)
+        uses_helper = getattr(sink._session, "helper", None) is not None
+        assert uses_helper is (crossing == "batch"), "the Java path under test is not the one in use"
         return sink
 
     return start

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from flafka_kudu import jars
+from flafka_kudu import jars, java_helper
 from flafka_kudu.backend import BackendError, Column, FailureKind, Op, RowFailure, TableInfo
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,25 @@ class JavaSession:
             self.plan[name] = (int(schema.getColumnIndex(name)), setters.get(str(c.getType().name()), _unsupported))
         self.collect = jpype.JClass("org.apache.kudu.client.OperationResponse").collectErrors
         self.JException = jpype.JException
+        self.helper: Any = None
+        self.columns: list[tuple[str, int, int, str]] = []
+        """(name, Kudu column index, helper setter code, array kind) of every column."""
+        helper = java_helper.load()
+        if helper is not None:
+            for c in schema.getColumns():
+                name, type_name = str(c.getName()), str(c.getType().name())
+                if type_name not in HELPER_TYPES:  # DECIMAL, DATE: the per-cell path
+                    break
+                self.columns.append((name, int(schema.getColumnIndex(name)), *HELPER_TYPES[type_name]))
+            else:
+                self.helper = helper
+                self.Operation = jpype.JClass("org.apache.kudu.client.Operation")
+                self.arrays = {
+                    "long": jpype.JArray(jpype.JLong),
+                    "double": jpype.JArray(jpype.JDouble),
+                    "str": jpype.JArray(jpype.JString),
+                    "bytes": jpype.JArray(jpype.JArray(jpype.JByte)),
+                }
 
     def write(self, ops: Sequence[Op]) -> list[RowFailure]:
         session = self.session
@@ -185,6 +204,79 @@ class JavaSession:
             self._buffer = max(len(ops), 2 * self._buffer, 1000)
             session.setErrorCollectorSpace(self._buffer)
             session.setMutationBufferSpace(self._buffer)
+        if self.helper is not None:
+            return self._write_batch(ops)
+        return self._write_cells(ops)
+
+    def _write_batch(self, ops: Sequence[Op]) -> list[RowFailure]:
+        """The batch path: one Java array per column, one call builds and applies every op."""
+        jpype = self.jpype
+        n, columns = len(ops), self.columns
+        m = len(columns)
+        position = {name: c for c, (name, _, _, _) in enumerate(columns)}
+        kinds = bytearray(n)
+        state = bytearray(n * m)
+        data: list[list[Any]] = [[EMPTY[kind]] * n for _, _, _, kind in columns]
+        failures: list[RowFailure] = []
+        for i, op in enumerate(ops):
+            if op.kind != "insert":
+                kinds[i] = 1
+            base = i * m
+            for name, value in op.values.items():
+                c = position.get(name)
+                if c is None:
+                    failures.append(RowFailure(i, "invalid", f"the table has no column '{name}'"))
+                    kinds[i] = 255
+                    break
+                if value is None:
+                    state[base + c] = 2
+                    continue
+                problem = _check(columns[c], value)
+                if problem:
+                    failures.append(RowFailure(i, "invalid", f"column '{name}': {problem}"))
+                    kinds[i] = 255
+                    break
+                data[c][i] = float(value) if columns[c][3] == "double" else value
+                state[base + c] = 1
+        arrays = self.arrays
+        jdata = jpype.JArray(jpype.JObject)([arrays[kind](data[c]) for c, (_, _, _, kind) in enumerate(columns)])
+        jops = jpype.JArray(self.Operation)(n)
+        try:
+            errors = self.helper.apply(
+                self.table, self.session, jpype.JArray(jpype.JByte)(bytes(kinds)),
+                jpype.JArray(jpype.JInt)([c[1] for c in columns]), jpype.JArray(jpype.JInt)([c[2] for c in columns]),
+                jdata, jpype.JArray(jpype.JByte)(bytes(state)), jops,
+            )  # fmt: skip
+        except self.JException as exc:  # not per op: the helper itself failed
+            self.session.flush()
+            return [*failures, *(RowFailure(i, "other", _message(exc)) for i in range(n) if kinds[i] != 255)]
+        for text in errors:
+            index, _, message = str(text).partition(":")
+            failures.append(RowFailure(int(index), "invalid", message))
+        session = self.session
+        try:
+            row_errors = self.collect(session.flush())
+        except self.JException as exc:
+            failed = {f.op for f in failures}
+            return failures + [RowFailure(i, "unavailable", _message(exc)) for i in range(n) if i not in failed]
+        pending = session.getPendingErrors().getRowErrors()
+        if row_errors.size() or len(pending):
+            everything = jpype.JClass("java.util.ArrayList")(row_errors)
+            everything.addAll(jpype.JClass("java.util.Arrays").asList(pending))
+            where = list(self.helper.indexOf(jops, everything))
+            seen: set[int] = set()
+            for k, err in enumerate(everything):
+                at = int(where[k])
+                if at >= 0 and at in seen:
+                    continue
+                seen.add(at)
+                status = err.getErrorStatus()
+                failures.append(RowFailure(at, _failure_kind(status), str(status.toString())))
+        return failures
+
+    def _write_cells(self, ops: Sequence[Op]) -> list[RowFailure]:
+        """The per-cell path (no JDK to compile the helper, or DECIMAL/DATE columns)."""
+        session = self.session
         failures: list[RowFailure] = []
         built: list[tuple[int, Any]] = []
         new_insert, new_upsert = self.table.newInsert, self.table.newUpsert
@@ -248,6 +340,43 @@ class JavaSession:
                 session.close()
             except Exception as exc:
                 log.debug("closing a Kudu session: %s", exc)
+
+
+HELPER_TYPES: dict[str, tuple[int, str]] = {
+    "BOOL": (0, "long"),
+    "INT8": (1, "long"),
+    "INT16": (2, "long"),
+    "INT32": (3, "long"),
+    "INT64": (4, "long"),
+    "UNIXTIME_MICROS": (4, "long"),
+    "FLOAT": (5, "double"),
+    "DOUBLE": (6, "double"),
+    "STRING": (7, "str"),
+    "VARCHAR": (8, "str"),
+    "BINARY": (9, "bytes"),
+}
+"""Kudu type -> (FlafkaKuduBatch setter code, array kind)."""
+
+EMPTY: dict[str, Any] = {"long": 0, "double": 0.0, "str": None, "bytes": b""}
+
+_RANGES = {0: (0, 1), 1: (-(2**7), 2**7 - 1), 2: (-(2**15), 2**15 - 1), 3: (-(2**31), 2**31 - 1), 4: (-(2**63), 2**63 - 1)}
+
+
+def _check(column: tuple[str, int, int, str], value: Any) -> str:
+    """Why ``value`` cannot go into ``column`` on the batch path ('' when it can)."""
+    code, kind = column[2], column[3]
+    if kind == "long":
+        if not isinstance(value, int):
+            return f"{type(value).__name__} is not an integer"
+        lo, hi = _RANGES[code]
+        if code == 0:
+            return "" if isinstance(value, bool) else "not a bool"
+        return "" if lo <= value <= hi else f"{value} is out of range"
+    if kind == "double":
+        return "" if isinstance(value, float | int) and not isinstance(value, bool) else f"{type(value).__name__} is not a number"
+    if kind == "str":
+        return "" if isinstance(value, str) else f"{type(value).__name__} is not a str"
+    return "" if isinstance(value, bytes) else f"{type(value).__name__} is not bytes"
 
 
 def _unsupported(row: Any, i: int, v: Any) -> None:
