@@ -15,10 +15,9 @@ import sys
 import time
 import uuid
 
-from flafka_testkit.services.kudu import cli, install
-
 from flafka_kudu.backend import Op
 from flafka_kudu.java_backend import JavaBackend
+from flafka_testkit.services.kudu import cli, install
 
 
 def run(master: str, rows: int, path: str) -> tuple[float, float]:
@@ -28,7 +27,10 @@ def run(master: str, rows: int, path: str) -> tuple[float, float]:
     spec = (
         '{"table_name":"%s","schema":{"columns":[%s],"key_column_names":["id"]},'
         '"partition":{"hash_partitions":[{"columns":["id"],"num_buckets":2,"seed":0}]},"num_replicas":1}'
-    ) % (name, ",".join('{"column_name":"%s","column_type":"%s","is_nullable":%s}' % (c, t, "false" if c == "id" else "true") for c, t in cols))
+    ) % (
+        name,
+        ",".join('{"column_name":"%s","column_type":"%s","is_nullable":%s}' % (c, t, "false" if c == "id" else "true") for c, t in cols),
+    )
     cli(install(), "table", "create", master, spec)
     backend = JavaBackend([master], 30000)
     backend.open_table(name)
