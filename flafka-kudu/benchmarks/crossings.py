@@ -10,6 +10,7 @@ process CPU seconds (wall and CPU include the server round trips: one flush per 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -24,12 +25,16 @@ def run(master: str, rows: int, path: str) -> tuple[float, float]:
     os.environ["FLAFKA_KUDU_HELPER"] = "1" if path == "batch" else "0"
     name = f"bench_{path}_{uuid.uuid4().hex[:8]}"
     cols = [("id", "INT64"), ("a", "STRING"), ("b", "STRING"), ("c", "STRING"), ("n", "INT64")]
-    spec = (
-        '{"table_name":"%s","schema":{"columns":[%s],"key_column_names":["id"]},'
-        '"partition":{"hash_partitions":[{"columns":["id"],"num_buckets":2,"seed":0}]},"num_replicas":1}'
-    ) % (
-        name,
-        ",".join('{"column_name":"%s","column_type":"%s","is_nullable":%s}' % (c, t, "false" if c == "id" else "true") for c, t in cols),
+    spec = json.dumps(
+        {
+            "table_name": name,
+            "schema": {
+                "columns": [{"column_name": c, "column_type": t, "is_nullable": c != "id"} for c, t in cols],
+                "key_column_names": ["id"],
+            },
+            "partition": {"hash_partitions": [{"columns": ["id"], "num_buckets": 2, "seed": 0}]},
+            "num_replicas": 1,
+        }
     )
     cli(install(), "table", "create", master, spec)
     backend = JavaBackend([master], 30000)
