@@ -203,6 +203,7 @@ def test_duplicate_inserts(kudu_master: str, new_table: Callable[..., str], scan
     ignoring = started(regexp_sink(kudu_master, table, operation="insert"))
     assert ignoring.write([Event(b"1,a,1"), Event(b"1,b,2")]) is None
     assert ignoring.write([Event(b"1,c,3")]) is None
+    assert ignoring.duplicates_ignored == 2
     assert by_id(scan(table))[1]["name"] == "a"
     strict = started(kudu_sink(kudu_master, table, ignoreDuplicateRows="false", producer="regexp", **{
         "producer.pattern": PATTERN, "producer.operation": "insert"}))  # fmt: skip

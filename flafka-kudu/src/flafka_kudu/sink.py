@@ -4,7 +4,8 @@
 One ``write`` is one Flume transaction: the producer turns the **whole batch** into
 operations first (pure Python; nothing is applied if it fails), then the session applies
 them all and flushes once (MANUAL_FLUSH). The batch commits only when every operation
-succeeded; AlreadyPresent is ignored with ``ignoreDuplicateRows``. Events that failed are
+succeeded; AlreadyPresent rows count as written with ``ignoreDuplicateRows`` (counted in
+``duplicates_ignored`` and logged; the client is not asked to hide them). Events that failed are
 named in a :class:`~flafka.sink.BatchOutcome` (retriable for timeouts and unavailable
 tablet servers, permanent for rows Kudu or the producer refuses), and the session is
 discarded and replaced, so nothing of a failed batch can be flushed later (Flume's sink
@@ -124,6 +125,8 @@ class KuduSink(Sink):
         self._backend: KuduBackend | None = None
         self._session: KuduSession | None = None
         self._lock = threading.Lock()
+        self.duplicates_ignored = 0
+        """Rows refused as AlreadyPresent and counted as written (``ignoreDuplicateRows``)."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ class KuduSink(Sink):
             self.producer.initialize(table)
         except ValueError as exc:
             raise BackendError(str(exc), retriable=False) from None
-        self._session = self._backend.new_session(self.timeout_ms, self.ignore_duplicates)
+        self._session = self._backend.new_session(self.timeout_ms, False)
         log.info(
             "sink '%s': writing to Kudu table %s on %s (%s client)", self.name, self.table_name, ",".join(self.masters), self._backend.name
         )
@@ -205,8 +208,10 @@ class KuduSink(Sink):
             except Exception as exc:  # the client failed as a whole
                 self._discard()
                 raise RetriableError(f"sink '{self.name}': Kudu write failed ({exc}); the batch stays in the channel") from None
+            duplicates = 0
             for f in failures:
                 if f.kind == "already_present" and self.ignore_duplicates:
+                    duplicates += 1
                     continue
                 event = ops[f.op].event if 0 <= f.op < len(ops) else -1
                 targets = [event] if event >= 0 else sorted({op.event for op in ops})
@@ -214,6 +219,14 @@ class KuduSink(Sink):
                     retriable = f.kind in RETRIABLE_KINDS
                     if e not in errors or retriable:
                         errors[e] = (retriable, f"event {e} of the batch: Kudu refused a row: {f.message}")
+            if duplicates:  # only after a replay: not a per-batch log line in normal running
+                self.duplicates_ignored += duplicates
+                log.info(
+                    "sink '%s': %d rows were already present (a replayed batch) and count as written; %d since start",
+                    self.name,
+                    duplicates,
+                    self.duplicates_ignored,
+                )
         if not errors:
             return None
         self._discard()
@@ -233,7 +246,7 @@ class KuduSink(Sink):
             session.close()
         if self._backend is not None:
             try:
-                self._session = self._backend.new_session(self.timeout_ms, self.ignore_duplicates)
+                self._session = self._backend.new_session(self.timeout_ms, False)
             except Exception as exc:
                 log.warning("sink '%s': a new Kudu session could not be opened (%s); retrying with the next batch", self.name, exc)
 
