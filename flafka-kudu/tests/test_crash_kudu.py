@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+from kudu_test_support import create_table, run_cli, scan_rows  # type: ignore[import-not-found]
+
 from flafka_testkit import faults
 from flafka_testkit.crash import AgentProcess, make_line, wait_until, write_lines
 from flafka_testkit.services.base import run_dir
 from flafka_testkit.services.kudu import KuduService
-from kudu_test_support import create_table, run_cli, scan_rows  # type: ignore[import-not-found]
 
 LINES = int(os.environ.get("FLAFKA_CRASH_KUDU_LINES", "500000"))
 KILLS = int(os.environ.get("FLAFKA_CRASH_KUDU_KILLS", "20"))

@@ -172,10 +172,12 @@ class JavaSession:
         self._buffer = 0
         schema = self.table.getSchema()
         setters = _setters(jpype)
-        self.plan: dict[str, tuple[int, Callable[[Any, int, Any], Any]]] = {}
+        self.plan: dict[str, tuple[int, Callable[[Any, int, Any], Any], tuple[str, int, int, str] | None]] = {}
         for c in schema.getColumns():
-            name = str(c.getName())
-            self.plan[name] = (int(schema.getColumnIndex(name)), setters.get(str(c.getType().name()), _unsupported))
+            name, type_name = str(c.getName()), str(c.getType().name())
+            index = int(schema.getColumnIndex(name))
+            check = (name, index, *HELPER_TYPES[type_name]) if type_name in HELPER_TYPES else None
+            self.plan[name] = (index, setters.get(type_name, _unsupported), check)
         self.collect = jpype.JClass("org.apache.kudu.client.OperationResponse").collectErrors
         self.JException = jpype.JException
         self.helper: Any = None
@@ -287,11 +289,14 @@ class JavaSession:
             row = jop.getRow()
             try:
                 for name, value in op.values.items():
-                    index, setter = plan[name]
+                    index, setter, check = plan[name]
                     if value is None:
                         row.setNull(index)
-                    else:
-                        setter(row, index, value)
+                        continue
+                    problem = _check(check, value) if check is not None else ""
+                    if problem:  # JPype would narrow an int silently (JByte(300) is 44)
+                        raise ValueError(f"column '{name}': {problem}")
+                    setter(row, index, value)
             except (JException, TypeError, OverflowError, ValueError, KeyError) as exc:
                 failures.append(RowFailure(n, "invalid", f"column value rejected: {_message(exc)}"))
                 continue
