@@ -66,3 +66,8 @@ def test_producer_keys_are_checked(tmp_path: Path) -> None:
     assert code == 2 and "producer.unmatchedRowPolicy" in out and "REJECT, WARN, IGNORE" in out
     code, out = validate(tmp_path, "a1.sinks.k1.producer = com.example.Nope\n")
     assert code == 2 and "unknown Kudu operations producer" in out and "regexp" in out
+
+
+def test_python_backend_without_kudu_python_says_what_to_install(tmp_path: Path) -> None:
+    code, out = validate(tmp_path, "a1.sinks.k1.backend = python\n")
+    assert code == 2 and "kudu-python is not installed" in out and "backend = java" in out

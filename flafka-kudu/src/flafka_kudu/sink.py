@@ -16,6 +16,7 @@ are idempotent).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 
@@ -102,7 +103,15 @@ class KuduSink(Sink):
             problems.append(
                 Problem("proxyUser", "proxyUser is not supported (it needs Hadoop's UGI)", "remove it; write as the kinit user")
             )
-        if choose(settings["backend"]) == "java":
+        if settings["backend"] == "python" and importlib.util.find_spec("kudu") is None:
+            problems.append(
+                Problem(
+                    "backend",
+                    "backend = python but kudu-python is not installed",
+                    "pip install kudu-python (it needs Kudu's C++ client), or set backend = java (or auto)",
+                )
+            )
+        elif choose(settings["backend"]) == "java":
             why = java_problem()
             if why:
                 problems.append(
