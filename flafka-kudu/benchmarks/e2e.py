@@ -75,7 +75,8 @@ def main() -> None:
         agent.stop()
     cli(install(), "table", "delete", master, table)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"flafka spooldir->memory->kudu: {lines} events in {wall:.2f} s = {lines / wall:,.0f} events/s; CPU {cpu:.2f} s; peak RSS {rss:.0f} MiB")
+    rate = lines / wall
+    print(f"flafka spooldir->memory->kudu: {lines} events in {wall:.2f} s = {rate:,.0f} events/s; CPU {cpu:.2f} s; peak RSS {rss:.0f} MiB")
 
 
 if __name__ == "__main__":
