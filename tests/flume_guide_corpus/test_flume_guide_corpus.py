@@ -25,6 +25,9 @@ The ``# expect:`` comment says what flafka must do:
   (file-channel encryption): exit 2 naming the key, saying it is not supported and what
   to do instead.
 
+``# env: NAME=VALUE`` and ``# -D: NAME=VALUE`` give the environment variables and system
+properties the guide runs an example with.
+
 ``# no-warning: KEY`` additionally requires that no warning names ``KEY`` (a key the guide
 documents for 1.11 must not be called an old spelling). ``# xfail: REASON`` marks
 examples that need work other helpers do at the same time (the reason names the item);
@@ -142,7 +145,10 @@ def no_side_effects(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("path", _cases())
 def test_guide_example(path: Path, no_side_effects: None) -> None:
     expect, arg, _ = _header(path)
-    result = CliRunner().invoke(main, ["validate", "-f", str(path)])
+    text = path.read_text(encoding="utf-8")
+    env = dict(re.findall(r"^# env: (\w+)=(\S*)$", text, re.M))  # as the guide runs it: NC_PORT=44444 flume-ng ...
+    props = [a for k, v in re.findall(r"^# -D: (\S+)=(\S*)$", text, re.M) for a in ("-D", f"{k}={v}")]
+    result = CliRunner(env=env).invoke(main, ["validate", "-f", str(path), *props])
     out = result.output
     assert "Traceback" not in out, out
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
