@@ -38,7 +38,7 @@ EXIT_STOP_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 3
 
-CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version")
+CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version", "top")
 KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer")
 
 log = logging.getLogger("flafka.cli")
@@ -470,7 +470,7 @@ def run_agent(
     agent = Agent(result.plan, report.registry)
     signals = _Signals()
     signals.install()
-    server = _start_monitoring(props, agent.counters)
+    server = _start_monitoring(props, _live_counters(agent))
     try:
         try:
             agent.start()
@@ -880,3 +880,17 @@ def version() -> None:
     """Print the flafka-core and Python versions."""
     click.echo(f"flafka-core {__version__}")
     click.echo(f"Python {sys.version.split()[0]} ({sys.executable})")
+
+
+# -- commands in their own modules --------------------------------------------------------
+
+
+def _live_counters(agent: Agent) -> Callable[[], Any]:
+    from flafka.metrics.live import LiveCounters
+
+    return LiveCounters(agent)
+
+
+from flafka.top import top as _top  # noqa: E402
+
+main.add_command(_top)
