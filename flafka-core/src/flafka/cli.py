@@ -483,7 +483,10 @@ def run_agent(
             agent.stop(timeout=1.0)
             return EXIT_RUNTIME
         tune_gc(int(_float_prop(props, "flafka.gc.threshold", DEFAULT_YOUNG_THRESHOLD)))
+        progress = _progress(agent, props) if exit_when_drained else None
         status = _wait(agent, files, name, report, props, signals, stamps, reload_conf, poll_interval, exit_when_drained, status_interval)
+        if progress is not None:
+            progress.stop()
         log.info("stopping agent '%s' (waiting up to %gs for sinks to drain)", name, stop_timeout)
         try:
             drained = agent.stop(timeout=stop_timeout)
@@ -889,6 +892,14 @@ def _live_counters(agent: Agent) -> Callable[[], Any]:
     from flafka.metrics.live import LiveCounters
 
     return LiveCounters(agent)
+
+
+def _progress(agent: Agent, props: Mapping[str, str]) -> Any:
+    from flafka.progress import DEFAULT_INTERVAL, ProgressReporter
+
+    reporter = ProgressReporter(lambda: agent.sources, interval=_float_prop(props, "flafka.progress.interval", DEFAULT_INTERVAL))
+    reporter.start()
+    return reporter
 
 
 from flafka.top import top as _top  # noqa: E402

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,10 +48,20 @@ class RunningAgent:
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "flafka", "agent", "-n", "agent", "-f", str(self.conf), "--no-reload-conf",
-                    "-Dflume.root.logger=INFO,console", "-Dflume.monitoring.type=http", f"-Dflume.monitoring.port={self.port}",
+                    sys.executable,
+                    "-m",
+                    "flafka",
+                    "agent",
+                    "-n",
+                    "agent",
+                    "-f",
+                    str(self.conf),
+                    "--no-reload-conf",
+                    "-Dflume.root.logger=INFO,console",
+                    "-Dflume.monitoring.type=http",
+                    f"-Dflume.monitoring.port={self.port}",
                     *flags,
-                ],  # fmt: skip
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -107,3 +119,61 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+def _tmux_binary() -> str:
+    found = shutil.which("tmux")
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "tmux"], capture_output=True, timeout=600, check=False)
+        found = shutil.which("tmux")
+    if found is None:
+        if os.environ.get("FLAFKA_REQUIRE_SERVICES") == "1":
+            pytest.fail("tmux is missing and could not be installed (apt-get install tmux)")
+        pytest.skip("tmux is missing (apt-get install tmux)")
+    return found
+
+
+class Terminal:
+    """One tmux server of our own (its socket in tmp_path) running one command."""
+
+    def __init__(self, tmux: str, socket: Path) -> None:
+        self.tmux = tmux
+        self.socket = socket
+        self.started = False
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run([self.tmux, "-S", str(self.socket), *args], capture_output=True, text=True, timeout=30, check=False)
+        if result.returncode:
+            raise AssertionError(f"tmux {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def start(self, command: str, width: int = 150, height: int = 30) -> None:
+        script = f'trap true INT; {command}; echo "top exited $?"; sleep 120'
+        env = f"-u COLUMNS -u LINES FLAFKA_PLUGINS=builtins PYTHONPATH={shlex.quote(os.pathsep.join(sys.path))}"
+        self.run("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), f"env {env} sh -c {shlex.quote(script)}")
+        self.started = True
+
+    def screen(self) -> str:
+        """The visible screen and the scrollback above it."""
+        return self.run("capture-pane", "-p", "-S", "-", "-t", "t")
+
+    def wait_for(self, check: Callable[[str], bool], timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if check(text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"the screen never showed what was expected:\n{text}")
+
+    def close(self) -> None:
+        if self.started:
+            subprocess.run([self.tmux, "-S", str(self.socket), "kill-server"], capture_output=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(_tmux_binary(), tmp_path / "tmux.sock")
+    yield term
+    term.close()

@@ -12,12 +12,42 @@ from flafka.top import plain, uptime_text
 def _doc(size: int, received: int, backoff: int = 0, in_flight: int = 0) -> dict[str, dict[str, str]]:
     return {
         "AGENT.a": {"Type": "AGENT", "StartTime": "1", "UptimeSeconds": "3725.5"},
-        "SOURCE.r": {"Type": "SOURCE", "EventReceivedCount": str(received), "EventAcceptedCount": str(received), "InFlightEventCount": str(in_flight)},
-        "CHANNEL.quiet": {"Type": "CHANNEL", "ChannelSize": "0", "ChannelCapacity": "100", "EventPutSuccessCount": "0", "EventTakeSuccessCount": "0"},
-        "CHANNEL.full": {"Type": "CHANNEL", "ChannelSize": str(size), "ChannelCapacity": "100", "EventPutSuccessCount": str(received), "EventTakeSuccessCount": "0"},
-        "SINK.ok": {"Type": "SINK", "EventDrainAttemptCount": "0", "EventDrainSuccessCount": "0", "BackoffFailureCount": "0", "RunnerAlive": "1"},
-        "SINK.down": {"Type": "SINK", "EventDrainAttemptCount": "10", "EventDrainSuccessCount": "0", "BackoffFailureCount": str(backoff),
-                      "RunnerAlive": "1", "EventDiscardedCount": "4", "ErrorCount": "9"},  # fmt: skip
+        "SOURCE.r": {
+            "Type": "SOURCE",
+            "EventReceivedCount": str(received),
+            "EventAcceptedCount": str(received),
+            "InFlightEventCount": str(in_flight),
+        },
+        "CHANNEL.quiet": {
+            "Type": "CHANNEL",
+            "ChannelSize": "0",
+            "ChannelCapacity": "100",
+            "EventPutSuccessCount": "0",
+            "EventTakeSuccessCount": "0",
+        },
+        "CHANNEL.full": {
+            "Type": "CHANNEL",
+            "ChannelSize": str(size),
+            "ChannelCapacity": "100",
+            "EventPutSuccessCount": str(received),
+            "EventTakeSuccessCount": "0",
+        },
+        "SINK.ok": {
+            "Type": "SINK",
+            "EventDrainAttemptCount": "0",
+            "EventDrainSuccessCount": "0",
+            "BackoffFailureCount": "0",
+            "RunnerAlive": "1",
+        },
+        "SINK.down": {
+            "Type": "SINK",
+            "EventDrainAttemptCount": "10",
+            "EventDrainSuccessCount": "0",
+            "BackoffFailureCount": str(backoff),
+            "RunnerAlive": "1",
+            "EventDiscardedCount": "4",
+            "ErrorCount": "9",
+        },
     }
 
 
@@ -45,7 +75,13 @@ def test_a_restarted_counter_counts_from_zero_and_no_previous_read_means_unknown
 
 def test_apache_flume_document_without_flafka_additions() -> None:
     doc = {
-        "SINK.k1": {"Type": "SINK", "EventDrainSuccessCount": "5", "EventDrainAttemptCount": "5", "EventWriteFail": "2", "ConnectionFailedCount": "1"},
+        "SINK.k1": {
+            "Type": "SINK",
+            "EventDrainSuccessCount": "5",
+            "EventDrainAttemptCount": "5",
+            "EventWriteFail": "2",
+            "ConnectionFailedCount": "1",
+        },
         "SOURCE.r1": {"Type": "SOURCE", "EventReceivedCount": "5", "EventAcceptedCount": "5"},
     }
     out = {r.name: r for r in rows(None, Reading(doc, 0.0))}

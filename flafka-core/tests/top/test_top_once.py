@@ -94,8 +94,16 @@ def test_endpoint_exports_in_flight_backoff_bytes_and_uptime(run_agent: Callable
     with urllib.request.urlopen(agent.url + "/metrics/prometheus", timeout=5) as resp:
         text = resp.read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    for name in ("agent_uptime_seconds", "agent_start_time_seconds", "component_in_flight_events", "sink_backoff_failures",
-                 "channel_size_bytes", "channel_capacity_bytes", "channel_fill_ratio", "component_start_time_seconds"):  # fmt: skip
+    for name in (
+        "agent_uptime_seconds",
+        "agent_start_time_seconds",
+        "component_in_flight_events",
+        "sink_backoff_failures",
+        "channel_size_bytes",
+        "channel_capacity_bytes",
+        "channel_fill_ratio",
+        "component_start_time_seconds",
+    ):
         assert families[name].samples, name
     (uptime,) = families["agent_uptime_seconds"].samples
     assert uptime.labels == {"agent": "agent"} and uptime.value >= 0

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from flafka.metrics.counters import AgentCounter, Counter
 
 if TYPE_CHECKING:
+    from flafka.ack import AckTracker
     from flafka.agent import Agent
     from flafka.runtime import SinkDriver, SinkRunner
 
@@ -40,8 +41,7 @@ class LiveCounters:
             counter = getattr(source, "counter", None)
             if acks is None or counter is None:
                 continue
-            counter.probes["InFlightEventCount"] = lambda a=acks: a.in_flight_events
-            counter.probes["InFlightBatchCount"] = lambda a=acks: a.in_flight
+            _bind_source(counter, acks)
         for runner in agent.sink_runners:
             for driver in runner.drivers:
                 _bind_sink(runner, driver)
@@ -51,8 +51,13 @@ class LiveCounters:
         return [self.agent_counter, *self.agent.counters()]
 
 
+def _bind_source(counter: Counter, acks: AckTracker) -> None:
+    counter.probes["InFlightEventCount"] = lambda: acks.in_flight_events
+    counter.probes["InFlightBatchCount"] = lambda: acks.in_flight
+
+
 def _bind_sink(runner: SinkRunner, driver: SinkDriver) -> None:
     probes = driver.counter.probes
-    probes["InFlightBatchCount"] = lambda d=driver: d.in_flight
-    probes["BackoffFailureCount"] = lambda r=runner: r.backoff.failures
-    probes["RunnerAlive"] = lambda r=runner: int(r.is_alive())
+    probes["InFlightBatchCount"] = lambda: driver.in_flight
+    probes["BackoffFailureCount"] = lambda: runner.backoff.failures
+    probes["RunnerAlive"] = lambda: int(runner.is_alive())
