@@ -38,7 +38,7 @@ EXIT_STOP_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 3
 
-CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version", "top")
+CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version", "top", "test")
 KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer")
 
 log = logging.getLogger("flafka.cli")
@@ -902,6 +902,8 @@ def _progress(agent: Agent, props: Mapping[str, str]) -> Any:
     return reporter
 
 
+from flafka.pipeline_test import test_command as _pipeline_test  # noqa: E402
 from flafka.top import top as _top  # noqa: E402
 
 main.add_command(_top)
+main.add_command(_pipeline_test)
