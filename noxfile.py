@@ -10,7 +10,8 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
-    "flafka-core[test,avro,top]", "flafka-testkit[services,docker]", "flafka-kafka", "examples/flafka-example-jsonl", "flafka-hdfs[snappy]",
+    "flafka-core[test,avro,top]", "flafka-testkit[services,docker]", "flafka-kafka[jks]", "examples/flafka-example-jsonl",
+    "flafka-hdfs[snappy]",
 ]  # fmt: skip
 TEST_PATHS = [
     "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "tests",
@@ -42,6 +43,8 @@ def crash(session: nox.Session) -> None:
     install(session)
     env = {"FLAFKA_CRASH_KAFKA": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
     session.run("pytest", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env)
+    full = {"FLAFKA_FILECHANNEL_CRASH_LINES": "1000000", "FLAFKA_FILECHANNEL_CRASH_KILLS": "20"}
+    session.run("pytest", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
 
 
 @nox.session(python="3.11")

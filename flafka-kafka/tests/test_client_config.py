@@ -9,6 +9,7 @@ import pytest
 from flafka.errors import ConfigError
 from flafka.testing import make, settings_for
 from flafka_kafka.client_config import librdkafka_problems, masked, parse_jaas, translate
+from flafka_kafka.keystores import STORES, Stores
 from flafka_kafka.sink import KafkaSink
 from flafka_kafka.source import KafkaSource
 
@@ -105,21 +106,20 @@ def test_bad_jaas_is_an_error_that_never_shows_the_secret(value: str) -> None:
     assert SECRET not in problems[0].message + problems[0].suggestion
 
 
-def test_truststore_is_an_error_with_the_fix() -> None:
-    _, problems = translate({"ssl.truststore.location": "/etc/t.jks", "ssl.truststore.password": SECRET}, "producer", "kafka.producer.")
-    assert {p.key for p in problems} == {"kafka.producer.ssl.truststore.location", "kafka.producer.ssl.truststore.password"}
-    assert all("ssl.ca.location" in p.suggestion for p in problems)
-    assert all(SECRET not in p.message + p.suggestion for p in problems)
-
-
-def test_jks_keystore_is_an_error_pkcs12_passes() -> None:
-    _, problems = translate({"ssl.keystore.location": "/etc/k.jks", "ssl.keystore.password": "x"}, "producer", "kafka.producer.")
-    assert [p.key for p in problems] == ["kafka.producer.ssl.keystore.location"]
-    assert "PKCS12" in problems[0].suggestion
-    out, problems = translate(
-        {"ssl.keystore.location": "/etc/k.p12", "ssl.keystore.type": "PKCS12", "ssl.keystore.password": "x"}, "producer", "kafka.producer."
-    )
-    assert problems == [] and out == {"ssl.keystore.location": "/etc/k.p12", "ssl.keystore.password": "x"}
+def test_java_stores_are_kept_for_conversion_at_start() -> None:
+    # translation reads no file: the stores ride along under STORES, converted when a client starts
+    props = {
+        "ssl.truststore.location": "/etc/t.jks",
+        "ssl.truststore.password": SECRET,
+        "ssl.keystore.location": "/etc/k.p12",
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.password": SECRET,
+        "ssl.key.password": SECRET,
+    }
+    out, problems = translate(props, "producer", "kafka.producer.")
+    assert problems == []
+    assert out == {STORES: Stores("kafka.producer.", "/etc/t.jks", None, SECRET, "/etc/k.p12", "PKCS12", SECRET, SECRET)}
+    assert SECRET not in repr(out) and SECRET not in repr(masked(out))
 
 
 def test_flume_hostname_verification_switch() -> None:
@@ -138,9 +138,10 @@ def test_assignor_class_names() -> None:
     assert problems[0].severity == "error"
 
 
-def test_sink_refuses_to_build_with_a_truststore() -> None:
-    with pytest.raises(ConfigError, match=r"ssl\.ca\.location"):
-        make(KafkaSink, "k", **{"kafka.bootstrap.servers": "b:9092", "kafka.producer.ssl.truststore.location": "/x.jks"})
+def test_sink_builds_with_a_truststore_and_start_names_an_unreadable_one() -> None:
+    sink = make(KafkaSink, "k", **{"kafka.bootstrap.servers": "b:9092", "kafka.producer.ssl.truststore.location": "/no/such/x.jks"})
+    with pytest.raises(ConfigError, match=r"sink 'k': kafka\.producer\.ssl\.truststore\.location: cannot read /no/such/x\.jks"):
+        sink.start()
 
 
 def test_secrets_are_masked_in_settings_and_config() -> None:

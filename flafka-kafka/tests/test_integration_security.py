@@ -5,7 +5,8 @@ Every component is configured only through Flume-style keys, loaded by the real 
 loader: ``kafka.producer.*`` / ``kafka.consumer.*`` with the Java spelling
 (``sasl.jaas.config`` with PlainLoginModule / ScramLoginModule) and librdkafka's
 (``sasl.username`` / ``sasl.password``). The CA is given as ``ssl.ca.location`` (the
-spelling docs/kafka.md documents; a Java truststore is refused with that fix). Hostname
+spelling docs/kafka.md documents) or as Java trust and key stores (JKS, PKCS12) made by
+keytool, which flafka converts to PEM files for the run. Hostname
 verification stays on. Secrets never appear in logs, ``flafka validate`` or the agent's
 output, at DEBUG level. The last test checks the authentication/TLS hint of
 ``client_config.error_logger`` without a broker (not marked integration).
@@ -27,7 +28,6 @@ from typing import Any
 import pytest
 
 from flafka.agent import Agent
-from flafka.errors import ConfigError
 from flafka_kafka.client_config import error_logger
 from flafka_testkit.agent import start_agent_from_text
 
@@ -232,34 +232,138 @@ a1.sinks.k1.channel = c1
     _assert_no_secret(_logged(caplog), secure.password)
 
 
+@pytest.fixture(scope="module")
+def broker_stores(kafka_secure_service: Any, java_stores_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Java stores made by keytool whose trust stores hold the SASL_SSL broker's CA."""
+    return java_stores_factory(tmp_path_factory.mktemp("broker-stores"), ca_pem=kafka_secure_service.ca_file)
+
+
+def _java_tls(prefix: str, truststore: Path, trust_type: str, stores: Any, keystore: Path | None = None) -> str:
+    """``ssl.truststore.*`` (and ``ssl.keystore.*``, ``ssl.key.password``) lines as a Java
+    shop writes them; no ``ssl.ca.location``."""
+    lines = [
+        f"{prefix}.ssl.truststore.location = {truststore}",
+        f"{prefix}.ssl.truststore.type = {trust_type}",
+        f"{prefix}.ssl.truststore.password = {stores.trust_password}",
+    ]
+    if keystore is not None:
+        lines += [
+            f"{prefix}.ssl.keystore.location = {keystore}",
+            f"{prefix}.ssl.keystore.password = {stores.store_password}",
+            f"{prefix}.ssl.key.password = {stores.key_password}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 @integration
-def test_java_truststore_is_refused_with_the_pem_fix(secure: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """librdkafka cannot read a Java truststore: the agent does not start, and the error
-    names ssl.ca.location. The password in the same config is not quoted."""
-    topic = "never-written"
+def test_agent_with_java_key_and_trust_stores_over_sasl_ssl(
+    secure: Any, broker_stores: Any, agents: Callable[[str, Path], Agent], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker's CA in JKS and PKCS12 trust stores, a client key in JKS and PKCS12 key
+    stores (the broker asks for no client certificate: librdkafka still loads and checks
+    the converted key and chain): Kafka source -> Kafka channel -> Kafka sink over
+    SASL_SSL with hostname verification. The PEM files exist only while the agent runs,
+    private to its user; no password is logged."""
+    import glob
+    import stat
+    import tempfile
+
+    caplog.set_level(logging.DEBUG)
+    s = broker_stores
+    src, chan, dst = _new_topic(secure), _new_topic(secure), _new_topic(secure)
+    values = [b"j%03d" % i for i in range(100)]
+    _produce(secure, src, values)
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "flafka-tls-*")))
+
+    def sasl(prefix: str) -> str:
+        return "\n".join(
+            [
+                f"{prefix}.security.protocol = SASL_SSL",
+                f"{prefix}.sasl.mechanism = PLAIN",
+                f"{prefix}.sasl.jaas.config = {_jaas(PLAIN, secure.username, secure.password)}",
+            ]
+        )
+
+    r, c, k = "a1.sources.r1.kafka.consumer", "a1.channels.c1.kafka", "a1.sinks.k1.kafka.producer"
     config = f"""
 a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
-a1.sources.r1.type = seq
+a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r1.kafka.bootstrap.servers = {secure.address}
+a1.sources.r1.kafka.topics = {src}
+a1.sources.r1.kafka.consumer.group.id = g-{src}
+a1.sources.r1.kafka.consumer.auto.offset.reset = earliest
+a1.sources.r1.batchSize = 50
 a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.sinks.k1.type = kafka
-a1.sinks.k1.channel = c1
+{sasl(r)}
+{_java_tls(r, s.trust_jks, "JKS", s, s.key_jks)}
+a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel
+a1.channels.c1.kafka.bootstrap.servers = {secure.address}
+a1.channels.c1.kafka.topic = {chan}
+a1.channels.c1.kafka.consumer.group.id = g-{chan}
+{sasl(c + ".producer")}
+{_java_tls(c + ".producer", s.trust_p12, "PKCS12", s)}
+{sasl(c + ".consumer")}
+{_java_tls(c + ".consumer", s.trust_jks, "JKS", s)}
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
 a1.sinks.k1.kafka.bootstrap.servers = {secure.address}
-a1.sinks.k1.kafka.topic = {topic}
-a1.sinks.k1.kafka.producer.security.protocol = SASL_SSL
-a1.sinks.k1.kafka.producer.sasl.mechanism = PLAIN
-a1.sinks.k1.kafka.producer.sasl.jaas.config = {_jaas(PLAIN, secure.username, secure.password)}
-a1.sinks.k1.kafka.producer.ssl.truststore.location = {tmp_path / "truststore.jks"}
-a1.sinks.k1.kafka.producer.ssl.truststore.password = {secure.password}
+a1.sinks.k1.kafka.topic = {dst}
+a1.sinks.k1.allowTopicOverride = false
+a1.sinks.k1.channel = c1
+{sasl(k)}
+{_java_tls(k, s.trust_p12, "PKCS12", s, s.key_p12)}
 """
-    with pytest.raises(ConfigError) as info:
-        start_agent_from_text(config, "a1", tmp_path)
-    message = str(info.value)
-    assert "kafka.producer.ssl.truststore.location" in message
-    assert "ssl.ca.location" in message
-    _assert_no_secret(message + _logged(caplog), secure.password)
+    config = config.replace(f"{k}.ssl.key.password = {s.key_password}\n", "")  # a PKCS12 key opens with the store password
+    agent = agents(config, tmp_path)
+    got = _read(secure, dst, len(values), timeout=60)
+    assert sorted(got) == values
+    dirs = set(glob.glob(os.path.join(tempfile.gettempdir(), "flafka-tls-*"))) - before
+    assert len(dirs) == 4, dirs  # source, sink, channel producer and consumer
+    for d in dirs:
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+        for f in os.listdir(d):
+            assert stat.S_IMODE(os.stat(os.path.join(d, f)).st_mode) == 0o600
+    assert agent.stop(10)
+    assert not any(os.path.exists(d) for d in dirs), "PEM files left after stop"
+    _assert_no_secret(_logged(caplog), secure.password, s.trust_password, s.store_password, s.key_password)
+
+
+@integration
+def test_a_trust_store_without_the_brokers_ca_fails_the_handshake_and_names_the_key(
+    secure: Any, java_stores: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A trust store that does not hold the broker's CA is really used: the TLS handshake
+    fails and the error names the keys to fix."""
+    from flafka.testing import make
+    from flafka_kafka.sink import KafkaSink
+
+    raw = {
+        "kafka.bootstrap.servers": secure.address,
+        "kafka.topic": "never-written",
+        "kafka.producer.security.protocol": "SASL_SSL",
+        "kafka.producer.sasl.mechanism": "PLAIN",
+        "kafka.producer.sasl.jaas.config": _jaas(PLAIN, secure.username, secure.password),
+        "kafka.producer.ssl.truststore.location": str(java_stores.trust_jks),  # another CA
+        "kafka.producer.ssl.truststore.password": java_stores.trust_password,
+        "kafka.producer.message.timeout.ms": "3000",
+    }
+    sink = make(KafkaSink, "k1", **raw)
+    sink.start()
+    try:
+        from flafka.event import Event
+
+        outcome: Any = None
+        try:
+            outcome = sink.write([Event(b"x")])
+        except Exception as exc:
+            outcome = exc
+        assert outcome is not None  # not delivered
+    finally:
+        sink.stop()
+    text = _logged(caplog)
+    assert "TLS handshake failed" in text or "SSL handshake failed" in text
+    _assert_no_secret(text, secure.password, java_stores.trust_password)
 
 
 # -- a wrong password ---------------------------------------------------------------------------
@@ -384,10 +488,16 @@ def test_validate_never_prints_the_password(secure: Any, tmp_path: Path) -> None
     assert "valid" in done.stdout
     _assert_no_secret(done.stdout + done.stderr, secure.password)
     # an invalid configuration reports its problems; the password is still not quoted
-    conf.write_text(conf.read_text() + f"a1.sinks.out.kafka.producer.ssl.truststore.password = {secure.password}\n")
+    not_a_store = tmp_path / "truststore.p12"
+    not_a_store.write_bytes(b"0" * 64)
+    conf.write_text(
+        conf.read_text()
+        + f"a1.sinks.out.kafka.producer.ssl.truststore.location = {not_a_store}\n"
+        + f"a1.sinks.out.kafka.producer.ssl.truststore.password = {secure.password}\n"
+    )
     bad = _cli("validate", "-f", str(conf), cwd=tmp_path)
     assert bad.returncode == 2, bad.stdout + bad.stderr
-    assert "ssl.truststore.password" in bad.stdout + bad.stderr
+    assert "error: a1.sinks.out.kafka.producer.ssl.truststore.password: sink 'out': trust store" in bad.stdout + bad.stderr
     _assert_no_secret(bad.stdout + bad.stderr, secure.password)
 
 

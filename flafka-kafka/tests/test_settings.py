@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from flafka.errors import ConfigError
@@ -130,6 +134,31 @@ def test_source_16_keys() -> None:
     assert {p.key for p in problems} == {"topic", "groupId"}
 
 
+def test_source_timestamp_header_is_accepted_with_a_note(tmp_path: Path) -> None:
+    # Flume 1.11's User Guide lists timestampHeader for the Kafka source; its code never reads it
+    raw = {"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", "timestampHeader": "ts"}
+    settings, problems = KafkaSource.settings_schema.parse(raw)
+    assert problems == []
+    notes = KafkaSource.check_settings(settings, check_librdkafka=False)
+    assert [(p.key, p.severity) for p in notes] == [("timestampHeader", "warning")]
+    assert notes[0].message.startswith("note:") and "Flume 1.11 ignores it" in notes[0].message
+    make(KafkaSource, "s", **raw)  # builds
+    conf = tmp_path / "a.conf"
+    conf.write_text(
+        "a1.sources = r1\na1.channels = c1\na1.sinks = k1\n"
+        "a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource\n"
+        "a1.sources.r1.kafka.bootstrap.servers = localhost:9092\na1.sources.r1.kafka.topics = test1, test2\n"
+        "a1.sources.r1.timestampHeader = ts\na1.sources.r1.channels = c1\n"
+        "a1.channels.c1.type = memory\na1.channels.c1.capacity = 10000\na1.channels.c1.transactionCapacity = 1000\n"
+        "a1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "flafka", "validate", "-n", "a1", "-f", str(conf)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        f"{conf}:7: warning: a1.sources.r1.timestampHeader" in done.stdout + done.stderr and "timestampHeader" in done.stdout + done.stderr
+    )
+
+
 def test_source_zookeeper_only_names_bootstrap_servers() -> None:
     with pytest.raises(ConfigError) as info:
         make(KafkaSource, "s", zookeeperConnect="zk:2181", topic="t")
@@ -222,8 +251,17 @@ def test_channel_defaults_follow_flumes_code() -> None:
 
 
 def test_channel_poll_timeout_spellings() -> None:
+    # pollTimeout is what Flume 1.11's User Guide shows: accepted as is, no 1.6 warning
     s, problems = KafkaChannel.settings_schema.parse({"kafka.bootstrap.servers": "b", "pollTimeout": "250"})
-    assert s["kafka.pollTimeout"] == 250 and problems[0].key == "pollTimeout"
+    assert problems == [] and KafkaChannel.check_settings(s, check_librdkafka=False) == []
+    assert KafkaChannel("c", s).poll_timeout == 0.25
+    # kafka.pollTimeout (the key Flume's code reads) wins over it, with a warning when they differ
+    s, problems = KafkaChannel.settings_schema.parse({"kafka.bootstrap.servers": "b", "pollTimeout": "250", "kafka.pollTimeout": "40"})
+    assert problems == [] and KafkaChannel("c", s).poll_timeout == 0.04
+    assert [(p.key, p.severity) for p in KafkaChannel.check_settings(s, check_librdkafka=False)] == [("pollTimeout", "warning")]
+    # Flume 1.6's consumer `timeout` is still read as kafka.pollTimeout, with the 1.6 warning
+    s, problems = KafkaChannel.settings_schema.parse({"kafka.bootstrap.servers": "b", "timeout": "100"})
+    assert KafkaChannel("c", s).poll_timeout == 0.1 and [p.key for p in problems] == ["timeout"]
 
 
 def test_channel_zookeeper_only_names_bootstrap_servers() -> None:

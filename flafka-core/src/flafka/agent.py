@@ -37,20 +37,33 @@ _BEST_EFFORT_STALL = 1.0
 
 
 def _make(plan: ComponentPlan, agent_name: str = "agent") -> object:
-    component = plan.cls(plan.name, plan.settings)
+    """Build a component; a ConfigError from its constructor names where it is configured
+    (``file:line: ...``). (The loader builds every component first, so this happens only
+    when a constructor's verdict changed between validation and start.)"""
+    try:
+        component = plan.cls(plan.name, plan.settings)
+    except ConfigError as exc:
+        if plan.origin and not str(exc).startswith(plan.origin):
+            raise ConfigError(f"{plan.origin}: {exc}", exc.diagnostics) from exc
+        raise
     component.agent_name = agent_name
     return component
 
 
+class StartError(ConfigError):
+    """A component's ``start()`` failed (a missing directory, a refused connection...):
+    the configuration was valid, the world around it was not. ``flafka agent`` exits 3."""
+
+
 def _start_component(component: Component, origin: str) -> None:
-    """``component.start()``; a failure becomes a ConfigError that says where the
+    """``component.start()``; a failure becomes a :class:`StartError` that says where the
     component is configured (``file:line``) and keeps the component's own sentence."""
     try:
         component.start()
     except Exception as exc:
         where = f"{origin}: " if origin else ""
         message = f"{where}{component.kind} '{component.name}' ({component.type_name}) could not start: {exc}"
-        raise ConfigError(message) from exc
+        raise StartError(message) from exc
 
 
 def _best_effort_channels(sources: Iterable[Source], channels: dict[str, Channel]) -> set[str]:

@@ -13,6 +13,7 @@ from flafka.hookspecs import hookimpl
 
 MODULES = (
     "flafka.channels.memory",
+    "flafka.channels.file",
     "flafka.sources.seq",
     "flafka.sources.spooldir",
     "flafka.sinks.null",

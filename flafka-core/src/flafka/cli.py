@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from flafka.config.diagnostics import Diagnostic
     from flafka.config.loader import LoadResult
     from flafka.plugins import PluginReport
+
+MAX_AGENTS_WITHOUT_NAME = 100
+"""Agents ``flafka validate`` without ``-n`` checks (each is a full pass over the files)."""
 
 EXIT_OK = 0
 EXIT_STOP_FAILED = 1
@@ -99,6 +103,10 @@ def main() -> None:
     flafka validate -f pipeline.conf           report every problem in a config
     flafka describe spooldir                   the keys a component type accepts
     """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            reconfigure(errors="backslashreplace")  # a config's lone surrogate never crashes a message
 
 
 # -- -D system properties, logging, config ------------------------------------------------
@@ -158,12 +166,15 @@ def setup_logging(props: Mapping[str, str]) -> list[str]:
             notes.append(f"unknown log appender '{appender}' in -Dflume.root.logger; use console or LOGFILE")
     if not handlers:
         handlers.append(logging.StreamHandler(sys.stderr))
+    from flafka.config.diagnostics import not_building
+
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     formatter = logging.Formatter(LOG_FORMAT)
     for h in handlers:
         h.setFormatter(formatter)
+        h.addFilter(not_building)  # what constructors log while the loader builds them is a diagnostic
         root.addHandler(h)
     root.setLevel(level)
     return notes
@@ -277,7 +288,15 @@ def _conf_dir_notes(conf_dir: str) -> list[str]:
     return notes
 
 
-def _float_prop(props: Mapping[str, str], key: str, default: float) -> float:
+MAX_PROPERTY_SECONDS = 2**31 - 1
+"""The largest number of seconds a ``-D`` time property takes (68 years; every wait the
+runtime makes can use it)."""
+MAX_GC_THRESHOLD = 2**31 - 1
+"""The largest ``-Dflafka.gc.threshold`` (the collector's threshold is a C int)."""
+
+
+def _float_prop(props: Mapping[str, str], key: str, default: float, maximum: float = MAX_PROPERTY_SECONDS) -> float:
+    """A ``-D`` number of seconds: finite, 0 <= value <= ``maximum``; anything else exits 2."""
     raw = props.get(key)
     if raw is None or raw == "":
         return default
@@ -285,8 +304,39 @@ def _float_prop(props: Mapping[str, str], key: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         _fail(f"-D{key}={raw} is not a number; give seconds, e.g. -D{key}={default:g}")
+    if not math.isfinite(value):
+        _fail(f"-D{key}={raw} is not a finite number; give seconds, e.g. -D{key}={default:g}")
     if value < 0:
         _fail(f"-D{key}={raw} is negative; give 0 or more seconds")
+    if value > maximum:
+        _fail(f"-D{key}={raw} is above the maximum {maximum:.0f}; give at most {maximum:.0f}")
+    return value
+
+
+def runtime_properties(props: Mapping[str, str]) -> tuple[float, float, int]:
+    """(stop timeout, status interval, GC threshold) from ``-Dflafka.*``; a bad value
+    exits 2 with a sentence naming the property (``agent`` and ``validate`` alike)."""
+    from flafka.metrics.status import DEFAULT_INTERVAL
+    from flafka.tuning import DEFAULT_YOUNG_THRESHOLD
+
+    return (
+        _float_prop(props, "flafka.stop.timeout", 30.0),
+        _float_prop(props, "flafka.status.interval", DEFAULT_INTERVAL),
+        _int_prop(props, "flafka.gc.threshold", DEFAULT_YOUNG_THRESHOLD, MAX_GC_THRESHOLD),
+    )
+
+
+def _int_prop(props: Mapping[str, str], key: str, default: int, maximum: int) -> int:
+    """A ``-D`` whole number, 0 <= value <= ``maximum``; anything else exits 2."""
+    raw = props.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        _fail(f"-D{key}={raw} is not a whole number; give e.g. -D{key}={default}")
+    if not 0 <= value <= maximum:
+        _fail(f"-D{key}={raw} is out of range; give 0 to {maximum} (0 keeps Python's defaults)")
     return value
 
 
@@ -460,13 +510,11 @@ def run_agent(
         _err(f"flafka: agent '{name}' not started: {_counts(result.diagnostics)} (`flafka validate` prints the same report)")
         return EXIT_CONFIG
 
-    from flafka.agent import Agent
+    from flafka.agent import Agent, StartError
     from flafka.errors import ConfigError
-    from flafka.metrics.status import DEFAULT_INTERVAL
-    from flafka.tuning import DEFAULT_YOUNG_THRESHOLD, tune_gc
+    from flafka.tuning import tune_gc
 
-    stop_timeout = _float_prop(props, "flafka.stop.timeout", 30.0)
-    status_interval = _float_prop(props, "flafka.status.interval", DEFAULT_INTERVAL)
+    stop_timeout, status_interval, gc_threshold = runtime_properties(props)
     agent = Agent(result.plan, report.registry)
     signals = _Signals()
     signals.install()
@@ -474,6 +522,10 @@ def run_agent(
     try:
         try:
             agent.start()
+        except StartError as exc:
+            _err(f"flafka: agent '{name}' could not start: {exc}")
+            agent.stop(timeout=1.0)
+            return EXIT_RUNTIME
         except ConfigError as exc:
             _err(f"flafka: agent '{name}' could not start: {exc}")
             agent.stop(timeout=1.0)
@@ -482,7 +534,7 @@ def run_agent(
             log.exception("agent '%s' could not start: %s", name, exc)
             agent.stop(timeout=1.0)
             return EXIT_RUNTIME
-        tune_gc(int(_float_prop(props, "flafka.gc.threshold", DEFAULT_YOUNG_THRESHOLD)))
+        tune_gc(gc_threshold)
         progress = _progress(agent, props) if exit_when_drained else None
         status = _wait(agent, files, name, report, props, signals, stamps, reload_conf, poll_interval, exit_when_drained, status_interval)
         if progress is not None:
@@ -588,22 +640,35 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
     Exit status 0 when valid (warnings allowed), 2 when invalid.
     """
     props = parse_defines(defines)
+    runtime_properties(props)
+    _validate_logging()
     report = _report()
     _print_plugin_errors(report)
     files = list(conf_files)
+    typos: dict[str, str] = {}
     if name:
         names = [name]
     else:
         first = load(files, "", report, props)
-        names = first.agents
+        typos = first.typos
+        names = [a for a in first.agents if a not in typos]
         if not names:
             for d in first.diagnostics:
                 click.echo(d.format())
             click.echo(f"invalid: no agent found in {', '.join(files)}; {_counts(first.errors)}")
             sys.exit(EXIT_CONFIG)
+        if len(names) > MAX_AGENTS_WITHOUT_NAME:
+            shown = ", ".join(names[:5])
+            click.echo(
+                f"invalid: {len(names):,} agents found in {', '.join(files)} ({shown}, ...); without -n, validate checks at most "
+                f"{MAX_AGENTS_WITHOUT_NAME} agents\n    fix: name the agent to check with -n AGENT"
+            )
+            sys.exit(EXIT_CONFIG)
     seen: dict[Diagnostic, None] = {}
     verdicts: list[str] = []
     ok = True
+    for typo, meant in sorted(typos.items()):
+        verdicts.append(f"'{typo}': not an agent of its own; its lines look meant for agent '{meant}' (reported above)")
     for agent_name in names:
         result = load(files, agent_name, report, props)
         for d in result.diagnostics:
@@ -624,6 +689,18 @@ def validate(conf_files: tuple[str, ...], name: str | None, conf_dir: str | None
         click.echo(v)
     click.echo(f"{'valid' if ok else 'invalid'}: {_counts(list(seen))}")
     sys.exit(EXIT_OK if ok else EXIT_CONFIG)
+
+
+def _validate_logging() -> None:
+    """Warnings logged during validation go to stderr, except what a constructor logs while
+    the loader builds it: that is reported as a diagnostic with its file and line."""
+    from flafka.config.diagnostics import not_building
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(not_building)
+    logging.getLogger().addHandler(handler)
 
 
 def _n(count: int, word: str) -> str:
@@ -744,6 +821,13 @@ def describe_document(cls: Any, report: PluginReport) -> dict[str, Any]:
     }
 
 
+JAVA_LONG_MAX = 2**63 - 1
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _describe_text(doc: dict[str, Any]) -> str:
     lines = [f"{doc['type']} ({doc['kind'].replace('_', ' ')})" + (f": {doc['summary']}" if doc["summary"] else "")]
     origin = " ".join(x for x in (doc["distribution"], doc["version"]) if x)
@@ -767,9 +851,9 @@ def _describe_text(doc: dict[str, Any]) -> str:
         if s["secret"]:
             flags.append("secret")
         if s["minimum"] is not None:
-            flags.append(f">= {s['minimum']:g}")
-        if s["maximum"] is not None:
-            flags.append(f"<= {s['maximum']:g}")
+            flags.append(f">= {_number(s['minimum'])}")
+        if s["maximum"] is not None and s["maximum"] != JAVA_LONG_MAX:  # Java's long: every whole number's default bound
+            flags.append(f"<= {_number(s['maximum'])}")
         lines.append(f"    {s['key']}  ({', '.join(flags)})")
         if s["doc"]:
             lines.append(f"        {s['doc']}")

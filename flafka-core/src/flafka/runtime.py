@@ -119,7 +119,8 @@ class SinkDriver:
         """Take up to ``batch_size`` events and send them; once ``max_pending_batches``
         are open (at once, for an ordinary sink), wait for the oldest and commit it.
         Returns BACKOFF when the channel was empty and nothing is in flight. Raises
-        SinkFailure after rolling back a batch whose delivery failed."""
+        SinkFailure after rolling back a batch whose delivery failed. Every take
+        transaction it opens, an empty one included, is committed or rolled back."""
         counter = self.counter
         in_flight = self._in_flight
         tx = self.channel.take_transaction()
@@ -146,9 +147,13 @@ class SinkDriver:
             in_flight.append((tx, events, pending))
             if len(in_flight) < self._depth:
                 return Status.READY
-        elif not in_flight:
-            counter.batch_empty_count += 1
-            return Status.BACKOFF
+        else:
+            # an empty take is still a transaction: close it (a channel may hold a lock or
+            # a consumer position for it until commit or rollback; Flume's sinks commit it)
+            tx.commit()
+            if not in_flight:
+                counter.batch_empty_count += 1
+                return Status.BACKOFF
         self._complete_oldest()
         return Status.READY
 

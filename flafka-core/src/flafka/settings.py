@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,27 @@ class _Required:
 
 REQUIRED: Any = _Required()
 """Sentinel default: the key must be given."""
+
+
+JAVA_INT_MAX = 2**31 - 1
+JAVA_LONG_MAX = 2**63 - 1
+_DURATION = re.compile(r"millis|delay|timeout|interval|keep-?alive|backoff|sleep|penalty|seconds", re.I)
+
+
+def is_duration(key: str) -> bool:
+    """True when a numeric key names a time (``pollDelay``, ``keep-alive``,
+    ``hdfs.rollInterval``, ``batchDurationMillis``), not a size (``syncIntervalBytes``)."""
+    return bool(_DURATION.search(key)) and not key.lower().endswith("bytes")
+
+
+def default_range(key: str) -> tuple[int | None, int]:
+    """The range a numeric setting gets when its declaration leaves a bound out: a
+    duration fits Java's int (0 .. 2^31-1: 24 days in ms, 68 years in s, so every wait
+    and sleep the runtime makes can use it), any other number Java's long (.. 2^63-1),
+    which is what Flume itself can parse."""
+    if is_duration(key):
+        return 0, JAVA_INT_MAX
+    return None, JAVA_LONG_MAX
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,14 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     since: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind in ("int", "float"):
+            low, high = default_range(self.key)
+            if self.maximum is None:
+                object.__setattr__(self, "maximum", high)
+            if self.minimum is None and low is not None:
+                object.__setattr__(self, "minimum", low)
 
     @property
     def required(self) -> bool:
@@ -133,12 +163,14 @@ def _convert(setting: Setting, raw: str) -> tuple[Any, str | None]:
         try:
             value: Any = int(text)
         except ValueError:
-            return None, f"'{raw}' is not a whole number"
+            return None, f"'{_short(raw)}' is not a whole number"
     elif kind == "float":
         try:
             value = float(text)
         except ValueError:
-            return None, f"'{raw}' is not a number"
+            return None, f"'{_short(raw)}' is not a number"
+        if not math.isfinite(value):
+            return None, f"'{_short(raw)}' is not a finite number"
     elif kind == "bool":
         low = text.lower()
         if low in _TRUE:
@@ -169,11 +201,32 @@ def _convert(setting: Setting, raw: str) -> tuple[Any, str | None]:
         return text, None
     else:  # pragma: no cover - map settings are handled by the caller
         return text, None
+    shown = _short(text)
     if setting.minimum is not None and value < setting.minimum:
-        return None, f"{value} is below the minimum {setting.minimum:g}"
+        return None, f"{shown} is below the minimum {_bound(setting.minimum)}"
     if setting.maximum is not None and value > setting.maximum:
-        return None, f"{value} is above the maximum {setting.maximum:g}"
+        return None, f"{shown} is above the maximum {_bound(setting.maximum)}"
     return value, None
+
+
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[+*](?:[^()\\]|\\.)*\)[+*{]")
+
+
+def nested_quantifier(pattern: str) -> str:
+    """The first ``(...+...)+``-like part of a regular expression (a quantified group whose
+    body is quantified too, the usual cause of catastrophic backtracking), or ''."""
+    m = _NESTED.search(pattern)
+    return m.group(0) if m else ""
+
+
+def _short(text: str) -> str:
+    """A value short enough to quote in a message (a 400-digit number is cut)."""
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
+def _bound(value: float) -> str:
+    """A bound as written in messages: whole numbers in full (2147483647, not 2.14748e+09)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 class Schema:
@@ -271,6 +324,16 @@ class Schema:
                     value = None if s.required else s.default
                 else:
                     explicit.add(s.key)
+                    if s.kind == "regex" and nested_quantifier(value):
+                        problems.append(
+                            Problem(
+                                s.key,
+                                f"'{_short(value)}' repeats a group that itself repeats ('{nested_quantifier(value)}'): "
+                                "matching can take exponential time on some inputs (catastrophic backtracking)",
+                                "rewrite it without a quantifier on a quantified group, e.g. (ab)+ instead of (a+b?)+",
+                                "warning",
+                            )
+                        )
                 values[s.key] = value
             elif s.required:
                 problems.append(Problem(s.key, f"required key '{s.key}' is missing", f"add {s.key} = <{s.doc or s.kind}>"))
@@ -288,9 +351,9 @@ def _fix_hint(s: Setting) -> str:
     if s.kind in ("int", "float"):
         bounds = []
         if s.minimum is not None:
-            bounds.append(f">= {s.minimum:g}")
+            bounds.append(f">= {_bound(s.minimum)}")
         if s.maximum is not None:
-            bounds.append(f"<= {s.maximum:g}")
+            bounds.append(f"<= {_bound(s.maximum)}")
         return "use a number" + (f" {' and '.join(bounds)}" if bounds else "")
     return ""
 

@@ -51,6 +51,7 @@ class KafkaChannelDouble(Channel):
     type_name = "kafka"
     aliases = ("org.apache.flume.channel.kafka.KafkaChannel",)
     durable = True
+    needs_sink = False
     settings_schema = Schema(
         Setting("kafka.bootstrap.servers", "str", REQUIRED, "host:port,...", legacy=("brokerList",)),
         Setting("kafka.topic", "str", "flume-channel", legacy=("topic",)),

@@ -4,14 +4,16 @@ doubles registered in conftest.py."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadResult, load_config
+from flafka.errors import ConfigError
 from flafka.registry import Registry
-from flafka.settings import Schema, Setting
+from flafka.settings import Schema, Setting, Settings
 from flafka.sink import Sink
 
 GOOD = """\
@@ -176,16 +178,57 @@ def test_defaults_for_selector_and_processor(tmp_path: Path, registry: Registry)
     assert result.plan.sinkgroups["g"].processor.type_name == "default"
 
 
-def test_constructors_are_not_called(tmp_path: Path, registry: Registry) -> None:
+def test_constructor_refusal_is_an_error_on_the_line_it_names(tmp_path: Path, registry: Registry) -> None:
+    """What a constructor refuses (``flafka agent`` would refuse it at start) is reported
+    by the loader, on the line of the key the message names."""
+
+    class Picky(Sink):
+        type_name = "picky"
+        settings_schema = Schema(Setting("mode", "str", "a"), Setting("sink.serializer", "str", "TEXT"))
+
+        def __init__(self, name: str, settings: Settings) -> None:
+            super().__init__(name, settings)
+            if settings["sink.serializer"] != "TEXT":
+                raise ConfigError(f"sink '{name}': sink.serializer = '{settings['sink.serializer']}' is not supported; use TEXT")
+
+    registry.add(Picky, "test")
+    result = load(tmp_path, minimal(**{"a.sinks.k.type": "picky", "a.sinks.k.mode": "b", "a.sinks.k.sink.serializer": "bogus"}), registry)
+    assert result.plan is None
+    d = only(result, "is not supported")
+    assert (d.line, d.key) == (10, "a.sinks.k.sink.serializer")
+    assert d.message == "sink 'k': sink.serializer = 'bogus' is not supported; use TEXT"
+
+
+def test_constructor_crash_is_an_error_on_the_type_line(tmp_path: Path, registry: Registry) -> None:
     class Exploding(Sink):
         type_name = "exploding"
 
         def __init__(self, *args: object) -> None:
-            raise AssertionError("the loader must not build components")
+            raise OverflowError("int too large to convert")
 
     registry.add(Exploding, "test")
     result = load(tmp_path, minimal(**{"a.sinks.k.type": "exploding"}), registry)
-    assert result.plan is not None and result.plan.sinks["k"].cls is Exploding
+    d = only(result, "refused by the 'exploding' type")
+    assert d.is_error and d.line == 7 and "OverflowError: int too large" in d.message
+    assert "report this to the maintainers" in d.suggestion
+
+
+def test_constructors_of_components_with_bad_settings_are_not_called(tmp_path: Path, registry: Registry) -> None:
+    built: list[str] = []
+
+    class Counting(Sink):
+        type_name = "counting"
+        settings_schema = Schema(Setting("n", "int", 1))
+
+        def __init__(self, name: str, settings: Settings) -> None:
+            super().__init__(name, settings)
+            built.append(name)
+
+    registry.add(Counting, "test")
+    assert load(tmp_path, minimal(**{"a.sinks.k.type": "counting", "a.sinks.k.n": "x"}), registry).plan is None
+    assert built == []
+    assert load(tmp_path, minimal(**{"a.sinks.k.type": "counting", "a.sinks.k.n": "2"}), registry).plan is not None
+    assert built == ["k"]
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -255,6 +298,36 @@ def test_other_complete_agents_get_one_summary_warning(tmp_path: Path, registry:
     assert result.plan is not None
     diag = only(result, "line(s) for agent(s) 'b'")
     assert diag.severity == "warning" and diag.line == 9
+
+
+def test_two_complete_agents_with_close_names_and_shared_component_names(tmp_path: Path, registry: Registry) -> None:
+    """agent1 and agent2 both stand alone (Flume guide style: same r/c/k names): neither
+    is a typo of the other, whichever is started."""
+    text = minimal().replace("a.", "agent1.") + minimal().replace("a.", "agent2.")
+    for name, other in (("agent1", "agent2"), ("agent2", "agent1")):
+        result = load(tmp_path, text, registry, agent=name)
+        assert result.plan is not None, result.format()
+        assert only(result, f"line(s) for agent(s) '{other}'").severity == "warning"
+        assert result.typos == {}
+
+
+@pytest.mark.parametrize(
+    ("extra", "typo"),
+    [
+        ("agent4.channels.c.type = memory\nagent4.channels.c.capacity = 10\n", "agent4"),  # the seed's pipeline 1
+        ("agent2.sources.r.channels = c\n", "agent2"),  # the seed's pipeline 2
+        ("agnet.sinks = k\n", "agnet"),  # a list line with a mistyped prefix
+        ("zz.sinks.k.channel = c\n", "zz"),  # not close, but it configures agent's sink k
+    ],
+)
+def test_mistyped_agent_prefix_is_a_typo_of_the_real_agent(tmp_path: Path, registry: Registry, extra: str, typo: str) -> None:
+    base = minimal().replace("a.", "agent.")
+    if typo == "agnet":
+        base = base.replace("agent.sinks = k\n", "")
+    result = load(tmp_path, base + extra, registry, agent="agent")
+    assert result.typos == {typo: "agent"}
+    assert all(d.is_error or "Flume ignores it" in d.message for d in result.diagnostics if f"agent '{typo}'" in d.message)
+    assert not any("the configuration also has" in d.message for d in result.diagnostics), result.format()
 
 
 def test_stray_line_for_unlisted_component_is_a_warning(tmp_path: Path, registry: Registry) -> None:
@@ -456,6 +529,24 @@ def test_channel_with_nothing_connected(tmp_path: Path, registry: Registry) -> N
     assert diag.severity == "warning" and result.plan is not None
 
 
+def test_channel_no_sink_reads_is_an_error_naming_it_and_the_fix(tmp_path: Path, registry: Registry) -> None:
+    """Its source would stall once the channel is full (issue 9 item 7)."""
+    text = minimal(**{"a.channels": "c c2", "a.sources.r.channels": "c c2", "a.channels.c2.type": "memory"})
+    result = load(tmp_path, text, registry)
+    d = only(result, "no sink reads it")
+    assert d.is_error and (d.line, d.key) == (9, "a.channels.c2.type") and "source 'r'" in d.message
+    assert "a.sinks.k1.channel = c2" in d.suggestion and "remove 'c2' from a.sources.r.channels" in d.suggestion
+    assert result.plan is None
+
+
+def test_kafka_channel_without_sink_is_fine(tmp_path: Path, registry: Registry) -> None:
+    """Flume's documented use: a source writes through the Kafka channel to a topic other apps read."""
+    text = minimal(**{"a.channels": "c kc", "a.sources.r.channels": "c kc", "a.channels.kc.type": "kafka"})
+    text += "a.channels.kc.kafka.bootstrap.servers = h:9092\n"
+    result = load(tmp_path, text, registry)
+    assert result.plan is not None, result.format()
+
+
 def test_no_sources_and_no_sinks(tmp_path: Path, registry: Registry) -> None:
     result = load(tmp_path, "a.channels = c\na.channels.c.type = memory\n", registry)
     assert only(result, "no sources and no sinks").is_error
@@ -503,4 +594,91 @@ def test_format_summarises(tmp_path: Path, registry: Registry) -> None:
 def test_uninstalled_plugin_type_names_the_plugin(tmp_path: Path) -> None:
     empty = Registry()
     result = load(tmp_path, minimal(**{"a.sinks.k.type": "org.apache.flume.sink.kafka.KafkaSink"}), empty)
-    assert "pip install flafka-kafka" in only(result, "unknown sink type").suggestion
+    d = only(result, "is not installed")
+    assert "it comes with the flafka-kafka plugin" in d.message and d.suggestion == "pip install flafka-kafka"
+
+
+@pytest.mark.parametrize(
+    ("section", "type_name", "plugin"),
+    [
+        ("sinks", "hbase", "flafka-hbase"),
+        ("sinks", "org.apache.flume.sink.hbase2.HBase2Sink", "flafka-hbase"),
+        ("sinks", "asynchbase", "flafka-hbase"),
+        ("sinks", "org.apache.kudu.flume.sink.KuduSink", "flafka-kudu"),
+        ("sinks", "avro", "flafka-avro"),
+        ("sources", "AVRO", "flafka-avro"),
+    ],
+)
+def test_planned_plugin_types_say_planned_not_pip_install(
+    tmp_path: Path, registry: Registry, section: str, type_name: str, plugin: str
+) -> None:
+    """flafka-hbase, flafka-kudu and flafka-avro do not exist yet: never advise installing them."""
+    key = {"sources": "a.sources.r.type", "sinks": "a.sinks.k.type"}[section]
+    result = load(tmp_path, minimal(**{key: type_name}), registry)
+    d = only(result, "is not installed")
+    assert f"type '{type_name}' is not installed" in d.message and "is not implemented in flafka yet" in d.message
+    assert f"planned for the {plugin} plugin" in d.message
+    assert "pip install" not in d.suggestion and f"no {plugin} package to install yet" in d.suggestion
+
+
+@pytest.mark.parametrize(
+    ("section", "type_name"),
+    [("sources", "netcat"), ("sources", "TAILDIR"), ("channels", "jdbc"), ("sinks", "org.apache.flume.sink.hive.HiveSink")],
+)
+def test_flume_types_flafka_lacks_are_named_not_implemented_yet(tmp_path: Path, registry: Registry, section: str, type_name: str) -> None:
+    key = {"sources": "a.sources.r.type", "channels": "a.channels.c.type", "sinks": "a.sinks.k.type"}[section]
+    d = only(load(tmp_path, minimal(**{key: type_name}), registry), "is not implemented in flafka yet")
+    assert d.is_error and f"'{type_name}'" in d.message and "keep this agent on Flume" in d.suggestion
+
+
+def test_custom_java_class_type_says_java_components_are_not_implemented(tmp_path: Path, registry: Registry) -> None:
+    d = only(load(tmp_path, minimal(**{"a.sinks.k.type": "org.example.MySink"}), registry), "unknown sink type")
+    assert "'org.example.MySink': it names a Java class" in d.message and "not implemented in flafka" in d.message
+    assert "flafka plugin" in d.suggestion
+
+
+def test_config_filter_used_by_a_value_is_an_error_unused_a_warning(tmp_path: Path, registry: Registry) -> None:
+    text = minimal() + "a.configfilters = f1\na.configfilters.f1.type = external\n"
+    d = only(load(tmp_path, text, registry), "config filter 'f1'")
+    assert d.severity == "warning" and "of type 'external' is not implemented in flafka yet" in d.message
+    used = load(tmp_path, text + "a.sinks.k.maxBytesToLog = ${f1['n']}\n", registry)
+    d = only(used, "config filter 'f1'")
+    assert d.is_error and d.line == 11 and "would stay as written" in d.message
+
+
+@pytest.mark.timeout(30)
+def test_fifo_is_refused_without_blocking(tmp_path: Path, registry: Registry) -> None:
+    """Reading a FIFO with no writer blocked validate for good."""
+    fifo = tmp_path / "pipe.conf"
+    os.mkfifo(fifo)
+    result = load_config([fifo], "a", registry, env={})
+    d = only(result, "is a FIFO (named pipe), not a regular file")
+    assert d.is_error and d.file == str(fifo) and "-f/--conf-file" in d.suggestion
+
+
+def test_oversized_file_is_refused_unread(tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flafka.config import properties
+
+    monkeypatch.setattr(properties, "MAX_FILE_BYTES", 100)
+    path = write(tmp_path, minimal() + "# padding\n" * 20)
+    d = only(load_config([path], "a", registry, env={}), "config files are read up to 100 bytes")
+    assert d.is_error
+
+
+def test_constructor_warnings_become_diagnostics_on_their_line(tmp_path: Path, registry: Registry) -> None:
+    import logging
+
+    class Chatty(Sink):
+        type_name = "chatty"
+        settings_schema = Schema(Setting("oldKey", "int", None))
+
+        def __init__(self, name: str, settings: Settings) -> None:
+            super().__init__(name, settings)
+            logging.getLogger("flafka.test.chatty").warning("sink '%s': oldKey is obsolete; remove it", name)
+
+    registry.add(Chatty, "test")
+    result = load(tmp_path, minimal(**{"a.sinks.k.type": "chatty", "a.sinks.k.oldKey": "3"}), registry)
+    d = only(result, "oldKey is obsolete")
+    assert d.severity == "warning" and (d.line, d.key) == (9, "a.sinks.k.oldKey")
+    assert d.message == "sink 'k': oldKey is obsolete; remove it"
+    assert result.plan is not None

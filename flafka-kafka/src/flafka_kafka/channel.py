@@ -8,10 +8,15 @@ channel whose storage is a Kafka topic.
   durable, the batch's acknowledgement tokens are paid. Any failure raises
   :class:`~flafka.errors.ChannelError`: the source keeps its batch and retries.
 * Take transaction: records are read with the channel's consumer (group
-  ``kafka.consumer.group.id``); ``commit`` commits their offsets (explicit, synchronous);
-  ``rollback`` seeks each partition back to the first record the transaction took, so the
-  next take reads them again, in order. Takes are serialized (one consumer per channel);
-  a take transaction holds the channel's take lock from its first ``take`` to its end.
+  ``kafka.consumer.group.id``); the record key becomes header ``key`` (as Flume's
+  KafkaChannel does, whether or not ``parseAsFlumeEvent``); ``commit`` commits their
+  offsets (explicit, synchronous); ``rollback`` puts the records it took back at the head
+  of the channel's read buffer (as Flume keeps them in memory), so the next take returns
+  them again, in order — no seek, so nothing a failing broker call could lose. Records of
+  a partition revoked meanwhile are dropped instead: its new owner reads them from the
+  committed offset. Takes are serialized (one consumer per channel): a take transaction
+  holds the channel's take lock from its first non-empty ``take`` to its end; an empty
+  take holds nothing, so a transaction left open after an empty take blocks nobody.
 * The consumer is created on the first take (never in a channel nobody takes from), so
   a source-only agent writing to the channel does not join the consumer group, and a
   sink-only (sourceless) agent just reads the topic.
@@ -42,12 +47,16 @@ from flafka_kafka.client_config import (
     producer_config,
     zookeeper_problems,
 )
+from flafka_kafka.keystores import TlsFiles, resolved
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
 ASSIGNMENT_WAIT = 10.0
 """Seconds the first take waits for the consumer group to assign partitions."""
+POLL_SLICE = 0.1
+"""Longest single consumer poll (seconds): a take or a wait for events polls in slices of
+this, so :meth:`KafkaChannel.wake_waiters` (the agent stopping) ends it within one."""
 
 
 def _kafka() -> Any:
@@ -62,6 +71,7 @@ class KafkaChannel(Channel):
     type_name = "kafka"
     aliases = ("org.apache.flume.channel.kafka.KafkaChannel",)
     durable = True
+    needs_sink = False  # with no sink it writes events to the topic for other consumers (Flume's documented use)
     summary = "Durable channel stored in a Kafka topic (librdkafka)"
     settings_schema = Schema(
         Setting("kafka.bootstrap.servers", "str", None, "(required) host:port,... of Kafka brokers", legacy=("brokerList",), since="1.7"),
@@ -70,7 +80,8 @@ class KafkaChannel(Channel):
         Setting("parseAsFlumeEvent", "bool", True, "store events in Flume's Avro format (headers kept); false: body only"),
         Setting("defaultPartitionId", "int", None, "partition every put goes to (default: by key)", minimum=0, since="1.7"),
         Setting("partitionIdHeader", "str", None, "header naming the partition of a put (overrides defaultPartitionId)", since="1.7"),
-        Setting("kafka.pollTimeout", "int", 500, "ms a take waits for records", legacy=("pollTimeout", "timeout"), minimum=0, since="1.7"),
+        Setting("kafka.pollTimeout", "int", 500, "ms a take waits for records (Flume's code)", legacy=("timeout",), minimum=0, since="1.7"),
+        Setting("pollTimeout", "int", None, "ms a take waits (Flume's User Guide; kafka.pollTimeout wins)", minimum=0, since="1.7"),
         Setting("readSmallestOffset", "bool", None, "Flume 1.6: read from the beginning (now kafka.consumer.auto.offset.reset)"),
         Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
         Setting("migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"),
@@ -93,12 +104,14 @@ class KafkaChannel(Channel):
             )
         self.producer_conf, _ = self._producer_conf(settings, name)
         self.consumer_conf, _ = self._consumer_conf(settings, name)
+        self._tls = TlsFiles(name)
+        """PEM files converted from Java key/trust stores (written when a client is made, removed at stop)."""
         self.topic: str = settings["kafka.topic"]
         self._probe: Any = None
         self.avro = bool(settings["parseAsFlumeEvent"])
         self.default_partition: int | None = settings["defaultPartitionId"]
         self.partition_header: str | None = settings["partitionIdHeader"]
-        self.poll_timeout = int(settings["kafka.pollTimeout"]) / 1000.0
+        self.poll_timeout = poll_timeout_ms(settings) / 1000.0
         timeout_ms = self.producer_conf.get("message.timeout.ms", self.producer_conf.get("delivery.timeout.ms", 300000))
         self.flush_timeout = int(timeout_ms) / 1000.0 + 5.0
         self.counter = ChannelCounter(name, self.type_name)
@@ -114,6 +127,7 @@ class KafkaChannel(Channel):
         self._backlog = 0
         self._bad_records = 0
         self._stopped = False
+        self._waking = threading.Event()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -159,6 +173,16 @@ class KafkaChannel(Channel):
                     "warning",
                 )
             )
+        if "pollTimeout" in explicit and "kafka.pollTimeout" in explicit and settings["pollTimeout"] != settings["kafka.pollTimeout"]:
+            problems.append(
+                Problem(
+                    "pollTimeout",
+                    f"'pollTimeout' ({settings['pollTimeout']}) is ignored: kafka.pollTimeout "
+                    f"({settings['kafka.pollTimeout']}) is also set and wins (as in Flume, whose code reads kafka.pollTimeout)",
+                    "keep one of them",
+                    "warning",
+                )
+            )
         for key in ("capacity", "transactionCapacity"):
             if key in explicit:
                 problems.append(
@@ -189,10 +213,13 @@ class KafkaChannel(Channel):
     def start(self) -> None:
         kafka = _kafka()
         self._stopped = False
+        self._waking.clear()
         factory = self.producer_factory or kafka.Producer
+        conf = resolved(self._tls, dict(self.producer_conf), f"channel '{self.name}'")
         try:
-            self._producer = factory(dict(self.producer_conf))
+            self._producer = factory(conf)
         except kafka.KafkaException as exc:
+            self._tls.close()
             raise ConfigError(f"channel '{self.name}': the Kafka producer cannot be created: {exc.args[0].str()}") from None
         self.counter.started()
         log.info("channel '%s': topic '%s' at %s", self.name, self.topic, self.producer_conf["bootstrap.servers"])
@@ -228,6 +255,7 @@ class KafkaChannel(Channel):
         finally:
             if got:
                 self._take_lock.release()
+        self._tls.close()
         self.counter.stopped()
 
     # -- Channel API ---------------------------------------------------------------------
@@ -256,6 +284,7 @@ class KafkaChannel(Channel):
             probe = self._probe
             if probe is None:
                 conf = {k: v for k, v in self.consumer_conf.items() if k not in ("logger", "error_cb")}
+                conf = resolved(self._tls, conf, f"channel '{self.name}'")
                 probe = self._probe = (self.consumer_factory or kafka.Consumer)(conf)
             meta = probe.list_topics(self.topic, timeout=5.0).topics.get(self.topic)
             if meta is None or meta.error is not None:
@@ -297,15 +326,30 @@ class KafkaChannel(Channel):
         try:
             if self._buffer:
                 return True
+            deadline = time.monotonic() + timeout
             consumer = self._ensure_consumer(timeout)
             if consumer is None:
                 return False
-            msg = consumer.poll(max(timeout, 0.0))
+            msg = self._poll(consumer, deadline - time.monotonic())
             if msg is not None and self._usable(msg):
                 self._buffer.append(msg)
             return bool(self._buffer)
         finally:
             self._take_lock.release()
+
+    def wake_waiters(self) -> None:
+        """End every wait for records within one :data:`POLL_SLICE` (the agent is
+        stopping); later waits return at once."""
+        self._waking.set()
+
+    def _poll(self, consumer: Any, timeout: float) -> Any:
+        """One record (or None) within ``timeout`` seconds, polled in slices so that
+        :meth:`wake_waiters` cuts the wait short."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            msg = consumer.poll(max(0.0, min(POLL_SLICE, deadline - time.monotonic())))
+            if msg is not None or self._waking.is_set() or time.monotonic() >= deadline:
+                return msg
 
     # -- producing -------------------------------------------------------------------------
 
@@ -382,14 +426,16 @@ class KafkaChannel(Channel):
             kafka = _kafka()
             factory = self.consumer_factory or kafka.Consumer
             try:
-                consumer = factory(dict(self.consumer_conf))
+                consumer = factory(resolved(self._tls, dict(self.consumer_conf), f"channel '{self.name}'"))
+            except ConfigError as exc:
+                raise ChannelError(str(exc)) from None
             except kafka.KafkaException as exc:
                 raise ChannelError(f"channel '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
             consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
             self._consumer = consumer
         deadline = time.monotonic() + wait
-        while not self._assigned and time.monotonic() < deadline:
-            msg = consumer.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+        while not self._assigned and time.monotonic() < deadline and not self._waking.is_set():
+            msg = consumer.poll(min(POLL_SLICE, max(0.0, deadline - time.monotonic())))
             if msg is not None and self._usable(msg):
                 self._buffer.append(msg)
         return consumer
@@ -431,7 +477,7 @@ class KafkaChannel(Channel):
             consumer = self._ensure_consumer(ASSIGNMENT_WAIT)
             if consumer is None:
                 return []
-            msg = consumer.poll(self.poll_timeout)
+            msg = self._poll(consumer, self.poll_timeout)
             if msg is None:
                 return []
             if self._usable(msg):
@@ -446,9 +492,13 @@ class KafkaChannel(Channel):
         return [buf.popleft() for _ in range(max_events)]
 
     def _to_event(self, msg: Any) -> Event:
+        """The event of one record: Flume's Avro event (``parseAsFlumeEvent``) or the
+        value as the body; the record key, when there is one, becomes header ``key``
+        (overriding the event's own, as Flume does)."""
         value = msg.value() or b""
+        key = msg.key()
         if not self.avro:
-            return Event(value, {})
+            return Event(value, {} if key is None else {"key": _text(key)})
         try:
             headers, body = avro_event.decode(value)
         except avro_event.AvroEventError as exc:
@@ -464,7 +514,9 @@ class KafkaChannel(Channel):
                     exc,
                     self._bad_records,
                 )
-            return Event(value, {})
+            return Event(value, {} if key is None else {"key": _text(key)})
+        if key is not None:
+            headers["key"] = _text(key)
         return Event(body, headers)
 
     def _commit(self, consumer: Any) -> None:
@@ -490,6 +542,19 @@ class KafkaChannel(Channel):
                 )
             return
         self._uncommitted.clear()
+
+
+def _text(key: bytes | str) -> str:
+    """A record key as Flume's StringDeserializer reads it (UTF-8, bad bytes replaced)."""
+    return key if isinstance(key, str) else key.decode("utf-8", "replace")
+
+
+def poll_timeout_ms(settings: Settings) -> int:
+    """``kafka.pollTimeout`` (Flume's code) when given, else ``pollTimeout`` (Flume's
+    User Guide), else 500."""
+    if "kafka.pollTimeout" in settings.explicit or settings.get("pollTimeout") is None:
+        return int(settings["kafka.pollTimeout"])
+    return int(settings["pollTimeout"])
 
 
 class _KafkaPut(PutTransaction):
@@ -536,11 +601,12 @@ class _KafkaPut(PutTransaction):
 
 
 class _KafkaTake(TakeTransaction):
-    __slots__ = ("_ch", "_count", "_locked", "_taken")
+    __slots__ = ("_ch", "_count", "_locked", "_messages", "_taken")
 
     def __init__(self, channel: KafkaChannel) -> None:
         self._ch = channel
         self._taken: dict[TP, tuple[int, int, int]] = {}  # tp -> (first offset, next offset, generation)
+        self._messages: list[Any] = []  # the records taken, in order (a rollback returns them)
         self._count = 0
         self._locked = False
 
@@ -552,9 +618,17 @@ class _KafkaTake(TakeTransaction):
         if not self._locked:
             ch._take_lock.acquire()
             self._locked = True
-        messages = ch._read(max_events)
+        try:
+            messages = ch._read(max_events)
+        except BaseException:
+            if not self._messages:
+                self._release()
+            raise
         if not messages:
+            if not self._messages:
+                self._release()  # nothing taken: hold nothing, even if nobody closes this transaction
             return []
+        self._messages.extend(messages)
         taken = self._taken
         generation = ch._generation
         to_event = ch._to_event
@@ -589,35 +663,29 @@ class _KafkaTake(TakeTransaction):
                 if consumer is not None:
                     ch._commit(consumer)
             self._taken = {}
+            self._messages = []
             self._count = 0
         finally:
             self._release()
 
     def rollback(self) -> None:
+        """Return the records taken to the head of the read buffer, in order, so the next
+        take gets them again. Records of a partition revoked since they were read are
+        dropped: the partition's new owner reads them from the committed offset."""
         ch = self._ch
         try:
-            consumer = ch._consumer
-            if self._taken and consumer is not None:
-                first: dict[TP, int] = {}
-                for m in ch._buffer:  # read but not taken: seek back over them too
+            if self._messages:
+                generation = ch._generation
+                assigned = ch._assigned
+                keep = []
+                for m in self._messages:
                     tp = (m.topic(), m.partition())
-                    first[tp] = min(first.get(tp, m.offset()), m.offset())
-                for tp, (off, _nxt, gen) in self._taken.items():
-                    if gen == ch._generation.get(tp, 0):
-                        first[tp] = min(first.get(tp, off), off)
-                ch._buffer.clear()
-                tp_cls = _kafka().TopicPartition
-                for (t, p), off in first.items():
-                    if (t, p) not in ch._assigned:
-                        continue  # revoked meanwhile: its new owner reads from the committed offset
-                    try:
-                        consumer.seek(tp_cls(t, p, off))
-                    except Exception as exc:
-                        raise ChannelError(
-                            f"channel '{ch.name}': rolling back a take could not seek {t}[{p}] to {off} ({exc}); "
-                            f"the events are read again after a restart"
-                        ) from None
+                    seen = self._taken.get(tp)
+                    if tp in assigned and seen is not None and seen[2] == generation.get(tp, 0):
+                        keep.append(m)
+                ch._buffer.extendleft(reversed(keep))
             self._taken = {}
+            self._messages = []
             self._count = 0
         finally:
             self._release()

@@ -10,7 +10,8 @@ Most Java client properties have the same name in librdkafka and pass through un
 * ``sasl.jaas.config`` is parsed: PLAIN/SCRAM ``username``/``password`` become
   ``sasl.username``/``sasl.password``; Kerberos ``keyTab``/``principal`` become
   ``sasl.kerberos.keytab``/``sasl.kerberos.principal``;
-* JKS truststores/keystores cannot be read by librdkafka: an error says how to convert;
+* Java trust and key stores (JKS, JCEKS, PKCS12, PEM): PEM ones map to librdkafka's keys,
+  the others are converted to PEM files when the client starts (:mod:`flafka_kafka.keystores`);
 * Java-only properties (serializer classes, ``max.block.ms``, ...) are dropped with a warning;
 * what flafka owns (``enable.auto.commit``, ``enable.auto.offset.store``, ``group.id``,
   ``bootstrap.servers``) is forced, with a warning when the user tried to set it.
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from flafka.settings import Problem, looks_secret
+from flafka_kafka.keystores import STORE_KEYS, STORES, store_problems, translate_stores
 
 Role = Literal["producer", "consumer"]
 
@@ -216,46 +218,8 @@ def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str,
             else:
                 out[key] = ",".join(ASSIGNORS[n] for n in names)
             continue
-        if key.startswith("ssl.truststore.") and str(props.get("ssl.truststore.type", "")).strip().upper() == "PEM":
-            # a PEM truststore file is what librdkafka reads as ssl.ca.location
-            if key == "ssl.truststore.location":
-                out["ssl.ca.location"] = value.strip()
-            elif key == "ssl.truststore.certificates":
-                out["ssl.ca.pem"] = value
-            elif key != "ssl.truststore.type":
-                warn(key, f"'{prefix}{key}' is not used with a PEM truststore (librdkafka reads it as ssl.ca.location)")
-            continue
-        if key.startswith("ssl.truststore."):
-            error(
-                key,
-                f"'{prefix}{key}': librdkafka cannot read Java truststores",
-                f"export the CA certificate as PEM (keytool -exportcert -rfc -keystore truststore.jks -alias <alias> "
-                f"-file ca.pem) and set {prefix}ssl.ca.location = /path/to/ca.pem",
-            )
-            continue
-        if key == "ssl.keystore.type":
-            if value.strip().upper() not in ("PKCS12", "PKCS#12"):
-                error(
-                    key,
-                    f"'{prefix}{key}' is {value.strip()}: librdkafka reads PKCS#12 keystores only",
-                    "convert it: keytool -importkeystore -srckeystore keystore.jks -destkeystore keystore.p12 "
-                    f"-deststoretype PKCS12, then point {prefix}ssl.keystore.location at keystore.p12 (or use "
-                    f"{prefix}ssl.certificate.location and {prefix}ssl.key.location with PEM files)",
-                )
-            continue
-        if key == "ssl.keystore.location" and value.strip().lower().endswith(".jks") and "ssl.keystore.type" not in props:
-            error(
-                key,
-                f"'{prefix}{key}' looks like a JKS keystore: librdkafka reads PKCS#12 keystores only",
-                "convert it: keytool -importkeystore -srckeystore keystore.jks -destkeystore keystore.p12 -deststoretype PKCS12",
-            )
-            continue
-        if key == "ssl.key.password" and "ssl.key.location" not in props:
-            if "ssl.keystore.location" in props:
-                warn(key, f"'{prefix}{key}' is not used with a PKCS#12 keystore: librdkafka opens it with ssl.keystore.password")
-            else:
-                out[key] = value
-            continue
+        if key in STORE_KEYS or key == "ssl.key.password":
+            continue  # Java key and trust stores: translate_stores, after the loop
         if key == "transactional.id":
             error(key, "Kafka transactions are not supported by flafka's Kafka components", f"remove '{prefix}{key}'")
             continue
@@ -263,6 +227,7 @@ def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str,
             _jaas(value, prefix, out, problems)
             continue
         out[key] = value
+    translate_stores(props, prefix, out, problems)
     return out, problems
 
 
@@ -317,12 +282,16 @@ _NO_PROPERTY = re.compile(r'No such configuration property: "([^"]+)"')
 _BAD_VALUE = re.compile(r'configuration property "([^"]+)"')
 
 
-def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: dict[str, str] | None = None) -> list[Problem]:
+def librdkafka_problems(conf: dict[str, Any], role: Role, prefix: str, known: dict[str, str] | None = None) -> list[Problem]:
     """Let librdkafka itself check ``conf`` (no network: no bootstrap servers are given,
     so nothing connects). ``known`` maps librdkafka keys back to the user's key, for
-    messages. Returns errors (unknown key, bad value) and its configuration warnings."""
+    messages. Java key and trust stores are read and converted in memory first (their
+    errors name the store's keys). Returns errors (unknown key, bad value) and its
+    configuration warnings."""
     import confluent_kafka
 
+    original = conf
+    conf, problems = store_problems(conf)
     check = {k: v for k, v in conf.items() if k != "bootstrap.servers"}
     if role == "consumer":
         check.setdefault("group.id", "flafka-validate")
@@ -330,8 +299,7 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
     logger.propagate = False
     handler = _Collect()
     logger.addHandler(handler)
-    check["logger"] = logger  # type: ignore[assignment]
-    problems: list[Problem] = []
+    check["logger"] = logger
     try:
         try:
             client: Any = confluent_kafka.Producer(check) if role == "producer" else confluent_kafka.Consumer(check)
@@ -341,6 +309,11 @@ def librdkafka_problems(conf: dict[str, str], role: Role, prefix: str, known: di
             m = missing or _BAD_VALUE.search(text)
             name = m.group(1) if m else ""
             user_key = {"request.required.acks": "acks", **(known or {})}.get(name, name)
+            if not name and STORES in original:  # the converted stores: name the user's store key
+                if "ssl.key" in text or "ssl.certificate" in text:
+                    user_key = "ssl.keystore.location"
+                elif "ssl.ca" in text:
+                    user_key = "ssl.truststore.location"
             if missing:
                 problems.append(
                     Problem(

@@ -38,6 +38,7 @@ from flafka_kafka.client_config import (
     masked,
     producer_config,
 )
+from flafka_kafka.keystores import TlsFiles, resolved
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,8 @@ class KafkaSink(Sink):
                 f"sink '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in problems)
             )
         self.conf, _ = self._producer_conf(settings, name)
+        self._tls = TlsFiles(name)
+        """PEM files converted from Java key/trust stores (written at start, removed at stop)."""
         self.topic = TopicTemplate(settings["kafka.topic"])
         self.allow_override = bool(settings["allowTopicOverride"])
         self.topic_header: str = settings["topicHeader"]
@@ -295,9 +298,11 @@ class KafkaSink(Sink):
         kafka = _kafka()
         self._permanent = _permanent_codes()
         factory = self.producer_factory or kafka.Producer
+        conf = resolved(self._tls, dict(self.conf), f"sink '{self.name}'")
         try:
-            self._producer = factory(dict(self.conf))
+            self._producer = factory(conf)
         except kafka.KafkaException as exc:
+            self._tls.close()
             raise ConfigError(f"sink '{self.name}': the Kafka producer cannot be created: {exc.args[0].str()}") from None
         counter = getattr(self, "counter", None)
         if counter is not None:
@@ -308,6 +313,7 @@ class KafkaSink(Sink):
     def stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is None:
+            self._tls.close()
             return
         try:
             left = producer.flush(5.0)
@@ -315,6 +321,8 @@ class KafkaSink(Sink):
                 log.warning("sink '%s': %d records were still unacknowledged at stop (their batch was rolled back)", self.name, left)
         except Exception:  # never let stop fail
             log.exception("sink '%s': flushing the producer at stop failed", self.name)
+        del producer
+        self._tls.close()
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.connection_closed_count += 1

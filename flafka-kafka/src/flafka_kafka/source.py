@@ -51,6 +51,7 @@ from flafka_kafka.client_config import (
     librdkafka_problems,
     zookeeper_problems,
 )
+from flafka_kafka.keystores import TlsFiles, resolved
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,13 @@ class KafkaSource(PollableSource):
             Setting("setTopicHeader", "bool", True, "add the record's topic as a header", since="1.8"),
             Setting("topicHeader", "str", "topic", "name of the topic header", since="1.8"),
             Setting("header.*", "map", None, "header.<flumeHeader> = <kafkaHeader>: copy record headers to event headers", since="1.11"),
+            Setting(
+                "timestampHeader",
+                "str",
+                None,
+                "accepted and ignored, as by Flume 1.11 (documented, never read): header `timestamp` is the record's time",
+                since="1.11",
+            ),
             Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (Java names are translated to librdkafka's)", since="1.7"),
             Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
             Setting(
@@ -205,6 +213,8 @@ class KafkaSource(PollableSource):
                 f"source '{name}': " + "; ".join(f"{p.key}: {p.message}" + (f" ({p.suggestion})" if p.suggestion else "") for p in errors)
             )
         self.conf, _ = self._consumer_conf(settings, name)
+        self._tls = TlsFiles(name)
+        """PEM files converted from Java key/trust stores (written at start, removed at stop)."""
         self.topics = topics_of(settings)
         self.batch = int(settings["batchSize"])
         self.duration = int(settings["batchDurationMillis"]) / 1000.0
@@ -275,6 +285,16 @@ class KafkaSource(PollableSource):
             problems.append(
                 Problem("kafka.topics", "kafka.topics is ignored: kafka.topics.regex is set and wins", "remove one of them", "warning")
             )
+        if "timestampHeader" in settings.explicit:
+            problems.append(
+                Problem(
+                    "timestampHeader",
+                    "note: 'timestampHeader' is accepted and ignored, as Flume 1.11 ignores it (its User Guide lists it for the Kafka "
+                    "source, its code never reads it): the record's timestamp always goes to header 'timestamp' when the event has none",
+                    "nothing needs fixing; remove the line to silence this note",
+                    "warning",
+                )
+            )
         if "migrateZookeeperOffsets" in settings.explicit and settings.get("migrateZookeeperOffsets") and settings.get("zookeeperConnect"):
             problems.append(
                 Problem(
@@ -296,7 +316,7 @@ class KafkaSource(PollableSource):
     def start(self) -> None:
         kafka = _kafka()
         factory = self.consumer_factory or kafka.Consumer
-        conf = dict(self.conf)
+        conf = resolved(self._tls, dict(self.conf), f"source '{self.name}'")
         conf["on_commit"] = self._on_commit
         log_error = conf.get("error_cb")
 
@@ -309,6 +329,7 @@ class KafkaSource(PollableSource):
         try:
             consumer = factory(conf)
         except kafka.KafkaException as exc:
+            self._tls.close()
             raise ConfigError(f"source '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         with self._lock:
@@ -329,6 +350,7 @@ class KafkaSource(PollableSource):
         with self._lock:
             consumer, self._consumer = self._consumer, None
             if consumer is None:
+                self._tls.close()
                 return
             try:
                 self._commit_delivered(consumer)
@@ -339,6 +361,7 @@ class KafkaSource(PollableSource):
             except Exception:
                 log.exception("source '%s': closing the consumer failed", self.name)
             self._pending = None
+            self._tls.close()
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.stopped()

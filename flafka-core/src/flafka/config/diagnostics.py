@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,7 +17,9 @@ class Diagnostic:
     suggestion: str = ""
 
     def format(self) -> str:
-        """``file:line: error: key: message`` plus an indented ``fix:`` line."""
+        """``file:line: error: key: message`` plus an indented ``fix:`` line. Characters
+        no output can encode (a lone surrogate from a ``\\uD800`` escape) are shown as
+        ``\\ud800`` escapes."""
         where = self.file or "<config>"
         if self.line:
             where += f":{self.line}"
@@ -26,8 +29,27 @@ class Diagnostic:
         text = head + self.message
         if self.suggestion:
             text += f"\n    fix: {self.suggestion}"
-        return text
+        return printable(text)
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (which no encoding can write) as ``\\udXXX`` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+BUILDING: ContextVar[bool] = ContextVar("flafka_config_building", default=False)
+"""True while the loader calls a component's constructor: what the constructor logs
+becomes a diagnostic, so console handlers drop it (see :func:`not_building`)."""
+
+
+def not_building(record: object) -> bool:
+    """A logging filter: False for records logged while the loader builds a component."""
+    return not BUILDING.get()

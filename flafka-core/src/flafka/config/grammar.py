@@ -19,6 +19,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+MAX_LISTED = 10_000
+"""Names one list line may hold (``agent.sinks = k1 k2 ...``); the loader reports more as
+an error and validates the first ``MAX_LISTED`` only, so a huge line cannot flood the report."""
+
 SECTIONS = ("sources", "channels", "sinks", "sinkgroups", "configfilters")
 """The plural section names that hold lists and components."""
 
@@ -92,13 +96,24 @@ class RawAgent:
     """Every (non-empty) line of this agent, in input order."""
     empty: list[Located] = field(default_factory=list)
     """Lines with an empty value (Flume ignores them)."""
+    _listed: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    _listed_sets: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def listed(self, section: str) -> list[str]:
-        """The names of a list, in order, without duplicates."""
-        loc = self.lists.get(section)
-        if loc is None:
-            return []
-        return list(dict.fromkeys(loc.value.split()))
+        """The names of a list, in order, without duplicates (at most :data:`MAX_LISTED`).
+        The list is shared: do not modify it."""
+        cached = self._listed.get(section)
+        if cached is None:
+            loc = self.lists.get(section)
+            cached = list(dict.fromkeys(loc.value.split()))[:MAX_LISTED] if loc is not None else []
+            self._listed[section] = cached
+            self._listed_sets[section] = frozenset(cached)
+        return cached
+
+    def is_listed(self, section: str, name: str) -> bool:
+        """``name in self.listed(section)``, in constant time."""
+        self.listed(section)
+        return name in self._listed_sets[section]
 
     def component(self, section: str, name: str) -> RawComponent | None:
         return self.components[section].get(name)

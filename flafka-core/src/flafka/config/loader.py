@@ -6,25 +6,33 @@ Pipeline: read each ``-f`` file (:mod:`~flafka.config.properties`), merge them i
 (:mod:`~flafka.config.substitute`), split keys by Flume's grammar
 (:mod:`~flafka.config.grammar`), then validate the named agent the way Flume does — but
 where Flume silently drops a line or a component, flafka says so, and anything that would
-leave the pipeline different from what is written is an error. Component constructors are
-not called (validation does no I/O).
+leave the pipeline different from what is written is an error. Finally every component
+is built (constructors do no I/O by contract: no files written, no sockets, no threads),
+so a value a constructor refuses is reported on its line here, not at ``flafka agent``
+start.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
+import re
+import threading
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from flafka.component import Component
-from flafka.config.diagnostics import Diagnostic
-from flafka.config.grammar import SECTIONS, Grammar, Located, RawAgent, RawComponent, parse_keys
+from flafka.config.diagnostics import BUILDING, Diagnostic
+from flafka.config.flume_types import missing_advice, missing_type
+from flafka.config.grammar import MAX_LISTED, SECTIONS, Grammar, Located, RawAgent, RawComponent, parse_keys
 from flafka.config.plan import AgentPlan, ComponentPlan, SinkGroupPlan, SinkPlan, SourcePlan
-from flafka.config.properties import parse_file
+from flafka.config.properties import NotAConfigFile, parse_file
 from flafka.config.substitute import substitute
+from flafka.errors import ConfigError
 from flafka.registry import Registry
 from flafka.settings import Problem, Settings, looks_secret
 
@@ -38,6 +46,13 @@ CHANNEL_RESERVED = ("type",)
 
 MASK = "******"
 
+_SUGGEST_BUDGET = 10_000
+"""Name comparisons one list's did-you-mean suggestions may make (about a second; 10,000 unlisted names
+against 10,000 listed ones would take minutes; past the budget, no suggestion)."""
+
+_JAVA_CLASS = re.compile(r"^[a-z_][\w]*(\.[a-z_][\w]*)*\.[A-Z][\w$]*$")
+"""A fully qualified Java class name (``org.example.MySource``, ``a.b.Builder$Inner``)."""
+
 
 @dataclass
 class LoadResult:
@@ -47,6 +62,10 @@ class LoadResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)
     """Every agent name found in the files."""
+    typos: dict[str, str] = field(default_factory=dict)
+    """Agent names that are mistyped prefixes of another agent's lines (``agent4`` ->
+    ``agent``): the lines are reported per line under the real agent, which
+    ``flafka validate`` without ``-n`` validates instead of the typo."""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -75,15 +94,6 @@ def _reserved(key: str, names: Sequence[str]) -> bool:
 def _close(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str:
     hits = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return hits[0] if hits else ""
-
-
-_PLUGINS = {"kafka": "flafka-kafka", "hdfs": "flafka-hdfs", "hbase": "flafka-hbase", "kudu": "flafka-kudu"}
-
-
-def _plugin_for(type_name: str) -> str:
-    """The flafka plugin distribution that provides a Flume type not installed here."""
-    low = type_name.lower()
-    return next((dist for word, dist in _PLUGINS.items() if word in low), "")
 
 
 def _mask(message: str, value: str) -> str:
@@ -144,6 +154,14 @@ def _read_files(files: Sequence[str | Path], out: _Collector) -> tuple[dict[str,
                 f"'{name}' is a directory, not a config file",
                 file=name,
                 suggestion="give the properties file with -f/--conf-file (a directory goes with -c/--conf)",
+            )
+            continue
+        except NotAConfigFile as exc:
+            all_read = False
+            out.error(
+                f"config file {exc}",
+                file=name,
+                suggestion="give the Flume properties file itself with -f/--conf-file (write a pipe's contents to a file first)",
             )
             continue
         except PermissionError:
@@ -226,7 +244,47 @@ def load_config(
     diagnostics = _ordered(out.items, file_order)
     if any(d.is_error for d in diagnostics):
         plan = None
-    return LoadResult(plan, diagnostics, sorted(grammar.agents))
+    return LoadResult(plan, diagnostics, sorted(grammar.agents), typo_agents(grammar))
+
+
+def _standalone(agent: RawAgent) -> bool:
+    """An agent of its own: it lists its channels and its sources or sinks."""
+    return "channels" in agent.lists and ("sources" in agent.lists or "sinks" in agent.lists)
+
+
+def _targets(me: RawAgent, line: Located, other: str) -> bool:
+    """True when a line written for agent ``other`` configures a component (or a list)
+    of agent ``me``."""
+    section, name, _ = _split_rest(other, line.key)
+    if section not in SECTIONS:
+        return False
+    if not name:
+        return section not in me.lists
+    return me.is_listed(section, name)
+
+
+def _meant_for(other: RawAgent, me: RawAgent) -> tuple[bool, bool]:
+    """(the lines of ``other`` look meant for ``me``, the names are close). An agent that
+    stands alone is never a typo; otherwise a close name or a line that configures one
+    of ``me``'s components is enough."""
+    close = bool(_close(me.name, [other.name]))
+    if _standalone(other):
+        return False, close
+    return close or any(_targets(me, loc, other.name) for loc in other.lines), close
+
+
+def typo_agents(grammar: Grammar) -> dict[str, str]:
+    """Mistyped agent prefix -> the agent its lines are meant for (see :func:`_meant_for`)."""
+    out: dict[str, str] = {}
+    hosts = [a for a in grammar.agents.values() if a.has_lists]
+    for other in grammar.agents.values():
+        if _standalone(other):
+            continue
+        fits = [me for me in hosts if me is not other and (_standalone(me) or not other.has_lists) and _meant_for(other, me)[0]]
+        if fits:
+            best = max(fits, key=lambda me: difflib.SequenceMatcher(None, me.name, other.name).ratio())
+            out[other.name] = best.name
+    return out
 
 
 def _ordered(items: list[Diagnostic], file_order: dict[str, int]) -> list[Diagnostic]:
@@ -270,30 +328,20 @@ class _OtherAgents:
         self.grammar = grammar
         self.out = out
 
-    def _targets_started(self, line: Located, other: str) -> bool:
-        """True when the line configures a component (or a list) of the started agent."""
-        section, name, _ = _split_rest(other, line.key)
-        if section not in SECTIONS:
-            return False
-        if not name:
-            return section not in self.agent.lists
-        return name in self.agent.listed(section)
-
     def report(self) -> None:
         summary: list[RawAgent] = []
         me = self.agent.name
         for other in self.grammar.agents.values():
             if other is self.agent:
                 continue
-            close = bool(_close(me, [other.name]))
-            overlap = any(self._targets_started(loc, other.name) for loc in other.lines)
-            if not ((close and (not other.has_lists or overlap)) or (overlap and not other.has_lists)):
+            meant, close = _meant_for(other, self.agent)
+            if not meant:
                 summary.append(other)
                 continue
             for loc in other.lines:
                 rest = loc.key[len(other.name) + 1 :]
                 fixed = f"{me}.{rest}"
-                severity: Severity = "error" if self._targets_started(loc, other.name) else "warning"
+                severity: Severity = "error" if _targets(self.agent, loc, other.name) else "warning"
                 consequence = " (ignoring it leaves the agent incomplete)" if severity == "error" else "; Flume ignores it"
                 suggestion = f"did you mean '{me}'? write {fixed}" if close else f"if it is meant for agent '{me}', write {fixed}"
                 self.out.add(
@@ -305,7 +353,7 @@ class _OtherAgents:
         if summary:
             lines = [loc for a in summary for loc in a.lines + a.empty]
             first = min(lines, key=lambda loc: (loc.file, loc.line), default=None)
-            names = ", ".join(f"'{a.name}'" for a in summary)
+            names = ", ".join(f"'{a.name}'" for a in summary[:10]) + (f" and {len(summary) - 10} more" if len(summary) > 10 else "")
             self.out.warning(
                 f"the configuration also has {len(lines)} line(s) for agent(s) {names}; "
                 f"they are ignored when the agent is started as '{me}'",
@@ -328,6 +376,8 @@ class _AgentValidator:
         self.sources: dict[str, SourcePlan] = {}
         self.sinks: dict[str, SinkPlan] = {}
         self.groups: dict[str, SinkGroupPlan] = {}
+        self.unbuildable: set[int] = set()
+        """ids of Settings whose schema reported errors (their constructors are not called)."""
         self.strays: dict[tuple[str, str], list[tuple[str, Located]]] = {}
         for other in grammar.agents.values():
             if other is agent:
@@ -363,15 +413,19 @@ class _AgentValidator:
         cls = self.registry.lookup(kind, type_loc.value)
         if cls is not None:
             return cls
-        plugin = _plugin_for(type_loc.value)
+        flume = missing_type(kind, type_loc.value)
+        if flume is not None:
+            what, fix = missing_advice(flume)
+            self.out.error(f"{label}: type '{type_loc.value}' is not installed: {what}", type_loc, suggestion=fix)
+            return None
         hint = self.registry.suggest(kind, type_loc.value)
-        if plugin:
-            suggestion = f"this type comes with the {plugin} plugin: pip install {plugin}"
-        elif hint:
-            suggestion = f"did you mean '{hint}'?"
-        else:
-            suggestion = self.known_types(kind)
-        self.out.error(f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'", type_loc, suggestion=suggestion)
+        suggestion = f"did you mean '{hint}'?" if hint else self.known_types(kind)
+        message = f"{label}: unknown {kind.replace('_', ' ')} type '{type_loc.value}'"
+        if _JAVA_CLASS.match(type_loc.value):
+            message += ": it names a Java class, and running Java components is not implemented in flafka"
+            plugin = "provide the type as a flafka plugin written in Python (docs/plugins.md), or keep this agent on Flume"
+            suggestion = f"did you mean '{hint}'? Otherwise {plugin}" if hint else plugin
+        self.out.error(message, type_loc, suggestion=suggestion)
         return None
 
     def parse_settings(
@@ -386,6 +440,8 @@ class _AgentValidator:
         for problem in problems:
             ok = ok and problem.severity != "error"
             self.report_problem(cls, label, raw, key_prefix, fallback, problem)
+        if not ok:
+            self.unbuildable.add(id(settings))
         return settings, ok
 
     def report_problem(
@@ -448,7 +504,15 @@ class _AgentValidator:
             list_loc = agent.lists.get(section)
             if list_loc is not None:
                 names = list_loc.value.split()
-                dups = sorted({n for n in names if names.count(n) > 1})
+                distinct = len(set(names))
+                if distinct > MAX_LISTED:
+                    self.out.error(
+                        f"{section} list names {distinct:,} components; flafka takes at most {MAX_LISTED:,} per list "
+                        f"and checks the first {MAX_LISTED:,} only",
+                        list_loc,
+                        suggestion=f"split the components over several agents, or list at most {MAX_LISTED:,}",
+                    )
+                dups = sorted(n for n, count in Counter(names).items() if count > 1)
                 if dups:
                     self.out.warning(
                         f"{section} list names {', '.join(repr(d) for d in dups)} more than once",
@@ -457,12 +521,7 @@ class _AgentValidator:
                     )
             self.unlisted(section)
         if "configfilters" in agent.lists or agent.components["configfilters"]:
-            first = agent.lists.get("configfilters") or next(iter(agent.components["configfilters"].values())).first
-            self.out.warning(
-                "config filters (Flume 1.9+) are not supported by flafka yet; ${filter['key']} references stay as written",
-                first,
-                suggestion="use ${env:NAME} or ${sys:NAME} substitution instead",
-            )
+            self.config_filters()
 
         self.validate_channels()
         for name in agent.listed("sources"):
@@ -474,17 +533,110 @@ class _AgentValidator:
             self.validate_group(name, grouped)
         self.check_batches()
         self.check_connected()
+        self.build_all()
         return AgentPlan(self.a, self.sources, self.channels, self.sinks, self.groups)
+
+    # -- building: what `flafka agent` would refuse at start -------------------------------
+
+    def build_all(self) -> None:
+        """Call the constructor of every component whose settings parsed, as the agent
+        will: a value a constructor refuses (``ConfigError``, or any other exception) is
+        an error on the line that sets it. Constructors do no I/O (the component
+        contract), so this is safe in ``flafka validate``."""
+        for name, cplan in self.channels.items():
+            self.build(cplan, "channels", name, "")
+        for name, splan in self.sources.items():
+            self.build(splan, "sources", name, "")
+            if splan.selector is not None:
+                self.build(splan.selector, "sources", name, "selector.", f"source '{name}' selector")
+            for iplan in splan.interceptors:
+                self.build(iplan, "sources", name, f"interceptors.{iplan.name}.", f"source '{name}' interceptor '{iplan.name}'")
+        for name, kplan in self.sinks.items():
+            self.build(kplan, "sinks", name, "")
+        for name, gplan in self.groups.items():
+            self.build(gplan.processor, "sinkgroups", name, "processor.", f"sink group '{name}' processor")
+
+    def build(self, plan: ComponentPlan, section: str, name: str, sub: str, label: str = "") -> None:
+        """Call one constructor; its exception is an error and each warning it logs a
+        warning, on the line of the key the message names (the ``type`` line otherwise)."""
+        if id(plan.settings) in self.unbuildable:
+            return
+        kind = section[:-1] if section != "sinkgroups" else "sink group"
+        label = label or f"{kind} '{name}'"
+        capture = _LogCapture()
+        root = logging.getLogger()
+        root.addHandler(capture)
+        building = BUILDING.set(True)
+        try:
+            plan.cls(plan.name, plan.settings)
+        except Exception as exc:  # a constructor's refusal, whatever its type, is a diagnostic
+            text = str(exc).strip() or type(exc).__name__
+            suggestion = ""
+            if not isinstance(exc, ConfigError):
+                text = f"the settings are refused by the '{plan.type_name}' type ({type(exc).__name__}: {text})"
+                suggestion = (
+                    f"check the values of {label}; if they are right, report this to the maintainers of the '{plan.type_name}' type"
+                )
+            self.built_problem("error", text, suggestion, plan, section, name, sub, label)
+        finally:
+            BUILDING.reset(building)
+            root.removeHandler(capture)
+        for text in capture.messages:
+            self.built_problem("warning", text, "", plan, section, name, sub, label)
+
+    def built_problem(
+        self, severity: Severity, text: str, suggestion: str, plan: ComponentPlan, section: str, name: str, sub: str, label: str
+    ) -> None:
+        kind = section[:-1] if section != "sinkgroups" else "sink group"
+        for prefix in (f"{label}: ", f"{kind} '{name}': "):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+                break
+        comp = self.agent.component(section, name)
+        props = {k[len(sub) :]: loc for k, loc in comp.props.items() if k.startswith(sub)} if comp else {}
+        loc, rel = _mentioned(text, props, plan.cls)
+        fallback = comp.props.get("type") if comp and not sub else None
+        if loc is None and comp is not None:
+            loc = props.get("type") or fallback or comp.first
+        if loc is not None and rel and (looks_secret(rel) or _is_secret(plan.cls, rel)):
+            text = _mask(text, loc.value)
+        self.out.add(severity, f"{label}: {text}", loc, key=self.key(section, name, sub + rel) if rel else "", suggestion=suggestion)
+
+    def config_filters(self) -> None:
+        """Flume 1.9+ config filters are not implemented: a value that uses one
+        (``${f1['key']}``) is an error (it would stay as written), an unused one a warning."""
+        agent = self.agent
+        names = list(dict.fromkeys([*agent.listed("configfilters"), *agent.components["configfilters"]]))
+        for name in names:
+            comp = agent.component("configfilters", name)
+            type_loc = comp.props.get("type") if comp else None
+            kind = f"config filter '{name}'" + (f" of type '{type_loc.value}'" if type_loc else "")
+            used = next((loc for loc in agent.lines if f"${{{name}[" in loc.value), None)
+            where = used or type_loc or (comp.first if comp else None) or agent.lists.get("configfilters")
+            message = f"{kind} is not implemented in flafka yet (no Flume 1.9+ config filter is)"
+            if used is not None:
+                self.out.error(
+                    f"{message}, so ${{{name}['...']}} in this value would stay as written",
+                    where,
+                    suggestion="use ${env:NAME} or ${sys:NAME} substitution instead (e.g. export the secret as an environment variable)",
+                )
+            else:
+                self.out.warning(f"{message}; it is not used by any value", where, suggestion=f"remove the {name} lines")
 
     def unlisted(self, section: str) -> None:
         listed = self.agent.listed(section)
         kind = section[:-1]
+        shown = " ".join(listed) if len(listed) <= 10 else f"{' '.join(listed[:3])} ... {listed[-1]}"
+        budget = _SUGGEST_BUDGET
         for name, comp in self.agent.components[section].items():
-            if name in listed or section == "configfilters":
+            if self.agent.is_listed(section, name) or section == "configfilters":
                 continue
-            close = _close(name, listed)
+            close = ""
+            if budget >= len(listed):  # did-you-mean costs one comparison per listed name
+                budget -= len(listed)
+                close = _close(name, listed)
             first = comp.first
-            suggestion = f"add it to the list: {self.a}.{section} = {' '.join([*listed, name])}"
+            suggestion = f"add it to the list: {self.a}.{section} = {shown} {name}".replace("=  ", "= ")
             if close:
                 suggestion = f"did you mean '{close}' (listed in {self.a}.{section})? Otherwise {suggestion}"
             self.out.warning(
@@ -603,7 +755,7 @@ class _AgentValidator:
             self.out.error(f"{label}: sources use 'channels' (plural); 'channel' is ignored", singular, suggestion="delete this line")
         names = list(dict.fromkeys(loc.value.split()))
         for ch in names:
-            if ch not in listed:
+            if not self.agent.is_listed("channels", ch):
                 close = _close(ch, listed)
                 self.out.error(
                     f"{label} writes to channel '{ch}', which is not listed in {self.a}.channels",
@@ -733,7 +885,7 @@ class _AgentValidator:
             )
             return None
         ch = names[0]
-        if ch not in listed:
+        if not self.agent.is_listed("channels", ch):
             close = _close(ch, listed)
             self.out.error(
                 f"{label} reads from channel '{ch}', which is not listed in {self.a}.channels",
@@ -762,7 +914,7 @@ class _AgentValidator:
         listed_sinks = self.agent.listed("sinks")
         members: list[str] = []
         for sink in dict.fromkeys(sinks_loc.value.split()):
-            if sink not in listed_sinks:
+            if not self.agent.is_listed("sinks", sink):
                 close = _close(sink, listed_sinks)
                 self.out.error(
                     f"{label} names sink '{sink}', which is not listed in {self.a}.sinks",
@@ -857,24 +1009,45 @@ class _AgentValidator:
                 )
 
     def check_connected(self) -> None:
-        used: set[str] = set()
+        """A channel nothing is connected to is dropped (warning, as Flume does); a channel
+        a source writes to and no sink reads is an error: once full, the source stalls
+        (unless the channel type keeps events elsewhere: ``needs_sink = False``)."""
+        writers: dict[str, list[str]] = {}
+        read: set[str] = set()
         for name in self.agent.listed("sources"):
             comp = self.agent.component("sources", name)
             if comp and comp.get("channels"):
-                used.update((comp.get("channels") or "").split())
+                for ch in (comp.get("channels") or "").split():
+                    writers.setdefault(ch, []).append(name)
         for name in self.agent.listed("sinks"):
             comp = self.agent.component("sinks", name)
             if comp and comp.get("channel"):
-                used.update((comp.get("channel") or "").split())
-        for name in self.channels:
-            if name not in used:
-                comp = self.agent.components["channels"][name]
+                read.update((comp.get("channel") or "").split())
+        for name, cplan in self.channels.items():
+            comp = self.agent.components["channels"][name]
+            if name not in writers and name not in read:
                 self.out.warning(
                     f"channel '{name}' has no source or sink connected; Flume removes it",
                     comp.props.get("type"),
                     suggestion=(
                         f"connect it with {self.a}.sources.<source>.channels or {self.a}.sinks.<sink>.channel, "
                         f"or remove it from {self.a}.channels"
+                    ),
+                )
+            elif name not in read and getattr(cplan.cls, "needs_sink", True):
+                sources = ", ".join(f"'{s}'" for s in writers[name])
+                sinks = self.agent.listed("sinks")
+                taken = set(sinks)
+                new_sink = next(f"k{i}" for i in range(1, len(sinks) + 2) if f"k{i}" not in taken)
+                self.out.error(
+                    f"channel '{name}' is written by source {sources} but no sink reads it: once it is full every put "
+                    "fails, so the source stalls (or, for an optional channel, drops those events)",
+                    comp.props.get("type"),
+                    key=self.key("channels", name, "type"),
+                    suggestion=(
+                        f"add a sink that reads it ({self.a}.sinks = {' '.join([*sinks, new_sink])}, "
+                        f"{self.a}.sinks.{new_sink}.type = ..., {self.a}.sinks.{new_sink}.channel = {name}), "
+                        f"or remove '{name}' from {self.key('sources', writers[name][0], 'channels')}"
                     ),
                 )
         if not self.agent.listed("sources") and not self.agent.listed("sinks"):
@@ -885,6 +1058,43 @@ class _AgentValidator:
                 suggestion=f"list them with {self.a}.sources = <names> and {self.a}.sinks = <names>"
                 + (f" ({self.stray_hint('sources', '', None)})" if self.stray_hint("sources", "", None) else ""),
             )
+
+
+class _LogCapture(logging.Handler):
+    """Collects the warnings a constructor logs on this thread (other threads of a running
+    agent log on as usual)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            try:
+                self.messages.append(record.getMessage())
+            except Exception:  # a malformed log call must not break validation
+                self.messages.append(str(record.msg))
+
+
+def _is_secret(cls: type[Component], key: str) -> bool:
+    setting = cls.settings_schema.get(key)
+    return setting is not None and setting.secret
+
+
+def _mentioned(text: str, props: Mapping[str, Located], cls: type[Component]) -> tuple[Located | None, str]:
+    """The line and relative key a constructor's message names (the longest key of the
+    component found in it, Flume 1.6 spellings by their new name); (None, '') if none."""
+    names: list[tuple[str, str]] = []
+    for rel in props:
+        names.append((rel, rel))
+        for setting in cls.settings_schema.settings:
+            if rel in setting.legacy:
+                names.append((setting.key, rel))
+    for said, rel in sorted(names, key=lambda pair: -len(pair[0])):
+        if re.search(r"(?<![\w.-])" + re.escape(said) + r"(?![\w-])", text):
+            return props[rel], rel
+    return None, ""
 
 
 def _origin(loc: Located) -> str:

@@ -30,7 +30,10 @@ with a warning.
 from __future__ import annotations
 
 import bisect
+import errno
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,10 +300,41 @@ def decode(data: bytes, file: str) -> tuple[str, list[PropertiesProblem]]:
         return data.decode("iso-8859-1"), [problem]
 
 
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""The largest config file read (64 MiB); a bigger one is refused, never read into memory."""
+
+
+class NotAConfigFile(OSError):
+    """The path is not a regular file (a FIFO, socket or device would block or never end),
+    or it is larger than :data:`MAX_FILE_BYTES`."""
+
+
+def read_config_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`. Opening does not
+    block on a FIFO (``O_NONBLOCK``); raises :class:`NotAConfigFile` or another OSError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket or device"
+            raise NotAConfigFile(f"'{path}' is {kind}, not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise NotAConfigFile(f"'{path}' is {st.st_size:,} bytes; config files are read up to {MAX_FILE_BYTES:,} bytes")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            return fh.read(MAX_FILE_BYTES + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def parse_file(path: str | Path) -> PropertiesFile:
-    """Read and parse one file. Raises OSError when it cannot be read."""
+    """Read and parse one file. Raises OSError when it cannot be read (NotAConfigFile for
+    a FIFO, socket, device or an oversized file)."""
     name = str(path)
-    text, problems = decode(Path(path).read_bytes(), name)
+    text, problems = decode(read_config_bytes(path), name)
     result = parse_text(text, name)
     result.problems[:0] = problems
     return result
