@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -107,3 +108,30 @@ def test_endpoint_exports_in_flight_backoff_bytes_and_uptime(run_agent: Callable
         assert families[name].samples, name
     (uptime,) = families["agent_uptime_seconds"].samples
     assert uptime.labels == {"agent": "agent"} and uptime.value >= 0
+
+
+PILE_UP = """\
+agent.sources = gen
+agent.channels = mem
+agent.sinks = slow
+agent.sources.gen.type = seq
+agent.sources.gen.batchSize = 100
+agent.sources.gen.channels = mem
+agent.channels.mem.type = memory
+agent.channels.mem.capacity = 2000
+agent.channels.mem.transactionCapacity = 100
+agent.sinks.slow.type = logger
+agent.sinks.slow.batchSize = 1
+agent.sinks.slow.channel = mem
+"""
+
+
+def test_rows_are_sorted_by_where_events_pile_up(run_agent: Callable[..., Any], cli: Callable[..., Any]) -> None:
+    # a logger sink writing one event per take cannot keep up with seq: the channel fills
+    agent = run_agent(PILE_UP)
+    time.sleep(2)
+    result = cli("top", "--once", "--url", agent.url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2].split()[:2] == ["channel", "mem"], result.stdout
+    assert float(_table(result.stdout)["channel.mem"]["FILL"].split("%")[0]) > 50, result.stdout
