@@ -263,6 +263,7 @@ def _processor(plan: AgentPlan, source: str, channels: dict[str, Any], registry:
     for iplan in splan.interceptors:
         interceptor = iplan.cls(iplan.name, iplan.settings)
         interceptor.agent_name = plan.name
+        interceptor.start()
         interceptors.append(interceptor)
     selector_plan = splan.selector
     if selector_plan is None:
@@ -318,6 +319,7 @@ def run_test(plan: AgentPlan, test: PipelineTest, registry: Registry | None = No
     got = {name: _drain(ch) for name, ch in channels.items()}
     for ch in channels.values():
         ch.stop()
+    used: set[int] = set()  # events an expectation already matched (by id)
     for expected in test.outputs:
         channel = expected.name if expected.target == "channel" else plan.sinks[expected.name].channel
         label = f"{expected.target} '{expected.name}'" + (f" (channel '{channel}')" if expected.target == "sink" else "")
@@ -327,9 +329,9 @@ def run_test(plan: AgentPlan, test: PipelineTest, registry: Registry | None = No
             failures.append(f"line {expected.line}: {label}: {len(events)} events reached it, expected {expected.count}{shown}")
         if expected.body is None and not expected.headers:
             continue
-        match = next((e for e in events if _matches(expected, e)), None)
+        match = next((e for e in events if id(e) not in used and _matches(expected, e)), None)
         if match is not None:
-            events.remove(match)  # each expectation matches a different event
+            used.add(id(match))  # each expectation matches a different event
             continue
         want = _show(Event(expected.body or b"", expected.headers)) if expected.body is not None else f"headers {expected.headers}"
         if not events:
@@ -337,7 +339,8 @@ def run_test(plan: AgentPlan, test: PipelineTest, registry: Registry | None = No
             continue
         lines = [f"line {expected.line}: {label}: no event matches; expected {want}"]
         for event in events[:5]:
-            lines.append(f"      got: {_show(event)}\n           {_difference(expected, event)}")
+            taken = " (already matched by an earlier expectation)" if id(event) in used else ""
+            lines.append(f"      got: {_show(event)}{taken}\n           {_difference(expected, event) or 'same'}")
         failures.append("\n".join(lines))
     return Result(test, failures)
 

@@ -109,3 +109,53 @@ def test_an_invalid_config_exits_2(tmp_path: Path) -> None:
     result = flafka("test", "-n", "agent", "-f", str(conf), tests)
     assert result.returncode == 2
     assert "configuration of agent 'agent' is invalid" in result.stderr
+
+
+def test_a_filtering_interceptor_drops_before_the_channel(tmp_path: Path) -> None:
+    conf = tmp_path / "filter.conf"
+    conf.write_text(
+        """\
+agent.sources = gen
+agent.channels = mem
+agent.sinks = out
+agent.sources.gen.type = seq
+agent.sources.gen.channels = mem
+agent.sources.gen.interceptors = drop tag
+agent.sources.gen.interceptors.drop.type = regex_filter
+agent.sources.gen.interceptors.drop.regex = ^DEBUG
+agent.sources.gen.interceptors.drop.excludeEvents = true
+agent.sources.gen.interceptors.tag.type = static
+agent.sources.gen.interceptors.tag.key = kept
+agent.sources.gen.interceptors.tag.value = yes
+agent.channels.mem.type = memory
+agent.sinks.out.type = null
+agent.sinks.out.channel = mem
+"""
+    )
+    tests = _write(
+        tmp_path,
+        """\
+[[tests]]
+name = "debug lines are dropped, the rest tagged"
+[[tests.inputs]]
+source = "gen"
+body = "DEBUG noise"
+[[tests.inputs]]
+source = "gen"
+body = "ERROR disk full"
+[[tests.outputs]]
+sink = "out"
+body = "ERROR disk full"
+headers = { kept = "yes" }
+[[tests.outputs]]
+sink = "out"
+count = 1
+""",
+    )
+    result = flafka("test", "-n", "agent", "-f", str(conf), tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+    Path(tests).write_text(Path(tests).read_text().replace("count = 1", "count = 2"))
+    result = flafka("test", "-n", "agent", "-f", str(conf), tests)
+    assert result.returncode == 1
+    assert "line 13: sink 'out' (channel 'mem'): 1 events reached it, expected 2" in result.stdout
+    assert "got: body 'ERROR disk full' headers {'kept': 'yes'}" in result.stdout
