@@ -101,7 +101,11 @@ def plain(url: str, prev: Reading | None, cur: Reading) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     lines = [header(url, cur)]
     for line in table:
-        lines.append("  ".join(text.ljust(widths[i]) if i < 3 or i == len(COLUMNS) - 1 else text.rjust(widths[i]) for i, text in enumerate(line)).rstrip())
+        lines.append(
+            "  ".join(
+                text.ljust(widths[i]) if i < 3 or i == len(COLUMNS) - 1 else text.rjust(widths[i]) for i, text in enumerate(line)
+            ).rstrip()
+        )
     return "\n".join(lines)
 
 
@@ -114,7 +118,9 @@ def _rich_view(url: str, prev: Reading | None, cur: Reading | None, error: str, 
 
     width, height = size
     if width < MIN_WIDTH or height < MIN_HEIGHT:
-        return Text(f"terminal too small ({width}x{height}); flafka top needs at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge it", style="bold red")
+        return Text(
+            f"terminal too small ({width}x{height}); flafka top needs at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge it", style="bold red"
+        )
     parts: list[Any] = []
     if cur is not None:
         parts.append(Text(header(url, cur), style="bold"))

@@ -64,7 +64,9 @@ def _agent() -> Agent:
     for cls in (CountSource, GateSink, MemoryChannel, ReplicatingChannelSelector):
         reg.add(cls, "test")
     p = AgentPlan("a1")
-    p.channels["c1"] = ComponentPlan("c1", MemoryChannel, settings_for(MemoryChannel, capacity=1000, transactionCapacity=100, byteCapacity=100000), "memory")
+    p.channels["c1"] = ComponentPlan(
+        "c1", MemoryChannel, settings_for(MemoryChannel, capacity=1000, transactionCapacity=100, byteCapacity=100000), "memory"
+    )
     p.sources["r1"] = SourcePlan(
         "r1",
         CountSource,

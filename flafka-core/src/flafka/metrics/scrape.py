@@ -57,7 +57,7 @@ def fetch(url: str, timeout: float = 2.0) -> Document:
     except ValueError:
         raise MetricsUnavailable(f"{url} did not answer Flume's JSON metrics; point --url at the agent's /metrics") from None
     if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
-        raise MetricsUnavailable(f"{url} did not answer Flume's JSON metrics ({{\"SOURCE.r1\": {{...}}}}); point --url at /metrics")
+        raise MetricsUnavailable(f'{url} did not answer Flume\'s JSON metrics ({{"SOURCE.r1": {{...}}}}); point --url at /metrics')
     return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in doc.items()}
 
 
