@@ -105,6 +105,13 @@ class AckTracker:
         with self.lock:
             return len(self._tokens)
 
+    @property
+    def in_flight_events(self) -> int:
+        """Event copies put into channels and not yet delivered, for metrics (a batch
+        still being put counts one more). O(batches in flight), read once a second."""
+        with self.lock:
+            return sum(tok.pending for tok in self._tokens if not tok.done and tok.pending > 0)
+
     def forget(self) -> None:
         """Drop every token (the source restarts from its last committed position)."""
         with self.lock:

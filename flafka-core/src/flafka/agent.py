@@ -353,6 +353,11 @@ class Agent:
     def sinks(self) -> dict[str, Sink]:
         return self._running.sinks if self._running else {}
 
+    @property
+    def sink_runners(self) -> list[SinkRunner]:
+        """The running sink runners (a read-only view for metrics: backoff, in flight)."""
+        return list(self._running.sink_runners) if self._running else []
+
     def drained(self) -> bool:
         """True when every source has nothing more to read and everything it read was
         delivered, and every channel is empty (channels that sources list only as

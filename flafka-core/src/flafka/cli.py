@@ -42,7 +42,7 @@ EXIT_STOP_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 3
 
-CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version")
+CORE_COMMANDS = ("agent", "validate", "plugins", "describe", "migrate", "version", "top", "test")
 KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer", "http_handler")
 
 log = logging.getLogger("flafka.cli")
@@ -520,7 +520,7 @@ def run_agent(
     agent = Agent(result.plan, report.registry)
     signals = _Signals()
     signals.install()
-    server = _start_monitoring(props, agent.counters)
+    server = _start_monitoring(props, _live_counters(agent))
     try:
         try:
             agent.start()
@@ -537,7 +537,10 @@ def run_agent(
             agent.stop(timeout=1.0)
             return EXIT_RUNTIME
         tune_gc(gc_threshold)
+        progress = _progress(agent, props) if exit_when_drained else None
         status = _wait(agent, files, name, report, props, signals, stamps, reload_conf, poll_interval, exit_when_drained, status_interval)
+        if progress is not None:
+            progress.stop()
         log.info("stopping agent '%s' (waiting up to %gs for sinks to drain)", name, stop_timeout)
         try:
             drained = agent.stop(timeout=stop_timeout)
@@ -966,3 +969,27 @@ def version() -> None:
     """Print the flafka-core and Python versions."""
     click.echo(f"flafka-core {__version__}")
     click.echo(f"Python {sys.version.split()[0]} ({sys.executable})")
+
+
+# -- commands in their own modules --------------------------------------------------------
+
+
+def _live_counters(agent: Agent) -> Callable[[], Any]:
+    from flafka.metrics.live import LiveCounters
+
+    return LiveCounters(agent)
+
+
+def _progress(agent: Agent, props: Mapping[str, str]) -> Any:
+    from flafka.progress import DEFAULT_INTERVAL, ProgressReporter
+
+    reporter = ProgressReporter(lambda: agent.sources, interval=_float_prop(props, "flafka.progress.interval", DEFAULT_INTERVAL))
+    reporter.start()
+    return reporter
+
+
+from flafka.pipeline_test import test_command as _pipeline_test  # noqa: E402
+from flafka.top import top as _top  # noqa: E402
+
+main.add_command(_top)
+main.add_command(_pipeline_test)

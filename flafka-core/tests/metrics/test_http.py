@@ -131,7 +131,7 @@ def test_prometheus_text_values() -> None:
 def test_prometheus_text_declares_each_family_once() -> None:
     text = prometheus_text(fake_counters())
     types = [line for line in text.splitlines() if line.startswith("# TYPE")]
-    assert len(types) == len(set(types)) == 7
+    assert len(types) == len(set(types)) == 17
     assert "# TYPE component_received_events_total counter" in types
     assert "# TYPE channel_size_events gauge" in types
     assert text.endswith("\n")

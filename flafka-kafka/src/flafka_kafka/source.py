@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from flafka.backlog import Backlog
 from flafka.errors import ChannelFullError, ConfigError
 from flafka.event import Event
 from flafka.settings import Problem, Schema, Setting, Settings
@@ -550,6 +551,43 @@ class KafkaSource(PollableSource):
             if self.acks.changed.is_set() and self._commit_due():
                 self._commit_delivered(consumer, asynchronous=True)
             return Status.READY
+
+    def backlog(self) -> Backlog | None:
+        """Records left to read on the assigned partitions (the lag: high watermark as of
+        the last fetch less the next offset to hand on), grouped by topic in ``detail``;
+        ``done`` is the records received since start. For progress reports, from their
+        own thread once a second: no lock taken (``process`` holds it while it reads),
+        librdkafka's cached watermarks only (no broker round trip). None when unknown."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        kafka = _kafka()
+        try:
+            assigned = sorted(self._assigned)
+            handed = dict(self._handed)
+        except RuntimeError:  # changed by a rebalance while copied: next time
+            return None
+        lag: dict[str, list[int]] = {}
+        for topic, partition in assigned:
+            try:
+                low, high = consumer.get_watermark_offsets(kafka.TopicPartition(topic, partition), cached=True)
+            except Exception:
+                continue
+            if high < 0:
+                continue  # not fetched yet
+            nxt = handed.get((topic, partition))
+            if nxt is None:
+                try:
+                    (tp,) = consumer.position([kafka.TopicPartition(topic, partition)])
+                    nxt = tp.offset if tp.offset >= 0 else low
+                except Exception:
+                    continue
+            lag.setdefault(topic, []).append(max(0, high - max(nxt, low)))
+        counter = getattr(self, "counter", None)
+        done = int(getattr(counter, "event_received_count", 0))
+        left = sum(sum(v) for v in lag.values())
+        detail = ", ".join(f"{topic} lag {sum(v):,} ({len(v)} partitions)" for topic, v in sorted(lag.items()))
+        return Backlog(done, done + left, "events", detail or "no partition fetched yet")
 
     def _handed_on(self, position: Position) -> None:
         generation, floor, handed = self._generation, self._floor, self._handed

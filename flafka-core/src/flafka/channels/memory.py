@@ -67,6 +67,7 @@ class MemoryChannel(Channel):
         self._bytes_used = 0
         self.counter = ChannelCounter(name, self.type_name)
         self.counter.size = self.size
+        self.counter.bytes_used = lambda: self._bytes_used if self.count_bytes else None
         self._apply(settings)
 
     # -- configuration -------------------------------------------------------------------
@@ -95,6 +96,7 @@ class MemoryChannel(Channel):
         pct = int(settings["byteCapacityBufferPercentage"])
         self.byte_capacity = int(byte_capacity * (100 - pct) / 100)
         self.counter.capacity = capacity
+        self.counter.byte_capacity = self.byte_capacity
 
     def reconfigure(self, settings: object) -> None:
         """Resize on reload; stored events are kept (Flume's recyclable memory channel)."""

@@ -8,6 +8,7 @@ no lock is taken on the hot path; readers may see a value one batch old.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 
@@ -29,6 +30,10 @@ class Counter:
         self.errors: dict[tuple[str, str], int] = {}
         """Typed errors beyond Flume's ``*Fail`` counters: (error_type, stage) -> count.
         Exported as ``component_errors_total{error_type,stage}``."""
+        self.probes: dict[str, Callable[[], int | float]] = {}
+        """Live values read from runtime objects when a snapshot is taken (never pushed
+        from the data path): attribute name (``InFlightEventCount``...) -> reader. Bound
+        by :mod:`flafka.metrics.live`."""
 
     def error(self, error_type: str, stage: str, count: int = 1) -> None:
         """Count ``count`` errors of ``error_type`` (e.g. ``timeout``) at ``stage``
@@ -43,12 +48,37 @@ class Counter:
     def stopped(self) -> None:
         self.stop_time = int(time.time() * 1000)
 
+    def error_total(self) -> int | float:
+        """Every error: Flume's ``*Fail`` counters plus the typed :attr:`errors`."""
+        return sum(getattr(self, f) for f in self.fields if f in ERROR_FIELDS) + sum(self.errors.values())
+
     def snapshot(self) -> dict[str, int | float]:
-        """Flume's attribute names and values (``EventReceivedCount``...)."""
+        """Flume's attribute names and values (``EventReceivedCount``...), then flafka's
+        additions: ``RetryCount``, ``EventDiscardedCount`` (filtered or dead-lettered),
+        ``ErrorCount`` (every error, Flume's ``*Fail`` counters included) and the bound
+        :attr:`probes`."""
         out: dict[str, int | float] = {_flume_name(f): getattr(self, f) for f in self.fields}
         out["StartTime"] = self.start_time
         out["StopTime"] = self.stop_time
+        out["RetryCount"] = self.retries
+        out["EventDiscardedCount"] = self.discarded
+        out["ErrorCount"] = self.error_total()
+        for key, read in list(self.probes.items()):
+            out[key] = read()
         return out
+
+
+ERROR_FIELDS = frozenset(
+    {
+        "event_read_fail",
+        "channel_write_fail",
+        "generic_processing_fail",
+        "channel_read_fail",
+        "event_write_fail",
+        "connection_failed_count",
+    }
+)
+"""Counter fields that count errors (``ErrorCount`` sums them with the typed errors)."""
 
 
 def _flume_name(field: str) -> str:
@@ -95,13 +125,22 @@ class ChannelCounter(Counter):
         super().__init__(name, component_type)
         self.size = lambda: 0
         self.capacity = 0
+        self.bytes_used: Callable[[], int | None] = lambda: None
+        """Body bytes held, or None when the channel does not count bytes."""
+        self.byte_capacity = 0
 
     def snapshot(self) -> dict[str, int | float]:
+        """Adds ``ChannelSize``, ``ChannelCapacity``, ``ChannelFillPercentage`` (Flume's)
+        and, when the channel counts bytes, ``ChannelBytes`` and ``ChannelByteCapacity``."""
         out = super().snapshot()
         size = self.size()
         out["ChannelSize"] = size
         out["ChannelCapacity"] = self.capacity
         out["ChannelFillPercentage"] = (size * 100.0 / self.capacity) if self.capacity else 1.7976931348623157e308
+        used = self.bytes_used()
+        if used is not None:
+            out["ChannelBytes"] = used
+            out["ChannelByteCapacity"] = self.byte_capacity
         return out
 
 
@@ -133,6 +172,24 @@ class SinkCounter(Counter):
 
 class SinkProcessorCounter(Counter):
     group = "SINK_PROCESSOR"
+
+
+class AgentCounter(Counter):
+    """The agent itself (``AGENT.<name>`` in the JSON): ``StartTime`` is when it started
+    and ``UptimeSeconds`` how long ago that was."""
+
+    group = "AGENT"
+
+    def __init__(self, name: str, component_type: str = "agent") -> None:
+        super().__init__(name, component_type)
+        self.started()
+        self._monotonic_start = time.monotonic()
+
+    def uptime(self) -> float:
+        return time.monotonic() - self._monotonic_start
+
+    def snapshot(self) -> dict[str, int | float]:
+        return {"StartTime": self.start_time, "UptimeSeconds": round(self.uptime(), 3)}
 
 
 class InterceptorCounter(Counter):

@@ -9,7 +9,9 @@ Prometheus text format.
   (``component_received_events_total``, ``component_sent_events_total``,
   ``component_errors_total{error_type,stage}``, ``component_discarded_events_total``,
   ``component_retries_total``, ``channel_size_events``, ``channel_capacity_events``), labels
-  ``component_id``, ``component_kind``, ``component_type``.
+  ``component_id``, ``component_kind``, ``component_type``; and flafka's gauges
+  (``channel_fill_ratio``, ``channel_size_bytes``, ``component_in_flight_events``,
+  ``sink_backoff_failures``, ``agent_uptime_seconds``... see docs/observability.md).
 - ``GET /``: a small HTML page; other paths 404; TRACE and OPTIONS 403 (as Flume).
 
 The server binds 127.0.0.1 by default (Flume binds every interface; override with
@@ -76,6 +78,8 @@ def flume_json(counters: Iterable[Counter]) -> dict[str, dict[str, str]]:
     for counter in counters:
         values = {key: _flume_value(value) for key, value in counter.snapshot().items()}
         values["Type"] = counter.group
+        if counter.component_type:
+            values["ComponentType"] = counter.component_type
         out[f"{counter.group}.{counter.name}"] = dict(sorted(values.items()))
     return out
 
@@ -111,7 +115,25 @@ _FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("component_retries_total", "counter", "Retries after retriable failures."),
     ("channel_size_events", "gauge", "Events in the channel now."),
     ("channel_capacity_events", "gauge", "Capacity of the channel in events."),
+    ("channel_fill_ratio", "gauge", "Events in the channel over its capacity (0 to 1)."),
+    ("channel_size_bytes", "gauge", "Body bytes in the channel (channels that count bytes: memory with byteCapacity)."),
+    ("channel_capacity_bytes", "gauge", "Usable byte capacity of the channel (byteCapacity less its buffer percentage)."),
+    ("component_in_flight_events", "gauge", "Event copies a source put into channels that sinks have not delivered yet."),
+    ("component_in_flight_batches", "gauge", "Batches awaiting acknowledgement (source: not all delivered; sink: sent, not committed)."),
+    ("sink_backoff_failures", "gauge", "Consecutive failed attempts of the sink's runner; 0 while it delivers."),
+    ("sink_runner_up", "gauge", "1 while the sink's runner thread is alive, 0 once it died."),
+    ("component_start_time_seconds", "gauge", "When the component last started, Unix time."),
+    ("agent_start_time_seconds", "gauge", "When the agent started, Unix time."),
+    ("agent_uptime_seconds", "gauge", "Seconds since the agent started."),
 )
+
+PROBE_FAMILIES: dict[str, str] = {
+    # snapshot attribute (bound by flafka.metrics.live): Prometheus family
+    "InFlightEventCount": "component_in_flight_events",
+    "InFlightBatchCount": "component_in_flight_batches",
+    "BackoffFailureCount": "sink_backoff_failures",
+    "RunnerAlive": "sink_runner_up",
+}
 
 
 def escape_label(value: str) -> str:
@@ -141,6 +163,11 @@ def prometheus_text(counters: Iterable[Counter]) -> str:
     samples: dict[str, list[str]] = {name: [] for name, _, _ in _FAMILIES}
     for counter in counters:
         snap = counter.snapshot()
+        if counter.group == "AGENT":
+            agent_label = _labels((("agent", counter.name),))
+            samples["agent_start_time_seconds"].append(f"agent_start_time_seconds{agent_label} {_number(snap['StartTime'] / 1000.0)}")
+            samples["agent_uptime_seconds"].append(f"agent_uptime_seconds{agent_label} {_number(snap['UptimeSeconds'])}")
+            continue
         base = (
             ("component_id", counter.name),
             ("component_kind", counter.group.lower()),
@@ -166,6 +193,17 @@ def prometheus_text(counters: Iterable[Counter]) -> str:
         if counter.group == "CHANNEL":
             samples["channel_size_events"].append(f"channel_size_events{label} {_number(snap.get('ChannelSize', 0))}")
             samples["channel_capacity_events"].append(f"channel_capacity_events{label} {_number(snap.get('ChannelCapacity', 0))}")
+            capacity = snap.get("ChannelCapacity", 0)
+            ratio = snap.get("ChannelSize", 0) / capacity if capacity else 0.0
+            samples["channel_fill_ratio"].append(f"channel_fill_ratio{label} {_number(float(ratio))}")
+            if "ChannelBytes" in snap:
+                samples["channel_size_bytes"].append(f"channel_size_bytes{label} {_number(snap['ChannelBytes'])}")
+                samples["channel_capacity_bytes"].append(f"channel_capacity_bytes{label} {_number(snap['ChannelByteCapacity'])}")
+        for attr, family in PROBE_FAMILIES.items():
+            if attr in snap:
+                samples[family].append(f"{family}{label} {_number(snap[attr])}")
+        if counter.start_time:
+            samples["component_start_time_seconds"].append(f"component_start_time_seconds{label} {_number(counter.start_time / 1000.0)}")
     lines: list[str] = []
     for name, kind, help_text in _FAMILIES:
         lines.append(f"# HELP {name} {help_text}")

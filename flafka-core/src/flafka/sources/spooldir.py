@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from flafka.backlog import Backlog
 from flafka.errors import ChannelError, ConfigError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
@@ -324,6 +325,9 @@ class SpoolDirectorySource(PollableSource):
         self.lines_repaired = 0
         self.files_completed = 0
         self.files_quarantined = 0
+        self._done_files = 0  # completed or quarantined since start (progress reports)
+        self._done_bytes = 0
+        self._sizes: dict[str, int] = {}  # sizes of files waiting, stat'ed once (progress reports)
         self._reset()
 
     def _reset(self) -> None:
@@ -407,6 +411,29 @@ class SpoolDirectorySource(PollableSource):
                     return Status.BACKOFF
                 self._current = f
             return self._read_batch(f)
+
+    def backlog(self) -> Backlog:
+        """Files and bytes done since start of those present (completed or quarantined,
+        files being read, files waiting as of the last scan). Called once a second by the
+        progress reporter: holds the lock only to copy state; waiting files are stat'ed
+        once each."""
+        with self._lock:
+            waiting = list(self._candidates)
+            reading = [(f.size, f.committed) for f in self._files.values()]
+            done_files, done_bytes = self._done_files, self._done_bytes
+        sizes = self._sizes
+        for rel in waiting:
+            if rel not in sizes:
+                try:
+                    sizes[rel] = os.stat(self._spool / rel).st_size
+                except OSError:
+                    sizes[rel] = 0
+        if len(sizes) > 2 * len(waiting) + 1000:
+            self._sizes = {rel: sizes[rel] for rel in waiting}
+        done = done_bytes + sum(c for _, c in reading)
+        total = done_bytes + sum(size for size, _ in reading) + sum(sizes.get(rel, 0) for rel in waiting)
+        files_total = done_files + len(reading) + len(waiting)
+        return Backlog(done, max(done, total), "bytes", f"{done_files:,}/{files_total:,} files")
 
     def drained(self) -> bool:
         """True when no eligible file is left and everything read was delivered and completed."""
@@ -781,6 +808,8 @@ class SpoolDirectorySource(PollableSource):
     def _complete(self, f: _File) -> None:
         """All of ``f`` is delivered: rename it, mark it, or delete it."""
         self._files.pop(f.rel, None)
+        self._done_files += 1
+        self._done_bytes += f.committed
         self._dirty = True
         self._report_cuts(f)
         try:
@@ -854,7 +883,9 @@ class SpoolDirectorySource(PollableSource):
         f.close()
         if self._current is f:
             self._current = None
-        self._files.pop(f.rel, None)
+        if self._files.pop(f.rel, None) is not None:
+            self._done_files += 1
+            self._done_bytes += f.size
         self._dirty = True
         if f.deser is not None:
             self._note_cuts(f, f.deser)
