@@ -1,0 +1,287 @@
+"""flafka's avro sink against flafka's avro source, in process, on real sockets: batches,
+acknowledgement (OK only after the channel committed), back-pressure, deflate, TLS
+(PEM and PKCS12), ipFilterRules, and peers that misbehave."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flafka.errors import RetriableError
+from flafka.event import Event
+from flafka_avro import ipfilter
+from flafka_avro.framing import encode_pack
+from flafka_avro.sink import AvroSink
+from flafka_testkit.contracts.harness import SourceHarness
+
+
+def _events(n: int, tag: str = "e") -> list[Event]:
+    return [Event(f"{tag}-{i}".encode() + bytes([i % 256]), {"i": str(i), "tag": tag, "ü": "✓"}) for i in range(n)]
+
+
+def _port(h: SourceHarness) -> int:
+    return h.source.address[1]  # type: ignore[attr-defined]
+
+
+def test_batches_arrive_with_headers_and_bodies(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]) -> None:
+    h = avro_source()
+    sink = avro_sink(_port(h))
+    sent = _events(250)
+    for i in range(0, 250, 100):
+        assert sink.write(sent[i : i + 100]) is None
+    assert h.take_all() == sent
+    assert h.source.counter.append_batch_accepted_count == 3
+    assert sink.counter.connection_created_count == 1  # one connection, handshake once
+
+
+def test_ok_is_sent_only_after_the_channel_committed(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]) -> None:
+    h = avro_source()
+    real = h.channel.put_transaction
+    seen: list[bool] = []
+
+    def slow_put() -> Any:
+        tx = real()
+        commit = tx.commit
+
+        def late_commit() -> None:
+            time.sleep(0.3)
+            commit()
+            seen.append(True)
+
+        tx.commit = late_commit
+        return tx
+
+    h.channel.put_transaction = slow_put  # type: ignore[method-assign]
+    sink = avro_sink(_port(h))
+    t0 = time.monotonic()
+    sink.write(_events(5))
+    assert seen == [True] and time.monotonic() - t0 >= 0.3
+
+
+def test_full_channel_answers_failed_and_the_sender_retries(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]) -> None:
+    h = avro_source(capacity=10, transaction_capacity=10)
+    sink = avro_sink(_port(h))
+    sink.write(_events(8, "a"))
+    with pytest.raises(RetriableError, match="answered FAILED"):
+        sink.write(_events(5, "b"))
+    assert len(h.take_all()) == 8  # room again
+    sink.write(_events(5, "b"))  # the retry goes through (new connection)
+    assert [e.body for e in h.take_all()] == [e.body for e in _events(5, "b")]
+
+
+def test_batch_over_transaction_capacity_is_failed_with_a_clear_line(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = avro_source(transaction_capacity=10)
+    sink = avro_sink(_port(h))
+    with caplog.at_level(logging.WARNING), pytest.raises(RetriableError, match="FAILED"):
+        sink.write(_events(11))
+    assert "127.0.0.1:" in caplog.text and "transactionCapacity" in caplog.text
+    sink.write(_events(10))
+    assert len(h.take_all()) == 10
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_deflate(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], level: int) -> None:
+    h = avro_source(**{"compression-type": "deflate"})
+    sink = avro_sink(_port(h), **{"compression-type": "deflate", "compression-level": level})
+    sent = _events(300)
+    sink.write(sent[:150])
+    sink.write(sent[150:])
+    assert h.take_all() == sent
+
+
+def test_deflate_mismatch_fails_clearly(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = avro_source()
+    sink = avro_sink(_port(h), **{"compression-type": "deflate", "request-timeout": 1000, "connect-timeout": 1000})
+    with caplog.at_level(logging.WARNING), pytest.raises(RetriableError):
+        sink.write(_events(3))
+    assert "zlib stream" in caplog.text and "127.0.0.1:" in caplog.text
+
+
+@pytest.mark.parametrize("store", ["pem", "p12", "p12+deflate"])
+def test_tls(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], tls_files: dict[str, Path], store: str) -> None:
+    keys = (
+        {"keystore": str(tls_files["key_pem"]), "keystore-type": "PEM"}
+        if store == "pem"
+        else {"keystore": str(tls_files["p12"]), "keystore-type": "PKCS12", "keystore-password": "secret"}
+    )
+    comp = {"compression-type": "deflate"} if "deflate" in store else {}
+    h = avro_source(ssl="true", **keys, **comp)
+    sink = avro_sink(_port(h), ssl="true", truststore=str(tls_files["cert_pem"]), **{"truststore-type": "PEM"}, **comp)
+    sent = _events(50)
+    sink.write(sent)
+    assert h.take_all() == sent
+
+
+def test_tls_untrusted_server_is_refused_unless_trust_all(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], tls_files: dict[str, Path]
+) -> None:
+    h = avro_source(ssl="true", keystore=str(tls_files["key_pem"]), **{"keystore-type": "PEM"})
+    bad = avro_sink(_port(h), ssl="true", truststore=str(tls_files["other_cert_pem"]))
+    with pytest.raises(RetriableError, match="TLS failed"):
+        bad.write(_events(1))
+    ok = avro_sink(_port(h), ssl="true", **{"trust-all-certs": "true"})
+    ok.write(_events(2))
+    assert len(h.take_all()) == 2
+
+
+def test_plain_client_on_tls_port_and_tls_client_on_plain_port(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], tls_files: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    tls = avro_source(ssl="true", keystore=str(tls_files["key_pem"]))
+    plain = avro_source()
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(RetriableError):
+            avro_sink(_port(tls), **{"request-timeout": 1000}).write(_events(1))
+        with pytest.raises(RetriableError):
+            avro_sink(_port(plain), ssl="true", **{"trust-all-certs": "true", "connect-timeout": 1000}).write(_events(1))
+    assert "TLS" in caplog.text
+    # both still serve good clients
+    avro_sink(_port(plain)).write(_events(1))
+    avro_sink(_port(tls), ssl="true", **{"trust-all-certs": "true"}).write(_events(1))
+    assert len(plain.take_all()) == 1 and len(tls.take_all()) == 1
+
+
+def test_ip_filter_denies_with_a_line_naming_the_peer(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = avro_source(ipFilter="true", ipFilterRules="allow:ip:10.*,deny:ip:127.0.0.*")
+    with caplog.at_level(logging.WARNING), pytest.raises(RetriableError):
+        avro_sink(_port(h)).write(_events(1))
+    assert "refused by ipFilterRules rule 'deny:ip:127.0.0.*'" in caplog.text
+    h2 = avro_source(ipFilter="true", ipFilterRules="deny:ip:10.*,allow:name:localhost")
+    avro_sink(_port(h2)).write(_events(1))
+    assert len(h2.take_all()) == 1
+
+
+def test_ip_rules_parse_and_match() -> None:
+    rules = ipfilter.parse_rules("allow:ip:192.168.1.?,deny:ip:192.168.*")
+    assert ipfilter.allowed(rules, "192.168.1.5")[0]
+    assert not ipfilter.allowed(rules, "192.168.2.5")[0]
+    assert ipfilter.allowed(rules, "10.0.0.1") == (True, None)
+    with pytest.raises(ipfilter.RuleError, match="allow:ip:127"):
+        ipfilter.parse_rules("permit:ip:1.2.3.4")
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        try:
+            return s.recv(100)
+        except OSError:
+            return b""
+
+
+@pytest.mark.parametrize(
+    ("junk", "said"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP"),
+        (struct.pack(">iii", 1, 1, 2**30), "larger than"),
+        (encode_pack(1, b"\x01\x02garbage"), "malformed handshake"),
+    ],
+)
+def test_malformed_peers_get_a_line_and_others_are_still_served(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], caplog: pytest.LogCaptureFixture, junk: bytes, said: str
+) -> None:
+    h = avro_source()
+    with caplog.at_level(logging.WARNING):
+        _raw(_port(h), junk)
+        deadline = time.monotonic() + 5
+        while said not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert said in caplog.text and "closing the connection from 127.0.0.1:" in caplog.text
+    avro_sink(_port(h)).write(_events(2))
+    assert len(h.take_all()) == 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(junk=st.binary(max_size=300))
+def test_fuzz_source_survives_any_bytes(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], junk: bytes) -> None:
+    h = _shared(avro_source)
+    _raw(_port(h), junk)
+    sink = _shared_sink(avro_sink, _port(h))
+    sink.write(_events(1))
+    assert len(h.take_all()) == 1
+
+
+_cache: dict[str, Any] = {}
+
+
+def _shared(factory: Callable[..., SourceHarness]) -> SourceHarness:
+    if "src" not in _cache or _cache["src"][0] is not factory:
+        _cache["src"] = (factory, factory())
+    return _cache["src"][1]  # type: ignore[no-any-return]
+
+
+def _shared_sink(factory: Callable[..., AvroSink], port: int) -> AvroSink:
+    if "sink" not in _cache or _cache["sink"][0] is not factory:
+        _cache["sink"] = (factory, factory(port))
+    return _cache["sink"][1]  # type: ignore[no-any-return]
+
+
+def test_peer_that_stops_answering_times_out_the_sink(avro_sink: Callable[..., AvroSink]) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        sink = avro_sink(server.getsockname()[1], **{"request-timeout": 1000})
+        t0 = time.monotonic()
+        with pytest.raises(RetriableError, match="timed out"):
+            sink.write(_events(1))
+        assert 0.9 < time.monotonic() - t0 < 5
+
+
+def test_handshake_none_then_client_protocol(avro_source: Callable[..., SourceHarness]) -> None:
+    """A client with another hash gets NONE (with the server's protocol); resending with
+    its protocol text is accepted (Java Requestor's behaviour)."""
+    import io
+
+    from flafka_avro import protocol
+    from flafka_avro.framing import PackDecoder
+
+    h = avro_source()
+    other = b"\x01" * 16
+    with socket.create_connection(("127.0.0.1", _port(h)), timeout=3) as s:
+        call = protocol.encode_batch_call(_events(1))
+        hs = protocol.encode_handshake_request(protocol.HandshakeRequest(other, None, other, {}))
+        s.sendall(encode_pack(1, hs + call))
+        dec = PackDecoder(1 << 20)
+        packs: list[tuple[int, bytes]] = []
+        while not packs:
+            packs = dec.feed(s.recv(4096))
+        resp = protocol.read_handshake_response(io.BytesIO(packs[0][1]))
+        assert resp.match is protocol.Match.NONE and resp.server_hash == protocol.FLUME_MD5
+        hs = protocol.encode_handshake_request(protocol.HandshakeRequest(other, protocol.PROTOCOL_TEXT + " ", other, {}))
+        s.sendall(encode_pack(2, hs + call))
+        packs = []
+        while not packs:
+            packs = dec.feed(s.recv(4096))
+        buf = io.BytesIO(packs[0][1])
+        assert protocol.read_handshake_response(buf).match is protocol.Match.CLIENT
+        assert protocol.read_response(buf) is protocol.Status.OK
+    assert len(h.take_all()) == 1
+
+
+def test_reset_connection_interval_reconnects(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]) -> None:
+    h = avro_source()
+    sink = avro_sink(_port(h), **{"reset-connection-interval": 1})
+    sink.write(_events(1))
+    time.sleep(1.1)
+    sink.write(_events(1))
+    assert sink.counter.connection_created_count == 2
+    assert len(h.take_all()) == 2
+
+
+
