@@ -48,7 +48,7 @@ def test_absurd_packs_are_refused_before_buffering(wire: bytes, why: str) -> Non
 def test_fuzz_decoder_raises_only_frame_error_and_stays_bounded(data: bytes) -> None:
     dec = PackDecoder(256)
     try:
-        for serial, message in dec.feed(data):
+        for _serial, message in dec.feed(data):
             assert len(message) <= 256
     except FrameError:
         return

@@ -25,7 +25,10 @@ VARIANTS = {
     "plain": ({}, {}),
     "deflate": ({"compression-type": "deflate"}, {"compression-type": "deflate", "compression-level": "1"}),
     "tls": ({"ssl": "true"}, {"ssl": "true"}),
-    "tlsdeflate": ({"ssl": "true", "compression-type": "deflate"}, {"ssl": "true", "compression-type": "deflate", "compression-level": "9"}),
+    "tlsdeflate": (
+        {"ssl": "true", "compression-type": "deflate"},
+        {"ssl": "true", "compression-type": "deflate", "compression-level": "9"},
+    ),
 }
 N = 230
 
@@ -104,7 +107,9 @@ public class Send {
 
 
 @pytest.mark.parametrize("deflate", [False, True])
-def test_flumes_rpc_client_sends_to_flafka(flume_home: Any, avro_source: Callable[..., SourceHarness], tmp_path: Path, deflate: bool) -> None:
+def test_flumes_rpc_client_sends_to_flafka(
+    flume_home: Any, avro_source: Callable[..., SourceHarness], tmp_path: Path, deflate: bool
+) -> None:
     """Flume's ``RpcClientFactory`` client (what the log4j appender uses): appendBatch and append."""
     h = avro_source(**({"compression-type": "deflate"} if deflate else {}))
     src = tmp_path / "Send.java"

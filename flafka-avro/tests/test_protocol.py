@@ -71,7 +71,12 @@ def test_batch_round_trip(evs: list[Event]) -> None:
 @settings(max_examples=500)
 @given(st.binary(max_size=200))
 def test_fuzz_request_decoders_raise_only_protocol_error(data: bytes) -> None:
-    for reader in (protocol.read_handshake_request, lambda b: protocol.read_call(b, 1000), protocol.read_response, protocol.read_handshake_response):
+    for reader in (
+        protocol.read_handshake_request,
+        lambda b: protocol.read_call(b, 1000),
+        protocol.read_response,
+        protocol.read_handshake_response,
+    ):
         try:
             reader(io.BytesIO(data))
         except ProtocolError:

@@ -67,7 +67,9 @@ def test_ok_is_sent_only_after_the_channel_committed(avro_source: Callable[..., 
     assert seen == [True] and time.monotonic() - t0 >= 0.3
 
 
-def test_full_channel_answers_failed_and_the_sender_retries(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]) -> None:
+def test_full_channel_answers_failed_and_the_sender_retries(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]
+) -> None:
     h = avro_source(capacity=10, transaction_capacity=10)
     sink = avro_sink(_port(h))
     sink.write(_events(8, "a"))
@@ -138,7 +140,10 @@ def test_tls_untrusted_server_is_refused_unless_trust_all(
 
 
 def test_plain_client_on_tls_port_and_tls_client_on_plain_port(
-    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], tls_files: dict[str, Path], caplog: pytest.LogCaptureFixture
+    avro_source: Callable[..., SourceHarness],
+    avro_sink: Callable[..., AvroSink],
+    tls_files: dict[str, Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     tls = avro_source(ssl="true", keystore=str(tls_files["key_pem"]))
     plain = avro_source()
@@ -284,4 +289,16 @@ def test_reset_connection_interval_reconnects(avro_source: Callable[..., SourceH
     assert len(h.take_all()) == 2
 
 
-
+def test_threads_bounds_the_connections_served(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]) -> None:
+    h = avro_source(threads=1)
+    idle = socket.create_connection(("127.0.0.1", _port(h)), timeout=3)
+    time.sleep(0.3)
+    waiting = avro_sink(_port(h), **{"request-timeout": 1000})
+    with pytest.raises(RetriableError, match="timed out"):
+        waiting.write(_events(1))  # connected (backlog) but not served while the slot is taken
+    idle.close()
+    avro_sink(_port(h)).write(_events(2, "late"))
+    got = [e.body for e in h.take_all()]
+    # the timed-out call was still in the backlog: served once the slot freed (the sender
+    # counts it as failed and sends it again: a duplicate, never a loss)
+    assert got[-2:] == [e.body for e in _events(2, "late")] and len(got) in (2, 3)

@@ -41,9 +41,7 @@ def parse_rules(text: str) -> list[Rule]:
                 f"ipFilterRules entry '{item}' is not <allow|deny>:<ip|name>:<pattern>, e.g. allow:ip:127.* or deny:name:*.example.com"
             )
         pattern = parts[2].strip()
-        rules.append(
-            Rule(parts[0].lower() == "allow", parts[1].lower() == "name", pattern, re.compile(fnmatch.translate(pattern.lower())))
-        )
+        rules.append(Rule(parts[0].lower() == "allow", parts[1].lower() == "name", pattern, re.compile(fnmatch.translate(pattern.lower()))))
     return rules
 
 

@@ -54,7 +54,9 @@ class AvroSink(Sink):
         Setting("connect-timeout", "int", _DEFAULT_TIMEOUT_MS, "ms to connect and hand a call over (below 1000: 20000, as Flume)"),
         Setting("request-timeout", "int", _DEFAULT_TIMEOUT_MS, "ms to wait for the answer (below 1000: 20000, as Flume)"),
         Setting("reset-connection-interval", "int", 0, "s after which the connection is closed and opened again (0: never)", minimum=0),
-        Setting("compression-type", "enum", "none", "deflate: compress the stream with zlib; must match the source", choices=("none", "deflate")),
+        Setting(
+            "compression-type", "enum", "none", "deflate: compress the stream with zlib; must match the source", choices=("none", "deflate")
+        ),
         Setting("compression-level", "int", 6, "zlib level 0-9 with compression-type = deflate", minimum=0, maximum=9),
         Setting("ssl", "bool", False, "connect with TLS"),
         Setting("trust-all-certs", "bool", False, "accept any server certificate (no verification)"),
@@ -72,15 +74,32 @@ class AvroSink(Sink):
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problems = []
         if settings["truststore-type"].upper() not in STORE_TYPES:
-            problems.append(Problem("truststore-type", f"unknown truststore-type '{settings['truststore-type']}'", f"use one of {', '.join(STORE_TYPES)}"))
+            problems.append(
+                Problem(
+                    "truststore-type", f"unknown truststore-type '{settings['truststore-type']}'", f"use one of {', '.join(STORE_TYPES)}"
+                )
+            )
         for key in ("connect-timeout", "request-timeout"):
             if settings[key] < 1000:
-                problems.append(Problem(key, f"{key} = {settings[key]} ms is below 1000 ms: 20000 ms is used (as in Flume)", "set at least 1000", "warning"))
+                problems.append(
+                    Problem(
+                        key, f"{key} = {settings[key]} ms is below 1000 ms: 20000 ms is used (as in Flume)", "set at least 1000", "warning"
+                    )
+                )
         if settings["maxIoWorkers"] is not None:
-            problems.append(Problem("maxIoWorkers", "maxIoWorkers is ignored (no longer supported since Flume 1.10)", "remove the key", "warning"))
+            problems.append(
+                Problem("maxIoWorkers", "maxIoWorkers is ignored (no longer supported since Flume 1.10)", "remove the key", "warning")
+            )
         for key in ("include-cipher-suites", "exclude-cipher-suites"):
             if settings[key]:
-                problems.append(Problem(key, f"{key} is not applied by flafka (Java and OpenSSL name suites differently)", "restrict versions with include-protocols instead", "warning"))
+                problems.append(
+                    Problem(
+                        key,
+                        f"{key} is not applied by flafka (Java and OpenSSL name suites differently)",
+                        "restrict versions with include-protocols instead",
+                        "warning",
+                    )
+                )
         return problems
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -136,9 +155,13 @@ class AvroSink(Sink):
                 return None
             self._drop()
             if isinstance(status, str):
-                raise RetriableError(f"sink '{self.name}': {self.peer} answered with an error ({status}); the batch stays in the channel and is retried")
+                raise RetriableError(
+                    f"sink '{self.name}': {self.peer} answered with an error ({status}); "
+                    "the batch stays in the channel and is retried"
+                )
             raise RetriableError(
-                f"sink '{self.name}': {self.peer} answered {status.name} (its channel is full or failing); the batch stays in the channel and is retried"
+                f"sink '{self.name}': {self.peer} answered {status.name} (its channel is full or failing); "
+                "the batch stays in the channel and is retried"
             )
 
     def _drop(self) -> None:

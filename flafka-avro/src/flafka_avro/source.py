@@ -77,7 +77,9 @@ class AvroSource(EventDrivenSource):
         Setting("bind", "str", REQUIRED, "address to listen on (0.0.0.0: every interface)"),
         Setting("port", "int", REQUIRED, "TCP port to listen on (0: any free port)", minimum=0, maximum=65535),
         Setting("threads", "int", 0, "most connections served at once (more wait in the backlog); 0 = no limit", minimum=0),
-        Setting("compression-type", "enum", "none", "deflate: the stream is zlib-compressed; must match the sender", choices=("none", "deflate")),
+        Setting(
+            "compression-type", "enum", "none", "deflate: the stream is zlib-compressed; must match the sender", choices=("none", "deflate")
+        ),
         Setting("ssl", "bool", False, "serve TLS (keystore required)"),
         Setting("keystore", "str", None, "key store with the server key and certificate chain (PEM, PKCS12, JKS)"),
         Setting("keystore-password", "str", None, "key store password", secret=True),
@@ -96,9 +98,13 @@ class AvroSource(EventDrivenSource):
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problems = []
         if settings["ssl"] and not settings["keystore"]:
-            problems.append(Problem("keystore", "ssl = true needs a keystore", "set keystore (and keystore-password) to the server's key store"))
+            problems.append(
+                Problem("keystore", "ssl = true needs a keystore", "set keystore (and keystore-password) to the server's key store")
+            )
         if settings["keystore-type"].upper() not in STORE_TYPES:
-            problems.append(Problem("keystore-type", f"unknown keystore-type '{settings['keystore-type']}'", f"use one of {', '.join(STORE_TYPES)}"))
+            problems.append(
+                Problem("keystore-type", f"unknown keystore-type '{settings['keystore-type']}'", f"use one of {', '.join(STORE_TYPES)}")
+            )
         if settings["ipFilter"]:
             try:
                 ipfilter.parse_rules(settings["ipFilterRules"])
@@ -106,7 +112,14 @@ class AvroSource(EventDrivenSource):
                 problems.append(Problem("ipFilterRules", str(exc), "fix the entry; separate rules with commas"))
         for key in ("include-cipher-suites", "exclude-cipher-suites"):
             if settings[key]:
-                problems.append(Problem(key, f"{key} is not applied by flafka (Java and OpenSSL name suites differently)", "restrict versions with include-protocols instead", "warning"))
+                problems.append(
+                    Problem(
+                        key,
+                        f"{key} is not applied by flafka (Java and OpenSSL name suites differently)",
+                        "restrict versions with include-protocols instead",
+                        "warning",
+                    )
+                )
         return problems
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -152,7 +165,10 @@ class AvroSource(EventDrivenSource):
             sock.bind((self.bind, self.port))
         except OSError as exc:
             sock.close()
-            raise OSError(exc.errno, f"source '{self.name}': cannot listen on {self.bind}:{self.port} ({exc.strerror}); pick a free port or stop what uses it") from None
+            raise OSError(
+                exc.errno,
+                f"source '{self.name}': cannot listen on {self.bind}:{self.port} ({exc.strerror}); pick a free port or stop what uses it",
+            ) from None
         sock.listen(1024)
         sock.settimeout(_POLL)
         self._listener = sock
@@ -235,7 +251,10 @@ class AvroSource(EventDrivenSource):
             log.warning("source '%s': TLS failed with %s (%s)%s; closing the connection", self.name, peer, exc.reason or exc,
                         " — is the peer sending without ssl = true?" if conn.first[:1] != b"\x16" else "")  # fmt: skip
         except zlib.error as exc:
-            log.warning("source '%s': %s sent data that does not inflate (%s): is compression-type the same on both sides? Closing the connection", self.name, peer, exc)  # fmt: skip
+            log.warning(
+                "source '%s': %s sent data that does not inflate (%s): is compression-type the same on both sides? "
+                "Closing the connection", self.name, peer, exc,
+            )  # fmt: skip
         except TimeoutError:
             log.warning("source '%s': %s stopped reading (no progress for %.0f s); closing the connection", self.name, peer, _SEND_TIMEOUT)
         except OSError as exc:
@@ -296,10 +315,8 @@ class _Connection:
             if req.client_hash not in learned and req.client_protocol is not None and len(learned) < 1000:
                 learned.add(_protocol_hash(req.client_protocol, req.client_hash))  # Java caches it under the client's hash
             known = req.client_hash in learned
-            if req.server_hash == FLUME_MD5:
-                match = Match.BOTH if known else Match.NONE
-            else:
-                match = Match.CLIENT if known else Match.NONE
+            # Java's Responder: BOTH/CLIENT when the client's protocol is known, else NONE
+            match = Match.NONE if not known else Match.BOTH if req.server_hash == FLUME_MD5 else Match.CLIENT
             both = match is Match.BOTH
             hs = protocol.encode_handshake_response(
                 HandshakeResponse(match, None if both else PROTOCOL_TEXT, None if both else FLUME_MD5, None)
@@ -341,4 +358,3 @@ class _Connection:
         if key not in self._warned and len(self._warned) < 100:
             self._warned.add(key)
             log.warning("%s", message)
-

@@ -45,9 +45,7 @@ def _set_versions(ctx: ssl.SSLContext, include: Iterable[str], exclude: Iterable
     # as Java 11+, TLSv1 and TLSv1.1 only when include-protocols names them
     allowed = [v for name, v in _VERSIONS.items() if (name in inc if inc else v >= ssl.TLSVersion.TLSv1_2) and name not in exc]
     if not allowed:
-        raise TlsConfigError(
-            f"include-protocols/exclude-protocols leave no TLS version to use (known: {', '.join(_VERSIONS)})"
-        )
+        raise TlsConfigError(f"include-protocols/exclude-protocols leave no TLS version to use (known: {', '.join(_VERSIONS)})")
     ctx.minimum_version = min(allowed)
     ctx.maximum_version = max(allowed)
 
