@@ -57,7 +57,7 @@ def test_ok_is_sent_only_after_the_channel_committed(avro_source: Callable[..., 
             commit()
             seen.append(True)
 
-        tx.commit = late_commit
+        tx.commit = late_commit  # type: ignore[method-assign]
         return tx
 
     h.channel.put_transaction = slow_put  # type: ignore[method-assign]
@@ -228,13 +228,13 @@ _cache: dict[str, Any] = {}
 def _shared(factory: Callable[..., SourceHarness]) -> SourceHarness:
     if "src" not in _cache or _cache["src"][0] is not factory:
         _cache["src"] = (factory, factory())
-    return _cache["src"][1]  # type: ignore[no-any-return]
+    return _cache["src"][1]
 
 
 def _shared_sink(factory: Callable[..., AvroSink], port: int) -> AvroSink:
     if "sink" not in _cache or _cache["sink"][0] is not factory:
         _cache["sink"] = (factory, factory(port))
-    return _cache["sink"][1]  # type: ignore[no-any-return]
+    return _cache["sink"][1]
 
 
 def test_peer_that_stops_answering_times_out_the_sink(avro_sink: Callable[..., AvroSink]) -> None:
@@ -302,3 +302,36 @@ def test_threads_bounds_the_connections_served(avro_source: Callable[..., Source
     # the timed-out call was still in the backlog: served once the slot freed (the sender
     # counts it as failed and sends it again: a duplicate, never a loss)
     assert got[-2:] == [e.body for e in _events(2, "late")] and len(got) in (2, 3)
+
+
+@pytest.fixture(scope="session")
+def jks_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A JKS keystore (RSA key pair) and a JKS truststore with its certificate, made by
+    the JDK's keytool (skips when no JDK is installed)."""
+    import shutil
+    import subprocess
+
+    keytool = shutil.which("keytool")
+    if keytool is None:
+        pytest.skip("keytool (a JDK) is needed to make JKS stores")
+    d = tmp_path_factory.mktemp("jks")
+    ks, ts, crt = d / "server.jks", d / "trust.jks", d / "server.crt"
+    common = ["-storepass", "secret123", "-noprompt"]
+    for args in (
+        ["-genkeypair", "-alias", "server", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=flafka", "-validity", "30",
+         "-storetype", "JKS", "-keystore", str(ks), "-keypass", "secret123"],
+        ["-exportcert", "-alias", "server", "-keystore", str(ks), "-rfc", "-file", str(crt)],
+        ["-importcert", "-alias", "ca", "-file", str(crt), "-storetype", "JKS", "-keystore", str(ts)],
+    ):  # fmt: skip
+        subprocess.run([keytool, *args, *common], check=True, capture_output=True, timeout=120)
+    return {"keystore": ks, "truststore": ts}
+
+
+def test_tls_with_jks_stores(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], jks_files: dict[str, Path]
+) -> None:
+    pytest.importorskip("jks", reason="pyjks (flafka-avro[jks]) reads JKS stores")
+    h = avro_source(ssl="true", keystore=str(jks_files["keystore"]), **{"keystore-password": "secret123"})
+    sink = avro_sink(_port(h), ssl="true", truststore=str(jks_files["truststore"]), **{"truststore-password": "secret123"})
+    sink.write(_events(3))
+    assert len(h.take_all()) == 3

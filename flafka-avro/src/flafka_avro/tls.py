@@ -69,7 +69,7 @@ def _pem_from_pkcs12(path: str, password: str | None) -> tuple[bytes, bytes | No
 
 def _pem_from_jks(path: str, password: str | None) -> tuple[bytes, bytes | None]:
     try:
-        import jks  # type: ignore[import-untyped]
+        import jks
     except ImportError:
         raise TlsConfigError(
             f"'{path}' is a JKS store and pyjks is not installed: pip install 'flafka-avro[jks]', or convert it "
