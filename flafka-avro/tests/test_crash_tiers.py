@@ -104,6 +104,36 @@ fin.sinks.files.channel = mem
 """
 
 
+def _flume_edge(flume_home: Any, conf: str, workdir: Path) -> Any:
+    """Start Flume on ``conf`` and wait for its sink group (the kit's ``run_agent`` waits for
+    "Starting Sink k1", but Flume announces a grouped sink by its group's name)."""
+    import subprocess
+
+    from flafka_testkit.services.flume import LOG4J2
+
+    workdir.mkdir()
+    (workdir / "edge.conf").write_text(conf)
+    (workdir / "log4j2.properties").write_text(LOG4J2)
+    log = workdir / "edge.log"
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(flume_home.command(workdir / "edge.conf", "edge", workdir), stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=str(workdir), start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "Starting Sink g" not in log.read_text(errors="replace"):
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.5)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    return stop
+
+
 def _agent(tmp: Path, name: str, conf: str) -> AgentProcess:
     path = tmp / f"{name}.conf"
     path.write_text(conf)
@@ -112,13 +142,18 @@ def _agent(tmp: Path, name: str, conf: str) -> AgentProcess:
     return agent
 
 
-def test_collector_sigkilled_mid_stream_loses_nothing(kafka_service: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("edge_kind", ["flafka", "flume"])
+def test_collector_sigkilled_mid_stream_loses_nothing(
+    kafka_service: Any, tmp_path: Path, request: pytest.FixtureRequest, edge_kind: str
+) -> None:
+    """The edge is a flafka agent, or a real Flume 1.11 agent on the same config."""
     spool, out = tmp_path / "spool", tmp_path / "out"
     spool.mkdir()
     out.mkdir()
     p1, p2, pf = free_port(), free_port(), free_port()
     run = uuid.uuid4().hex[:8]
     agents: list[AgentProcess] = []
+    stops: list[Any] = []
     try:
         agents.append(final := _agent(tmp_path, "fin", FINAL.format(port=pf, out=out, batch=BATCH)))
         cols = []
@@ -127,7 +162,11 @@ def test_collector_sigkilled_mid_stream_loses_nothing(kafka_service: Any, tmp_pa
             cols.append(_agent(tmp_path, f"col{i}", conf))
         agents += cols
         time.sleep(3)
-        agents.append(_agent(tmp_path, "edge", EDGE.format(spool=spool, batch=BATCH, p1=p1, p2=p2)))
+        edge_conf = EDGE.format(spool=spool, batch=BATCH, p1=p1, p2=p2)
+        if edge_kind == "flume":
+            stops.append(_flume_edge(request.getfixturevalue("flume_home"), edge_conf, tmp_path / "flume-edge"))
+        else:
+            agents.append(_agent(tmp_path, "edge", edge_conf))
         per_file = LINES // 6
         for f in range(6):
             write_lines(spool / f"part-{f}.log", f * per_file, per_file)
@@ -150,12 +189,14 @@ def test_collector_sigkilled_mid_stream_loses_nothing(kafka_service: Any, tmp_pa
             time.sleep(0.5)
         time.sleep(3)  # let late duplicates land
         verdict = verify(read_output_lines(out), LINES)
-        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in tmp_path.glob("*.log"))
+        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in tmp_path.glob("**/*.log"))
         assert kills == KILLS, logs
         assert verdict.ok, verdict.summary() + "\n" + logs
         assert verdict.duplicates <= KILLS * 2 * BATCH, verdict.summary()
-        print(f"tiers crash: {verdict.summary()}, {kills} collector kills")
+        print(f"tiers crash ({edge_kind} edge): {verdict.summary()}, {kills} collector kills")
     finally:
+        for stop in stops:
+            stop()
         for a in agents:
             if a.alive():
                 a.kill()

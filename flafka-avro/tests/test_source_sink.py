@@ -213,9 +213,21 @@ def test_malformed_peers_get_a_line_and_others_are_still_served(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(junk=st.binary(max_size=300))
-def test_fuzz_source_survives_any_bytes(avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], junk: bytes) -> None:
+@given(junk=st.binary(max_size=300), framed=st.booleans(), after_handshake=st.booleans())
+def test_fuzz_source_survives_any_bytes(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink], junk: bytes, framed: bool, after_handshake: bool
+) -> None:
+    """Raw bytes, or a well-framed pack of junk (reaching the handshake parser), or junk
+    after a valid handshake (reaching the call and event parsers): the source neither
+    crashes nor hangs, and still serves a good client."""
+    from flafka_avro import protocol
+
     h = _shared(avro_source)
+    if after_handshake:
+        hs = protocol.encode_handshake_request(protocol.HandshakeRequest(protocol.FLUME_MD5, None, protocol.FLUME_MD5, {}))
+        junk = encode_pack(1, hs + junk)
+    elif framed:
+        junk = encode_pack(1, junk)
     _raw(_port(h), junk)
     sink = _shared_sink(avro_sink, _port(h))
     sink.write(_events(1))
