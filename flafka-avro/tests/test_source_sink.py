@@ -347,3 +347,43 @@ def test_tls_with_jks_stores(
     sink = avro_sink(_port(h), ssl="true", truststore=str(jks_files["truststore"]), **{"truststore-password": "secret123"})
     sink.write(_events(3))
     assert len(h.take_all()) == 3
+
+
+def test_pipelined_batches_through_the_runtime_lose_nothing_under_back_pressure(avro_source: Callable[..., SourceHarness]) -> None:
+    """The runtime keeps two appendBatch calls in flight (``max_pending_batches``); the
+    next tier's channel is small and drained slowly, so some calls are answered FAILED
+    while the next one is in flight: everything arrives (duplicates allowed), in one
+    connection while nothing fails."""
+    import threading
+
+    from flafka.testing import make
+    from flafka_testkit.contracts.harness import SinkHarness, put
+
+    h = avro_source(capacity=300, transaction_capacity=100)
+    sink = make(AvroSink, "out", hostname="127.0.0.1", port=_port(h), **{"batch-size": 100})
+    harness = SinkHarness(sink)
+    assert harness.driver._depth == 2  # pipelined on a memory channel
+    sent = _events(3000, "p")
+    put(harness.channel, sent, 100)
+    sink.start()
+    got: list[Event] = []
+    done = threading.Event()
+
+    def drain() -> None:
+        while not done.is_set():
+            got.extend(h.take_all())
+            time.sleep(0.02)
+
+    t = threading.Thread(target=drain)
+    t.start()
+    try:
+        failures = harness.drive_until_empty(timeout=60)
+    finally:
+        time.sleep(0.3)
+        done.set()
+        t.join()
+        sink.stop()
+    got.extend(h.take_all())
+    assert {e.body for e in got} == {e.body for e in sent}
+    assert harness.channel.is_empty()
+    assert failures, "the small channel never pushed back: the test proves nothing"

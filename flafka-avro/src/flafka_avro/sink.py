@@ -11,6 +11,7 @@ had committed and the answer was lost, never loss).
 
 from __future__ import annotations
 
+import collections
 import io
 import logging
 import socket
@@ -22,7 +23,7 @@ import zlib
 from flafka.errors import RetriableError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
-from flafka.sink import BatchOutcome, Sink
+from flafka.sink import BatchOutcome, PendingWrite, Sink, Written
 from flafka_avro import protocol
 from flafka_avro.framing import FrameError, PackDecoder, encode_pack
 from flafka_avro.protocol import FLUME_MD5, PROTOCOL_TEXT, HandshakeRequest, Match, ProtocolError, Status
@@ -47,6 +48,7 @@ class AvroSink(Sink):
     aliases = ("org.apache.flume.sink.AvroSink",)
     summary = "Send events to a Flume or flafka avro source (Avro IPC, optional deflate and TLS)"
     batch_size_key = "batch-size"
+    max_pending_batches = 2
     settings_schema = Schema(
         Setting("hostname", "str", REQUIRED, "host of the next tier's avro source"),
         Setting("port", "int", REQUIRED, "port of the next tier's avro source", minimum=1, maximum=65535),
@@ -139,30 +141,48 @@ class AvroSink(Sink):
 
     def write(self, events: list[Event]) -> BatchOutcome | None:
         """One ``appendBatch``; returns once the next tier answered OK."""
+        return self._send(events).wait()
+
+    def send(self, events: list[Event]) -> PendingWrite:
+        """:meth:`_send` (the runtime's pipelined path)."""
+        return self._send(events)
+
+    def _send(self, events: list[Event]) -> PendingWrite:
+        """Send one ``appendBatch`` and return at once; the result's ``wait`` reads the
+        answer. The runtime keeps up to ``max_pending_batches`` calls on the connection
+        (the next tier answers them in order), so encoding, the network and the next
+        tier's work overlap. The first call of a connection (the handshake) is waited for
+        here."""
         with self._lock:
             conn = self._conn
-            if conn is not None and self.reset_interval and time.monotonic() - conn.opened > self.reset_interval:
-                conn.close()
-                conn = self._conn = None
+            if conn is not None and self.reset_interval and not conn.outstanding and time.monotonic() - conn.opened > self.reset_interval:
+                self._drop()
+                conn = None
             try:
                 if conn is None:
                     conn = self._conn = self._connect()
-                status = conn.append_batch(events, self.connect_timeout, self.request_timeout)
+                if not conn.established:
+                    self._check(conn.append_batch(events, self.connect_timeout, self.request_timeout))
+                    return Written(None)
+                serial = conn.send_batch(events, self.connect_timeout)
             except (OSError, ssl.SSLError, zlib.error, PeerClosed, FrameError, ProtocolError) as exc:
                 self._drop()
                 raise RetriableError(self._explain(exc)) from None
-            if status is Status.OK:
-                return None
-            self._drop()
-            if isinstance(status, str):
-                raise RetriableError(
-                    f"sink '{self.name}': {self.peer} answered with an error ({status}); "
-                    "the batch stays in the channel and is retried"
-                )
+            return _Pending(self, conn, serial, time.monotonic() + self.request_timeout)
+
+    def _check(self, status: Status | str) -> None:
+        """None for OK; else drop the connection and raise RetriableError."""
+        if status is Status.OK:
+            return
+        self._drop()
+        if isinstance(status, str):
             raise RetriableError(
-                f"sink '{self.name}': {self.peer} answered {status.name} (its channel is full or failing); "
-                "the batch stays in the channel and is retried"
+                f"sink '{self.name}': {self.peer} answered with an error ({status}); the batch stays in the channel and is retried"
             )
+        raise RetriableError(
+            f"sink '{self.name}': {self.peer} answered {status.name} (its channel is full or failing); "
+            "the batch stays in the channel and is retried"
+        )
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -204,6 +224,33 @@ class AvroSink(Sink):
         return _Client(stream)
 
 
+class _Pending(PendingWrite):
+    """A call sent on ``conn``; ``wait`` reads its answer (in send order)."""
+
+    __slots__ = ("conn", "deadline", "serial", "sink")
+
+    def __init__(self, sink: AvroSink, conn: _Client, serial: int, deadline: float) -> None:
+        self.sink, self.conn, self.serial, self.deadline = sink, conn, serial, deadline
+
+    def wait(self) -> BatchOutcome | None:
+        sink = self.sink
+        with sink._lock:
+            conn = self.conn
+            conn.outstanding -= 1
+            if sink._conn is not conn:
+                raise RetriableError(
+                    f"sink '{sink.name}': the connection to {sink.peer} was closed before this batch was answered; "
+                    "the batch stays in the channel and is retried"
+                )
+            try:
+                status = protocol.read_response(io.BytesIO(conn.answer(self.serial, self.deadline)))
+            except (OSError, ssl.SSLError, zlib.error, PeerClosed, FrameError, ProtocolError) as exc:
+                sink._drop()
+                raise RetriableError(sink._explain(exc)) from None
+            sink._check(status)
+            return None
+
+
 class _Client:
     """One connection: serials from 1, the Avro handshake on the first call."""
 
@@ -214,6 +261,8 @@ class _Client:
         self.client_protocol: str | None = None
         self.opened = time.monotonic()
         self.decoder = PackDecoder(_MAX_RESPONSE)
+        self.ready: collections.deque[tuple[int, bytes]] = collections.deque()
+        self.outstanding = 0  # calls sent and not yet waited for
 
     def close(self) -> None:
         self.stream.close()
@@ -226,7 +275,7 @@ class _Client:
                 hs = protocol.encode_handshake_request(HandshakeRequest(FLUME_MD5, self.client_protocol, FLUME_MD5, {}))
             self.serial += 1
             self.stream.send(encode_pack(self.serial, hs + call), connect_timeout)
-            buf = io.BytesIO(self._answer(self.serial, request_timeout))
+            buf = io.BytesIO(self.answer(self.serial, time.monotonic() + request_timeout))
             if not self.established:
                 resp = protocol.read_handshake_response(buf)
                 if resp.match is Match.NONE:
@@ -236,13 +285,23 @@ class _Client:
             return protocol.read_response(buf)
         raise ProtocolError("the server does not recognise Flume's AvroSourceProtocol (handshake NONE twice)")
 
-    def _answer(self, serial: int, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        while True:
+    def send_batch(self, events: list[Event], connect_timeout: float) -> int:
+        """Send an ``appendBatch`` on an established connection; its serial."""
+        call = protocol.encode_batch_call(events)
+        self.serial += 1
+        self.stream.send(encode_pack(self.serial, call), connect_timeout)
+        self.outstanding += 1
+        return self.serial
+
+    def answer(self, serial: int, deadline: float) -> bytes:
+        """The answer to call ``serial`` (answers come in call order)."""
+        ready = self.ready
+        while not ready:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError()
-            for got, message in self.decoder.feed(self.stream.recv(left)):
-                if got != serial:
-                    raise ProtocolError(f"an answer for call {got} arrived while call {serial} was waiting")
-                return message
+            ready.extend(self.decoder.feed(self.stream.recv(left)))
+        got, message = ready.popleft()
+        if got != serial:
+            raise ProtocolError(f"an answer for call {got} arrived while call {serial} was waiting")
+        return message
