@@ -387,3 +387,38 @@ def test_pipelined_batches_through_the_runtime_lose_nothing_under_back_pressure(
     assert {e.body for e in got} == {e.body for e in sent}
     assert harness.channel.is_empty()
     assert failures, "the small channel never pushed back: the test proves nothing"
+
+
+def test_peer_that_stops_reading_is_dropped_with_a_line(
+    avro_source: Callable[..., SourceHarness],
+    avro_sink: Callable[..., AvroSink],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client that keeps sending calls but never reads the answers: once the answers
+    back up for the send timeout (30 s; 1 s here) the source logs it and drops the peer."""
+    from flafka_avro import protocol
+    from flafka_avro import source as source_module
+
+    monkeypatch.setattr(source_module, "_SEND_TIMEOUT", 1.0)
+    h = avro_source(capacity=100_000_000, transaction_capacity=10)
+    hs = protocol.encode_handshake_request(protocol.HandshakeRequest(protocol.FLUME_MD5, None, protocol.FLUME_MD5, {}))
+    call = b"\x00\x0cappend" + b"\x00\x00"  # one empty event, no headers
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", _port(h)))
+    s.settimeout(0.5)
+    burst = b"".join(encode_pack(i, call) for i in range(2, 10_002))
+    with caplog.at_level(logging.WARNING):
+        s.sendall(encode_pack(1, hs + call))
+        deadline = time.monotonic() + 60
+        try:
+            while "stopped reading" not in caplog.text and time.monotonic() < deadline:
+                s.sendall(burst)
+        except OSError:
+            pass  # dropped (reset) or our own send buffer full: either way, wait for the line
+        while "stopped reading" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+    s.close()
+    assert "stopped reading" in caplog.text and "127.0.0.1:" in caplog.text
+    avro_sink(_port(h)).write(_events(1))  # others still served
