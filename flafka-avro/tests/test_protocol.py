@@ -96,3 +96,30 @@ def test_fuzz_mutated_batches_raise_only_protocol_error(evs: list[Event], data: 
     except ProtocolError:
         return
     assert all(isinstance(e.body, bytes) for e in call.events)
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_header_less_fast_path_matches_fastavro(bodies: list[bytes]) -> None:
+    import fastavro
+
+    evs = [Event(b) for b in bodies]
+    ref = io.BytesIO()
+    ref.write(b"\x00\x16appendBatch")
+    fastavro.schemaless_writer(ref, protocol._BATCH_SCHEMA, [{"headers": {}, "body": b} for b in bodies])
+    assert protocol.encode_batch_call(evs) == ref.getvalue()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=20), st.data())
+def test_fuzz_mutated_header_less_batches_raise_only_protocol_error(bodies: list[bytes], data: st.DataObject) -> None:
+    """The header-less fast decoder: any corruption is a ProtocolError or decodes to
+    events with byte bodies, exactly as the general decoder would."""
+    raw = bytearray(protocol.encode_batch_call([Event(b) for b in bodies]))
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(13, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(13, len(raw)))
+    try:
+        call = protocol.read_call(io.BytesIO(bytes(raw[:cut])), 1000)
+    except ProtocolError:
+        return
+    assert all(isinstance(e.body, bytes) for e in call.events)

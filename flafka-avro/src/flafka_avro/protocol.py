@@ -189,12 +189,84 @@ def _to_events(records: list[dict[str, Any]]) -> list[Event]:
     return [Event(r["body"], r["headers"]) for r in records]
 
 
+def _long(n: int) -> bytes:
+    """Avro ``long`` (zig-zag varint) of a non-negative ``n``."""
+    n <<= 1
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = [_long(n) for n in range(64)]
+
+
 def encode_batch_call(events: list[Event]) -> bytes:
-    """Call meta ``{}``, ``"appendBatch"`` and the event array (no handshake)."""
+    """Call meta ``{}``, ``"appendBatch"`` and the event array (no handshake). A batch
+    without headers is encoded directly (an empty map is one ``00`` byte), else with
+    fastavro; both give the same bytes."""
+    head = b"\x00\x16appendBatch"
+    if not events:
+        return head + b"\x00"
+    if not any(e.has_headers for e in events):
+        small = _SMALL
+        parts = [head, _long(len(events))]
+        for e in events:
+            body = e.body
+            n = len(body)
+            parts.append(b"\x00" + (small[n] if n < 64 else _long(n)))
+            parts.append(body)
+        parts.append(b"\x00")
+        return b"".join(parts)
     buf = io.BytesIO()
-    buf.write(b"\x00\x16appendBatch")
+    buf.write(head)
     _write(buf, _BATCH_SCHEMA, [{"headers": e.headers, "body": e.body} for e in events])
     return buf.getvalue()
+
+
+def _read_long(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, new position) of the zig-zag varint at ``pos``."""
+    shift = n = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ProtocolError("malformed appendBatch events (a number runs past the end)")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (n >> 1) ^ -(n & 1), pos
+        shift += 7
+
+
+def _headerless_batch(buf: io.BytesIO) -> list[Event] | None:
+    """Decode an event array whose events all have no headers (the common case of a
+    plain sender) without fastavro's per-record dicts; None (``buf`` untouched) as soon
+    as an event has headers or a block is size-prefixed, so the general decoder runs."""
+    data = buf.getvalue()
+    pos = buf.tell()
+    events: list[Event] = []
+    append = events.append
+    end = len(data)
+    while True:
+        count, pos = _read_long(data, pos)
+        if count == 0:
+            break
+        if count < 0:
+            return None
+        for _ in range(count):
+            if pos >= end:
+                raise ProtocolError("malformed appendBatch events (cut short)")
+            if data[pos] != 0:
+                return None
+            n, pos = _read_long(data, pos + 1)
+            if n < 0 or pos + n > end:
+                raise ProtocolError(f"malformed appendBatch events (a body of {n} bytes does not fit)")
+            append(Event(data[pos : pos + n]))
+            pos += n
+    buf.seek(pos)
+    return events
 
 
 def read_call(buf: io.BytesIO, max_events: int) -> Call:
@@ -206,7 +278,8 @@ def read_call(buf: io.BytesIO, max_events: int) -> Call:
     if name == APPEND:
         events = _to_events([_read(buf, _EVENT_SCHEMA, "append event")])
     elif name == APPEND_BATCH:
-        events = _to_events(_read(buf, _BATCH_SCHEMA, "appendBatch events"))
+        fast = _headerless_batch(buf)
+        events = fast if fast is not None else _to_events(_read(buf, _BATCH_SCHEMA, "appendBatch events"))
     else:
         events = []
     if name in (APPEND, APPEND_BATCH):
