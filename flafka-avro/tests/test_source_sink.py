@@ -422,3 +422,31 @@ def test_peer_that_stops_reading_is_dropped_with_a_line(
     s.close()
     assert "stopped reading" in caplog.text and "127.0.0.1:" in caplog.text
     avro_sink(_port(h)).write(_events(1))  # others still served
+
+
+def test_concurrent_senders_are_all_counted(avro_source: Callable[..., SourceHarness]) -> None:
+    """Several connections at once: every event arrives once and the source's counters
+    (updated by the channel processor, which is not thread-safe) add up."""
+    import threading
+
+    from flafka.metrics.counters import SinkCounter
+    from flafka.testing import make
+
+    h = avro_source(capacity=200_000)
+
+    def send(tag: str) -> None:
+        sink = make(AvroSink, tag, hostname="127.0.0.1", port=_port(h))
+        sink.counter = SinkCounter(tag, "avro")
+        sink.start()
+        for i in range(20):
+            sink.write(_events(50, f"{tag}-{i}"))
+        sink.stop()
+
+    threads = [threading.Thread(target=send, args=(f"s{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = h.take_all()
+    assert len(got) == len({e.body + e.headers["tag"].encode() for e in got}) == 4 * 20 * 50
+    assert h.source.counter.event_accepted_count == 4000 and h.source.counter.append_batch_accepted_count == 80

@@ -137,6 +137,7 @@ class AvroSource(EventDrivenSource):
         self._accept_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._put_lock = threading.Lock()
         self._conns: dict[int, tuple[socket.socket, threading.Thread]] = {}
         self._learned: set[bytes] = {FLUME_MD5}
 
@@ -337,7 +338,8 @@ class _Connection:
         """Put the events into the channels; OK only once every required channel committed."""
         src = self.source
         try:
-            src.processor.process_batch(call.events)
+            with src._put_lock:  # the processor (counters, interceptors) is not thread-safe
+                src.processor.process_batch(call.events)
         except ChannelFullError:
             return Status.FAILED  # back-pressure: the sender rolls back and retries
         except ChannelError as exc:
