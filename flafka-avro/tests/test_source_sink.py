@@ -450,3 +450,45 @@ def test_concurrent_senders_are_all_counted(avro_source: Callable[..., SourceHar
     got = h.take_all()
     assert len(got) == len({e.body + e.headers["tag"].encode() for e in got}) == 4 * 20 * 50
     assert h.source.counter.event_accepted_count == 4000 and h.source.counter.append_batch_accepted_count == 80
+
+
+def test_sink_resends_with_its_protocol_after_a_none_handshake(avro_sink: Callable[..., AvroSink]) -> None:
+    """A server that does not know Flume's hash answers NONE (Avro Java's responder);
+    the sink sends the call again with the protocol text and the batch goes through."""
+    import io
+    import threading
+
+    from flafka_avro import protocol
+    from flafka_avro.framing import PackDecoder, encode_pack_parts
+
+    seen: list[protocol.HandshakeRequest] = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        dec = PackDecoder(1 << 20)
+        with conn:
+            for _ in range(2):
+                packs: list[tuple[int, bytes]] = []
+                while not packs:
+                    packs = dec.feed(conn.recv(65536))
+                serial, msg = packs[0]
+                buf = io.BytesIO(msg)
+                req = protocol.read_handshake_request(buf)
+                seen.append(req)
+                if req.client_protocol is None:
+                    none = protocol.HandshakeResponse(protocol.Match.NONE, protocol.PROTOCOL_TEXT, protocol.FLUME_MD5, None)
+                    conn.sendall(encode_pack_parts(serial, [protocol.encode_handshake_response(none)]))
+                else:
+                    both = protocol.encode_handshake_response(protocol.HandshakeResponse(protocol.Match.BOTH, None, None, None))
+                    conn.sendall(encode_pack_parts(serial, [both, protocol.encode_response(protocol.Status.OK)]))
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    sink = avro_sink(server.getsockname()[1])
+    assert sink.write(_events(2)) is None
+    t.join(5)
+    server.close()
+    assert [r.client_protocol for r in seen] == [None, protocol.PROTOCOL_TEXT]
