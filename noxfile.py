@@ -10,10 +10,10 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
-    "flafka-core[test,avro]", "flafka-testkit[services,docker]", "flafka-kafka", "examples/flafka-example-jsonl", "flafka-hdfs[snappy]",
+    "flafka-core[test,avro]", "flafka-testkit[services,docker]", "flafka-kafka", "examples/flafka-example-jsonl", "flafka-hdfs[snappy]", "flafka-hbase",
 ]  # fmt: skip
 TEST_PATHS = [
-    "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "tests",
+    "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "flafka-hbase/tests", "tests",
 ]  # fmt: skip
 
 
