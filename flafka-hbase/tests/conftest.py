@@ -56,9 +56,29 @@ def new_table(hbase_address: str) -> Iterator[Callable[..., str]]:
         pass
 
 
-def scan(address: str, table: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    conn = connect(address)
-    try:
-        return list(conn.table(table).scan())
-    finally:
-        conn.close()
+@pytest.fixture
+def scan_table(hbase_address: str) -> Callable[[str], list[tuple[bytes, dict[bytes, bytes]]]]:
+    """``scan_table(name)``: every row of a table, read with an independent happybase client."""
+
+    def scan(table: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        conn = connect(hbase_address)
+        try:
+            return list(conn.table(table).scan())
+        finally:
+            conn.close()
+
+    return scan
+
+
+@pytest.fixture
+def counter_value(hbase_address: str) -> Callable[[str, bytes, bytes], int]:
+    """``counter_value(table, row, column)``: an HBase counter read back independently."""
+
+    def read(table: str, row: bytes, column: bytes) -> int:
+        conn = connect(hbase_address)
+        try:
+            return int(conn.table(table).counter_get(row, column))
+        finally:
+            conn.close()
+
+    return read
