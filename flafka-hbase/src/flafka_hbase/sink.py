@@ -38,6 +38,7 @@ MIB = 1024 * 1024
 FRAMED_MAX_BATCH_BYTES = 3 * MIB // 2
 BUFFERED_MAX_BATCH_BYTES = 32 * MIB
 _CELL_OVERHEAD = 16
+_MIN_FRAMED_BYTES = 64 * 1024
 _DROP_LOG_INTERVAL = 60.0
 
 
@@ -280,19 +281,32 @@ class HBase2Sink(Sink):
         """Write the batch's puts, then its increments; return once HBase answered (see the
         module docstring for retries and what a failure leaves behind)."""
         with self._lock:
-            if not self._checked:
-                try:
-                    self._check_table()
-                except ConfigError as exc:
-                    raise PermanentError(str(exc)) from None
-            m = self.serializer.serialize(events, self.family)
-            if m.dropped:
-                self._note_dropped(m)
-            rejected = dict(m.rejected)
-            if m.puts:
-                rejected.update(self._send_puts(m))
-            if m.increments:
-                self._send_increments(m.increments)
+            try:
+                return self._write(events)
+            finally:
+                self._sync_counters()
+
+    def _sync_counters(self) -> None:
+        counter = getattr(self, "counter", None)
+        if counter is not None:
+            counter.connection_created_count = self.conn.connections_created
+            counter.connection_failed_count = self.conn.connections_failed
+            counter.connection_closed_count = self.conn.connections_closed
+
+    def _write(self, events: list[Event]) -> BatchOutcome | None:
+        if not self._checked:
+            try:
+                self._check_table()
+            except ConfigError as exc:
+                raise PermanentError(str(exc)) from None
+        m = self.serializer.serialize(events, self.family)
+        if m.dropped:
+            self._note_dropped(m)
+        rejected = dict(m.rejected)
+        if m.puts:
+            rejected.update(self._send_puts(m))
+        if m.increments:
+            self._send_increments(m.increments)
         if rejected:
             idx = sorted(rejected)
             first = rejected[idx[0]]
@@ -346,21 +360,36 @@ class HBase2Sink(Sink):
             yield batch, owners, False
 
     def _send_puts(self, m: Mutations) -> dict[int, str]:
-        """Send every put; return events rejected for good (a cell too large for the server)."""
+        """Send every put; return events rejected for good (a cell too large for the server).
+
+        On a framed transport a call the server drops (its frame limit may be below
+        ``thrift.maxBatchBytes``) halves the byte cap (down to 64 KiB) and sends the puts
+        again from the start: rewriting cells already written is harmless."""
         rows, owner = self._rows(m)
-        rejected: dict[int, str] = {}
-        for batch, owners, oversized in self._chunks(rows, owner):
+        while True:
+            rejected: dict[int, str] = {}
             try:
-                self._call(lambda c, b=batch: c.mutateRows(self.table, b, {}), "writing puts", retry=True)
+                for batch, owners, oversized in self._chunks(rows, owner):
+                    try:
+                        self._call(lambda c, b=batch: c.mutateRows(self.table, b, {}), "writing puts", retry=True)
+                    except RetriableError as exc:
+                        if not oversized:
+                            raise
+                        rejected[owners[0]] = (
+                            f"a cell of {len(batch[0].mutations[0].value)} bytes is larger than thrift.maxBatchBytes = {self.max_bytes} "
+                            f"and the server dropped the connection when it was sent ({exc}); raise the server's frame limit "
+                            "(hbase.regionserver.thrift.framed.max_frame_size_in_mb) or use a buffered Thrift server"
+                        )
+                return rejected
             except RetriableError as exc:
-                if not oversized:
+                if getattr(exc, "kind", "") != "transport" or self.options.transport != "framed" or self.max_bytes <= _MIN_FRAMED_BYTES:
                     raise
-                rejected[owners[0]] = (
-                    f"a cell of {len(batch[0].mutations[0].value)} bytes is larger than thrift.maxBatchBytes = {self.max_bytes} "
-                    f"and the server dropped the connection when sent ({exc}); raise the server's frame limit "
-                    "(hbase.regionserver.thrift.framed.max_frame_size_in_mb) or use thrift.transport = buffered"
-                )
-        return rejected
+                self.max_bytes = max(_MIN_FRAMED_BYTES, self.max_bytes // 2)
+                log.warning(
+                    "sink '%s': the framed Thrift server dropped a call; lowering thrift.maxBatchBytes to %d bytes "
+                    "(set it below the server's hbase.regionserver.thrift.framed.max_frame_size_in_mb)",
+                    self.name, self.max_bytes,
+                )  # fmt: skip
 
     def _send_increments(self, increments: list[tuple[bytes, bytes, int]]) -> None:
         """At most once: re-sent only when nothing was sent (no server accepted a connection)."""
@@ -411,7 +440,9 @@ class HBase2Sink(Sink):
                     raise self._hbase_error(exc, what) from None
                 if kind == "transport" and attempt + 1 < attempts:
                     continue
-                raise RetriableError(self._transport_message(exc, kind, fresh, what)) from None
+                err = RetriableError(self._transport_message(exc, kind, fresh, what))
+                err.kind = kind  # type: ignore[attr-defined]
+                raise err from None
             self.conn.touch()
             return result
         raise AssertionError("unreachable")
@@ -419,13 +450,19 @@ class HBase2Sink(Sink):
     def _transport_message(self, exc: BaseException, kind: str, fresh: bool, what: str) -> str:
         servers = ",".join(f"{h}:{p}" for h, p in self.options.servers)
         base = f"sink '{self.name}': {what} on HBase Thrift server {self.conn.current or servers} failed ({describe(exc)})"
+        mismatch = (
+            f"check that thrift.transport = {self.options.transport} and thrift.protocol = {self.options.protocol} match the server's "
+            "(framed for -framed/-hsha/-nonblocking servers, compact for -compact)"
+        )
         if kind == "timeout":
-            return f"{base}: no answer within thrift.timeout = {self.options.timeout_ms} ms; the outcome is unknown, the batch is rolled back and retried"
+            return (
+                f"{base}: no answer within thrift.timeout = {self.options.timeout_ms} ms; the outcome is unknown, the batch is rolled back and retried"
+                + (f"; a new connection got no answer at all: {mismatch}" if fresh else "")
+            )
         if kind == "connect":
             return f"{base}: no server of thrift.servers = {servers} accepted a connection; the batch stays in the channel and is retried — start the Thrift server (`hbase thrift start`) or fix thrift.servers"
         hint = (
-            f"; the server closed a new connection at its first request: check that thrift.transport = {self.options.transport} "
-            f"and thrift.protocol = {self.options.protocol} match the server's (framed for -framed/-hsha/-nonblocking servers, compact for -compact)"
+            f"; the server dropped a new connection at its first request: {mismatch}"
             if fresh or kind == "mismatch"
             else "; the batch is rolled back and retried"
         )
