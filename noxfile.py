@@ -10,11 +10,12 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
-    "flafka-core[test,avro]", "flafka-testkit[services,docker]", "flafka-kafka", "examples/flafka-example-jsonl", "flafka-hdfs[snappy]", "flafka-hbase",
+    "flafka-core[test,avro]", "flafka-testkit[services,docker]", "flafka-kafka", "examples/flafka-example-jsonl", "flafka-hdfs[snappy]",
 ]  # fmt: skip
 TEST_PATHS = [
-    "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "flafka-hbase/tests", "tests",
+    "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "tests",
 ]  # fmt: skip
+PACKAGES, TEST_PATHS = [*PACKAGES, "flafka-hbase"], [*TEST_PATHS[:-1], "flafka-hbase/tests", "tests"]  # flafka-hbase
 
 
 def install(session: nox.Session, *extra: str) -> None:

@@ -62,7 +62,9 @@ class TestRegexSerializerContract(_Base):
     are decoded with ``charset`` (as Flume), so arbitrary binary is not kept."""
 
     capabilities = SinkCapabilities(headers=True, outage=True, atomic_batches=False)
-    opt_out = {"test_binary_empty_and_large_bodies": "the regex serializer decodes bodies with charset (Flume's behaviour): binary is not kept"}
+    opt_out = {
+        "test_binary_empty_and_large_bodies": "the regex serializer decodes bodies with charset (Flume's behaviour): binary is not kept"
+    }
 
     @pytest.fixture
     def sink_settings(self, hbase_service: Any, hbase_address: str, new_table: Callable[..., str], scan_table: Any) -> dict[str, str]:

@@ -6,7 +6,6 @@ after 2 s) for batches larger than a frame and idle reconnection."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -86,7 +85,7 @@ def test_an_increment_whose_outcome_is_unknown_is_never_sent_twice(
 
     def answer_lost(increments: Any) -> Any:
         real(increments)
-        raise socket.timeout("timed out")
+        raise TimeoutError("timed out")
 
     client.incrementRows = answer_lost
     assert sink.write([Event(b"a")] * 10) is None
@@ -115,7 +114,9 @@ def test_missing_family_at_run_time_is_a_permanent_error_naming_it(
 
 def test_transport_mismatch_names_thrift_transport(hbase_address: str, new_table: Callable[..., str], make_sink: Any) -> None:
     table = new_table("cf")
-    sink = make_sink(table=table, columnFamily="cf", **{"thrift.servers": hbase_address, "thrift.transport": "framed", "thrift.timeout": "3000"})
+    sink = make_sink(
+        table=table, columnFamily="cf", **{"thrift.servers": hbase_address, "thrift.transport": "framed", "thrift.timeout": "3000"}
+    )
     sink.start()  # logged, not raised: the data path reports it
     with pytest.raises(RetriableError, match=r"thrift\.transport = framed"):
         sink.write([Event(b"a")])
@@ -135,8 +136,14 @@ def framed_thrift(hbase_service: Any, tmp_path_factory: pytest.TempPathFactory) 
     for f in old_conf.iterdir():
         shutil.copy(f, conf / f.name)
     site = (conf / "hbase-site.xml").read_text()
-    site = site.replace("<name>hbase.thrift.server.socket.read.timeout</name><value>3600000</value>", "<name>hbase.thrift.server.socket.read.timeout</name><value>2000</value>")
-    site = site.replace("<name>hbase.regionserver.thrift.framed.max_frame_size_in_mb</name><value>64</value>", "<name>hbase.regionserver.thrift.framed.max_frame_size_in_mb</name><value>1</value>")
+    site = site.replace(
+        "<name>hbase.thrift.server.socket.read.timeout</name><value>3600000</value>",
+        "<name>hbase.thrift.server.socket.read.timeout</name><value>2000</value>",
+    )
+    site = site.replace(
+        "<name>hbase.regionserver.thrift.framed.max_frame_size_in_mb</name><value>64</value>",
+        "<name>hbase.regionserver.thrift.framed.max_frame_size_in_mb</name><value>1</value>",
+    )
     assert "<value>2000</value>" in site and "max_frame_size_in_mb</name><value>1<" in site
     (conf / "hbase-site.xml").write_text(site)
     port = free_port()
@@ -144,7 +151,7 @@ def framed_thrift(hbase_service: Any, tmp_path_factory: pytest.TempPathFactory) 
     argv[cp] = argv[cp].replace(str(old_conf), str(conf))
     argv[argv.index("-p") + 1] = str(port)
     argv.insert(argv.index("start"), "-framed")
-    log = open(conf / "thrift.log", "wb")  # noqa: SIM115
+    log = open(conf / "thrift.log", "wb")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while not port_open("127.0.0.1", port):
@@ -184,7 +191,16 @@ def test_idle_connection_closed_by_the_server_is_reopened(
 ) -> None:
     table = new_table("cf")
     for idle in ("1000", "50000"):  # reopened before use; or re-sent once after the server closed it
-        sink = make_sink(table=table, columnFamily="cf", **{"thrift.servers": framed_thrift, "thrift.transport": "framed", "thrift.idleReconnect": idle, "serializer.incrementColumn": ""})
+        sink = make_sink(
+            table=table,
+            columnFamily="cf",
+            **{
+                "thrift.servers": framed_thrift,
+                "thrift.transport": "framed",
+                "thrift.idleReconnect": idle,
+                "serializer.incrementColumn": "",
+            },
+        )
         sink.start()
         assert sink.write([Event(b"a")]) is None
         time.sleep(3)  # the server closes sockets idle for 2 s

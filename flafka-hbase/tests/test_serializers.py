@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from flafka.event import Event
 from flafka import plugins
+from flafka.event import Event
 from flafka_hbase import serializers
 from flafka_hbase.serializers import HBaseEventSerializer, RegexHBaseSerializer, SimpleHBaseSerializer
 
@@ -38,7 +38,13 @@ def test_simple_defaults_put_pcol_and_increment_incrow_icol() -> None:
 
 @pytest.mark.parametrize(
     ("suffix", "pattern"),
-    [("uuid", rb"p[0-9a-f-]{36}"), ("random", rb"p-?\d{1,19}"), ("timestamp", rb"p1\d{12}"), ("nano", rb"p\d+"), ("typo", rb"p[0-9a-f-]{36}")],
+    [
+        ("uuid", rb"p[0-9a-f-]{36}"),
+        ("random", rb"p-?\d{1,19}"),
+        ("timestamp", rb"p1\d{12}"),
+        ("nano", rb"p\d+"),
+        ("typo", rb"p[0-9a-f-]{36}"),
+    ],
 )
 def test_simple_row_key_suffixes(suffix: str, pattern: bytes) -> None:
     m = simple(rowPrefix="p", suffix=suffix).serialize([Event(b"x")] * 50, b"cf")

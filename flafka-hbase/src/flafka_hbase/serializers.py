@@ -236,7 +236,11 @@ class RegexHBaseSerializer(HBaseEventSerializer):
         if index >= 0:
             if index >= len(names):
                 problems.append(
-                    Problem("rowKeyIndex", f"rowKeyIndex = {index} but colNames has {len(names)} names", "point it at the ROW_KEY column (0-based)")
+                    Problem(
+                        "rowKeyIndex",
+                        f"rowKeyIndex = {index} but colNames has {len(names)} names",
+                        "point it at the ROW_KEY column (0-based)",
+                    )
                 )
             elif names[index].upper() != "ROW_KEY":
                 problems.append(
@@ -280,10 +284,7 @@ class RegexHBaseSerializer(HBaseEventSerializer):
                 g = values.index(None)
                 out.rejected[i] = f"group {g + 1} ({self.names[g]}) of regex {pattern.pattern!r} did not take part in the match"
                 continue
-            if rk < 0:
-                row = f"{int(time.time() * 1000)}-{_RANDOM_KEY}-{nonces[n]}".encode(charset, "replace")
-            else:
-                row = values[rk].encode()
+            row = f"{int(time.time() * 1000)}-{_RANDOM_KEY}-{nonces[n]}".encode(charset, "replace") if rk < 0 else values[rk].encode()
             cells: Cells = {}
             for c, v in enumerate(values):
                 if c != rk:

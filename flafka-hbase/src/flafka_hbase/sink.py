@@ -44,7 +44,8 @@ _DROP_LOG_INTERVAL = 60.0
 
 def _serializer_classes(registry: Registry) -> tuple[list[str], list[str]]:
     """(HBase serializer names, other serializer names) registered."""
-    hbase, other = [], []
+    hbase: list[str] = []
+    other: list[str] = []
     for r in registry.registrations:
         if r.cls.kind == "serializer":
             (hbase if issubclass(r.cls, HBaseEventSerializer) else other).append(r.cls.type_name)
@@ -60,7 +61,7 @@ def resolve_hbase_serializer(
         from flafka import plugins
 
         registry = plugins.get_registry()
-    hbase_names, other_names = _serializer_classes(registry)
+    hbase_names = _serializer_classes(registry)[0]
     cls = registry.lookup("serializer", name)
     if cls is None or not issubclass(cls, HBaseEventSerializer):
         if cls is not None:
@@ -71,7 +72,11 @@ def resolve_hbase_serializer(
             msg = f"unknown HBase serializer '{name}'"
         hint = registry.suggest("serializer", name)
         fix = f"did you mean '{hint}'? " if hint and hint in hbase_names else ""
-        return None, None, [Problem("serializer", msg, f"{fix}use one of {', '.join(hbase_names)}, or install a flafka plugin that registers it")]
+        return (
+            None,
+            None,
+            [Problem("serializer", msg, f"{fix}use one of {', '.join(hbase_names)}, or install a flafka plugin that registers it")],
+        )
     problems: list[Problem] = []
     schema = cls.settings_schema
     given = {}
@@ -111,7 +116,9 @@ class HBase2Sink(Sink):
         Setting("table", "str", REQUIRED, "HBase table (namespace:name allowed)"),
         Setting("columnFamily", "str", REQUIRED, "column family every cell is written to"),
         Setting("batchSize", "int", 100, "most events taken per transaction", minimum=1),
-        Setting("serializer", "str", "", "HBase serializer: SimpleHBase2EventSerializer (default), RegexHBase2EventSerializer or a plugin's"),
+        Setting(
+            "serializer", "str", "", "HBase serializer: SimpleHBase2EventSerializer (default), RegexHBase2EventSerializer or a plugin's"
+        ),
         Setting("serializer.*", "map", None, "the serializer's own keys (flafka describe NAME --kind serializer)"),
         Setting("enableWal", "str", "true", "false: puts skip the write-ahead log (only 'true' counts as true, as in Flume)"),
         Setting("coalesceIncrements", "str", "false", "true: sum the increments of a batch per cell before sending"),
@@ -122,10 +129,24 @@ class HBase2Sink(Sink):
         Setting("timeout", "int", None, "asynchbase's call timeout (ms); on hbase/hbase2 Flume ignores it: use thrift.timeout"),
         Setting("maxConsecutiveFails", "int", None, "asynchbase's reconnect threshold; unused (flafka reconnects on every failure)"),
         Setting("thrift.servers", "str", None, "host:port[,host:port...] of HBase Thrift1 servers, tried in order"),
-        Setting("thrift.transport", "enum", "buffered", "must match the server: buffered, or framed (-framed, -hsha, -nonblocking)", choices=("buffered", "framed")),
+        Setting(
+            "thrift.transport",
+            "enum",
+            "buffered",
+            "must match the server: buffered, or framed (-framed, -hsha, -nonblocking)",
+            choices=("buffered", "framed"),
+        ),
         Setting("thrift.protocol", "enum", "binary", "must match the server: binary, or compact (-compact)", choices=("binary", "compact")),
-        Setting("thrift.timeout", "int", 60000, "ms to wait for each Thrift call; no answer: outcome unknown, batch rolled back", minimum=1),
-        Setting("thrift.idleReconnect", "int", 50000, "ms: reopen a connection idle this long (the server closes idle sockets after 60 s)", minimum=0),
+        Setting(
+            "thrift.timeout", "int", 60000, "ms to wait for each Thrift call; no answer: outcome unknown, batch rolled back", minimum=1
+        ),
+        Setting(
+            "thrift.idleReconnect",
+            "int",
+            50000,
+            "ms: reopen a connection idle this long (the server closes idle sockets after 60 s)",
+            minimum=0,
+        ),
         Setting("thrift.maxBatchBytes", "int", 0, "bytes of cells per mutateRows call; 0: 1.5 MiB framed, 32 MiB buffered", minimum=0),
         Setting("thrift.maxBatchCells", "int", 10000, "cells per mutateRows call (and increments per incrementRows call)", minimum=1),
     )
@@ -155,13 +176,16 @@ class HBase2Sink(Sink):
                 problems.append(Problem("thrift.servers", f"thrift.servers = '{servers}': {exc}", "write host:port[,host:port...]"))
             for key in ("zookeeperQuorum", "znodeParent"):
                 if settings.get(key):
-                    problems.append(Problem(key, f"{key} is unused: flafka talks to HBase through thrift.servers", f"remove {key}", "warning"))
+                    problems.append(
+                        Problem(key, f"{key} is unused: flafka talks to HBase through thrift.servers", f"remove {key}", "warning")
+                    )
         for key in ("kerberosPrincipal", "kerberosKeytab"):
             if settings.get(key):
                 problems.append(
                     Problem(
                         key,
-                        f"{key}: Kerberos is not supported over Thrift yet (the Thrift server holds HBase's credentials; SASL to it is not implemented)",
+                        f"{key}: Kerberos is not supported over Thrift yet "
+                        "(the Thrift server holds HBase's credentials; SASL to it is not implemented)",
                         f"remove {key} and run the Thrift server with hbase.thrift.kerberos.principal / hbase.thrift.keytab.file",
                     )
                 )
@@ -169,10 +193,23 @@ class HBase2Sink(Sink):
         for key in ("enableWal", "coalesceIncrements"):
             value = str(settings.get(key, "")).strip().lower()
             if value not in ("true", "false"):
-                problems.append(Problem(key, f"{key} = '{settings[key]}' is read as false (Flume: only 'true' is true)", f"write {key} = true or false", "warning"))
+                problems.append(
+                    Problem(
+                        key,
+                        f"{key} = '{settings[key]}' is read as false (Flume: only 'true' is true)",
+                        f"write {key} = true or false",
+                        "warning",
+                    )
+                )
         if not _flume_bool(settings["enableWal"]):
             problems.append(
-                Problem("enableWal", "enableWal = false: puts skip the WAL (lost if a region server dies); increments always use the table's WAL setting over Thrift", "", "warning")
+                Problem(
+                    "enableWal",
+                    "enableWal = false: puts skip the WAL (lost if a region server dies); "
+                    "increments always use the table's WAL setting over Thrift",
+                    "",
+                    "warning",
+                )
             )
         name = settings["serializer"] or cls.default_serializer
         problems += resolve_hbase_serializer(name, settings["serializer.*"] or {})[2]
@@ -183,7 +220,14 @@ class HBase2Sink(Sink):
         out = []
         for key in ("timeout", "maxConsecutiveFails"):
             if settings.get(key) is not None:
-                out.append(Problem(key, f"{key} is used only by Flume's asynchbase sink; it is ignored here", "remove it (thrift.timeout sets the call timeout)", "warning"))
+                out.append(
+                    Problem(
+                        key,
+                        f"{key} is used only by Flume's asynchbase sink; it is ignored here",
+                        "remove it (thrift.timeout sets the call timeout)",
+                        "warning",
+                    )
+                )
         return out
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -198,7 +242,9 @@ class HBase2Sink(Sink):
         self.wal = _flume_bool(settings["enableWal"])
         self.coalesce = _flume_bool(settings["coalesceIncrements"])
         transport = settings["thrift.transport"]
-        self.max_bytes: int = settings["thrift.maxBatchBytes"] or (FRAMED_MAX_BATCH_BYTES if transport == "framed" else BUFFERED_MAX_BATCH_BYTES)
+        self.max_bytes: int = settings["thrift.maxBatchBytes"] or (
+            FRAMED_MAX_BATCH_BYTES if transport == "framed" else BUFFERED_MAX_BATCH_BYTES
+        )
         self.max_cells: int = settings["thrift.maxBatchCells"]
         self.options = ThriftOptions(
             servers=parse_servers(settings["thrift.servers"]),
@@ -253,7 +299,7 @@ class HBase2Sink(Sink):
             fresh = self.conn._conn is None
             descriptors = self.conn.client().getColumnDescriptors(self.table)
             self.conn.touch()
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:
             kind = classify(exc)
             if kind != "hbase":
                 self.conn.broken()
@@ -270,10 +316,15 @@ class HBase2Sink(Sink):
             )
         self._checked = True
         if not self.wal:
-            log.warning("sink '%s': enableWal = false: puts skip the WAL; increments use the table's WAL setting (Thrift cannot skip it)", self.name)
+            log.warning(
+                "sink '%s': enableWal = false: puts skip the WAL; increments use the table's WAL setting (Thrift cannot skip it)", self.name
+            )
 
     def _missing_table(self, table: str, family: str) -> str:
-        return f"sink '{self.name}': table '{table}' does not exist in HBase; create it with its family in the HBase shell: create '{table}', '{family}'"
+        return (
+            f"sink '{self.name}': table '{table}' does not exist in HBase; "
+            f"create it with its family in the HBase shell: create '{table}', '{family}'"
+        )
 
     # -- data path -----------------------------------------------------------------------
 
@@ -312,7 +363,10 @@ class HBase2Sink(Sink):
             first = rejected[idx[0]]
             return BatchOutcome(
                 idx,
-                PermanentError(f"sink '{self.name}': {len(idx)} event(s) cannot be written to HBase table '{self.table.decode(errors='replace')}'; first: {first}"),
+                PermanentError(
+                    f"sink '{self.name}': {len(idx)} event(s) cannot be written to HBase table "
+                    f"'{self.table.decode(errors='replace')}'; first: {first}"
+                ),
                 retriable=False,
             )
         return None
@@ -340,7 +394,9 @@ class HBase2Sink(Sink):
             for col, value in cells.items():
                 cell_size = len(row) + len(col) + len(value) + _CELL_OVERHEAD
                 if cell_size > self.max_bytes:
-                    single = [hb.BatchMutation(row=row, mutations=[hb.Mutation(isDelete=False, column=col, value=value, writeToWAL=self.wal)])]
+                    single = [
+                        hb.BatchMutation(row=row, mutations=[hb.Mutation(isDelete=False, column=col, value=value, writeToWAL=self.wal)])
+                    ]
                     yield single, [owner[row]], True
                     continue
                 if cells_n and (size + cell_size > self.max_bytes or cells_n + 1 > self.max_cells):
@@ -426,13 +482,13 @@ class HBase2Sink(Sink):
             fresh = self.conn._conn is None
             try:
                 client = self.conn.client()
-            except Exception as exc:  # noqa: BLE001 - no server accepted the connection
+            except Exception as exc:
                 err = RetriableError(self._transport_message(exc, "connect", True, what))
                 err.nothing_sent = True  # type: ignore[attr-defined]
                 raise err from None
             try:
                 result = fn(client)
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 kind = classify(exc)
                 if kind != "hbase":
                     self.conn.broken()
@@ -456,11 +512,15 @@ class HBase2Sink(Sink):
         )
         if kind == "timeout":
             return (
-                f"{base}: no answer within thrift.timeout = {self.options.timeout_ms} ms; the outcome is unknown, the batch is rolled back and retried"
+                f"{base}: no answer within thrift.timeout = {self.options.timeout_ms} ms; "
+                "the outcome is unknown, the batch is rolled back and retried"
                 + (f"; a new connection got no answer at all: {mismatch}" if fresh else "")
             )
         if kind == "connect":
-            return f"{base}: no server of thrift.servers = {servers} accepted a connection; the batch stays in the channel and is retried — start the Thrift server (`hbase thrift start`) or fix thrift.servers"
+            return (
+                f"{base}: no server of thrift.servers = {servers} accepted a connection; the batch stays in the channel "
+                "and is retried — start the Thrift server (`hbase thrift start`) or fix thrift.servers"
+            )
         hint = (
             f"; the server dropped a new connection at its first request: {mismatch}"
             if fresh or kind == "mismatch"
@@ -531,7 +591,14 @@ class AsyncHBaseSink(HBase2Sink):
         if settings.get("async.*"):
             out.append(Problem("async.*", "async.* (asynchbase client properties) are unused over Thrift", "remove them", "warning"))
         if settings.get("maxConsecutiveFails") is not None:
-            out.append(Problem("maxConsecutiveFails", "maxConsecutiveFails is unused: flafka reopens the connection after every failure", "remove it", "warning"))
+            out.append(
+                Problem(
+                    "maxConsecutiveFails",
+                    "maxConsecutiveFails is unused: flafka reopens the connection after every failure",
+                    "remove it",
+                    "warning",
+                )
+            )
         return out
 
     @classmethod

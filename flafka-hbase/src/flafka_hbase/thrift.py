@@ -136,7 +136,7 @@ class ThriftConnection:
             )
             try:
                 conn.open()
-            except Exception as exc:  # noqa: BLE001 - next server
+            except Exception as exc:
                 self.connections_failed += 1
                 errors.append(f"{host}:{port} ({describe(exc)})")
                 _close_quietly(conn)
@@ -162,5 +162,5 @@ class ThriftConnection:
 def _close_quietly(conn: Any) -> None:
     try:
         conn.close()
-    except Exception:  # noqa: BLE001,S110 - closing a broken socket
+    except Exception:
         pass
