@@ -37,7 +37,7 @@ SERIALIZERS = {
     "regex_auto_key_latin1": {
         "serializer": "org.apache.flume.sink.hbase2.RegexHBase2EventSerializer",
         "serializer.regex": "([^,]*),(.*)",
-        "serializer.colNames": "id,rest",  # a non-ASCII name here: Flume wrote its UTF-8 config bytes whatever charset (config decoding differs)
+        "serializer.colNames": "id,rest",  # non-ASCII names: Flume wrote UTF-8 config bytes whatever charset
         "serializer.charset": "ISO-8859-1",
     },
     "simple_default": {},
