@@ -514,7 +514,7 @@ class HBase2Sink(Sink):
             return (
                 f"{base}: no answer within thrift.timeout = {self.options.timeout_ms} ms; "
                 "the outcome is unknown, the batch is rolled back and retried"
-                + (f"; a new connection got no answer at all: {mismatch}" if fresh else "")
+                + (f"; a new connection got no answer at all: HBase may be down or slow, or {mismatch}" if fresh else "")
             )
         if kind == "connect":
             return (
