@@ -23,7 +23,8 @@ def test_kafka_source_memory_hbase2_every_record_a_row(
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic = f"hb-{time.time_ns()}"
-    AdminClient({"bootstrap.servers": kafka_service.address}).create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": kafka_service.address})
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
     table = new_table("cf")
     producer = Producer({"bootstrap.servers": kafka_service.address})
     want = {}

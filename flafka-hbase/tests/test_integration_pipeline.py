@@ -69,7 +69,7 @@ def wait_rows(scan_table: Callable[[str], Any], table: str, n: int, timeout: flo
     while time.monotonic() < deadline:
         try:
             rows = scan_table(table)
-        except Exception:  # noqa: BLE001 - HBase recovering from a fault: read again
+        except Exception:
             time.sleep(1)
             continue
         if len(rows) >= n:
