@@ -11,11 +11,11 @@ nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
     "flafka-core[test,avro,top]", "flafka-testkit[services,docker]", "flafka-kafka[jks]", "examples/flafka-example-jsonl",
-    "flafka-hdfs[snappy]", "flafka-kudu[avro]", "flafka-avro[test]",
+    "flafka-hdfs[snappy]", "flafka-hbase", "flafka-kudu[avro]", "flafka-avro[test]",
 ]  # fmt: skip
 TEST_PATHS = [
-    "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests", "tests",
-    "flafka-kudu/tests", "flafka-avro/tests",
+    "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests",
+    "flafka-hbase/tests", "flafka-kudu/tests", "flafka-avro/tests", "tests",
 ]  # fmt: skip
 
 
