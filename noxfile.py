@@ -46,6 +46,11 @@ def crash(session: nox.Session) -> None:
     session.run("pytest", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env)
     full = {"FLAFKA_FILECHANNEL_CRASH_LINES": "1000000", "FLAFKA_FILECHANNEL_CRASH_KILLS": "20"}
     session.run("pytest", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
+    stores = {"FLAFKA_CRASH_HBASE": "1", "FLAFKA_CRASH_KUDU": "1", "FLAFKA_TAILDIR_KILLS": "20", "FLAFKA_REQUIRE_SERVICES": "1"}
+    session.run(
+        "pytest", "flafka-hbase/tests/test_crash_campaign.py", "flafka-kudu/tests/test_crash_kudu.py",
+        "flafka-core/tests/sources/test_taildir_agent.py", *session.posargs, env=stores,
+    )  # fmt: skip
 
 
 @nox.session(python="3.11")
