@@ -10,7 +10,7 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
-    "flafka-core[test,avro]", "flafka-testkit[services,docker]", "flafka-kafka[jks]", "examples/flafka-example-jsonl",
+    "flafka-core[test,avro,keystores]", "flafka-testkit[services,docker]", "flafka-kafka[jks]", "examples/flafka-example-jsonl",
     "flafka-hdfs[snappy]",
 ]  # fmt: skip
 TEST_PATHS = [
