@@ -5,7 +5,8 @@ which reads PEM only (the ``http`` source's ``keystore``).
 ``ssl.SSLContext``: the format is recognised from the file's content (as Java's key
 stores do, whatever ``keystore-type`` says); PKCS12 is read with ``cryptography``, JKS and
 JCEKS with ``pyjks`` (extra ``flafka-core[keystores]``); PEM files go straight to
-``ssl``. The converted key and chain exist as files only for the ``load_cert_chain``
+``ssl``. :func:`detect`, :func:`open_pkcs12` and :func:`open_jks` are shared with
+flafka-kafka's stores for librdkafka. The converted key and chain exist as files only for the ``load_cert_chain``
 call, in a private temporary directory (mode 0700, files 0600), the key encrypted with a
 random password; both are removed before the function returns. Done once at start, never
 per connection. Passwords never appear in a message.
@@ -21,7 +22,17 @@ import ssl
 import tempfile
 from typing import Any
 
-__all__ = ["EXTRA", "KeystoreError", "detect", "load_cert_chain", "missing_library"]
+__all__ = [
+    "EXTRA",
+    "KeystoreError",
+    "StoreFormatError",
+    "StorePasswordError",
+    "detect",
+    "load_cert_chain",
+    "missing_library",
+    "open_jks",
+    "open_pkcs12",
+]
 
 EXTRA = "pip install 'flafka-core[keystores]'"
 TYPES = ("JKS", "JCEKS", "PKCS12", "PEM")
@@ -66,35 +77,68 @@ def _need(kind: str, path: str) -> None:
         raise KeystoreError("keystore-type", f"{path} is a {kind} key store: reading it needs {lib}", EXTRA)
 
 
-def _pkcs12(data: bytes, password: str | None, path: str) -> tuple[Any, list[Any]]:
+class StorePasswordError(ValueError):
+    """No password given opens the store (or its integrity check failed)."""
+
+
+class StoreFormatError(ValueError):
+    """The bytes are not a readable store of the kind tried; ``str()`` names the error class."""
+
+
+def open_pkcs12(data: bytes, passwords: list[str | None]) -> Any:
+    """The PKCS12 store in ``data`` (``cryptography``'s key-and-certificates object),
+    opened with the first of ``passwords`` that works. Raises :class:`StorePasswordError`
+    or :class:`StoreFormatError`."""
     from cryptography.hazmat.primitives.serialization import pkcs12
 
-    for candidate in dict.fromkeys((password, None)):
+    for password in dict.fromkeys(passwords):
         try:
-            p12 = pkcs12.load_pkcs12(data, candidate.encode() if candidate is not None else None)
+            return pkcs12.load_pkcs12(data, password.encode() if password is not None else None)
         except ValueError:
             continue
         except Exception as exc:
-            raise KeystoreError("keystore", f"{path} is not a readable PKCS12 key store ({type(exc).__name__})") from None
-        if p12.key is None or p12.cert is None:
-            raise KeystoreError("keystore", f"{path} holds no private key with its certificate", "give the server's key store")
-        return p12.key, [p12.cert.certificate, *(c.certificate for c in p12.additional_certs)]
-    raise KeystoreError(
-        "keystore-password", f"{path} cannot be opened: the password is wrong or the file is not a PKCS12, JKS or PEM key store"
-    )
+            raise StoreFormatError(type(exc).__name__) from None
+    raise StorePasswordError("no password opens the store")
+
+
+def open_jks(data: bytes, password: str | None) -> Any:
+    """The JKS/JCEKS store in ``data`` (``pyjks``'s KeyStore, keys still encrypted).
+    Raises ImportError (pyjks missing), :class:`StorePasswordError` or
+    :class:`StoreFormatError`."""
+    import jks
+
+    try:
+        return jks.KeyStore.loads(data, password, try_decrypt_keys=False)
+    except jks.util.KeystoreSignatureException:
+        raise StorePasswordError("the store's integrity check failed") from None
+    except Exception as exc:
+        raise StoreFormatError(type(exc).__name__) from None
+
+
+def _pkcs12(data: bytes, password: str | None, path: str) -> tuple[Any, list[Any]]:
+    try:
+        p12 = open_pkcs12(data, [password, None])
+    except StoreFormatError as exc:
+        raise KeystoreError("keystore", f"{path} is not a readable PKCS12 key store ({exc})") from None
+    except StorePasswordError:
+        raise KeystoreError(
+            "keystore-password", f"{path} cannot be opened: the password is wrong or the file is not a PKCS12, JKS or PEM key store"
+        ) from None
+    if p12.key is None or p12.cert is None:
+        raise KeystoreError("keystore", f"{path} holds no private key with its certificate", "give the server's key store")
+    return p12.key, [p12.cert.certificate, *(c.certificate for c in p12.additional_certs)]
 
 
 def _jks(data: bytes, password: str | None, path: str) -> tuple[Any, list[Any]]:
-    import jks
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_der_private_key
 
     try:
-        store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
-    except jks.util.KeystoreSignatureException:
+        store = open_jks(data, password)
+    except StorePasswordError:
         raise KeystoreError("keystore-password", f"the password of {path} is wrong (the store's integrity check failed)") from None
-    except Exception as exc:
-        raise KeystoreError("keystore", f"{path} is not a readable JKS/JCEKS key store ({type(exc).__name__})") from None
+    except StoreFormatError as exc:
+        raise KeystoreError("keystore", f"{path} is not a readable JKS/JCEKS key store ({exc})") from None
     entries = sorted(store.private_keys.items())
     if not entries:
         raise KeystoreError("keystore", f"{path} holds no private key", "give the server's key store, not a trust store")
