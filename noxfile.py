@@ -10,8 +10,8 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
-    "flafka-core[test,avro,top]", "flafka-testkit[services,docker]", "flafka-kafka[jks]", "examples/flafka-example-jsonl",
-    "flafka-hdfs[snappy]", "flafka-hbase", "flafka-kudu[avro]", "flafka-avro[test]",
+    "flafka-core[test,avro,top,keystores]", "flafka-testkit[services,docker]", "flafka-kafka[jks]",
+    "examples/flafka-example-jsonl", "flafka-hdfs[snappy]", "flafka-hbase", "flafka-kudu[avro]", "flafka-avro[test]",
 ]  # fmt: skip
 TEST_PATHS = [
     "flafka-core/tests", "flafka-testkit/tests", "flafka-kafka/tests", "examples/flafka-example-jsonl/tests", "flafka-hdfs/tests",
@@ -81,3 +81,4 @@ def bench(session: nox.Session) -> None:
     install(session, "pyinstrument")
     session.run("python", "benchmarks/run.py", *session.posargs)
     session.run("python", "benchmarks/kafka_hdfs.py")
+    session.run("python", "benchmarks/sources.py")

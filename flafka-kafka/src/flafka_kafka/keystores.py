@@ -9,8 +9,9 @@ or PEM), ``...password`` and ``ssl.key.password``. This module:
   ``ssl.*.pem``); JKS/JCEKS/PKCS12 files become a :class:`Stores` under the client
   configuration's :data:`STORES` key, converted later;
 * :func:`convert` reads and decrypts them — PKCS12 with ``cryptography``, JKS and JCEKS with
-  ``pyjks`` (extra ``flafka-kafka[jks]``) — the file format is recognised from its content,
-  as Java's keystores do, whatever ``type`` says;
+  ``pyjks`` (extra ``flafka-kafka[jks]``), through flafka-core's :mod:`flafka.keystores`
+  readers — the file format is recognised from its content, as Java's keystores do,
+  whatever ``type`` says;
 * :class:`TlsFiles` writes the result for a component's clients as PEM files of mode 0600
   in a private temporary directory (mode 0700), removed by :meth:`TlsFiles.close` (the
   component's stop) or at the latest when the process exits. The private key is written
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flafka.errors import ConfigError
+from flafka.keystores import StoreFormatError, StorePasswordError, detect, open_jks, open_pkcs12
 from flafka.settings import Problem
 
 log = logging.getLogger(__name__)
@@ -187,16 +189,7 @@ def translate_stores(props: dict[str, str], prefix: str, out: dict[str, Any], pr
 # -- reading stores (file I/O) --------------------------------------------------------------------
 
 
-def _format(data: bytes) -> str:
-    """JKS, JCEKS, PEM or PKCS12, from the content (Java's keystores read both JKS and
-    PKCS12 whatever the declared type)."""
-    if data[:4] == b"\xfe\xed\xfe\xed":
-        return "JKS"
-    if data[:4] == b"\xce\xce\xce\xce":
-        return "JCEKS"
-    if b"-----BEGIN" in data[:4096]:
-        return "PEM"
-    return "PKCS12"
+_format = detect
 
 
 def _read(path: str, key: str) -> bytes:
@@ -211,33 +204,27 @@ def _read(path: str, key: str) -> bytes:
 
 def _jks(data: bytes, password: str | None, where: str, key: str) -> Any:
     try:
-        import jks
+        return open_jks(data, password)
     except ImportError:
         raise StoreError(key, f"{where} is a Java (JKS/JCEKS) store: reading it needs pyjks", JKS_EXTRA) from None
-    try:
-        return jks.KeyStore.loads(data, password, try_decrypt_keys=False)
-    except jks.util.KeystoreSignatureException:
+    except StorePasswordError:
         raise StoreError(
             key.rsplit(".", 1)[0] + ".password", f"the password of {where} is wrong (the store's integrity check failed)"
         ) from None
-    except Exception as exc:
-        raise StoreError(key, f"{where} is not a readable JKS/JCEKS store ({type(exc).__name__})") from None
+    except StoreFormatError as exc:
+        raise StoreError(key, f"{where} is not a readable JKS/JCEKS store ({exc})") from None
 
 
 def _pkcs12(data: bytes, passwords: list[str | None], where: str, key: str) -> Any:
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
-    for password in dict.fromkeys(passwords):
-        try:
-            return pkcs12.load_pkcs12(data, password.encode() if password is not None else None)
-        except ValueError:
-            continue
-        except Exception as exc:
-            raise StoreError(key, f"{where} is not a readable PKCS12 store ({type(exc).__name__})") from None
-    raise StoreError(
-        key.rsplit(".", 1)[0] + ".password",
-        f"{where} cannot be opened: the password is wrong or the file is not a PKCS12, JKS or PEM store",
-    )
+    try:
+        return open_pkcs12(data, passwords)
+    except StoreFormatError as exc:
+        raise StoreError(key, f"{where} is not a readable PKCS12 store ({exc})") from None
+    except StorePasswordError:
+        raise StoreError(
+            key.rsplit(".", 1)[0] + ".password",
+            f"{where} cannot be opened: the password is wrong or the file is not a PKCS12, JKS or PEM store",
+        ) from None
 
 
 def _trusted(stores: Stores) -> list[Any]:

@@ -7,10 +7,10 @@ refuse the events (full) — the client should retry; 500 when the handler fails
 unexpectedly. Added: 413 for a body larger than ``maxBodyBytes`` (sent before the body
 is read), 400 for an empty body (Flume answers 500).
 
-TLS: ``ssl = true`` (Flume 1.6's ``enableSSL``) with ``keystore`` naming a PEM file that
-holds the certificate chain and the private key (``keystore-password`` decrypts the
-key). Java keystores (JKS, PKCS12) are refused with the ``openssl`` command that
-converts them. Jetty tuning keys (``QueuedThreadPool.*``, ``HttpConfiguration.*``,
+TLS: ``ssl = true`` (Flume 1.6's ``enableSSL``) with ``keystore`` naming a Java key store
+(JKS, JCEKS or PKCS12, read by :mod:`flafka.keystores`, extra ``flafka-core[keystores]``)
+or a PEM file with the certificate chain and the private key; ``keystore-password``
+opens the store and its key. Jetty tuning keys (``QueuedThreadPool.*``, ``HttpConfiguration.*``,
 ``SslContextFactory.*``, ``ServerConnector.*``) are accepted and ignored with a warning.
 """
 
@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from flafka import keystores
 from flafka.errors import ChannelError
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
@@ -83,10 +84,10 @@ class HttpSource(EventDrivenSource):
         Setting("handler", "str", DEFAULT, "an http handler: JSONHandler, BLOBHandler, a plugin's, or module.ClassName"),
         Setting("handler.*", "map", None, "the handler's own keys (flafka describe NAME --kind http_handler)"),
         Setting("maxBodyBytes", "int", 64 << 20, "flafka: largest request body; larger ones get 413 unread", minimum=1),
-        Setting("ssl", "bool", False, "serve HTTPS (keystore: a PEM file with certificate chain and key)", legacy=("enableSSL",)),
-        Setting("keystore", "str", None, "PEM file with the certificate chain and the private key"),
-        Setting("keystore-password", "str", None, "password of the private key", secret=True, legacy=("keystorePassword",)),
-        Setting("keystore-type", "str", "PEM", "PEM (JKS and PKCS12 must be converted to PEM)"),
+        Setting("ssl", "bool", False, "serve HTTPS with the keystore's key and certificate chain", legacy=("enableSSL",)),
+        Setting("keystore", "str", None, "key store: JKS, JCEKS, PKCS12 or PEM (certificate chain and private key)"),
+        Setting("keystore-password", "str", None, "password of the key store and of its key", secret=True, legacy=("keystorePassword",)),
+        Setting("keystore-type", "str", "JKS", "JKS, JCEKS, PKCS12 or PEM (the file's content decides; a hint for validate)"),
         Setting("exclude-protocols", "str", "SSLv3", "TLS versions refused (SSLv3, TLSv1, TLSv1.1)", legacy=("excludeProtocols",)),
         Setting("include-protocols", "str", None, "TLS versions allowed (TLSv1.2, TLSv1.3)"),
         Setting("exclude-cipher-suites", "str", None, "accepted; not applied (Java cipher names)"),
@@ -97,19 +98,16 @@ class HttpSource(EventDrivenSource):
     @classmethod
     def check_settings(cls, settings: Settings) -> list[Problem]:
         _, problems = resolve_handler("", str(settings["handler"]), settings["handler.*"] or {})
-        if settings.get("ssl"):
-            kind = str(settings.get("keystore-type") or "PEM").upper()
-            if kind != "PEM":
-                problems.append(
-                    Problem(
-                        "keystore-type",
-                        f"{kind} keystores cannot be read by flafka",
-                        "convert it to PEM: keytool -importkeystore -srckeystore KS -destkeystore ks.p12 -deststoretype PKCS12; "
-                        "openssl pkcs12 -in ks.p12 -out ks.pem (then keystore = ks.pem, keystore-type = PEM)",
-                    )
-                )
+        kind = str(settings.get("keystore-type") or "JKS").strip().upper()
+        if kind not in keystores.TYPES:
+            problems.append(Problem("keystore-type", f"unknown keystore-type '{kind}'", f"use one of {', '.join(keystores.TYPES)}"))
+        elif settings.get("ssl"):
+            lib = keystores.missing_library(kind) if "keystore-type" in settings.explicit else ""
+            if lib:
+                problems.append(Problem("keystore-type", f"reading {kind} key stores needs {lib}, which is not installed", keystores.EXTRA))
             if not settings.get("keystore"):
-                problems.append(Problem("keystore", "ssl = true needs a keystore (PEM file)", "set keystore = /path/to/cert-and-key.pem"))
+                fix = "set keystore = /path/to/keystore.jks (JKS, PKCS12 or PEM)"
+                problems.append(Problem("keystore", "ssl = true needs a keystore", fix))
         for key in _JETTY:
             if settings.get(key):
                 problems.append(Problem(key[:-2], f"Jetty tuning keys ({key}) are ignored by flafka", "remove them", "warning"))
@@ -144,14 +142,13 @@ class HttpSource(EventDrivenSource):
 
     def _tls(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        password = self.settings.get("keystore-password")
         try:
-            ctx.load_cert_chain(str(self.settings["keystore"]), password=password)
-        except (OSError, ssl.SSLError) as exc:
-            raise OSError(
-                f"source '{self.name}': cannot load keystore {self.settings['keystore']} ({exc}); it must be a PEM file "
-                "with the certificate chain and the private key (keystore-password decrypts the key)"
-            ) from exc
+            keystores.load_cert_chain(
+                ctx, str(self.settings["keystore"]), self.settings.get("keystore-password"), self.settings.get("keystore-type")
+            )
+        except keystores.KeystoreError as exc:
+            fix = f"; {exc.suggestion}" if exc.suggestion else ""
+            raise OSError(f"source '{self.name}': {exc.key}: {exc}{fix}") from None
         excluded = (self.settings.get("exclude-protocols") or "").split()
         included = (self.settings.get("include-protocols") or "").split()
         versions = [("TLSv1", ssl.TLSVersion.TLSv1), ("TLSv1.1", ssl.TLSVersion.TLSv1_1), ("TLSv1.2", ssl.TLSVersion.TLSv1_2)]

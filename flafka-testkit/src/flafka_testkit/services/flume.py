@@ -10,7 +10,7 @@ every source, channel and sink of the config. HTTP monitoring (``/metrics`` JSON
 ``flafka testkit up flume`` face: it resolves the jars and proves them with a short agent
 (netcat source -> memory channel -> null sink), then stops it.
 
-Jars: ``flume-ng-node`` + the kafka source/sink/channel, hdfs and hbase2 sinks (sub-groupIds
+Jars: ``flume-ng-node`` + the kafka source/sink/channel, the TAILDIR source, hdfs and hbase2 sinks (sub-groupIds
 ``org.apache.flume.flume-ng-{sources,sinks,channels}``) + hadoop-common/hdfs-client 3.4.2 and
 hbase-client 2.6.1-hadoop3 (the sinks declare them ``optional``) + Flume's own log4j2
 2.18.0 binding; Hadoop's reload4j binding is excluded.
@@ -44,6 +44,7 @@ CLASSPATH = Classpath(
     (
         _flume("", "flume-ng-node"),
         _flume(".flume-ng-sources", "flume-kafka-source"),
+        _flume(".flume-ng-sources", "flume-taildir-source"),
         _flume(".flume-ng-sinks", "flume-ng-kafka-sink"),
         _flume(".flume-ng-channels", "flume-kafka-channel"),
         _flume(".flume-ng-sinks", "flume-hdfs-sink"),
