@@ -255,6 +255,12 @@ def _import(name: str) -> tuple[type | None, str]:
     return found, ""
 
 
+def _looks_like_java(name: str) -> bool:
+    """``org.example.rest.RestHandler``: a reverse-domain package and a capitalised class."""
+    parts = name.split(".")
+    return len(parts) >= 3 and parts[0] in ("org", "com", "net", "io") and parts[-1][:1].isupper()
+
+
 def resolve_handler(
     owner: str, name: str, sub: Mapping[str, str], registry: Registry | None = None
 ) -> tuple[HandlerSpec | None, list[Problem]]:
@@ -279,6 +285,12 @@ def resolve_handler(
         else:
             suggestion = f"use one of {known}, install a flafka plugin that registers '{name}', or give an importable module.ClassName"
         detail = f" ({why})" if why and "." in name else ""
+        if _looks_like_java(name) and not name.startswith("org.apache.flume."):
+            message = (
+                f"http handler '{name}' is a Java class: Java components are not implemented in flafka "
+                f"(and no Python module or plugin has that name{detail})"
+            )
+            return None, [Problem("handler", message, f"write the handler in Python as a flafka plugin; built in: {known}")]
         return None, [Problem("handler", f"unknown http handler '{name}'{detail}", suggestion)]
     if not issubclass(cls, HttpHandler):
         return HandlerSpec(cls, None, dict(sub), owner), []  # older contract: its keys are its own business
