@@ -82,3 +82,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", *session.posargs)
     session.run("python", "benchmarks/kafka_hdfs.py")
     session.run("python", "benchmarks/sources.py")
+    session.run("python", "benchmarks/file_channel.py")
