@@ -48,7 +48,8 @@ def crash(session: nox.Session) -> None:
     session.run("pytest", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
     stores = {"FLAFKA_CRASH_HBASE": "1", "FLAFKA_CRASH_KUDU": "1", "FLAFKA_TAILDIR_KILLS": "20", "FLAFKA_REQUIRE_SERVICES": "1"}
     session.run(
-        "pytest", "flafka-hbase/tests/test_crash_campaign.py", "flafka-kudu/tests/test_crash_kudu.py",
+        "pytest", "flafka-hbase/tests/test_crash_campaign.py", "flafka-hbase/tests/test_integration_pipeline.py",
+        "flafka-kudu/tests/test_crash_kudu.py",
         "flafka-core/tests/sources/test_taildir_agent.py", *session.posargs, env=stores,
     )  # fmt: skip
 
