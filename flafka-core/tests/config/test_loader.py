@@ -609,16 +609,16 @@ def test_uninstalled_plugin_type_names_the_plugin(tmp_path: Path) -> None:
         ("sources", "AVRO", "flafka-avro"),
     ],
 )
-def test_planned_plugin_types_say_planned_not_pip_install(
+def test_connector_types_name_their_package(
     tmp_path: Path, registry: Registry, section: str, type_name: str, plugin: str
 ) -> None:
-    """flafka-hbase, flafka-kudu and flafka-avro do not exist yet: never advise installing them."""
+    """flafka-hbase, flafka-kudu and flafka-avro are packages of this repository: a config
+    that uses their types without them installed is told which one to install."""
     key = {"sources": "a.sources.r.type", "sinks": "a.sinks.k.type"}[section]
     result = load(tmp_path, minimal(**{key: type_name}), registry)
     d = only(result, "is not installed")
-    assert f"type '{type_name}' is not installed" in d.message and "is not implemented in flafka yet" in d.message
-    assert f"planned for the {plugin} plugin" in d.message
-    assert "pip install" not in d.suggestion and f"no {plugin} package to install yet" in d.suggestion
+    assert f"type '{type_name}' is not installed" in d.message and f"it comes with the {plugin} plugin" in d.message
+    assert d.suggestion == f"pip install {plugin}"
 
 
 @pytest.mark.parametrize(
