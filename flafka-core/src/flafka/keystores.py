@@ -162,9 +162,11 @@ def load_cert_chain(ctx: ssl.SSLContext, path: str, password: str | None, declar
     try:
         with open(path, "rb") as fh:
             data = fh.read()
-    except (OSError, UnicodeEncodeError) as exc:  # a path with an unpaired surrogate
+    except (OSError, UnicodeEncodeError) as exc:  # UnicodeEncodeError: an unpaired surrogate
         raise KeystoreError(
-            "keystore", f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}", "check the path and that the agent's user may read it"
+            "keystore",
+            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+            "check the path and that the agent's user may read it",
         ) from None
     kind = detect(data)
     if kind == "PEM":

@@ -196,9 +196,12 @@ def _read(path: str, key: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except (OSError, UnicodeEncodeError) as exc:  # a path with an unpaired surrogate
+    except (OSError, UnicodeEncodeError) as exc:  # UnicodeEncodeError: an unpaired surrogate
         raise StoreError(
-            key, f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}", "check the path and that the agent's user may read it", unreadable=True
+            key,
+            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+            "check the path and that the agent's user may read it",
+            unreadable=True,
         ) from None
 
 
