@@ -67,6 +67,9 @@ class RunningAgent:
                 env=env,
             )
         self.wait_for(r"metrics at http://")
+        # The metrics server answers before the components start; scrapes taken in between
+        # lack the runners' probes (sink_runner_up). Tests want a running agent.
+        self.wait_for(r"agent 'agent' started")
 
     @property
     def url(self) -> str:
