@@ -1,6 +1,6 @@
 """Python<->Java crossings per batch vs per cell, against a real Kudu.
 
-    python flafka-kudu/benchmarks/crossings.py MASTER [ROWS]
+    python benchmarks/kudu_crossings.py MASTER [ROWS]
 
 Creates a table (int64 key, three strings, an int64) with the ``kudu`` CLI of the test
 kit's kudu-binary, writes ROWS rows (default 100,000) in batches of 1000 through

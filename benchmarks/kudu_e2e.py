@@ -1,7 +1,7 @@
 """spooldir -> memory -> Kudu, end to end, in one process (no Flume comparison: Flume's Kudu
 sink is not on Maven Central for 1.10/1.11, so it cannot be fetched by the test kit).
 
-    python flafka-kudu/benchmarks/e2e.py MASTER [LINES]
+    python benchmarks/kudu_e2e.py MASTER [LINES]
 
 LINES lines (default 200,000) of ``key,three strings,int64`` in one spooled file, the
 Regexp producer (insert) into a 5-column table; prints events/s (until the sink's
