@@ -28,7 +28,7 @@ import time
 from collections import deque
 from typing import Any, cast
 
-from flafka.channel import Channel, PutTransaction, TakeTransaction
+from flafka.channel import PutTransaction, QueuedChannel, TakeTransaction
 from flafka.channels.file import checkpoint, records
 from flafka.channels.file.counter import FileChannelCounter
 from flafka.channels.file.dirs import DirLock, prepare, refuse_flume
@@ -59,7 +59,7 @@ def _expand(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path.strip()))
 
 
-class FileChannel(Channel):
+class FileChannel(QueuedChannel):
     """Durable channel backed by a write-ahead log on local disk, with group commit."""
 
     type_name = "file"
@@ -119,13 +119,8 @@ class FileChannel(Channel):
         self.counter = FileChannelCounter(name, self.type_name)
         self.counter.size = self.size
         self.counter.capacity = self.capacity
-        self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
         self._queue: deque[Chunk] = deque()
-        self._stored = 0
-        self._used = 0
         self._cached = 0
         self._active = 0
         """Open transactions holding events they have not committed yet (under the lock)."""
@@ -478,23 +473,6 @@ class FileChannel(Channel):
 
     def take_transaction(self) -> TakeTransaction:
         return FileTake(self)
-
-    def size(self) -> int:
-        return self._stored
-
-    def is_empty(self) -> bool:
-        return self._used == 0
-
-    def wait_for_events(self, timeout: float) -> bool:
-        with self._lock:
-            if self._stored:
-                return True
-            self._not_empty.wait(timeout)
-            return self._stored > 0
-
-    def wake_waiters(self) -> None:
-        with self._lock:
-            self._not_empty.notify_all()
 
     def _require_open(self) -> LogWriter:
         writer = self._writer
