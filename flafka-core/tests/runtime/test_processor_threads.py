@@ -156,7 +156,7 @@ def test_accounting_is_exact_under_concurrent_callers() -> None:
     threads, batches = 4, 200
 
     def feed(i: int) -> None:
-        for b in range(batches):
+        for _ in range(batches):
             # 8 events: 4 odd (dropped by the interceptor), of the 4 even 1 unmapped (discarded)
             processor.process_batch([Event(b"e", {"n": str(k), "h": "b" if k == 6 else "a"}) for k in range(8)])
 
