@@ -12,17 +12,25 @@ from typing import Any, ClassVar
 
 import pytest
 
-from flafka import Component, hookimpl, plugins
+from flafka import Component, Event, hookimpl, plugins
 from flafka.registry import KindError, KindSpec, Registry
 
 
-class Producer(Component):
-    """The base of a kind a Kudu-like connector defines."""
+class OperationsProducer(Component):
+    """Turns an event into row operations (the base of the kind)."""
 
-    kind: ClassVar[str] = "flafka_rows.producer"
+    kind: ClassVar[str] = "flafka_example.producer"  # subclasses inherit it
 
-    def operations(self, body: bytes) -> list[str]:
+    def operations(self, event: Event) -> list[str]:
         raise NotImplementedError
+
+
+@hookimpl
+def flafka_register_kinds() -> list[KindSpec]:
+    return [KindSpec("flafka_example.producer", OperationsProducer, "event -> row operations")]
+
+
+Producer = OperationsProducer
 
 
 class SimpleProducer(Producer):
@@ -35,7 +43,7 @@ class JsonProducer(Producer):
 
 
 class NotAProducer(Component):
-    kind: ClassVar[str] = "flafka_rows.producer"
+    kind: ClassVar[str] = "flafka_example.producer"
     type_name = "stray"
 
 
@@ -65,22 +73,22 @@ def load() -> Iterator[Callable[..., plugins.PluginReport]]:
         sys.modules.pop(name, None)
 
 
-SPEC = KindSpec("flafka_rows.producer", Producer, "turns an event into row operations")
+SPEC = flafka_register_kinds()[0]
 
 
 def test_a_plugin_kind_and_another_plugins_components_of_it(load: Callable[..., plugins.PluginReport]) -> None:
     report = load(
-        rows={"flafka_register_kinds": lambda: [SPEC], "flafka_register_components": lambda: [SimpleProducer]},
+        rows={"flafka_register_kinds": flafka_register_kinds, "flafka_register_components": lambda: [SimpleProducer]},
         extra={"flafka_register_components": lambda: [JsonProducer]},  # a third party adds one
     )
     assert not report.errors, [e.format() for e in report.errors]
     reg = report.registry
-    assert reg.lookup("flafka_rows.producer", "SIMPLE") is SimpleProducer
-    assert reg.lookup("flafka_rows.producer", "org.example.simpleproducer") is SimpleProducer
-    assert reg.lookup("flafka_rows.producer", "json") is JsonProducer
-    assert reg.names("flafka_rows.producer") == ["json", "simple"]
-    assert reg.suggest("flafka_rows.producer", "jsn") == "json"
-    assert reg.kind_names()[-1] == "flafka_rows.producer" and reg.kinds["flafka_rows.producer"] == (SPEC, "rows")
+    assert reg.lookup("flafka_example.producer", "SIMPLE") is SimpleProducer
+    assert reg.lookup("flafka_example.producer", "org.example.simpleproducer") is SimpleProducer
+    assert reg.lookup("flafka_example.producer", "json") is JsonProducer
+    assert reg.names("flafka_example.producer") == ["json", "simple"]
+    assert reg.suggest("flafka_example.producer", "jsn") == "json"
+    assert reg.kind_names()[-1] == "flafka_example.producer" and reg.kinds["flafka_example.producer"] == (SPEC, "rows")
     assert reg.lookup("source", "simple") is None  # kinds keep their own namespaces
 
 
@@ -95,9 +103,9 @@ def test_bad_kinds_and_classes_are_plugin_errors(load: Callable[..., plugins.Plu
     assert "kind name 'producer' is not namespaced: use '<your package>.<kind>' in lower case (e.g. 'flafka_kudu.producer')" in errors
     assert "kind 'sink' is a core kind; a plugin defines new kinds only" in errors
     assert "flafka_register_kinds returned 'nope', not a flafka.registry.KindSpec" in errors
-    assert any("NotAProducer has kind 'flafka_rows.producer' but does not derive from its base" in e for e in errors)
+    assert any("NotAProducer has kind 'flafka_example.producer' but does not derive from its base" in e for e in errors)
     assert any("Unknown has no valid kind ('flafka_other.thing'" in e and "flafka_register_kinds" in e for e in errors)
-    assert report.registry.lookup("flafka_rows.producer", "simple") is SimpleProducer  # the good ones still register
+    assert report.registry.lookup("flafka_example.producer", "simple") is SimpleProducer  # the good ones still register
 
 
 def test_the_registry_refuses_a_class_of_an_undefined_kind() -> None:
@@ -107,8 +115,8 @@ def test_the_registry_refuses_a_class_of_an_undefined_kind() -> None:
     reg.add_kind(SPEC, "rows")
     reg.add(SimpleProducer, "rows")
     reg.add_kind(SPEC, "rows")  # the same definition again: harmless
-    twice = r"kind 'flafka_rows\.producer' is defined twice: by plugin 'rows' and by plugin 'clash'; uninstall one"
+    twice = r"kind 'flafka_example\.producer' is defined twice: by plugin 'rows' and by plugin 'clash'; uninstall one"
     with pytest.raises(KindError, match=twice):
-        reg.add_kind(KindSpec("flafka_rows.producer", JsonProducer), "clash")
-    with pytest.raises(KindError, match=r"must be a flafka Component subclass with kind = 'flafka_rows\.other'"):
-        reg.add_kind(KindSpec("flafka_rows.other", Producer), "rows")
+        reg.add_kind(KindSpec("flafka_example.producer", JsonProducer), "clash")
+    with pytest.raises(KindError, match=r"must be a flafka Component subclass with kind = 'flafka_example\.other'"):
+        reg.add_kind(KindSpec("flafka_example.other", Producer), "rows")
