@@ -234,7 +234,8 @@ def _register_kinds(report: PluginReport) -> None:
         info = report.plugin(name)
         dist, version = (info.distribution, info.version) if info else ("", "")
         try:
-            specs: Any = list(impl.function() or [])
+            returned: Any = impl.function()
+            specs = list(returned or [])
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise

@@ -79,7 +79,7 @@ class _Injected:
     """Routes the runtime's calls to a sink through a test's ``write`` (see :func:`_inject`)."""
 
     def __init__(self, sink: Sink, write: Callable[[list[Event]], BatchOutcome | None]) -> None:
-        self.saved = {name: sink.__dict__[name] for name in ("write", "send") if name in sink.__dict__}
+        self.saved: dict[str, Any] = {name: sink.__dict__[name] for name in ("write", "send") if name in sink.__dict__}
         self.real_write = sink.write
         self.real_send = sink.send
         self.write = write
