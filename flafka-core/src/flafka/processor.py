@@ -67,17 +67,11 @@ class ChannelProcessor:
         several threads at once (module docstring)."""
         counter = self.counter
         n = len(events)
-        with self._lock:
-            counter.event_received_count += n
-            counter.append_batch_received_count += 1
-            try:
-                required, optional = self._route(events, n)
-            except BaseException:
-                counter.channel_write_fail += 1
-                if token is not None:
-                    token.abandon()
-                raise
         try:
+            with self._lock:
+                counter.event_received_count += n
+                counter.append_batch_received_count += 1
+                required, optional = self._route(events, n)
             carried = token if self.acknowledgements else None
             for channel, batch in required:
                 self._put(channel, batch, carried)
