@@ -173,7 +173,8 @@ def test_accounting_is_exact_under_concurrent_callers() -> None:
 
 
 class MeetingPut(PutTransaction):
-    """A put whose commit waits (0.5 s at most) for a second commit to be in progress."""
+    """A put whose commit waits (10 s at most: a loaded machine may start the second
+    thread late) for a second commit to be in progress."""
 
     def __init__(self, inner: PutTransaction, barrier: threading.Barrier, met: list[bool]) -> None:
         self.inner, self.barrier, self.met = inner, barrier, met
@@ -183,7 +184,7 @@ class MeetingPut(PutTransaction):
 
     def commit(self) -> None:
         try:
-            self.barrier.wait(timeout=0.5)
+            self.barrier.wait(timeout=10)
             self.met.append(True)
         except threading.BrokenBarrierError:
             pass
