@@ -44,7 +44,7 @@ class KindSpec:
     name: str
     base: type[Component]
     summary: str = ""
-    """One line: what components of this kind do (``flafka plugins``)."""
+    """One line: what components of this kind do (for tools and error messages)."""
 
 
 @dataclass(frozen=True)
