@@ -8,6 +8,7 @@ order. Both are context managers: clean exit commits, an exception rolls back.
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import ClassVar
 
@@ -121,3 +122,41 @@ class Channel(Component):
     def reconfigure(self, settings: object) -> None:
         """Apply new settings on reload, keeping stored events (recyclable channels)."""
         self.settings = settings  # type: ignore[assignment]
+
+
+class QueuedChannel(Channel):
+    """Base of channels whose queue lives in this process under one lock (memory, file).
+
+    It owns the lock and its two conditions and implements :meth:`size`,
+    :meth:`is_empty`, :meth:`wait_for_events` and :meth:`wake_waiters` from two counts the
+    subclass keeps under ``_lock``: ``_stored`` (committed, not taken) and ``_used``
+    (stored plus taken but not yet committed). A subclass notifies ``_not_empty`` when
+    ``_stored`` grows and ``_not_full`` when ``_used`` shrinks.
+    """
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        super().__init__(name, settings)
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        """Notified when events become takeable (a put commit, a take rollback)."""
+        self._not_full = threading.Condition(self._lock)
+        """Notified when room is freed (a take commit, a resize)."""
+        self._stored = 0
+        self._used = 0
+
+    def size(self) -> int:
+        return self._stored
+
+    def is_empty(self) -> bool:
+        return self._used == 0
+
+    def wait_for_events(self, timeout: float) -> bool:
+        with self._lock:
+            if self._stored:
+                return True
+            self._not_empty.wait(timeout)
+            return self._stored > 0
+
+    def wake_waiters(self) -> None:
+        with self._lock:
+            self._not_empty.notify_all()

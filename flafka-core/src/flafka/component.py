@@ -8,17 +8,22 @@ processor, ...) is attached by the agent before ``start()``.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from flafka.settings import EMPTY_SCHEMA, Problem, Schema, Settings
 
 ComponentKind = Literal["source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer", "http_handler"]
+"""Core's kinds. A plugin may define more (``flafka_register_kinds``,
+:class:`flafka.registry.KindSpec`): their names are namespaced (``flafka_kudu.producer``)."""
+CORE_KINDS: tuple[str, ...] = get_args(ComponentKind)
 
 
 class Component:
     """Base class of sources, channels, sinks, interceptors, selectors and sink processors."""
 
-    kind: ClassVar[ComponentKind]
+    kind: ClassVar[str]
+    """One of :data:`CORE_KINDS` (:data:`ComponentKind`), or a kind a plugin defined
+    (the ``base`` of its :class:`~flafka.registry.KindSpec` sets it)."""
     type_name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     """Other names for the type: Flume's alias spellings and fully qualified class names."""

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import click
 
     from flafka.component import Component
+    from flafka.registry import KindSpec
 
 hookspec = pluggy.HookspecMarker("flafka")
 hookimpl = pluggy.HookimplMarker("flafka")
@@ -20,7 +21,16 @@ hookimpl = pluggy.HookimplMarker("flafka")
 @hookspec
 def flafka_register_components() -> list[type[Component]]:  # type: ignore[empty-body]
     """Return component classes (sources, channels, sinks, interceptors, selectors, sink
-    processors, serializers, http source handlers) this plugin provides. Called once at start-up."""
+    processors, serializers, http source handlers, or of a kind a plugin defines with
+    ``flafka_register_kinds``) this plugin provides. Called once at start-up."""
+
+
+@hookspec
+def flafka_register_kinds() -> list[KindSpec]:  # type: ignore[empty-body]
+    """Return the component kinds this plugin defines beyond core's (a
+    :class:`~flafka.registry.KindSpec` each: a namespaced name and the base class every
+    component of the kind derives from). Called once at start-up, before any plugin's
+    ``flafka_register_components``, so any plugin may register components of the kind."""
 
 
 @hookspec

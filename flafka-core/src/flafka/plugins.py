@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pluggy
 
 from flafka import hookspecs
-from flafka.component import Component
-from flafka.registry import DuplicateTypeError, Registry
+from flafka.component import CORE_KINDS, Component
+from flafka.registry import DuplicateTypeError, KindError, Registry
 
 if TYPE_CHECKING:
     import click
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 GROUP = "flafka"
 BUILTINS = "builtins"
-KINDS = ("source", "channel", "sink", "interceptor", "selector", "sink_processor", "serializer", "http_handler")
+KINDS = CORE_KINDS
+"""Core's kinds; plugins may define more (``Registry.kind_names()``)."""
 
 
 class ComponentEntry(NamedTuple):
@@ -219,8 +220,32 @@ def load_plugins(
         info.hooks.sort()
         report.plugins.append(info)
 
+    _register_kinds(report)
     _register_components(report)
     return report
+
+
+def _register_kinds(report: PluginReport) -> None:
+    """Every plugin's ``flafka_register_kinds``, before any component is registered."""
+    pm = report.manager
+    assert pm is not None
+    for impl in pm.hook.flafka_register_kinds.get_hookimpls():
+        name = impl.plugin_name
+        info = report.plugin(name)
+        dist, version = (info.distribution, info.version) if info else ("", "")
+        try:
+            returned: Any = impl.function()
+            specs = list(returned or [])
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            report.errors.append(PluginError(name, dist, version, f"flafka_register_kinds failed: {_describe(exc)}"))
+            continue
+        for spec in specs:
+            try:
+                report.registry.add_kind(spec, name)
+            except KindError as exc:
+                report.errors.append(PluginError(name, dist, version, str(exc)))
 
 
 def _register_components(report: PluginReport) -> None:
@@ -247,7 +272,7 @@ def _register_components(report: PluginReport) -> None:
             )
             continue
         for cls in classes:
-            problem = _check_class(cls)
+            problem = _check_class(cls) or report.registry.check_kind(cls)
             if problem:
                 report.errors.append(PluginError(name, dist, version, problem))
                 continue
@@ -266,9 +291,6 @@ def _check_class(cls: Any) -> str:
     if not (isinstance(cls, type) and issubclass(cls, Component)):
         return f"flafka_register_components returned {cls!r}, which is not a flafka Component class"
     label = f"{cls.__module__}.{cls.__qualname__}"
-    kind = getattr(cls, "kind", None)
-    if kind not in KINDS:
-        return f"component class {label} has no valid kind ({kind!r}; expected one of {', '.join(KINDS)})"
     if not isinstance(getattr(cls, "type_name", None), str) or not cls.type_name.strip():
         return f"component class {label} has no type_name"
     return ""

@@ -12,11 +12,22 @@ rule) the token is paid as soon as the required channels committed. Optional cha
 never carry the token: their failures are ignored (Flume), so their delivery must not hold
 the source's position back either. If the batch fails, the token is abandoned so the
 source's position never moves past it.
+
+Threads: :meth:`ChannelProcessor.process_batch` may be called from several threads at
+once (an event-driven source's connection threads); callers need no lock of their own.
+The interceptor chain, the selector and the processor's accounting (source counters,
+discard and failure tallies) run under the processor's lock, one batch at a time, so
+interceptors and selectors with state need no locking of their own. The puts run outside
+it (channels are thread-safe), so concurrent callers' commits overlap and a file channel
+syncs them together. Each caller's batches keep their order; between callers, batches
+reach a channel in no defined order. Single-threaded cost: two uncontended lock
+acquisitions per batch.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from flafka.ack import AckToken
 from flafka.channel import Channel
@@ -24,12 +35,15 @@ from flafka.errors import ChannelError
 from flafka.event import Event
 from flafka.interceptor import Interceptor
 from flafka.metrics.counters import SourceCounter
-from flafka.selector import ChannelSelector
+from flafka.selector import ChannelSelector, Routing
 
 log = logging.getLogger(__name__)
 
 
 class ChannelProcessor:
+    """Interceptors, selector, then put transactions: see the module docstring, which
+    states the threading contract (safe for concurrent callers)."""
+
     def __init__(
         self,
         selector: ChannelSelector,
@@ -41,47 +55,60 @@ class ChannelProcessor:
         self.interceptors = interceptors
         self.counter = counter
         self.acknowledgements = acknowledgements
+        self._lock = threading.Lock()
+        """Held around interceptors, selector and accounting; never around a put."""
         self._optional_failures: dict[str, int] = {}
         self._selector_discarded = 0
 
     def process_batch(self, events: list[Event], token: AckToken | None = None) -> None:
         """Put ``events`` into the selected channels. Raises ChannelError (or
         ChannelFullError) when a required channel could not take the batch; nothing was
-        lost then — the caller still holds the batch and must retry it."""
+        lost then — the caller still holds the batch and must retry it. Safe to call from
+        several threads at once (module docstring)."""
         counter = self.counter
         n = len(events)
-        counter.event_received_count += n
-        counter.append_batch_received_count += 1
         try:
-            for interceptor in self.interceptors:
-                events = interceptor.intercept(events)
-                if not events:
-                    break
-            if len(events) != n:
-                counter.discarded += n - len(events)  # dropped on purpose by an interceptor
-            if events:
-                required, optional = self.selector.select(events)
-                discarded = getattr(self.selector, "discarded", 0)
-                if discarded != self._selector_discarded:  # multiplexing: unmapped, no default
-                    counter.discarded += discarded - self._selector_discarded
-                    self._selector_discarded = discarded
-                carried = token if self.acknowledgements else None
-                for channel, batch in required:
-                    self._put(channel, batch, carried)
-                for channel, batch in optional:
-                    try:
-                        self._put(channel, batch, None)  # best effort: never holds the source back
-                    except ChannelError as exc:
-                        self._optional_failed(channel, exc)
+            with self._lock:
+                counter.event_received_count += n
+                counter.append_batch_received_count += 1
+                required, optional = self._route(events, n)
+            carried = token if self.acknowledgements else None
+            for channel, batch in required:
+                self._put(channel, batch, carried)
+            for channel, batch in optional:
+                try:
+                    self._put(channel, batch, None)  # best effort: never holds the source back
+                except ChannelError as exc:
+                    self._optional_failed(channel, exc)
         except BaseException:
-            counter.channel_write_fail += 1
+            with self._lock:
+                counter.channel_write_fail += 1
             if token is not None:
                 token.abandon()
             raise
-        counter.event_accepted_count += n
-        counter.append_batch_accepted_count += 1
+        with self._lock:
+            counter.event_accepted_count += n
+            counter.append_batch_accepted_count += 1
         if token is not None:
             token.release()
+
+    def _route(self, events: list[Event], n: int) -> tuple[Routing, Routing]:
+        """Interceptors, then the selector (call with the lock held)."""
+        counter = self.counter
+        for interceptor in self.interceptors:
+            events = interceptor.intercept(events)
+            if not events:
+                break
+        if len(events) != n:
+            counter.discarded += n - len(events)  # dropped on purpose by an interceptor
+        if not events:
+            return [], []
+        required, optional = self.selector.select(events)
+        discarded = getattr(self.selector, "discarded", 0)
+        if discarded != self._selector_discarded:  # multiplexing: unmapped, no default
+            counter.discarded += discarded - self._selector_discarded
+            self._selector_discarded = discarded
+        return required, optional
 
     @staticmethod
     def _put(channel: Channel, batch: list[Event], token: AckToken | None) -> None:
@@ -96,7 +123,8 @@ class ChannelProcessor:
             raise
 
     def _optional_failed(self, channel: Channel, exc: ChannelError) -> None:
-        seen = self._optional_failures.get(channel.name, 0)
-        self._optional_failures[channel.name] = seen + 1
+        with self._lock:
+            seen = self._optional_failures.get(channel.name, 0)
+            self._optional_failures[channel.name] = seen + 1
         if seen % 1000 == 0:  # one line per 1000 failures: never per event
             log.warning("optional channel '%s' did not take a batch (ignored, as Flume does): %s", channel.name, exc)

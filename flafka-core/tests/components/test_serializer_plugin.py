@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from flafka import plugins
+from flafka.component import Component
 from flafka.config.loader import load_config
 from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.registry import Registry
+from flafka.serializers import resolve_serializer, serializer_or_raise
+from flafka.settings import Schema, Setting
 from flafka.sinks.file_roll import RollingFileSink
 from flafka.testing import make
 
@@ -88,3 +91,51 @@ def test_validate_reports_unknown_serializers_and_keys_on_their_lines(registry: 
     assert error.line == 11 and error.key == "a.sinks.k.sink.serializer.titel" and "sink.serializer.title" in error.suggestion
     conf.write_text(conf.read_text().replace("titel", "title"))
     assert load_config([conf], "a", registry).plan is not None
+
+
+# -- serializer families: file sinks resolve file serializers only --------------------------
+
+
+class RowSerializer(Component):
+    """A serializer of another family (as flafka-hbase's HBaseEventSerializer): same kind,
+    its own base class."""
+
+    kind = "serializer"
+    family = "rows"
+    type_name = "rows_simple"
+    aliases = ("com.example.RowsSimpleSerializer",)
+    settings_schema = Schema(Setting("payloadColumn", "str", "p", "column of the body"))
+
+
+@pytest.fixture
+def mixed_registry() -> Registry:
+    report = plugins.load_plugins(env={}, entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka")])
+    report.registry.add(RowSerializer, "rows")
+    return report.registry
+
+
+def test_a_serializer_of_another_family_is_named_as_such(mixed_registry: Registry) -> None:
+    spec, problems = resolve_serializer("k", "sink.serializer", "ROWS_SIMPLE", {}, mixed_registry)
+    assert spec is None
+    (p,) = problems
+    assert p.key == "sink.serializer" and p.severity == "error"
+    assert p.message == "serializer 'ROWS_SIMPLE' belongs to the rows serializer family, not to the file serializers this sink writes with"
+    assert "rows_simple" not in p.suggestion and "TEXT" in p.suggestion
+    with pytest.raises(ConfigError, match=r"'com.example.RowsSimpleSerializer' \('rows_simple'\) belongs to the rows serializer family"):
+        serializer_or_raise("k", "sink.serializer", "com.example.RowsSimpleSerializer", {}, mixed_registry)
+
+
+def test_names_and_hints_come_from_the_file_family_only(mixed_registry: Registry) -> None:
+    # a near miss of another family's name: no did-you-mean towards it, the list is the file family's
+    _, (p,) = resolve_serializer("k", "sink.serializer", "rows_simpel", {}, mixed_registry)
+    assert p.message == "unknown serializer 'rows_simpel'"
+    assert "rows_simple" not in p.suggestion and "did you mean" not in p.suggestion and "TEXT" in p.suggestion
+    _, (p,) = resolve_serializer("k", "sink.serializer", "com.example.RowsSimpleSerializr", {}, mixed_registry)
+    assert "did you mean" not in p.suggestion and "TEXT" in p.suggestion
+    # another family's key is an unknown key, not "a key of the rows_simple serializer: set serializer = rows_simple"
+    _, (p,) = resolve_serializer("k", "sink.serializer", "TEXT", {"payloadColumn": "x"}, mixed_registry)
+    assert p.severity == "error" and p.message == "unknown key 'sink.serializer.payloadColumn' for serializer TEXT"
+    assert "rows_simple" not in p.suggestion
+    # a file serializer's own near miss still gets its did-you-mean
+    _, (p,) = resolve_serializer("k", "sink.serializer", "TEXTT", {}, mixed_registry)
+    assert p.suggestion.startswith("did you mean 'TEXT'?")

@@ -682,3 +682,46 @@ def test_constructor_warnings_become_diagnostics_on_their_line(tmp_path: Path, r
     assert d.severity == "warning" and (d.line, d.key) == (9, "a.sinks.k.oldKey")
     assert d.message == "sink 'k': oldKey is obsolete; remove it"
     assert result.plan is not None
+
+
+# -- check_settings problems name keys in full ---------------------------------------------------
+
+
+def test_check_settings_messages_name_keys_with_the_full_prefix(tmp_path: Path) -> None:
+    """A component's cross-key check speaks of its keys relative to it (``add
+    backupCheckpointDir = ...``); the report writes them in full, so the fix can be pasted
+    into the file. Prose, values and type names are left alone."""
+    from importlib.metadata import EntryPoint
+
+    from flafka import plugins
+
+    report = plugins.load_plugins(env={}, entry_points=[EntryPoint("builtins", "flafka.builtins", "flafka")])
+    registry = report.registry
+    text = minimal(
+        **{
+            "a.channels.c.type": "file",
+            "a.channels.c.checkpointDir": str(tmp_path / "cp"),
+            "a.channels.c.dataDirs": str(tmp_path / "data"),
+            "a.channels.c.useDualCheckpoints": "true",
+            "a.channels.c.capacity": "10",
+            "a.channels.c.transactionCapacity": "100",
+            "a.sinks.k.type": "file_roll",
+            "a.sinks.k.sink.directory": str(tmp_path / "out"),
+            "a.sinks.k.sink.serializer": "TEXT",
+            "a.sinks.k.sink.serializer.appendNewlin": "false",
+        }
+    )
+    result = load(tmp_path, text, registry)
+    dual = only(result, "needs backupCheckpointDir")
+    assert dual.key == "a.channels.c.backupCheckpointDir"
+    assert dual.message == "channel 'c': a.channels.c.useDualCheckpoints = true needs backupCheckpointDir"
+    assert dual.suggestion == "add a.channels.c.backupCheckpointDir = <directory>"
+    cap = only(result, "is larger than capacity")
+    assert cap.message == "channel 'c': transactionCapacity (100) is larger than capacity (10)"  # prose: unchanged
+    newline = only(result, "for serializer TEXT")
+    assert newline.key == "a.sinks.k.sink.serializer.appendNewlin"
+    assert newline.message == "sink 'k': unknown key 'a.sinks.k.sink.serializer.appendNewlin' for serializer TEXT"
+    assert newline.suggestion == "did you mean 'a.sinks.k.sink.serializer.appendNewline'?"
+    # a schema problem is about its line's own key, named in full by the key column
+    typo = only(load(tmp_path, minimal(**{"a.channels.c.capacty": "5"}), registry), "unknown key")
+    assert (typo.key, typo.message) == ("a.channels.c.capacty", "channel 'c': unknown key 'capacty'")

@@ -129,7 +129,7 @@ def test_validate_names_an_unknown_handler_with_did_you_mean_on_its_line(report:
     assert "did you mean 'org.apache.flume.source.http.JSONHandler'" in out.stdout
     conf.write_text(conf.read_text().replace("JSONHandlr", "JSONHandler") + "a.sources.s.handler.mandatoryParameters = x\n")
     (error,) = [d for d in load_config([conf], "a", report.registry).diagnostics if d.is_error]
-    assert error.line == 11 and "unknown key 'handler.mandatoryParameters' for http handler JSONHandler" in error.message
+    assert error.line == 11 and "unknown key 'a.sources.s.handler.mandatoryParameters' for http handler JSONHandler" in error.message
     text = conf.read_text().replace("org.apache.flume.source.http.JSONHandler", "csvlines")
     conf.write_text(text.replace("mandatoryParameters", "headerName"))
     assert load_config([conf], "a", report.registry).plan is not None

@@ -23,7 +23,7 @@ import pytest
 
 from flafka import REQUIRED, ChannelError, Event, PollableSource, Schema, Setting, Settings, Sink, Status
 from flafka.position import PositionFile
-from flafka.sink import BatchOutcome
+from flafka.sink import BatchOutcome, PendingWrite, Written
 from flafka.source import POLLABLE_SETTINGS
 from flafka_testkit.contracts import SinkCapabilities, SinkContract, SourceCapabilities, SourceContract
 from flafka_testkit.contracts.harness import SinkHarness, build
@@ -158,6 +158,65 @@ def test_declared_partial_visibility_is_accepted_but_still_checked_for_loss(star
     sink = started_sink(OneByOneLinesSink)
     honest.test_failed_batch_leaves_nothing_visible(sink)
     assert len(read_lines(Path(sink.settings["directory"]))) == 30  # 10 written before the failure, 20 on retry
+
+
+# -- sinks that replace write or send: the suite's fault injection must not loop -------------
+
+
+class PipelinedLinesSink(LinesSink):
+    """A pipelined sink: ``send`` does the work and ``write`` is ``send(...).wait()`` — the
+    shape Kafka-like sinks have. The suite's injected ``write`` calls the sink's real
+    ``write``, which calls ``self.send``: that must reach the sink's ``send``, not the
+    injected one again (it recursed until RecursionError)."""
+
+    max_pending_batches = 2
+
+    def send(self, events: list[Event]) -> PendingWrite:
+        return Written(LinesSink.write(self, events))
+
+    def write(self, events: list[Event]) -> BatchOutcome | None:
+        return self.send(events).wait()
+
+
+class InstanceBoundLinesSink(LinesSink):
+    """Picks its write function at start and binds it on the instance (no class ``write``
+    override is used): after a check injected and restored ``write``, the sink's own
+    binding must be back (it was deleted, so the sink fell back to ``Sink.write``)."""
+
+    def start(self) -> None:
+        super().start()
+        self.write = self._append  # type: ignore[method-assign]
+
+    def _append(self, events: list[Event]) -> BatchOutcome | None:
+        return LinesSink.write(self, events)
+
+    write = Sink.write  # type: ignore[assignment]
+
+
+class TestPipelinedLinesSink(_LinesSinkContract):
+    sink_class = PipelinedLinesSink
+    opt_out = {"test_headers_are_kept": "out.log holds bodies only"}
+
+
+class TestInstanceBoundLinesSink(_LinesSinkContract):
+    sink_class = InstanceBoundLinesSink
+    opt_out = {"test_headers_are_kept": "out.log holds bodies only"}
+
+
+def test_injection_reaches_a_pipelined_sinks_own_send(started_sink: Any) -> None:
+    contract = type("C", (_LinesSinkContract,), {"sink_class": PipelinedLinesSink})()
+    sink = started_sink(PipelinedLinesSink)
+    contract.test_partial_batch_failure_redelivers_only_the_failed_events(sink)
+    assert "write" not in sink.__dict__ and "send" not in sink.__dict__  # restored
+    assert len(read_lines(Path(sink.settings["directory"]))) == 100
+
+
+def test_injection_restores_a_write_bound_on_the_instance(started_sink: Any) -> None:
+    contract = type("C", (_LinesSinkContract,), {"sink_class": InstanceBoundLinesSink})()
+    sink = started_sink(InstanceBoundLinesSink)
+    own = sink.write
+    contract.test_retriable_error_rolls_back_and_permanent_error_keeps_events(sink)
+    assert sink.write == own and "send" not in sink.__dict__
 
 
 # -- a correct replayable source and its broken variants --------------------------------------

@@ -9,13 +9,12 @@ take commits (Flume's rule), so a rolled-back take always finds its room again.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import deque
 from typing import Any
 
 from flafka.ack import AckToken
-from flafka.channel import Channel, PutTransaction, TakeTransaction
+from flafka.channel import PutTransaction, QueuedChannel, TakeTransaction
 from flafka.errors import ChannelError, ChannelFullError, ConfigError
 from flafka.event import Event
 from flafka.metrics.counters import ChannelCounter
@@ -32,7 +31,7 @@ def _default_byte_capacity() -> int:
         return 1 << 40
 
 
-class MemoryChannel(Channel):
+class MemoryChannel(QueuedChannel):
     """Bounded in-memory channel. Fast; loses its contents on a crash — unless the source
     uses end-to-end acknowledgements (the default for replayable sources), which replay
     what was not delivered."""
@@ -58,12 +57,7 @@ class MemoryChannel(Channel):
 
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
         self._queue: deque[Chunk] = deque()
-        self._stored = 0  # events in the queue
-        self._used = 0  # stored + taken but not yet committed
         self._bytes_used = 0
         self.counter = ChannelCounter(name, self.type_name)
         self.counter.size = self.size
@@ -117,23 +111,6 @@ class MemoryChannel(Channel):
 
     def take_transaction(self) -> TakeTransaction:
         return _MemoryTake(self)
-
-    def size(self) -> int:
-        return self._stored
-
-    def is_empty(self) -> bool:
-        return self._used == 0
-
-    def wait_for_events(self, timeout: float) -> bool:
-        with self._lock:
-            if self._stored:
-                return True
-            self._not_empty.wait(timeout)
-            return self._stored > 0
-
-    def wake_waiters(self) -> None:
-        with self._lock:
-            self._not_empty.notify_all()
 
     def start(self) -> None:
         self.counter.started()

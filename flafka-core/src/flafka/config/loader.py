@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -52,6 +52,30 @@ against 10,000 listed ones would take minutes; past the budget, no suggestion)."
 
 _JAVA_CLASS = re.compile(r"^[a-z_][\w]*(\.[a-z_][\w]*)*\.[A-Z][\w$]*$")
 """A fully qualified Java class name (``org.example.MySource``, ``a.b.Builder$Inner``)."""
+
+
+_QUOTED_KEY = re.compile(r"'(?P<key>[A-Za-z][\w.\-]*)'")
+_ASSIGNED_KEY = re.compile(r"(?<![\w.'\-])(?P<key>[A-Za-z][\w.\-]*)(?= = )")
+
+
+def full_keys(text: str, prefix: str, known: Callable[[str], bool]) -> str:
+    """``text`` (a component's problem message or fix) with the component's keys written
+    in full — ``'sink.directory'`` and ``add sink.directory = ...`` become
+    ``'a1.sinks.k1.sink.directory'`` and ``add a1.sinks.k1.sink.directory = ...`` — so a
+    fix can be pasted into the file as it is. Only keys ``known`` to the component are
+    touched (quoted values, type names and prose stay as they are)."""
+    if not text or not prefix:
+        return text
+
+    def widen(m: re.Match[str]) -> str:
+        key = m.group("key")
+        if key.startswith(prefix) or not known(key):
+            return m.group(0)
+        start = m.start("key") - m.start(0)
+        whole = m.group(0)
+        return whole[:start] + prefix + key + whole[start + len(key) :]
+
+    return _ASSIGNED_KEY.sub(widen, _QUOTED_KEY.sub(widen, text))
 
 
 @dataclass
@@ -434,22 +458,43 @@ class _AgentValidator:
         """Run the class's schema on ``raw`` (relative key -> located value); report its
         problems on the right lines. Returns (settings, no errors)."""
         settings, problems = cls.settings_schema.parse({k: loc.value for k, loc in raw.items()})
-        if not any(p.severity == "error" for p in problems):
-            problems = [*problems, *cls.check_settings(settings)]
+        checked = cls.check_settings(settings) if not any(p.severity == "error" for p in problems) else []
         ok = True
         for problem in problems:
             ok = ok and problem.severity != "error"
             self.report_problem(cls, label, raw, key_prefix, fallback, problem)
+        for problem in checked:  # the component's own words: its keys are written in full
+            ok = ok and problem.severity != "error"
+            self.report_problem(cls, label, raw, key_prefix, fallback, problem, full=True)
         if not ok:
             self.unbuildable.add(id(settings))
         return settings, ok
 
     def report_problem(
-        self, cls: type[Component], label: str, raw: Mapping[str, Located], key_prefix: str, fallback: Located | None, problem: Problem
+        self,
+        cls: type[Component],
+        label: str,
+        raw: Mapping[str, Located],
+        key_prefix: str,
+        fallback: Located | None,
+        problem: Problem,
+        full: bool = False,
     ) -> None:
+        """Report ``problem`` on its key's line. ``full``: a ``check_settings`` problem.
+        Those are cross-key checks whose message and fix often name *another* key than the
+        line's ("useDualCheckpoints = true needs backupCheckpointDir": add
+        backupCheckpointDir = ...), so the component's keys in them are written in full
+        (:func:`full_keys`) and the fix can be pasted; a schema problem is about the line's
+        own key, which the key column already names in full."""
         loc = raw.get(problem.key)
-        message = f"{label}: {problem.message}"
-        setting = cls.settings_schema.get(problem.key)
+        schema = cls.settings_schema
+
+        def known(key: str) -> bool:
+            return key in raw or key == problem.key or schema.get(key) is not None or schema.map_for(key) is not None
+
+        prefix = key_prefix if full else ""
+        message = f"{label}: {full_keys(problem.message, prefix, known)}"
+        setting = schema.get(problem.key)
         if loc is not None and (looks_secret(problem.key) or (setting is not None and setting.secret)):
             message = _mask(message, loc.value)
         where = loc or fallback
@@ -458,7 +503,7 @@ class _AgentValidator:
             message,
             where,
             key=f"{key_prefix}{problem.key}",
-            suggestion=problem.suggestion,
+            suggestion=full_keys(problem.suggestion, prefix, known),
         )
 
     def typed(self, section: str, name: str) -> tuple[RawComponent, type[Component]] | None:

@@ -46,6 +46,11 @@ class EventSerializer(Component):
     """Base class of serializers (see the module docstring for the contract)."""
 
     kind: ClassVar[ComponentKind] = "serializer"
+    family: ClassVar[str] = "file"
+    """The serializer family: file serializers (this base) turn events into file bytes.
+    Other families share the ``serializer`` kind with their own base class (flafka-hbase's
+    ``HBaseEventSerializer``, family ``hbase``); :func:`resolve_serializer` finds, lists
+    and suggests only subclasses of this one."""
     newline_framed: bool = False
     """True when each event's bytes end with ``\\n`` and there are no other bytes."""
     open_url: Callable[[str], bytes] | None = None
@@ -96,25 +101,63 @@ def _registry(registry: Registry | None) -> Registry:
     return plugins.get_registry()
 
 
+def _file_serializers(registry: Registry) -> list[type[EventSerializer]]:
+    """Registered serializers of the file family (other families share the kind)."""
+    out: list[type[EventSerializer]] = []
+    for r in registry.registrations:
+        cls = r.cls
+        if cls.kind == "serializer" and isinstance(cls, type) and issubclass(cls, EventSerializer) and cls not in out:
+            out.append(cls)
+    return out
+
+
 def _known_names(registry: Registry) -> str:
-    names = registry.names("serializer")
+    names = sorted({c.type_name for c in _file_serializers(registry)})
     return ", ".join(names) if names else "none installed"
+
+
+def _suggest(registry: Registry, name: str) -> str:
+    """The file serializer whose type name or alias is closest to ``name`` ('' if none)."""
+    import difflib
+
+    names = {n.lower(): c.type_name for c in _file_serializers(registry) for n in (c.type_name, *c.aliases)}
+    hits = difflib.get_close_matches(name.strip().lower(), list(names), n=1, cutoff=0.6)
+    return names[hits[0]] if hits else ""
+
+
+def _family_of(cls: type[Component]) -> str:
+    family = getattr(cls, "family", "")
+    return family if isinstance(family, str) and family else cls.__module__.split(".")[0]
 
 
 def resolve_serializer(
     owner: str, key: str, name: str, sub: Mapping[str, str], registry: Registry | None = None
 ) -> tuple[SerializerSpec | None, list[Problem]]:
-    """Look ``name`` up (case-insensitive; type names, aliases, Flume class names) and parse
-    ``sub`` (the keys under ``<key>.``, prefix removed) with the serializer's schema.
+    """Look ``name`` up (case-insensitive; type names, aliases, Flume class names) among
+    the file serializers (:class:`EventSerializer` subclasses: the ``serializer`` kind also
+    holds other families, e.g. HBase's) and parse ``sub`` (the keys under ``<key>.``,
+    prefix removed) with the serializer's schema. A serializer of another family is an
+    error naming its family; names, suggestions and "key of another serializer" hints
+    come from the file family only.
 
     Returns the spec (None when the name is unknown or a sub-key is wrong) and every
     problem, keyed relative to the sink (``key`` or ``key.<sub-key>``). Pure: no I/O.
     """
     reg = _registry(registry)
     cls = reg.lookup("serializer", name or "TEXT")
-    if cls is None or not (isinstance(cls, type) and issubclass(cls, EventSerializer)):
+    if cls is not None and not (isinstance(cls, type) and issubclass(cls, EventSerializer)):
+        shown = f"'{name.strip()}'" + ("" if cls.type_name.lower() == name.strip().lower() else f" ('{cls.type_name}')")
+        return None, [
+            Problem(
+                key,
+                f"serializer {shown} belongs to the {_family_of(cls)} serializer family, not to the file serializers "
+                f"this sink writes with",
+                f"use one of {_known_names(reg)}",
+            )
+        ]
+    if cls is None:
         known = _known_names(reg)
-        hint = _java_hint(reg, name) if "." in name else reg.suggest("serializer", name)
+        hint = _java_hint(reg, name) if "." in name else _suggest(reg, name)
         if hint:
             suggestion = f"did you mean '{hint}'? (serializers: {known})"
         elif "." in name:
@@ -161,18 +204,14 @@ def _java_hint(reg: Registry, name: str) -> str:
     """A registered class name that ``name`` (a Java class name) is a near-miss of ('' if none)."""
     import difflib
 
-    names = {n.lower(): n for r in reg.registrations if r.cls.kind == "serializer" for n in r.cls.aliases if "." in n}
+    names = {n.lower(): n for c in _file_serializers(reg) for n in c.aliases if "." in n}
     hits = difflib.get_close_matches(name.strip().lower(), list(names), n=1, cutoff=0.9)
     return names[hits[0]] if hits else ""
 
 
 def _other_owners(reg: Registry, cls: type[Component], sub_key: str) -> list[str]:
-    """Type names of other registered serializers that declare ``sub_key``."""
-    out: list[str] = []
-    for r in reg.registrations:
-        other = r.cls
-        if other.kind == "serializer" and other is not cls and other.settings_schema.get(sub_key) is not None:
-            out.append(other.type_name)
+    """Type names of other registered file serializers that declare ``sub_key``."""
+    out = [o.type_name for o in _file_serializers(reg) if o is not cls and o.settings_schema.get(sub_key) is not None]
     return sorted(set(out))
 
 

@@ -16,6 +16,7 @@ from fchelpers import crash, drain, events, file_channel, put
 from flafka.channels.file import FileChannel
 from flafka.channels.file import channel as channel_module
 from flafka.channels.file.fileio import FileIO
+from flafka.channels.file.transactions import TAKE_RECORD_BYTES
 from flafka.errors import ChannelError, ChannelFullError
 
 
@@ -151,14 +152,56 @@ def test_below_minimum_required_space_puts_fail_before_the_disk_is_full(tmp_path
     try:
         with pytest.raises(ChannelFullError, match="retries once space is freed"):
             put(ch, 10, 10)
-        tx = ch.take_transaction()  # takes go on: they are what frees space
+        io.free = 10 << 20
+        tx = ch.take_transaction()
         assert len(tx.take(5)) == 5
         tx.commit()
-        io.free = 10 << 20
         put(ch, 10, 10)
     finally:
         channel_module.SPACE_CHECK_INTERVAL = old
     assert drain(ch) == list(range(5, 20))
+    ch.stop()
+
+
+def test_below_minimum_required_space_takes_fail_too_as_in_flume(tmp_path: Path) -> None:
+    """Flume's ``Log`` checks ``usableSpace <= minimumRequiredSpace + record size`` before
+    it writes a put, a take, a commit (of either) or a rollback record: below the threshold
+    the channel refuses takes as well as puts. Refused takes leave every event in the
+    channel, in order; both resume once space is freed."""
+    io = LowSpaceIO(10 << 20)
+    ch = file_channel(tmp_path, minimumRequiredSpace=str(2 << 20))
+    ch.io = io
+    ch.start()
+    put(ch, 0, 10)
+    channel_module.SPACE_CHECK_INTERVAL, old = 0.0, channel_module.SPACE_CHECK_INTERVAL
+    try:
+        # a take commit that finds no room: the events go back to the head, counted
+        tx = ch.take_transaction()
+        assert len(tx.take(4)) == 4
+        io.free = (2 << 20) + 10
+        refused = r"usable space exhausted in .*: only \d+ bytes remaining, minimumRequiredSpace is 2097152 bytes; the take commit"
+        with pytest.raises(ChannelError, match=refused):
+            tx.commit()
+        tx.rollback()  # what a sink does after a failed commit: nothing left to return
+        assert ch.size() == 10 and not ch.is_empty()
+        # a take finds no room: nothing leaves the channel
+        tx = ch.take_transaction()
+        with pytest.raises(ChannelError, match=r"the take is refused .*free space on that disk or lower minimumRequiredSpace"):
+            tx.take(5)
+        tx.rollback()
+        assert ch.size() == 10
+        assert ch.counter.event_take_error_count == 2
+        # exactly at the threshold (free == minimum + record size) Flume refuses too
+        io.free = (2 << 20) + TAKE_RECORD_BYTES
+        with pytest.raises(ChannelError, match="the take is refused"):
+            ch.take_transaction().take(1)
+        # an empty channel is not an error (Flume checks only when there is an event)
+        io.free = 10 << 20
+        assert drain(ch) == list(range(10))
+        io.free = 2 << 20
+        assert ch.take_transaction().take(5) == []
+    finally:
+        channel_module.SPACE_CHECK_INTERVAL = old
     ch.stop()
 
 
@@ -192,7 +235,7 @@ def test_real_full_disk(small_fs: Path, monkeypatch: pytest.MonkeyPatch) -> None
     crash(ch)
     # another process takes the rest between two checks: the disk really fills (ENOSPC),
     # a clear error, nothing half-written
-    monkeypatch.setattr(FileChannel, "_check_space", lambda self, nbytes: None)
+    monkeypatch.setattr(FileChannel, "_check_space", lambda self, nbytes, op="put": None)
     ch = file_channel(small_fs, minimumRequiredSpace="0", capacity="1000000", transactionCapacity="1000")
     ch.start()
     held = ch.size()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import pytest
 from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
 from flafka.runtime import SinkFailure
-from flafka.sink import BatchOutcome, Sink, Written
+from flafka.sink import BatchOutcome, PendingWrite, Sink, Written
 from flafka_testkit.contracts.guards import build_without_io
 from flafka_testkit.contracts.harness import SinkHarness, build, put
 
@@ -74,16 +75,61 @@ class UnreadableEvent(Event):
         raise OSError(errno.EIO, "injected failure midway through the batch (SinkContract)")
 
 
+class _Injected:
+    """Routes the runtime's calls to a sink through a test's ``write`` (see :func:`_inject`)."""
+
+    def __init__(self, sink: Sink, write: Callable[[list[Event]], BatchOutcome | None]) -> None:
+        self.saved: dict[str, Any] = {name: sink.__dict__[name] for name in ("write", "send") if name in sink.__dict__}
+        self.real_write = sink.write
+        self.real_send = sink.send
+        self.write = write
+        self.inside = threading.local()
+
+    def _enter(self) -> bool:
+        if getattr(self.inside, "depth", 0):
+            return False
+        self.inside.depth = 1
+        return True
+
+    def injected_write(self, events: list[Event]) -> BatchOutcome | None:
+        if not self._enter():  # the test's write reached the sink's own write or send: pass through
+            return self.real_write(events)
+        try:
+            return self.write(events)
+        finally:
+            self.inside.depth = 0
+
+    def injected_send(self, events: list[Event]) -> PendingWrite:
+        if not self._enter():
+            return self.real_send(events)
+        try:
+            return Written(self.write(events))
+        finally:
+            self.inside.depth = 0
+
+
 def _inject(sink: Sink, write: Callable[[list[Event]], BatchOutcome | None]) -> None:
     """Route the runtime's calls through ``write``: both ``write`` and ``send`` (which a
-    pipelined sink overrides) are replaced on the instance until :func:`_restore`."""
-    sink.write = write  # type: ignore[method-assign,assignment]
-    sink.send = lambda events: Written(write(events))  # type: ignore[method-assign]
+    pipelined sink overrides) are replaced on the instance until :func:`_restore`.
+
+    ``write`` may call the sink's real ``write`` (taken before this call), and the sink's
+    own ``write`` may go through ``self.send`` or the other way round (a pipelined sink's
+    ``write`` is often ``self.send(events).wait()``): calls made while ``write`` runs reach
+    the sink's own methods, never ``write`` again."""
+    injected = _Injected(sink, write)
+    sink.write = injected.injected_write  # type: ignore[method-assign]
+    sink.send = injected.injected_send  # type: ignore[method-assign]
+    sink.__dict__["_contract_injected"] = injected
 
 
 def _restore(sink: Sink) -> None:
+    """Undo :func:`_inject`: the sink's own ``write`` and ``send`` come back, including
+    ones the sink had set on the instance itself."""
+    injected = sink.__dict__.pop("_contract_injected", None)
     for name in ("write", "send"):
         sink.__dict__.pop(name, None)
+    if isinstance(injected, _Injected):
+        sink.__dict__.update(injected.saved)
 
 
 class SinkContract:

@@ -4,7 +4,7 @@ HDFS and HBase2 components — to run the same config through Flume and Flafka.
 Flume is not a server: :class:`FlumeHome` is the resolved classpath plus
 :meth:`FlumeHome.run_agent`, which starts ``org.apache.flume.node.Application`` (what
 ``bin/flume-ng agent`` runs) on a config text and waits until Flume's log says it started
-every source, channel and sink of the config. HTTP monitoring (``/metrics`` JSON) is opt-in
+every source, channel, sink and sink group of the config. HTTP monitoring (``/metrics`` JSON) is opt-in
 (``monitoring=True``): Flume 1.11's ``HTTPMetricsServer`` has no bind option and listens on
 0.0.0.0, which breaks the "loopback only" rule, so it is off by default. :class:`FlumeService` is the
 ``flafka testkit up flume`` face: it resolves the jars and proves them with a short agent
@@ -19,12 +19,14 @@ hbase-client 2.6.1-hadoop3 (the sinks declare them ``optional``) + Flume's own l
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any, ClassVar
 
+from flafka.config.properties import parse_text
 from flafka_testkit.services import hbase as _hbase
 from flafka_testkit.services import hdfs as _hdfs
 from flafka_testkit.services.base import LocalService, ServiceError, find_java, free_port, tail, wait_for
@@ -143,7 +145,8 @@ class FlumeHome:
 
     def run_agent(self, config: str, workdir: Path, name: str = "a1", *, monitoring: bool = False, timeout: float = 90.0) -> FlumeAgent:
         """Start an agent on ``config`` (Flume properties text) in ``workdir``; wait until its log
-        says every source, channel and sink of ``name`` was started (or raise with the log)."""
+        says every source, channel, sink and sink group of ``name`` was started (or raise with
+        the log). Flume 1.11 config text as ``flume-ng`` reads it (``\\`` continuations, ``:``)."""
         workdir.mkdir(parents=True, exist_ok=True)
         conf = workdir / f"{name}.conf"
         conf.write_text(config)
@@ -160,8 +163,7 @@ class FlumeHome:
         expected = _started_lines(config, name)
 
         def started() -> bool:
-            text = log.read_text(errors="replace")
-            return all(line in text for line in expected)
+            return _all_logged(log.read_text(errors="replace"), expected)
 
         def died() -> str | None:
             if proc.poll() is None:
@@ -177,15 +179,35 @@ class FlumeHome:
 
 
 def _started_lines(config: str, agent: str) -> list[str]:
-    """The ``node.Application`` log lines announcing each component of ``agent``."""
-    lines = []
-    for line in config.splitlines():
-        key, _, value = line.partition("=")
-        for kind in ("sources", "channels", "sinks"):
-            if key.strip() == f"{agent}.{kind}":
-                label = {"sources": "Source", "channels": "Channel", "sinks": "Sink"}[kind]
-                lines += [f"Starting {label} {n}" for n in value.split()]
+    """The ``node.Application`` log lines announcing each component of ``agent``.
+
+    Flume starts one ``SinkRunner`` per sink group and per sink outside a group, and logs
+    ``Starting Sink <runner>``: a group's name, never the names of its sinks. Groups are
+    resolved as Flume does: a sink goes to the first group that lists it, if ``sinks``
+    lists it too; a group left without sinks is dropped (its sinks run on their own)."""
+    props = parse_text(config).as_dict()
+
+    def names(kind: str) -> list[str]:
+        return list(dict.fromkeys(props.get(f"{agent}.{kind}", "").split()))
+
+    sinks = names("sinks")
+    grouped: set[str] = set()
+    runners: list[str] = []
+    for group in names("sinkgroups"):
+        members = [s for s in props.get(f"{agent}.sinkgroups.{group}.sinks", "").split() if s in sinks and s not in grouped]
+        if members:
+            grouped.update(members)
+            runners.append(group)
+    lines = [f"Starting Source {n}" for n in names("sources")]
+    lines += [f"Starting Channel {n}" for n in names("channels")]
+    lines += [f"Starting Sink {n}" for n in sinks if n not in grouped]
+    lines += [f"Starting Sink {n}" for n in runners]
     return lines
+
+
+def _all_logged(text: str, lines: list[str]) -> bool:
+    """True when every one of ``lines`` ends a line of ``text`` (``Sink k1`` is not ``Sink k10``)."""
+    return all(re.search(rf"{re.escape(line)}\r?$", text, re.MULTILINE) for line in lines)
 
 
 class FlumeService(LocalService):

@@ -10,10 +10,14 @@ Contract:
 * A take commit is durable the same way; a take rollback returns the events to the head.
 * On start the channel holds exactly the events whose put committed and whose take did
   not, in put order (:mod:`~flafka.channels.file.replay`).
-* Below ``minimumRequiredSpace`` free bytes, or when a write fails with ENOSPC, a put
-  commit fails with :class:`~flafka.errors.ChannelFullError` (the source keeps its batch
-  and retries); nothing half-written is ever visible, and writing resumes when there is
-  room.
+* Below ``minimumRequiredSpace`` free bytes (plus the record's own size), as in Flume, a
+  put commit fails with :class:`~flafka.errors.ChannelFullError` (the source keeps its
+  batch and retries), and a take or take commit fails with
+  :class:`~flafka.errors.ChannelError` (the events stay in the channel; the sink
+  retries). When a write fails with ENOSPC, the put or take commit fails the same way.
+  Nothing half-written is ever visible, and both resume when there is room.
+* A take commit that fails returns its events to the head of the channel (as a
+  rollback) before it raises.
 
 Events of recent puts stay in memory (up to :data:`CACHE_BYTES`) so a sink that keeps up
 never reads the disk; older ones are read back from the log when taken.
@@ -28,7 +32,7 @@ import time
 from collections import deque
 from typing import Any, cast
 
-from flafka.channel import Channel, PutTransaction, TakeTransaction
+from flafka.channel import PutTransaction, QueuedChannel, TakeTransaction
 from flafka.channels.file import checkpoint, records
 from flafka.channels.file.counter import FileChannelCounter
 from flafka.channels.file.dirs import DirLock, prepare, refuse_flume
@@ -59,7 +63,7 @@ def _expand(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path.strip()))
 
 
-class FileChannel(Channel):
+class FileChannel(QueuedChannel):
     """Durable channel backed by a write-ahead log on local disk, with group commit."""
 
     type_name = "file"
@@ -82,7 +86,7 @@ class FileChannel(Channel):
             "minimumRequiredSpace",
             "int",
             524288000,
-            "free bytes below which puts fail (retriable) instead of filling the disk; at least 1 MiB",
+            "free bytes below which puts and takes fail (retriable, as in Flume) instead of filling the disk; at least 1 MiB",
             minimum=0,
         ),
         Setting("keep-alive", "int", 3, "seconds a put commit waits for room before failing", minimum=0),
@@ -119,13 +123,8 @@ class FileChannel(Channel):
         self.counter = FileChannelCounter(name, self.type_name)
         self.counter.size = self.size
         self.counter.capacity = self.capacity
-        self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
         self._queue: deque[Chunk] = deque()
-        self._stored = 0
-        self._used = 0
         self._cached = 0
         self._active = 0
         """Open transactions holding events they have not committed yet (under the lock)."""
@@ -418,7 +417,10 @@ class FileChannel(Channel):
 
     # -- free space ----------------------------------------------------------------------
 
-    def _check_space(self, nbytes: int) -> None:
+    def _check_space(self, nbytes: int, op: str = "put") -> None:
+        """Refuse a record of ``nbytes`` (``op``: put, take or take commit) when the free
+        space of the data directory in use would not exceed ``minimumRequiredSpace``
+        afterwards — Flume's ``Log`` check, made on puts, takes and commits alike."""
         writer = self._writer
         assert writer is not None
         fid = writer.file_id or writer.next_file_id
@@ -426,7 +428,7 @@ class FileChannel(Channel):
         now = time.monotonic()
         cached = self._space.get(directory)
         written = writer.bytes_written
-        if cached is None or now - cached[0] > SPACE_CHECK_INTERVAL or cached[1] - (written - cached[2]) - nbytes < self.min_space:
+        if cached is None or now - cached[0] > SPACE_CHECK_INTERVAL or cached[1] - (written - cached[2]) - nbytes <= self.min_space:
             try:
                 free = self.io.free_space(directory)
             except OSError:
@@ -434,11 +436,18 @@ class FileChannel(Channel):
             cached = (now, free, written)
             self._space[directory] = cached
         free = cached[1] - (written - cached[2])
-        if free - nbytes < self.min_space:
-            self.counter.event_put_error_count += 1
-            raise ChannelFullError(
+        if free - nbytes <= self.min_space:
+            where = (
                 f"channel '{self.name}': usable space exhausted in {directory}: only {max(free, 0)} bytes remaining, "
-                f"minimumRequiredSpace is {self.min_space} bytes; the source keeps the batch and retries once space is freed"
+                f"minimumRequiredSpace is {self.min_space} bytes"
+            )
+            if op == "put":
+                self.counter.event_put_error_count += 1
+                raise ChannelFullError(f"{where}; the source keeps the batch and retries once space is freed")
+            self.counter.event_take_error_count += 1
+            raise ChannelError(
+                f"{where}; the {op} is refused (as in Flume, takes stop too) and the sink retries: free space on that "
+                f"disk or lower minimumRequiredSpace"
             )
 
     # -- reading events back --------------------------------------------------------------
@@ -478,23 +487,6 @@ class FileChannel(Channel):
 
     def take_transaction(self) -> TakeTransaction:
         return FileTake(self)
-
-    def size(self) -> int:
-        return self._stored
-
-    def is_empty(self) -> bool:
-        return self._used == 0
-
-    def wait_for_events(self, timeout: float) -> bool:
-        with self._lock:
-            if self._stored:
-                return True
-            self._not_empty.wait(timeout)
-            return self._stored > 0
-
-    def wake_waiters(self) -> None:
-        with self._lock:
-            self._not_empty.notify_all()
 
     def _require_open(self) -> LogWriter:
         writer = self._writer

@@ -18,6 +18,9 @@ from flafka.event import Event
 if TYPE_CHECKING:
     from flafka.channels.file.channel import Chunk, FileChannel
 
+TAKE_RECORD_BYTES = len(records.frame_header(records.TAKE, b"")) + len(records.encode_take([(0, 0, 0)]))
+"""Size of a take record of one run: what a take needs beyond ``minimumRequiredSpace``."""
+
 
 def _write_error(ch: FileChannel, exc: OSError, what: str) -> ChannelError:
     ch.counter.unhealthy = True  # until the next commit that reaches the disk
@@ -156,6 +159,8 @@ class FileTake(TakeTransaction):
                 )
             return []
         ch._require_open()
+        if ch._queue:  # Flume checks the space for a take record before each take
+            ch._check_space(TAKE_RECORD_BYTES, "take")
         got = 0
         parts: list[Chunk] = []
         with ch._lock:
@@ -208,7 +213,13 @@ class FileTake(TakeTransaction):
         runs = [(p[1].seq, p[2], p[3]) for p in self._taken]
         payload = records.encode_take(runs)
         work = [(p[1], p[2], p[3]) for p in self._taken]
-        ticket = Ticket(records.TAKE, [records.frame_header(records.TAKE, payload), payload], work)
+        header = records.frame_header(records.TAKE, payload)
+        try:
+            ch._check_space(len(header) + len(payload), "take commit")
+        except ChannelError:
+            self.rollback()
+            raise
+        ticket = Ticket(records.TAKE, [header, payload], work)
         with ch._lock:
             if self._active:
                 self._active = False
@@ -218,6 +229,7 @@ class FileTake(TakeTransaction):
                 writer.wait(ticket)
             except OSError as exc:
                 ch.counter.event_take_error_count += 1
+                self._return_to_queue(ch)
                 raise _write_error(ch, exc, "take") from None
         self._taken = []
         self._count = 0
@@ -230,9 +242,13 @@ class FileTake(TakeTransaction):
             if self._active:
                 self._active = False
                 _idle(ch)
-            ch._queue.extendleft(reversed(self._taken))
-            ch._cached += sum(p[4] for p in self._taken)
-            ch._stored += self._count
-            ch._not_empty.notify()
+            self._return_to_queue(ch)
+
+    def _return_to_queue(self, ch: FileChannel) -> None:
+        """Put the taken events back at the head, in order (call with the lock held)."""
+        ch._queue.extendleft(reversed(self._taken))
+        ch._cached += sum(p[4] for p in self._taken)
+        ch._stored += self._count
+        ch._not_empty.notify()
         self._taken = []
         self._count = 0
