@@ -23,7 +23,7 @@ from collections import deque
 from pathlib import Path
 
 from flafka.channel import TakeTransaction
-from flafka.errors import FlafkaError, PermanentError, RetriableError
+from flafka.errors import ChannelError, FlafkaError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka.sinkprocessor import SinkProcessor
@@ -188,7 +188,11 @@ class SinkDriver:
                     f"destination, or set errors.deadletter.directory on sink '{self.name}' to set rejected events aside"
                 )
             raise SinkFailure(self.name, exc, retriable=not isinstance(exc, PermanentError))
-        tx.commit()
+        try:
+            tx.commit()
+        except ChannelError as exc:  # e.g. a file channel below minimumRequiredSpace: the take is back
+            counter.channel_read_fail += 1
+            raise SinkFailure(self.name, exc, retriable=True) from exc
         counter.event_drain_success_count += n
 
     def _deliver(self, events: list[Event], first: PendingWrite) -> None:
