@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 LINE = 100
@@ -38,6 +38,8 @@ class Result:
     idle: float = 0.0
     """Seconds of the wall time spent waiting for hdfs.idleTimeout to close the last file
     (Flume rolls by size only when the NEXT event arrives; see kafka_hdfs.py)."""
+    threads: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the process's live threads by name at the moment of completion."""
 
     @property
     def rate(self) -> float:

@@ -79,6 +79,22 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of ``pid``'s live threads by thread name (digits at the end dropped, so
+    ``rdk:broker1`` and ``rdk:broker2`` add up). Python 3.11 leaves its threads' names as
+    the process's; librdkafka names its own ``rdk:...``, the JVM and rsyslog theirs."""
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")].rstrip("0123456789-")
+        fields = text.rsplit(")", 1)[1].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return totals
+
+
 def vm_hwm(pid: int) -> float:
     """Peak resident set (MB) of ``pid``'s address space since its exec."""
     try:
@@ -125,6 +141,7 @@ def watch(
     pid = proc.pid
     spy = None
     hwm, first, exited = 0.0, None, None
+    threads: dict[str, float] = {}
     cpu_exit = 0.0
     try:
         if profile is not None:
@@ -152,6 +169,7 @@ def watch(
                 cpu = proc_cpu(pid) if exited is None else cpu_exit
                 if exited is None:
                     hwm = max(hwm, vm_hwm(pid))
+                    threads = thread_cpu(pid)
                 break
             if exited is not None:
                 raise BenchError(f"{system} ({pipeline}) exited with code {exited} after {count:,} of {total:,}:\n{tail(log)}")
@@ -166,7 +184,9 @@ def watch(
             stop_process(proc)
     wall = done - start
     first_at, first_events = (first[0] - start, first[1] // units) if first is not None else (wall, total // units)
-    return Result(pipeline, system, rnd, total // units, wall, cpu, hwm, first_at=first_at, first_events=first_events)
+    result = Result(pipeline, system, rnd, total // units, wall, cpu, hwm, first_at=first_at, first_events=first_events)
+    result.threads = threads
+    return result
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 30.0) -> None:

@@ -26,7 +26,9 @@ started by this script and sampled every 50 ms until every event is delivered, c
 from outside (the topic's end offsets reach N; the output directory holds N x 101 bytes),
 then stopped with SIGTERM. events/s = N / seconds from exec to the last delivery (start-up
 included); "steady" from the first delivered event to the last; CPU s = utime + stime of
-all the process's threads at that moment; CPU µs per event = CPU s / N; peak RSS = VmHWM.
+all the process's threads at that moment; CPU µs per event = CPU s / N (and the part of
+it in librdkafka's own threads, named ``rdk:...``, read per thread from /proc at the same
+moment); peak RSS = VmHWM.
 
 After each run, while nothing is measured, the output is checked for every event exactly
 once: Kafka: the end offsets are N and a consumer reads ALL the topic's records; files:
@@ -197,6 +199,9 @@ class PeersBench(Bench):
             result.note += " PROFILED (py-spy slows it: not a benchmark figure)"
         self.results.append(result)
         print(result.line(per_event=True), flush=True)
+        if result.threads:
+            top = sorted(result.threads.items(), key=lambda kv: -kv[1])[:6]
+            print(f"{'':<21}CPU by thread name: " + ", ".join(f"{name} {cpu:.2f} s" for name, cpu in top), flush=True)
         return result
 
     def spool(self, pipeline: str, rnd: int, system: str) -> Path:
@@ -321,9 +326,16 @@ RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
     ("steady events/s", lambda r: f"{r.steady:,.0f}"),
     ("CPU s", lambda r: f"{r.cpu:.2f}"),
     ("CPU µs/event", lambda r: f"{r.us_per_event:.2f}"),
+    ("of which librdkafka threads", lambda r: rdk_share(r)),
     ("peak RSS MB", lambda r: f"{r.rss_mb:.1f}"),
     ("note", lambda r: r.note),
 ]
+
+
+def rdk_share(r: Result) -> str:
+    """CPU µs per event in librdkafka's threads (named ``rdk:...``), '-' without any."""
+    rdk = sum(cpu for name, cpu in r.threads.items() if name.startswith("rdk:"))
+    return f"{rdk / r.events * 1e6:.2f}" if rdk else "-"
 
 
 def main() -> int:

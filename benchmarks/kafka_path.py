@@ -1,0 +1,298 @@
+"""Where the CPU of files -> Kafka goes, stage by stage, and what the directions of issue 15
+would save: a micro-benchmark of flafka's own classes in ONE thread (no runtime threads,
+no agent), each variant in a fresh process. Figures go to benchmarks/RESULTS.md ("Peers:
+rsyslog and kcat (issue 15)"). Not the product: the "bodies" variants are prototypes.
+
+Cumulative Python-only variants (no broker; CPU of the one thread):
+  split        LineDeserializer.read(1000) over the files (spooldir's reader)
+  events       + one Event per line (SpoolDirectorySource._events)
+  channel      + MemoryChannel put/commit and take/commit per batch (100,000 / 1,000)
+  records      + the Kafka sink's record per event ({"value", "callback": partial}),
+               as KafkaSink._produce_batch builds them, without producing
+To the broker (acks=1, 4 partitions; CPU of the whole process: librdkafka's threads too;
+the topic's end offsets must reach N):
+  sink         split + events + channel + the real KafkaSink.send / wait, two batches in
+               flight (the runtime's pipelining), i.e. today's data path without threads
+  bodies       split + channel holding the bodies lists (no Event) + produce_batch with
+               {"value": body} per record, no per-record callback, one flush per two
+               batches: bodies straight to librdkafka with confluent-kafka's API as it is
+  bodies-loop  split + producer.produce(topic, body) per line (no dict at all)
+  kcat         ``kcat -P -X acks=1`` on the concatenated file: librdkafka without Python
+
+    python benchmarks/kafka_path.py [VARIANT ...] [--events N] [--rounds R] [--bootstrap HOST:PORT]
+
+Without --bootstrap the test kit's Kafka broker is started (FLAFKA_RUN_DIR = --run-dir or
+a temporary directory). Rounds alternate the order of the variants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
+sys.path.insert(0, str(HERE))
+
+LOCAL = ("split", "events", "channel", "records")
+BROKER = ("sink", "bodies", "bodies-loop", "kcat")
+VARIANTS = LOCAL + BROKER
+BATCH = 1000
+
+
+def cpu_self() -> float:
+    """CPU seconds (user + system) of every thread of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def vm_hwm() -> float:
+    """This process's peak RSS (MB) since its exec (ru_maxrss would start from the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def lines(files: list[Path]) -> Any:
+    """Batches of up to 1000 bodies from spooldir's LineDeserializer, file after file."""
+    from flafka.sources.deserializers import LineDeserializer
+
+    for path in files:
+        with open(path, "rb", buffering=0) as fobj:
+            deser = LineDeserializer(fobj)
+            while True:
+                bodies = deser.read(BATCH)
+                if not bodies:
+                    break
+                yield bodies
+
+
+def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict[str, float]:
+    """One variant in this process; returns wall s, process CPU s, this thread's CPU s."""
+    from flafka.channels.memory import MemoryChannel
+    from flafka.event import Event
+    from flafka.testing import make
+    from flafka.tuning import tune_gc
+
+    channel = make(MemoryChannel, "c1", capacity=100000, transactionCapacity=BATCH)
+    producer: Any = None
+    sink: Any = None
+    if variant == "sink":
+        from flafka_kafka.sink import KafkaSink
+
+        sink = make(KafkaSink, "k1", **{"kafka.bootstrap.servers": bootstrap, "kafka.topic": topic, "flumeBatchSize": BATCH,
+                                        "kafka.producer.acks": "1"})  # fmt: skip
+        sink.start()
+    elif variant in ("bodies", "bodies-loop"):
+        from confluent_kafka import Producer
+
+        # the sink's own settings (flafka_kafka.sink._producer_conf): linger 1 ms, error reports only
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 1, "delivery.report.only.error": True})
+    tune_gc()  # as the agent does at start (flafka/tuning.py)
+
+    def through_channel(batch: list[Any]) -> list[Any]:
+        put = channel.put_transaction()
+        put.put(batch)
+        put.commit()
+        take = channel.take_transaction()
+        got = take.take(BATCH)
+        take.commit()
+        return got
+
+    wall0, cpu0, thread0 = time.perf_counter(), cpu_self(), time.thread_time()
+    n = 0
+    if variant == "split":
+        for bodies in lines(files):
+            n += len(bodies)
+    elif variant == "events":
+        for bodies in lines(files):
+            n += len([Event(b) for b in bodies])
+    elif variant == "channel":
+        for bodies in lines(files):
+            n += len(through_channel([Event(b) for b in bodies]))
+    elif variant == "records":
+        import functools
+
+        def report(i: int, err: Any, msg: Any) -> None:
+            pass
+
+        for bodies in lines(files):
+            events = through_channel([Event(b) for b in bodies])
+            msgs = [
+                {"value": e.body, "key": h.get("key"), "callback": functools.partial(report, i)}
+                if (h := e._headers)
+                else {"value": e.body, "callback": functools.partial(report, i)}
+                for i, e in enumerate(events)
+            ]
+            n += len(msgs)
+    elif variant == "sink":
+        in_flight: list[Any] = []
+        for bodies in lines(files):
+            events = through_channel([Event(b) for b in bodies])
+            in_flight.append(sink.send(events))
+            n += len(events)
+            if len(in_flight) == sink.max_pending_batches and in_flight.pop(0).wait() is not None:
+                raise SystemExit("a batch failed")
+        for pending in in_flight:
+            if pending.wait() is not None:
+                raise SystemExit("a batch failed")
+    elif variant == "bodies":
+        produce_batch, flush = producer.produce_batch, producer.flush
+        for k, bodies in enumerate(lines(files), 1):
+            msgs = [{"value": b} for b in through_channel(bodies)]
+            produce_batch(topic, msgs)
+            if any("_error" in m for m in msgs):
+                raise SystemExit("produce_batch refused records (queue full?)")
+            n += len(msgs)
+            if k % 2 == 0:  # one flush confirms two batches, as the sink does
+                flush(60)
+        flush(60)
+    elif variant == "bodies-loop":
+        produce, poll, flush = producer.produce, producer.poll, producer.flush
+        for k, bodies in enumerate(lines(files), 1):
+            for b in bodies:
+                try:
+                    produce(topic, b)
+                except BufferError:
+                    poll(0.01)
+                    produce(topic, b)
+            n += len(bodies)
+            if k % 2 == 0:
+                flush(60)
+        flush(60)
+    wall, cpu, thread = time.perf_counter() - wall0, cpu_self() - cpu0, time.thread_time() - thread0
+    if sink is not None:
+        sink.stop()
+    rss = vm_hwm()
+    return {"events": n, "wall": wall, "cpu": cpu, "thread": thread, "rss_mb": rss}
+
+
+def kcat(path: Path, bootstrap: str, topic: str) -> dict[str, float]:
+    argv = [shutil.which("kcat") or "kcat", "-P", "-b", bootstrap, "-t", topic, "-X", "acks=1"]
+    with open(path, "rb") as inp:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=inp)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"kcat failed with {status}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"wall": wall, "cpu": cpu, "thread": float("nan"), "rss_mb": float("nan")}  # ru_maxrss: the parent's at fork
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variants", nargs="*", metavar="VARIANT", help=f"any of {', '.join(VARIANTS)} (default: all)")
+    parser.add_argument("--events", type=int, default=2_000_000, help="a multiple of 500,000 (files of 500,000 lines)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bootstrap", default=None, help="Kafka to use (default: start the test kit's broker)")
+    parser.add_argument("--run-dir", type=Path, default=None, help="FLAFKA_RUN_DIR for the test kit's broker")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--topic", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:  # a child: one variant, figures as JSON on stdout
+        files = sorted(args.data.glob("data-*.log"))
+        print(json.dumps(run_one(args.one, files, args.bootstrap or "", args.topic)))
+        return 0
+    variants = args.variants or list(VARIANTS)
+    if set(variants) - set(VARIANTS):
+        parser.error(f"unknown variant(s); choose from {', '.join(VARIANTS)}")
+    per = 500_000
+    if args.events % per:
+        parser.error("--events must be a multiple of 500,000")
+
+    from kafka_hdfs import KafkaProbe
+    from run import machine
+
+    from flafka_testkit.crash import write_lines
+
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="flafka-kafka-path-"))
+    started: Any = None
+    try:
+        data = work / "data"
+        data.mkdir()
+        for i in range(args.events // per):
+            write_lines(data / f"data-{i:03d}.log", i * per, per)
+        joined = work / "all.log"
+        with open(joined, "wb") as out:
+            for f in sorted(data.glob("data-*.log")):
+                with open(f, "rb") as inp:
+                    shutil.copyfileobj(inp, out, 1 << 20)
+        bootstrap = args.bootstrap
+        probe = None
+        if any(v in BROKER for v in variants):
+            if bootstrap is None:
+                if args.run_dir is not None:
+                    os.environ["FLAFKA_RUN_DIR"] = str(args.run_dir)
+                from flafka_testkit.services import local_service
+
+                service = local_service("kafka")
+                if service.start():
+                    started = service
+                bootstrap = service.address
+            probe = KafkaProbe(bootstrap)
+            warm = f"kafka-path-warm-{os.getpid()}"
+            probe.create_topic(warm, 4)
+            kcat(joined, bootstrap, warm)  # a broker that just started is slower for its first records
+            probe.delete_topics([warm])
+        results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+        for rnd in range(1, args.rounds + 1):
+            for variant in variants if rnd % 2 else variants[::-1]:
+                topic = ""
+                if variant in BROKER:
+                    assert probe is not None and bootstrap is not None
+                    topic = f"kafka-path-{os.getpid()}-{variant}-{rnd}"
+                    probe.create_topic(topic, 4)
+                if variant == "kcat":
+                    assert bootstrap is not None
+                    got = kcat(joined, bootstrap, topic)
+                    got["events"] = args.events
+                else:
+                    argv = [sys.executable, __file__, "--one", variant, "--data", str(data), "--topic", topic]
+                    argv += ["--bootstrap", bootstrap] if bootstrap else []
+                    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+                    got = json.loads(out.strip().splitlines()[-1])
+                if variant in BROKER:
+                    assert probe is not None
+                    held = probe.end_offsets(topic, 4)
+                    probe.delete_topics([topic])
+                    if held != args.events:
+                        raise SystemExit(f"{variant}: the topic holds {held:,} records, not {args.events:,}")
+                results[variant].append(got)
+                us, th = got["cpu"] / args.events * 1e6, got["thread"] / args.events * 1e6
+                print(
+                    f"round {rnd}  {variant:<12} {args.events / got['wall']:>10,.0f} ev/s  cpu {got['cpu']:6.2f} s "
+                    f"({us:5.2f} us/ev; main thread {th:5.2f} us/ev)  max RSS {got['rss_mb']:6.1f} MB",
+                    flush=True,
+                )
+        print("\n| variant | rounds | median events/s | median CPU µs/event (process) | median CPU µs/event (main thread) | max RSS MB |")
+        print("|---|---|---|---|---|---|")
+        for variant, runs in results.items():
+            rate = statistics.median(args.events / r["wall"] for r in runs)
+            us = statistics.median(r["cpu"] / args.events * 1e6 for r in runs)
+            th = statistics.median(r["thread"] / args.events * 1e6 for r in runs)
+            print(f"| {variant} | {len(runs)} | {rate:,.0f} | {us:.2f} | {th:.2f} | {max(r['rss_mb'] for r in runs):.1f} |")
+        if probe is not None:
+            probe.close()
+    finally:
+        if started is not None:
+            started.stop(10.0)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
