@@ -17,7 +17,14 @@ the topic's end offsets must reach N):
                {"value": body} per record, no per-record callback, one flush per two
                batches: bodies straight to librdkafka with confluent-kafka's API as it is
   bodies-loop  split + producer.produce(topic, body) per line (no dict at all)
+  native-bodies  split (Python) + channel of bodies + one C call per batch that produces
+               every body (benchmarks/native/rdk_lines.c, a CPython extension on Debian's
+               librdkafka, built here with gcc; the GIL is released while it produces)
+  native-lines Python reads 128 KiB chunks; C splits each chunk into lines and produces
+               them: Python's cost per batch only, the floor of a native extension
   kcat         ``kcat -P -X acks=1`` on the concatenated file: librdkafka without Python
+The native variants need gcc and librdkafka-dev (apt-get install librdkafka-dev); without
+them they are left out with a message.
 
     python benchmarks/kafka_path.py [VARIANT ...] [--events N] [--rounds R] [--bootstrap HOST:PORT]
 
@@ -45,7 +52,8 @@ sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
 
 LOCAL = ("split", "events", "channel", "records")
-BROKER = ("sink", "bodies", "bodies-loop", "kcat")
+BROKER = ("sink", "bodies", "bodies-loop", "native-bodies", "native-lines", "kcat")
+NATIVE = ("native-bodies", "native-lines")
 VARIANTS = LOCAL + BROKER
 BATCH = 1000
 
@@ -78,6 +86,41 @@ def lines(files: list[Path]) -> Any:
                 yield bodies
 
 
+def build_native(out: Path) -> Path | None:
+    """Compile benchmarks/native/rdk_lines.c into ``out``; None (and why, printed) when it
+    cannot be built."""
+    import sysconfig
+
+    gcc = shutil.which("gcc")
+    if gcc is None or not Path("/usr/include/librdkafka/rdkafka.h").exists():
+        print("native variants left out: they need gcc and librdkafka-dev (apt-get install gcc librdkafka-dev)", flush=True)
+        return None
+    target = out / f"rdk_lines{sysconfig.get_config_var('EXT_SUFFIX')}"
+    argv = [gcc, "-O2", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", str(HERE / "native" / "rdk_lines.c"),
+            "-lrdkafka", "-o", str(target)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode:
+        print(f"native variants left out: building rdk_lines failed:\n{done.stderr}", flush=True)
+        return None
+    return out
+
+
+def chunks(files: list[Path], size: int = 128 << 10) -> Any:
+    """Chunks of whole lines (each ends with a newline) of about ``size`` bytes."""
+    for path in files:
+        with open(path, "rb", buffering=0) as fobj:
+            rest = b""
+            while data := fobj.read(size):
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest += data
+                    continue
+                yield rest + data[:cut] if rest else data[:cut]
+                rest = data[cut:]
+            if rest:
+                yield rest + b"\n"
+
+
 def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict[str, float]:
     """One variant in this process; returns wall s, process CPU s, this thread's CPU s."""
     from flafka.channels.memory import MemoryChannel
@@ -99,6 +142,10 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
 
         # the sink's own settings (flafka_kafka.sink._producer_conf): linger 1 ms, error reports only
         producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 1, "delivery.report.only.error": True})
+    elif variant in NATIVE:
+        import rdk_lines  # type: ignore[import-not-found]  # built by build_native
+
+        producer = rdk_lines.producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": "1"})
     tune_gc()  # as the agent does at start (flafka/tuning.py)
 
     def through_channel(batch: list[Any]) -> list[Any]:
@@ -171,6 +218,20 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
             if k % 2 == 0:
                 flush(60)
         flush(60)
+    elif variant == "native-bodies":
+        for k, bodies in enumerate(lines(files), 1):
+            n += rdk_lines.produce_bodies(producer, topic, through_channel(bodies))
+            if k % 2 == 0:
+                rdk_lines.flush(producer, 60000)
+        if rdk_lines.flush(producer, 60000) != (0, 0):
+            raise SystemExit("records left or failed")
+    elif variant == "native-lines":
+        for k, chunk in enumerate(chunks(files), 1):
+            n += rdk_lines.produce_lines(producer, topic, chunk)
+            if k % 2 == 0:
+                rdk_lines.flush(producer, 60000)
+        if rdk_lines.flush(producer, 60000) != (0, 0):
+            raise SystemExit("records left or failed")
     wall, cpu, thread = time.perf_counter() - wall0, cpu_self() - cpu0, time.thread_time() - thread0
     if sink is not None:
         sink.stop()
@@ -191,6 +252,22 @@ def kcat(path: Path, bootstrap: str, topic: str) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "thread": float("nan"), "rss_mb": float("nan")}  # ru_maxrss: the parent's at fork
 
 
+def children(argv: list[str], procs: int) -> dict[str, float]:
+    """Run ``procs`` copies of a variant at once, copy i on files i, i+procs, ...: the
+    events and CPU add up, the wall time is the slowest copy's, RSS the largest."""
+    running = [subprocess.Popen([*argv, "--part", str(i), "--procs", str(procs)], stdout=subprocess.PIPE, text=True) for i in range(procs)]
+    outs = []
+    for proc in running:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"{' '.join(argv)} failed with exit code {proc.returncode}")
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        "events": sum(o["events"] for o in outs), "wall": max(o["wall"] for o in outs), "cpu": sum(o["cpu"] for o in outs),
+        "thread": sum(o["thread"] for o in outs), "rss_mb": max(o["rss_mb"] for o in outs),
+    }  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*", metavar="VARIANT", help=f"any of {', '.join(VARIANTS)} (default: all)")
@@ -201,9 +278,14 @@ def main() -> int:
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--topic", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--procs", type=int, default=1, help="processes per variant, each on its share of the files (4 files)")
+    parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--native-dir", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # a child: one variant, figures as JSON on stdout
-        files = sorted(args.data.glob("data-*.log"))
+        if args.native_dir is not None:
+            sys.path.insert(0, str(args.native_dir))
+        files = sorted(args.data.glob("data-*.log"))[args.part :: args.procs]
         print(json.dumps(run_one(args.one, files, args.bootstrap or "", args.topic)))
         return 0
     variants = args.variants or list(VARIANTS)
@@ -218,7 +300,7 @@ def main() -> int:
 
     from flafka_testkit.crash import write_lines
 
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}; {args.procs} process(es) per variant", flush=True)
     work = Path(tempfile.mkdtemp(prefix="flafka-kafka-path-"))
     started: Any = None
     try:
@@ -231,6 +313,9 @@ def main() -> int:
             for f in sorted(data.glob("data-*.log")):
                 with open(f, "rb") as inp:
                     shutil.copyfileobj(inp, out, 1 << 20)
+        native = build_native(work) if any(v in NATIVE for v in variants) else None
+        if native is None:
+            variants = [v for v in variants if v not in NATIVE]
         bootstrap = args.bootstrap
         probe = None
         if any(v in BROKER for v in variants):
@@ -263,8 +348,8 @@ def main() -> int:
                 else:
                     argv = [sys.executable, __file__, "--one", variant, "--data", str(data), "--topic", topic]
                     argv += ["--bootstrap", bootstrap] if bootstrap else []
-                    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-                    got = json.loads(out.strip().splitlines()[-1])
+                    argv += ["--native-dir", str(native)] if native else []
+                    got = children(argv, args.procs)
                 if variant in BROKER:
                     assert probe is not None
                     held = probe.end_offsets(topic, 4)
