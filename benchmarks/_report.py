@@ -38,6 +38,8 @@ class Result:
     idle: float = 0.0
     """Seconds of the wall time spent waiting for hdfs.idleTimeout to close the last file
     (Flume rolls by size only when the NEXT event arrives; see kafka_hdfs.py)."""
+    cpu_first: float = 0.0
+    """CPU seconds used up to the first sample that saw delivered events (start-up)."""
     threads: dict[str, float] = field(default_factory=dict)
     """CPU seconds of the process's live threads by name at the moment of completion."""
 

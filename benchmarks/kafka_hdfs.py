@@ -142,6 +142,7 @@ def watch(
     spy = None
     hwm, first, exited = 0.0, None, None
     threads: dict[str, float] = {}
+    cpu_first = 0.0
     cpu_exit = 0.0
     try:
         if profile is not None:
@@ -164,6 +165,8 @@ def watch(
             count = progress()
             if count > 0 and first is None:
                 first = (now, count)
+                if exited is None:
+                    cpu_first = proc_cpu(pid)
             if count >= total:
                 done = time.perf_counter() if exited is None else now
                 cpu = proc_cpu(pid) if exited is None else cpu_exit
@@ -185,7 +188,7 @@ def watch(
     wall = done - start
     first_at, first_events = (first[0] - start, first[1] // units) if first is not None else (wall, total // units)
     result = Result(pipeline, system, rnd, total // units, wall, cpu, hwm, first_at=first_at, first_events=first_events)
-    result.threads = threads
+    result.threads, result.cpu_first = threads, cpu_first
     return result
 
 

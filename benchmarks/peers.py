@@ -201,7 +201,8 @@ class PeersBench(Bench):
         print(result.line(per_event=True), flush=True)
         if result.threads:
             top = sorted(result.threads.items(), key=lambda kv: -kv[1])[:6]
-            print(f"{'':<21}CPU by thread name: " + ", ".join(f"{name} {cpu:.2f} s" for name, cpu in top), flush=True)
+            names = ", ".join(f"{name} {cpu:.2f} s" for name, cpu in top)
+            print(f"{'':<21}CPU by thread name: {names}; {result.cpu_first:.2f} s before the first delivered event", flush=True)
         return result
 
     def spool(self, pipeline: str, rnd: int, system: str) -> Path:
