@@ -13,6 +13,9 @@ To the broker (acks=1, 4 partitions; CPU of the whole process: librdkafka's thre
 the topic's end offsets must reach N):
   sink         split + events + channel + the real KafkaSink.send / wait, two batches in
                flight (the runtime's pipelining), i.e. today's data path without threads
+  events-batch as sink, but each record is {"value": event.body} without the per-record
+               delivery callback (and so without confluent-kafka's per-record GIL round
+               trip in its delivery-report trampoline): the price of that callback
   bodies       split + channel holding the bodies lists (no Event) + produce_batch with
                {"value": body} per record, no per-record callback, one flush per two
                batches: bodies straight to librdkafka with confluent-kafka's API as it is
@@ -52,7 +55,7 @@ sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
 
 LOCAL = ("split", "events", "channel", "records")
-BROKER = ("sink", "bodies", "bodies-loop", "native-bodies", "native-lines", "kcat")
+BROKER = ("sink", "events-batch", "bodies", "bodies-loop", "native-bodies", "native-lines", "kcat")
 NATIVE = ("native-bodies", "native-lines")
 VARIANTS = LOCAL + BROKER
 BATCH = 1000
@@ -137,7 +140,7 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
         sink = make(KafkaSink, "k1", **{"kafka.bootstrap.servers": bootstrap, "kafka.topic": topic, "flumeBatchSize": BATCH,
                                         "kafka.producer.acks": "1"})  # fmt: skip
         sink.start()
-    elif variant in ("bodies", "bodies-loop"):
+    elif variant in ("events-batch", "bodies", "bodies-loop"):
         from confluent_kafka import Producer
 
         # the sink's own settings (flafka_kafka.sink._producer_conf): linger 1 ms, error reports only
@@ -194,10 +197,13 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
         for pending in in_flight:
             if pending.wait() is not None:
                 raise SystemExit("a batch failed")
-    elif variant == "bodies":
+    elif variant in ("bodies", "events-batch"):
         produce_batch, flush = producer.produce_batch, producer.flush
         for k, bodies in enumerate(lines(files), 1):
-            msgs = [{"value": b} for b in through_channel(bodies)]
+            if variant == "bodies":
+                msgs = [{"value": b} for b in through_channel(bodies)]
+            else:
+                msgs = [{"value": e.body} for e in through_channel([Event(b) for b in bodies])]
             produce_batch(topic, msgs)
             if any("_error" in m for m in msgs):
                 raise SystemExit("produce_batch refused records (queue full?)")
