@@ -29,7 +29,11 @@ the topic's end offsets must reach N):
 The native variants need gcc and librdkafka-dev (apt-get install librdkafka-dev); without
 them they are left out with a message.
 
-    python benchmarks/kafka_path.py [VARIANT ...] [--events N] [--rounds R] [--bootstrap HOST:PORT]
+    python benchmarks/kafka_path.py [VARIANT[@PROCS] ...] [--events N] [--rounds R] [--procs P] [--bootstrap HOST:PORT]
+
+VARIANT@PROCS (or --procs for all) runs PROCS processes of the variant at once, each on its
+share of the files (several processes behind one agent, issue 15 item 4): events and CPU
+add up, the wall time is the slowest one's.
 
 Without --bootstrap the test kit's Kafka broker is started (FLAFKA_RUN_DIR = --run-dir or
 a temporary directory). Rounds alternate the order of the variants.
@@ -258,6 +262,11 @@ def kcat(path: Path, bootstrap: str, topic: str) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "thread": float("nan"), "rss_mb": float("nan")}  # ru_maxrss: the parent's at fork
 
 
+def base(spec: str) -> str:
+    """The variant of ``VARIANT[@PROCS]``."""
+    return spec.split("@")[0]
+
+
 def children(argv: list[str], procs: int) -> dict[str, float]:
     """Run ``procs`` copies of a variant at once, copy i on files i, i+procs, ...: the
     events and CPU add up, the wall time is the slowest copy's, RSS the largest."""
@@ -295,7 +304,7 @@ def main() -> int:
         print(json.dumps(run_one(args.one, files, args.bootstrap or "", args.topic)))
         return 0
     variants = args.variants or list(VARIANTS)
-    if set(variants) - set(VARIANTS):
+    if {v.split("@")[0] for v in variants} - set(VARIANTS) or any(v.startswith("kcat@") for v in variants):
         parser.error(f"unknown variant(s); choose from {', '.join(VARIANTS)}")
     per = 500_000
     if args.events % per:
@@ -319,12 +328,12 @@ def main() -> int:
             for f in sorted(data.glob("data-*.log")):
                 with open(f, "rb") as inp:
                     shutil.copyfileobj(inp, out, 1 << 20)
-        native = build_native(work) if any(v in NATIVE for v in variants) else None
+        native = build_native(work) if any(base(v) in NATIVE for v in variants) else None
         if native is None:
-            variants = [v for v in variants if v not in NATIVE]
+            variants = [v for v in variants if base(v) not in NATIVE]
         bootstrap = args.bootstrap
         probe = None
-        if any(v in BROKER for v in variants):
+        if any(base(v) in BROKER for v in variants):
             if bootstrap is None:
                 if args.run_dir is not None:
                     os.environ["FLAFKA_RUN_DIR"] = str(args.run_dir)
@@ -341,11 +350,12 @@ def main() -> int:
             probe.delete_topics([warm])
         results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
         for rnd in range(1, args.rounds + 1):
-            for variant in variants if rnd % 2 else variants[::-1]:
+            for spec in variants if rnd % 2 else variants[::-1]:
+                variant, procs = base(spec), int(spec.split("@")[1]) if "@" in spec else args.procs
                 topic = ""
                 if variant in BROKER:
                     assert probe is not None and bootstrap is not None
-                    topic = f"kafka-path-{os.getpid()}-{variant}-{rnd}"
+                    topic = f"kafka-path-{os.getpid()}-{variant}-{procs}-{rnd}"
                     probe.create_topic(topic, 4)
                 if variant == "kcat":
                     assert bootstrap is not None
@@ -355,17 +365,17 @@ def main() -> int:
                     argv = [sys.executable, __file__, "--one", variant, "--data", str(data), "--topic", topic]
                     argv += ["--bootstrap", bootstrap] if bootstrap else []
                     argv += ["--native-dir", str(native)] if native else []
-                    got = children(argv, args.procs)
+                    got = children(argv, procs)
                 if variant in BROKER:
                     assert probe is not None
                     held = probe.end_offsets(topic, 4)
                     probe.delete_topics([topic])
                     if held != args.events:
                         raise SystemExit(f"{variant}: the topic holds {held:,} records, not {args.events:,}")
-                results[variant].append(got)
+                results[spec].append(got)
                 us, th = got["cpu"] / args.events * 1e6, got["thread"] / args.events * 1e6
                 print(
-                    f"round {rnd}  {variant:<12} {args.events / got['wall']:>10,.0f} ev/s  cpu {got['cpu']:6.2f} s "
+                    f"round {rnd}  {spec:<14} {args.events / got['wall']:>10,.0f} ev/s  cpu {got['cpu']:6.2f} s "
                     f"({us:5.2f} us/ev; main thread {th:5.2f} us/ev)  max RSS {got['rss_mb']:6.1f} MB",
                     flush=True,
                 )
