@@ -6,6 +6,7 @@ summary of medians with the ratios. Formatting only: nothing here measures.
 
 from __future__ import annotations
 
+import operator
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ def summary(results: Sequence[Result], pipeline: str, label: str, base: str = "f
         rows.append(cells)
     heads = ["pipeline", "system", "runs", "median events/s", "CPU s", "CPU µs/event", "peak RSS MB"]
     heads += [f"{base}/system events/s", f"{base}/system CPU per event", f"{base}/system peak RSS"]
-    return table([(h, (lambda row, i=i: row[i])) for i, h in enumerate(heads)], rows)
+    return table([(h, operator.itemgetter(i)) for i, h in enumerate(heads)], rows)
 
 
 def emit(text: str) -> None:

@@ -150,7 +150,7 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
         # the sink's own settings (flafka_kafka.sink._producer_conf): linger 1 ms, error reports only
         producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 1, "delivery.report.only.error": True})
     elif variant in NATIVE:
-        import rdk_lines  # type: ignore[import-not-found]  # built by build_native
+        import rdk_lines  # built by build_native
 
         producer = rdk_lines.producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": "1"})
     tune_gc()  # as the agent does at start (flafka/tuning.py)

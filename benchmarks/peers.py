@@ -159,11 +159,13 @@ def kafka_bodies(bootstrap: str, topic: str, partitions: int, expected: int) -> 
                 if m.error() is not None:
                     continue
                 idle_since = time.monotonic()
-                p = m.partition()
-                if p in left and m.offset() < ends[p]:
+                p, offset = m.partition(), m.offset()
+                if p is None or offset is None:
+                    continue
+                if p in left and offset < ends[p]:
                     value = m.value()
                     yield value if value is not None else b""
-                    if m.offset() + 1 >= ends[p]:
+                    if offset + 1 >= ends[p]:
                         del left[p]
     finally:
         consumer.close()
@@ -235,7 +237,7 @@ class PeersBench(Bench):
         self.record(result)
 
     # -- pipelines ---------------------------------------------------------------------
-    def spool_kafka(self, rnd: int) -> None:
+    def files_kafka(self, rnd: int) -> None:
         events, parts = self.args.events, self.partitions
         for system in self.order(rnd):
             topic = self.topic("peers", rnd, system)
@@ -262,7 +264,7 @@ class PeersBench(Bench):
             shutil.rmtree(self.work / f"spool-kafka-{rnd}-{system.lower()}", ignore_errors=True)
         self.ratios("spool-kafka", rnd)
 
-    def spool_file(self, rnd: int) -> None:
+    def files_file(self, rnd: int) -> None:
         events = self.args.events
         for system in self.order(rnd):
             if system == "kcat":
@@ -310,9 +312,9 @@ class PeersBench(Bench):
             print(f"warm-up: kcat produced {a.events:,} records into a scratch topic (not measured)", flush=True)
         for rnd in range(1, a.runs + 1):
             if "spool-kafka" in a.pipelines:
-                self.spool_kafka(rnd)
+                self.files_kafka(rnd)
             if "spool-file" in a.pipelines:
-                self.spool_file(rnd)
+                self.files_file(rnd)
             if a.report is not None:  # the tables so far, should a later round not finish in time
                 a.report.write_text(self.markdown() + "\n")
 
