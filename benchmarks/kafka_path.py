@@ -7,7 +7,9 @@ Cumulative Python-only variants (no broker; CPU of the one thread):
   split        LineDeserializer.read(1000) over the files (spooldir's reader)
   events       + one Event per line (SpoolDirectorySource._events)
   channel      + MemoryChannel put/commit and take/commit per batch (100,000 / 1,000)
-  records      + the Kafka sink's record per event ({"value", "callback": partial}),
+  timestamp    channel + flafka's timestamp interceptor on each batch (one clock reading
+               per batch, a header dict per event): what an interceptor costs per event
+  records      channel + the Kafka sink's record per event ({"value", "callback": partial}),
                as KafkaSink._produce_batch builds them, without producing
 To the broker (acks=1, 4 partitions; CPU of the whole process: librdkafka's threads too;
 the topic's end offsets must reach N):
@@ -58,7 +60,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
 
-LOCAL = ("split", "events", "channel", "records")
+LOCAL = ("split", "events", "channel", "timestamp", "records")
 BROKER = ("sink", "events-batch", "bodies", "bodies-loop", "native-bodies", "native-lines", "kcat")
 NATIVE = ("native-bodies", "native-lines")
 VARIANTS = LOCAL + BROKER
@@ -175,6 +177,12 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
     elif variant == "channel":
         for bodies in lines(files):
             n += len(through_channel([Event(b) for b in bodies]))
+    elif variant == "timestamp":
+        from flafka.interceptors.builtin import TimestampInterceptor
+
+        stamp = make(TimestampInterceptor, "i1").intercept
+        for bodies in lines(files):
+            n += len(through_channel(stamp([Event(b) for b in bodies])))
     elif variant == "records":
         import functools
 
