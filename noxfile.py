@@ -79,9 +79,10 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Benchmarks: events/s, CPU seconds and peak RSS; see benchmarks/RESULTS.md."""
-    install(session, "pyinstrument")
+    install(session, "pyinstrument", "py-spy")
     session.run("python", "benchmarks/run.py", *session.posargs)
     session.run("python", "benchmarks/kafka_hdfs.py")
     session.run("python", "benchmarks/sources.py")
     session.run("python", "benchmarks/file_channel.py")
     session.run("python", "benchmarks/kudu.py")
+    session.run("python", "benchmarks/peers.py")

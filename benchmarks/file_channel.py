@@ -52,6 +52,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
+from _report import emit, median_line, ratio_line, table  # noqa: E402
 from kafka_hdfs import KAFKA_SINK, NULL_SINK, PRODUCER_LOOP, BenchError, KafkaProbe, Result, flafka_metric, watch  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -351,40 +352,22 @@ class Bench:
         if "flafka" in by and "Flume" in by:
             f, j = by["flafka"], by["Flume"]
             met = f.rate >= 3 * j.rate and f.rss_mb <= j.rss_mb / 3
-            print(
-                f"{pipeline:<12} run {rnd}  flafka/Flume: events/s {f.rate / j.rate:.2f}x (steady {f.steady / j.steady:.2f}x), "
-                f"CPU s {f.cpu / j.cpu:.2f}x, peak RSS {f.rss_mb / j.rss_mb:.2f}x   "
-                f"[goal >= 3x events/s, <= 1/3 RSS: {'met' if met else 'NOT met'}]",
-                flush=True,
-            )
+            goal = f"goal >= 3x events/s, <= 1/3 RSS: {'met' if met else 'NOT met'}"
+            print(ratio_line(pipeline, rnd, "flafka/Flume", f, j, goal), flush=True)
 
     def markdown(self) -> str:
-        rows = ["| pipeline | system | run | events | wall s | events/s | steady events/s | CPU s | peak RSS MB |", "|" + "---|" * 9]
-        for r in self.results:
-            rows.append(
-                f"| {PIPELINES[r.pipeline]} | {r.system} | {r.round} | {r.events:,} | {r.wall:.2f} | {r.rate:,.0f} | "
-                f"{r.steady:,.0f} | {r.cpu:.2f} | {r.rss_mb:.1f} |"
-            )
+        rows = table(RESULT_COLUMNS, self.results)
         for pipeline in dict.fromkeys(r.pipeline for r in self.results):
-            rates = {s: [r.rate for r in self.results if r.pipeline == pipeline and r.system == s] for s in ("flafka", "Flume")}
-            rss = {s: [r.rss_mb for r in self.results if r.pipeline == pipeline and r.system == s] for s in ("flafka", "Flume")}
-            if rates["flafka"] and rates["Flume"]:
-                fr, jr = statistics.median(rates["flafka"]), statistics.median(rates["Flume"])
-                fm, jm = max(rss["flafka"]), min(rss["Flume"])
-                rows.append(
-                    f"\n{pipeline}: median events/s flafka {fr:,.0f}, Flume {jr:,.0f} ({fr / jr:.2f}x); "
-                    f"worst peak RSS flafka {fm:.1f} MB vs Flume's lowest {jm:.1f} MB ({fm / jm:.2f}x)"
-                )
+            medians = median_line(self.results, pipeline)
+            if medians is not None:
+                rows.append("\n" + medians)
         if self.syncs:
-            head = "| pipeline | system | traced events | fsync+fdatasync | traced s | per 1000 events | per s at measured steady rate |"
-            rows += ["", head]
-            rows.append("|" + "---|" * 7)
-            for pipeline, system, events, calls, seconds in self.syncs:
-                rows.append(
-                    f"| {PIPELINES[pipeline]} | {system} | {events:,} | {calls:,} | {seconds:.1f} | {calls * 1000 / events:.2f} | "
-                    f"{self.sync_rate(pipeline, system, calls / events):,.1f} |"
-                )
+            rows += ["", *table(SYNC_COLUMNS, self.syncs_rows())]
         return "\n".join(rows)
+
+    def syncs_rows(self) -> list[tuple[str, str, int, int, float, float]]:
+        """The traced runs with their syncs per second at the measured steady rate."""
+        return [(p, s, e, c, sec, self.sync_rate(p, s, c / e)) for p, s, e, c, sec in self.syncs]
 
     def run(self) -> None:
         a = self.args
@@ -413,6 +396,28 @@ class Bench:
                 if any(p.startswith("spool") for p in a.pipelines) and a.sync_events != a.events:
                     shutil.rmtree(self.data)
                     self.generate(a.events)
+
+
+RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
+    ("pipeline", lambda r: PIPELINES[r.pipeline]),
+    ("system", lambda r: r.system),
+    ("run", lambda r: r.round),
+    ("events", lambda r: f"{r.events:,}"),
+    ("wall s", lambda r: f"{r.wall:.2f}"),
+    ("events/s", lambda r: f"{r.rate:,.0f}"),
+    ("steady events/s", lambda r: f"{r.steady:,.0f}"),
+    ("CPU s", lambda r: f"{r.cpu:.2f}"),
+    ("peak RSS MB", lambda r: f"{r.rss_mb:.1f}"),
+]
+SYNC_COLUMNS: list[tuple[str, Callable[[tuple[str, str, int, int, float, float]], object]]] = [
+    ("pipeline", lambda t: PIPELINES[t[0]]),
+    ("system", lambda t: t[1]),
+    ("traced events", lambda t: f"{t[2]:,}"),
+    ("fsync+fdatasync", lambda t: f"{t[3]:,}"),
+    ("traced s", lambda t: f"{t[4]:.1f}"),
+    ("per 1000 events", lambda t: f"{t[3] * 1000 / t[2]:.2f}"),
+    ("per s at measured steady rate", lambda t: f"{t[5]:,.1f}"),
+]
 
 
 def main() -> int:
@@ -467,7 +472,7 @@ def main() -> int:
         status = 1
     finally:
         if bench is not None:
-            print("\n" + bench.markdown(), flush=True)
+            emit(bench.markdown())
             if bench.kafka is not None:
                 bench.kafka.delete_topics(bench.topics)
                 bench.kafka.close()

@@ -51,13 +51,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
+from _report import Result, emit, ratio_line, table  # noqa: E402
 from run import machine  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -73,59 +73,26 @@ class BenchError(Exception):
 # -- one measured process --------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    pipeline: str
-    system: str
-    round: int
-    events: int
-    wall: float
-    cpu: float
-    rss_mb: float
-    note: str = ""
-    first_at: float = 0.0
-    """Seconds from exec to the first sample that saw delivered events."""
-    first_events: int = 0
-    """Events delivered at that sample."""
-    idle: float = 0.0
-    """Seconds of the wall time spent waiting for hdfs.idleTimeout to close the last file
-    (Flume rolls by size only when the NEXT event arrives; see kafka_hdfs())."""
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.wall if self.wall else 0.0
-
-    @property
-    def rate_adj(self) -> float:
-        return self.events / (self.wall - self.idle) if self.wall > self.idle else 0.0
-
-    @property
-    def steady(self) -> float:
-        """Events/s from the first delivered event to the last."""
-        span = self.wall - self.first_at
-        return (self.events - self.first_events) / span if span > 0 else 0.0
-
-    @property
-    def steady_adj(self) -> float:
-        span = self.wall - self.idle - self.first_at
-        return (self.events - self.first_events) / span if span > 0 else 0.0
-
-    @property
-    def mb_s(self) -> float:
-        return self.rate * LINE / 1e6
-
-    def line(self) -> str:
-        return (
-            f"{self.pipeline:<12} run {self.round}  {self.system:<7} {self.events:>10,} ev  {self.wall:7.2f} s  "
-            f"{self.rate:>10,.0f} ev/s ({self.mb_s:6.1f} MB/s)  steady {self.steady:>10,.0f} ev/s  "
-            f"cpu {self.cpu:6.2f} s  peak RSS {self.rss_mb:7.1f} MB  {self.note}"
-        ).rstrip()
-
-
 def proc_cpu(pid: int) -> float:
     """utime + stime (seconds) of every thread of ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of ``pid``'s live threads by thread name (digits at the end dropped, so
+    ``rdk:broker1`` and ``rdk:broker2`` add up). Python 3.11 leaves its threads' names as
+    the process's; librdkafka names its own ``rdk:...``, the JVM and rsyslog theirs."""
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")].rstrip("0123456789-")
+        fields = text.rsplit(")", 1)[1].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return totals
 
 
 def vm_hwm(pid: int) -> float:
@@ -174,6 +141,8 @@ def watch(
     pid = proc.pid
     spy = None
     hwm, first, exited = 0.0, None, None
+    threads: dict[str, float] = {}
+    cpu_first = 0.0
     cpu_exit = 0.0
     try:
         if profile is not None:
@@ -196,11 +165,14 @@ def watch(
             count = progress()
             if count > 0 and first is None:
                 first = (now, count)
+                if exited is None:
+                    cpu_first = proc_cpu(pid)
             if count >= total:
                 done = time.perf_counter() if exited is None else now
                 cpu = proc_cpu(pid) if exited is None else cpu_exit
                 if exited is None:
                     hwm = max(hwm, vm_hwm(pid))
+                    threads = thread_cpu(pid)
                 break
             if exited is not None:
                 raise BenchError(f"{system} ({pipeline}) exited with code {exited} after {count:,} of {total:,}:\n{tail(log)}")
@@ -215,7 +187,9 @@ def watch(
             stop_process(proc)
     wall = done - start
     first_at, first_events = (first[0] - start, first[1] // units) if first is not None else (wall, total // units)
-    return Result(pipeline, system, rnd, total // units, wall, cpu, hwm, first_at=first_at, first_events=first_events)
+    result = Result(pipeline, system, rnd, total // units, wall, cpu, hwm, first_at=first_at, first_events=first_events)
+    result.threads, result.cpu_first = threads, cpu_first
+    return result
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 30.0) -> None:
@@ -496,11 +470,7 @@ class Bench:
                 adj = (
                     f" | without the {j.idle:.0f} s idle close: {f.rate_adj / j.rate_adj:.2f}x (steady {f.steady_adj / j.steady_adj:.2f}x)"
                 )
-            print(
-                f"{pipeline:<12} run {rnd}  ratio flafka/Flume: events/s {f.rate / j.rate:.2f}x (steady {f.steady / j.steady:.2f}x){adj}, "
-                f"CPU s {f.cpu / j.cpu:.2f}x, peak RSS {f.rss_mb / j.rss_mb:.2f}x   [{goal}]",
-                flush=True,
-            )
+            print(ratio_line(pipeline, rnd, "ratio flafka/Flume", f, j, goal, adj), flush=True)
 
     def order(self, rnd: int) -> list[str]:
         """Alternate who goes first, so that neither always meets a warmer broker or page cache."""
@@ -626,14 +596,23 @@ class Bench:
                 self.kafka.delete_topics([topic])
 
     def markdown(self) -> str:
-        head = "| pipeline | system | run | events | wall s | events/s | MB/s | steady events/s | CPU s | peak RSS MB | note |"
-        rows = [head, "|" + "---|" * 11]
-        for r in self.results:
-            rows.append(
-                f"| {r.pipeline} | {r.system} | {r.round} | {r.events:,} | {r.wall:.2f} | {r.rate:,.0f} | {r.mb_s:.1f} | "
-                f"{r.steady:,.0f} | {r.cpu:.2f} | {r.rss_mb:.1f} | {r.note} |"
-            )
-        return "\n".join(rows)
+        return "\n".join(table(RESULT_COLUMNS, self.results))
+
+
+RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
+    ("pipeline", lambda r: r.pipeline),
+    ("system", lambda r: r.system),
+    ("run", lambda r: r.round),
+    ("events", lambda r: f"{r.events:,}"),
+    ("wall s", lambda r: f"{r.wall:.2f}"),
+    ("events/s", lambda r: f"{r.rate:,.0f}"),
+    ("MB/s", lambda r: f"{r.mb_s:.1f}"),
+    ("steady events/s", lambda r: f"{r.steady:,.0f}"),
+    ("CPU s", lambda r: f"{r.cpu:.2f}"),
+    ("peak RSS MB", lambda r: f"{r.rss_mb:.1f}"),
+    ("note", lambda r: r.note),
+]
+"""The columns of the results table (kafka_hdfs.py and sources.py)."""
 
 
 def main() -> int:
@@ -687,7 +666,7 @@ def main() -> int:
         status = 1
     finally:
         if bench is not None:
-            print("\n" + bench.markdown(), flush=True)
+            emit(bench.markdown())
             bench.kafka.delete_topics(bench.topics)
             bench.kafka.close()
         if not args.keep_services:

@@ -36,6 +36,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _report import emit  # noqa: E402
 from kafka_hdfs import CHANNEL, KAFKA_SINK, NULL_SINK, Bench, BenchError, Result  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -230,7 +231,7 @@ def main() -> int:
         status = 1
     finally:
         if bench is not None:
-            print("\n" + bench.markdown(), flush=True)
+            emit(bench.markdown())
             bench.kafka.delete_topics(bench.topics)
             bench.kafka.close()
         if not args.keep_services:
