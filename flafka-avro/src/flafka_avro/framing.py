@@ -81,6 +81,9 @@ class PackDecoder:
                 return None
             spans.append((pos, pos + length))
             pos += length
-        message = b"".join(bytes(buf[a:b]) for a, b in spans) if len(spans) != 1 else bytes(buf[spans[0][0] : spans[0][1]])
+        if len(spans) == 1:
+            message = bytes(buf[spans[0][0] : spans[0][1]])
+        else:
+            message = b"".join([buf[a:b] for a, b in spans if a != b])
         del buf[:pos]
         return serial, message

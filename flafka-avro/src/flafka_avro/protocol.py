@@ -196,11 +196,14 @@ def _to_events(records: list[dict[str, Any]]) -> list[Event]:
     return events
 
 
+_BATCH_CALL = b"\x00\x16appendBatch"  # call metadata {} and the message name
+
+
 def encode_batch_call(events: list[Event]) -> bytes:
     """Call meta ``{}``, ``"appendBatch"`` and the event array (no handshake), byte-identical
     to fastavro's encoding (:mod:`flafka_avro.codec`). Raises
     :class:`~flafka_avro.codec.EncodeError` naming an event the schema cannot carry."""
-    return codec.encode_events(events, b"\x00\x16appendBatch")
+    return codec.encode_events(events, _BATCH_CALL)
 
 
 def _batch(buf: io.BytesIO) -> list[Event]:
@@ -222,8 +225,13 @@ def read_call(buf: io.BytesIO, max_events: int) -> Call:
     """Decode meta, message name and parameters of a request; the whole rest of ``buf``
     must be consumed. ``max_events`` bounds an ``appendBatch`` (checked after decoding:
     the frame size already bounds memory)."""
-    _read(buf, _META, "call metadata")
-    name = _read(buf, _STRING, "message name")
+    pos = buf.tell()
+    if buf.getvalue().startswith(_BATCH_CALL, pos):  # no metadata, appendBatch: the usual call
+        buf.seek(pos + len(_BATCH_CALL))
+        name = APPEND_BATCH
+    else:
+        _read(buf, _META, "call metadata")
+        name = _read(buf, _STRING, "message name")
     if name == APPEND:
         events = _to_events([_read(buf, _EVENT_SCHEMA, "append event")])
     elif name == APPEND_BATCH:
@@ -254,7 +262,11 @@ def encode_error(message: str) -> bytes:
 
 def read_response(buf: io.BytesIO) -> Status | str:
     """A :class:`Status`, or the text of a system error the server sent."""
-    _read(buf, _META, "response metadata")
+    pos = buf.tell()
+    if buf.getvalue()[pos : pos + 1] == b"\x00":  # no metadata (the usual answer)
+        buf.seek(pos + 1)
+    else:
+        _read(buf, _META, "response metadata")
     flag = buf.read(1)
     if flag == b"\x00":
         raw = buf.read(1)
