@@ -84,3 +84,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/kafka_hdfs.py")
     session.run("python", "benchmarks/sources.py")
     session.run("python", "benchmarks/file_channel.py")
+    session.run("python", "benchmarks/avro_tiers.py", "--headers")

@@ -17,9 +17,12 @@ the machine's cores. ``--rounds`` repeats everything, alternating which system r
 first. ``--profile DIR`` py-spy samples both flafka agents during the window (slows
 them; figures of a profiled run are not comparable).
 
+``--codec`` instead times flafka-avro's whole-batch codec against fastavro (CPU
+microseconds per event of a 1,000-event batch, encode and decode, four kinds of batch).
+
 Run: ``python3 -m nox -s bench`` or ``python benchmarks/avro_tiers.py [--rounds 2]
-[--headers]`` (needs the test kit's Flume 1.11 and Java 17). Figures go to
-benchmarks/RESULTS.md (the avro section).
+[--headers]`` (needs the test kit's Flume 1.11 and Java 17; ``--profile`` needs
+``pip install py-spy``). Figures go to benchmarks/RESULTS.md (the avro section).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,6 +216,55 @@ def summary(results: list[Result]) -> list[str]:
     return out
 
 
+def codec_micro() -> None:
+    """CPU us per event: fastavro (records built / read, as flafka-avro did before its
+    codec) against flafka_avro.codec, on 1,000-event batches; GC tuned as in an agent."""
+    import io
+    import uuid
+
+    import fastavro
+
+    from flafka.event import Event
+    from flafka.tuning import tune_gc
+    from flafka_avro import codec, protocol
+
+    tune_gc()
+    schema = protocol._BATCH_SCHEMA
+
+    def cpu(f: Callable[[], object], n: int = 200) -> float:
+        f()
+        t = time.process_time()
+        for _ in range(n):
+            f()
+        return (time.process_time() - t) / n / 1000 * 1e6
+
+    def fa_encode(evs: list[Event]) -> bytes:
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, schema, [{"headers": e.headers, "body": e.body} for e in evs])
+        return buf.getvalue()
+
+    def fa_decode(raw: bytes) -> list[Event]:
+        return [Event(r["body"], r["headers"] or None) for r in fastavro.schemaless_reader(io.BytesIO(raw), schema, None)]
+
+    ts = int(time.time() * 1000)
+    kinds = {
+        "seq bodies, no headers": [Event(b"%d" % i) for i in range(10**7, 10**7 + 1000)],
+        "seq bodies, timestamp + host (one ms)": [Event(b"%d" % i, {"timestamp": str(ts), "host": "127.0.0.1"}) for i in range(1000)],
+        "100 B, 3 headers (10 timestamps)": [
+            Event(b"x" * 100, {"timestamp": str(ts + i // 100), "host": "web-17.example.com", "app": "checkout"}) for i in range(1000)
+        ],
+        "100 B, 2 headers unique per event": [Event(b"x" * 100, {"timestamp": str(ts + i), "id": str(uuid.uuid4())}) for i in range(1000)],
+    }
+    print("codec: CPU us per event, fastavro -> flafka_avro.codec (1,000-event batches)")
+    for name, evs in kinds.items():
+        raw = codec.encode_events(evs)
+        assert raw == fa_encode(evs) and fa_decode(raw) == evs
+        assert (codec.decode_events(raw, 0) or ([], 0))[0] == evs
+        e0, e1 = cpu(lambda evs=evs: fa_encode(evs)), cpu(lambda evs=evs: codec.encode_events(evs))
+        d0, d1 = cpu(lambda raw=raw: fa_decode(raw)), cpu(lambda raw=raw: codec.decode_events(raw, 0))
+        print(f"  {name:40} encode {e0:5.2f} -> {e1:5.2f}   decode {d0:5.2f} -> {d1:5.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2)
@@ -223,7 +276,11 @@ def main() -> int:
     ap.add_argument("--profile", type=Path, default=None, help="py-spy the flafka agents into this directory")
     ap.add_argument("--gil", action="store_true", help="with --profile: only samples holding the GIL (Python CPU)")
     ap.add_argument("--native", action="store_true", help="with --profile: C frames too (fastavro, zlib)")
+    ap.add_argument("--codec", action="store_true", help="time the codec against fastavro (no agents) and exit")
     args = ap.parse_args()
+    if args.codec:
+        codec_micro()
+        return 0
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at start", flush=True)
     flume = FlumeHome()
     systems = [args.only] if args.only else ["flafka", "flume"]
