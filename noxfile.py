@@ -86,3 +86,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/file_channel.py")
     session.run("python", "benchmarks/kudu.py")
     session.run("python", "benchmarks/peers.py")
+    session.run("python", "benchmarks/avro_tiers.py", "--headers")

@@ -492,3 +492,23 @@ def test_sink_resends_with_its_protocol_after_a_none_handshake(avro_sink: Callab
     t.join(5)
     server.close()
     assert [r.client_protocol for r in seen] == [None, protocol.PROTOCOL_TEXT]
+
+
+def test_events_the_schema_cannot_carry_fail_for_good_and_the_others_are_sent(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]
+) -> None:
+    """A header that is not a string (a faulty interceptor) or not valid Unicode: those
+    events are reported failed for good, naming the first; the rest of the batch arrives."""
+    h = avro_source()
+    sink = avro_sink(_port(h))
+    good = _events(4)
+    bad = [Event(b"bad-1", {"n": 7}), Event(b"bad-2", {"k": "\udc80"})]  # type: ignore[dict-item]
+    outcome = sink.write([good[0], bad[0], good[1], good[2], bad[1], good[3]])
+    assert outcome is not None
+    assert list(outcome.failed) == [1, 4] and not outcome.retriable
+    assert "2 event(s) cannot be sent over Avro RPC" in str(outcome.error)
+    assert "event 1 of the batch has a header value of type int ('n'), not str" in str(outcome.error)
+    assert h.take_all() == good
+    all_bad = sink.write(bad)
+    assert all_bad is not None and list(all_bad.failed) == [0, 1]
+    assert h.take_all() == []

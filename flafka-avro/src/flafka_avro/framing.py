@@ -81,6 +81,7 @@ class PackDecoder:
                 return None
             spans.append((pos, pos + length))
             pos += length
-        message = b"".join(bytes(buf[a:b]) for a, b in spans) if len(spans) != 1 else bytes(buf[spans[0][0] : spans[0][1]])
+        parts = [buf[a:b] for a, b in spans if a != b]
+        message = bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
         del buf[:pos]
         return serial, message

@@ -4,7 +4,8 @@ The protocol text is the exact JSON Java's ``Protocol.toString()`` produces for 
 ``flume.avdl`` (its licence comment becomes the ``doc``), so :data:`FLUME_MD5` is the hash
 Flume agents send and expect in the handshake (``86aadae2c45474c0fe93ffd0f2350a65``).
 Records are encoded with fastavro's schemaless reader/writer, which is byte-identical to
-Java's Avro for these schemas. Every decoder raises :class:`ProtocolError` on malformed
+Java's Avro for these schemas, except the ``appendBatch`` event array, which
+:mod:`flafka_avro.codec` encodes and decodes a whole batch at a time (same bytes). Every decoder raises :class:`ProtocolError` on malformed
 input (never anything else), so a peer cannot crash the caller.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from flafka.event import Event
+from flafka_avro import codec
 
 _LICENCE = (
     "* Licensed to the Apache Software Foundation (ASF) under one\n"
@@ -186,85 +188,35 @@ def read_handshake_response(buf: io.BytesIO) -> HandshakeResponse:
 
 
 def _to_events(records: list[dict[str, Any]]) -> list[Event]:
-    return [Event(r["body"], r["headers"]) for r in records]
+    """Events of fastavro's records (an empty header map becomes no headers)."""
+    events = [Event(r["body"], r["headers"] or None) for r in records]
+    for e in events:
+        if not isinstance(e.body, bytes | bytearray):  # fastavro returns bytes; a short read returns fewer
+            raise ProtocolError("an event body is not bytes")
+    return events
 
 
-def _long(n: int) -> bytes:
-    """Avro ``long`` (zig-zag varint) of a non-negative ``n``."""
-    n <<= 1
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_SMALL = [_long(n) for n in range(64)]
+_BATCH_CALL = b"\x00\x16appendBatch"  # call metadata {} and the message name
 
 
 def encode_batch_call(events: list[Event]) -> bytes:
-    """Call meta ``{}``, ``"appendBatch"`` and the event array (no handshake). A batch
-    without headers is encoded directly (an empty map is one ``00`` byte), else with
-    fastavro; both give the same bytes."""
-    head = b"\x00\x16appendBatch"
-    if not events:
-        return head + b"\x00"
-    if not any(e.has_headers for e in events):
-        small = _SMALL
-        parts = [head, _long(len(events))]
-        for e in events:
-            body = e.body
-            n = len(body)
-            parts.append(b"\x00" + (small[n] if n < 64 else _long(n)))
-            parts.append(body)
-        parts.append(b"\x00")
-        return b"".join(parts)
-    buf = io.BytesIO()
-    buf.write(head)
-    _write(buf, _BATCH_SCHEMA, [{"headers": e.headers, "body": e.body} for e in events])
-    return buf.getvalue()
+    """Call meta ``{}``, ``"appendBatch"`` and the event array (no handshake), byte-identical
+    to fastavro's encoding (:mod:`flafka_avro.codec`). Raises
+    :class:`~flafka_avro.codec.EncodeError` naming an event the schema cannot carry."""
+    return codec.encode_events(events, _BATCH_CALL)
 
 
-def _read_long(data: bytes, pos: int) -> tuple[int, int]:
-    """(value, new position) of the zig-zag varint at ``pos``."""
-    shift = n = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ProtocolError("malformed appendBatch events (a number runs past the end)")
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        if b < 0x80:
-            return (n >> 1) ^ -(n & 1), pos
-        shift += 7
-
-
-def _headerless_batch(buf: io.BytesIO) -> list[Event] | None:
-    """Decode an event array whose events all have no headers (the common case of a
-    plain sender) without fastavro's per-record dicts; None (``buf`` untouched) as soon
-    as an event has headers or a block is size-prefixed, so the general decoder runs."""
+def _batch(buf: io.BytesIO) -> list[Event]:
+    """The ``appendBatch`` events at ``buf``'s position: the whole-batch decoder, or
+    fastavro's general reader for a layout it leaves (negative block counts)."""
     data = buf.getvalue()
-    pos = buf.tell()
-    events: list[Event] = []
-    append = events.append
-    end = len(data)
-    while True:
-        count, pos = _read_long(data, pos)
-        if count == 0:
-            break
-        if count < 0:
-            return None
-        for _ in range(count):
-            if pos >= end:
-                raise ProtocolError("malformed appendBatch events (cut short)")
-            if data[pos] != 0:
-                return None
-            n, pos = _read_long(data, pos + 1)
-            if n < 0 or pos + n > end:
-                raise ProtocolError(f"malformed appendBatch events (a body of {n} bytes does not fit)")
-            append(Event(data[pos : pos + n]))
-            pos += n
+    try:
+        fast = codec.decode_events(data, buf.tell())
+    except codec.DecodeError as exc:
+        raise ProtocolError(f"malformed appendBatch events ({exc})") from None
+    if fast is None:
+        return _to_events(_read(buf, _BATCH_SCHEMA, "appendBatch events"))
+    events, pos = fast
     buf.seek(pos)
     return events
 
@@ -273,22 +225,23 @@ def read_call(buf: io.BytesIO, max_events: int) -> Call:
     """Decode meta, message name and parameters of a request; the whole rest of ``buf``
     must be consumed. ``max_events`` bounds an ``appendBatch`` (checked after decoding:
     the frame size already bounds memory)."""
-    _read(buf, _META, "call metadata")
-    name = _read(buf, _STRING, "message name")
+    pos = buf.tell()
+    if buf.getvalue().startswith(_BATCH_CALL, pos):  # no metadata, appendBatch: the usual call
+        buf.seek(pos + len(_BATCH_CALL))
+        name = APPEND_BATCH
+    else:
+        _read(buf, _META, "call metadata")
+        name = _read(buf, _STRING, "message name")
     if name == APPEND:
         events = _to_events([_read(buf, _EVENT_SCHEMA, "append event")])
     elif name == APPEND_BATCH:
-        fast = _headerless_batch(buf)
-        events = fast if fast is not None else _to_events(_read(buf, _BATCH_SCHEMA, "appendBatch events"))
+        events = _batch(buf)
     else:
         events = []
     if name in (APPEND, APPEND_BATCH):
-        rest = len(buf.getbuffer()) - buf.tell()
+        rest = len(buf.getvalue()) - buf.tell()  # (getbuffer() would copy the message)
         if rest:
             raise ProtocolError(f"{rest} bytes left over after the '{name}' parameters")
-        for e in events:
-            if not isinstance(e.body, bytes | bytearray):  # fastavro returns bytes; a short read returns fewer
-                raise ProtocolError("an event body is not bytes")
         if len(events) > max_events:
             raise ProtocolError(f"appendBatch of {len(events)} events exceeds the {max_events} allowed")
     return Call(name, events)
@@ -309,7 +262,11 @@ def encode_error(message: str) -> bytes:
 
 def read_response(buf: io.BytesIO) -> Status | str:
     """A :class:`Status`, or the text of a system error the server sent."""
-    _read(buf, _META, "response metadata")
+    pos = buf.tell()
+    if buf.getvalue()[pos : pos + 1] == b"\x00":  # no metadata (the usual answer)
+        buf.seek(pos + 1)
+    else:
+        _read(buf, _META, "response metadata")
     flag = buf.read(1)
     if flag == b"\x00":
         raw = buf.read(1)

@@ -20,11 +20,12 @@ import threading
 import time
 import zlib
 
-from flafka.errors import RetriableError
+from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink, Written
-from flafka_avro import protocol
+from flafka_avro import codec, protocol
+from flafka_avro.codec import EncodeError
 from flafka_avro.framing import FrameError, PackDecoder, encode_pack
 from flafka_avro.protocol import FLUME_MD5, PROTOCOL_TEXT, HandshakeRequest, Match, ProtocolError, Status
 from flafka_avro.tls import STORE_TYPES, TlsConfigError, client_context
@@ -152,7 +153,30 @@ class AvroSink(Sink):
         answer. The runtime keeps up to ``max_pending_batches`` calls on the connection
         (the next tier answers them in order), so encoding, the network and the next
         tier's work overlap. The first call of a connection (the handshake) is waited for
-        here."""
+        here. Events the Avro schema cannot carry are not sent: ``wait`` reports them as
+        failed for good (the others are sent)."""
+        try:
+            call = protocol.encode_batch_call(events)
+        except EncodeError:
+            return self._send_without_unencodable(events)
+        return self._send_call(call)
+
+    def _send_without_unencodable(self, events: list[Event]) -> PendingWrite:
+        bad: list[int] = []
+        first = ""
+        for i, e in enumerate(events):
+            why = codec.problem(e)
+            if why is not None:
+                bad.append(i)
+                first = first or f"event {i} of the batch has {why}"
+        bad_set = set(bad)
+        good = [e for i, e in enumerate(events) if i not in bad_set]
+        error = PermanentError(
+            f"sink '{self.name}': {len(bad)} event(s) cannot be sent over Avro RPC (headers must be strings, bodies bytes): {first}"
+        )
+        return _Rejected(self._send(good) if good else None, bad, error)
+
+    def _send_call(self, call: bytes) -> PendingWrite:
         with self._lock:
             conn = self._conn
             if conn is not None and self.reset_interval and not conn.outstanding and time.monotonic() - conn.opened > self.reset_interval:
@@ -162,9 +186,9 @@ class AvroSink(Sink):
                 if conn is None:
                     conn = self._conn = self._connect()
                 if not conn.established:
-                    self._check(conn.append_batch(events, self.connect_timeout, self.request_timeout))
+                    self._check(conn.append_batch(call, self.connect_timeout, self.request_timeout))
                     return Written(None)
-                serial = conn.send_batch(events, self.connect_timeout)
+                serial = conn.send_batch(call, self.connect_timeout)
             except (OSError, ssl.SSLError, zlib.error, PeerClosed, FrameError, ProtocolError) as exc:
                 self._drop()
                 raise RetriableError(self._explain(exc)) from None
@@ -251,6 +275,22 @@ class _Pending(PendingWrite):
             return None
 
 
+class _Rejected(PendingWrite):
+    """A batch some of whose events the schema cannot carry: the others were sent as
+    ``sent``; ``wait`` reports the ``bad`` indices as failed for good (the runtime holds or
+    dead-letters them)."""
+
+    __slots__ = ("bad", "error", "sent")
+
+    def __init__(self, sent: PendingWrite | None, bad: list[int], error: PermanentError) -> None:
+        self.sent, self.bad, self.error = sent, bad, error
+
+    def wait(self) -> BatchOutcome | None:
+        if self.sent is not None:
+            self.sent.wait()  # the avro sink answers None or raises (the whole batch rolls back)
+        return BatchOutcome(self.bad, self.error, retriable=False)
+
+
 class _Client:
     """One connection: serials from 1, the Avro handshake on the first call."""
 
@@ -267,8 +307,8 @@ class _Client:
     def close(self) -> None:
         self.stream.close()
 
-    def append_batch(self, events: list[Event], connect_timeout: float, request_timeout: float) -> Status | str:
-        call = protocol.encode_batch_call(events)
+    def append_batch(self, call: bytes, connect_timeout: float, request_timeout: float) -> Status | str:
+        """Send the encoded ``call`` with the handshake and wait for its answer."""
         for _ in range(2):  # a NONE answer: once more with our protocol text
             hs = b""
             if not self.established:
@@ -285,9 +325,8 @@ class _Client:
             return protocol.read_response(buf)
         raise ProtocolError("the server does not recognise Flume's AvroSourceProtocol (handshake NONE twice)")
 
-    def send_batch(self, events: list[Event], connect_timeout: float) -> int:
-        """Send an ``appendBatch`` on an established connection; its serial."""
-        call = protocol.encode_batch_call(events)
+    def send_batch(self, call: bytes, connect_timeout: float) -> int:
+        """Send an encoded ``appendBatch`` on an established connection; its serial."""
         self.serial += 1
         self.stream.send(encode_pack(self.serial, call), connect_timeout)
         self.outstanding += 1

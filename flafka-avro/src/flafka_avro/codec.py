@@ -1,0 +1,247 @@
+"""Whole-batch encoder and decoder of ``array<AvroFlumeEvent>``, the parameter of
+``appendBatch`` (schema ``record AvroFlumeEvent { map<string> headers; bytes body; }``).
+
+The schema is fixed, so a batch is encoded and decoded in one loop over the events with
+no per-record dicts (fastavro builds ``{"headers": ..., "body": ...}`` for each event
+and walks its schema per field). :func:`encode_events` is byte-identical to fastavro's
+``schemaless_writer`` for every valid batch (property-tested): one array block with the
+event count, each map as one block (``count, (key, value)*, 0``; an empty map is the
+single byte ``0``) in the dict's order, every length a zig-zag varint. Strings that
+repeat within a batch (header names, a host, a timestamp of the same millisecond) are
+encoded once per batch.
+
+:func:`decode_events` reads what any Avro writer produces with positive block counts
+(any number of blocks, Java's ``BinaryEncoder`` writes one); a negative block count
+(Java's ``BlockingBinaryEncoder``) makes it return None so the caller uses fastavro's
+general reader. Malformed input raises :class:`~flafka_avro.protocol.ProtocolError`
+(never anything else), as fastavro's reader does through the protocol module.
+"""
+
+from __future__ import annotations
+
+from flafka.event import Event
+
+__all__ = ["DecodeError", "EncodeError", "decode_events", "encode_events", "problem", "varint"]
+
+
+class EncodeError(ValueError):
+    """An event that the schema cannot carry (a header that is not a string, a string that
+    is not valid Unicode, a body that is not bytes). ``index`` is its position in the
+    batch; ``str`` says what is wrong."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class DecodeError(ValueError):
+    """Malformed ``array<AvroFlumeEvent>`` bytes; ``str`` says what was wrong."""
+
+
+def varint(n: int) -> bytes:
+    """Avro ``long`` (zig-zag, base-128 varint, low group first) of ``n``."""
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = 4096
+#: ``varint(n)`` for small n (counts and lengths).
+_LONG = [varint(n) for n in range(_SMALL)]
+#: An event's tail after its headers: the end of its map (``0``) and its body length.
+_END_LEN = [b"\x00" + varint(n) for n in range(_SMALL)]
+
+
+def _encode_string(s: object) -> bytes:
+    """Length-prefixed UTF-8 of ``s``; TypeError/UnicodeEncodeError for a non-string."""
+    if type(s) is not str:
+        raise TypeError(f"a header name or value is {type(s).__name__}, not str")
+    raw = s.encode("utf-8")
+    n = len(raw)
+    return (_LONG[n] if n < _SMALL else varint(n)) + raw
+
+
+def encode_events(events: list[Event], head: bytes = b"") -> bytes:
+    """``head`` followed by the encoding of the event array. Raises :class:`EncodeError`
+    naming the first event the schema cannot carry."""
+    parts = [head]
+    try:
+        _encode_into(events, parts)
+        return b"".join(parts)  # a body that is not bytes-like fails here
+    except (TypeError, ValueError, AttributeError) as exc:
+        index, why = _first_bad(events)
+        raise EncodeError(index, why or f"the batch cannot be encoded ({exc})") from None
+
+
+def _encode_into(events: list[Event], out: list[bytes]) -> None:
+    append = out.append
+    n = len(events)
+    if not n:
+        append(b"\x00")
+        return
+    append(_LONG[n] if n < _SMALL else varint(n))
+    small, end_len, longs = _SMALL, _END_LEN, _LONG
+    strings: dict[str, bytes] = {}  # per batch: bounded by the batch
+    get = strings.get
+    for e in events:
+        body = e.body
+        if e.has_headers:
+            headers = e.headers
+            count = len(headers)
+            append(longs[count] if count < small else varint(count))
+            for k, v in headers.items():
+                ek = get(k)
+                if ek is None:
+                    ek = strings[k] = _encode_string(k)
+                ev = get(v)
+                if ev is None:
+                    ev = strings[v] = _encode_string(v)
+                append(ek)
+                append(ev)
+        size = len(body)
+        append(end_len[size] if size < small else b"\x00" + varint(size))
+        append(body)
+    append(b"\x00")
+
+
+def _first_bad(events: list[Event]) -> tuple[int, str]:
+    """(index, reason) of the first event the schema cannot carry; (0, "") if none."""
+    for i, e in enumerate(events):
+        why = problem(e)
+        if why is not None:
+            return i, f"event {i} of the batch has {why}"
+    return 0, ""
+
+
+def problem(event: Event) -> str | None:
+    """Why the schema cannot carry ``event`` (e.g. "a header value of type int ('k'), not
+    str"), or None when it can."""
+    if not isinstance(event.body, bytes | bytearray | memoryview):
+        return f"a body of type {type(event.body).__name__}, not bytes"
+    if event.has_headers:
+        for k, v in event.headers.items():
+            for what, s in (("name", k), ("value", v)):
+                if type(s) is not str:
+                    return f"a header {what} of type {type(s).__name__} ({k!r}), not str"
+                try:
+                    s.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    return f"a header {what} that is not valid Unicode ({k!r}: {exc.reason})"
+    return None
+
+
+# -- decoding ----------------------------------------------------------------------------
+
+
+def _long_at(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, next position) of the varint at ``pos``."""
+    shift = n = 0
+    end = len(data)
+    while True:
+        if pos >= end:
+            raise DecodeError("cut short inside a number")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (n >> 1) ^ -(n & 1), pos
+        shift += 7
+        if shift > 63:
+            raise DecodeError("a number longer than 10 bytes")
+
+
+def decode_events(data: bytes, pos: int) -> tuple[list[Event], int] | None:
+    """The events of the array at ``data[pos:]`` and the position after it, or None when
+    a block count is negative (left to fastavro). Raises :class:`DecodeError`."""
+    try:
+        return _decode(data, pos)
+    except IndexError:
+        raise DecodeError("cut short") from None
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"a header is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _decode(data: bytes, pos: int) -> tuple[list[Event], int] | None:
+    end = len(data)
+    events: list[Event] = []
+    append = events.append
+    long_at = _long_at
+    names: dict[bytes, str] = {}  # header names repeat: one str per batch
+    last = b""  # the encoding of the previous event's (non-empty) header map
+    last_headers: dict[str, str] = {}
+    while True:
+        b = data[pos]
+        if b < 0x80:
+            count = (b >> 1) ^ -(b & 1)
+            pos += 1
+        else:
+            count, pos = long_at(data, pos)
+        if count == 0:
+            return events, pos
+        if count < 0:
+            return None
+        for _ in range(count):
+            b = data[pos]
+            if b == 0:  # no headers
+                headers = None
+                pos += 1
+            elif last and data.startswith(last, pos):
+                # the same bytes as the previous event's map decode to the same map
+                headers = last_headers.copy()
+                pos += len(last)
+            else:
+                start = pos
+                headers = {}
+                while True:
+                    if b < 0x80:
+                        m = (b >> 1) ^ -(b & 1)
+                        pos += 1
+                    else:
+                        m, pos = long_at(data, pos)
+                    if m == 0:
+                        break
+                    if m < 0:
+                        return None
+                    for _ in range(m):
+                        b = data[pos]
+                        if b < 0x80:
+                            n = (b >> 1) ^ -(b & 1)
+                            pos += 1
+                        else:
+                            n, pos = long_at(data, pos)
+                        q = pos + n
+                        if n < 0 or q > end:
+                            raise DecodeError(f"a header name of {n} bytes does not fit")
+                        raw = data[pos:q]
+                        key = names.get(raw)
+                        if key is None:
+                            key = names[raw] = raw.decode("utf-8")
+                        b = data[q]
+                        if b < 0x80:
+                            n = (b >> 1) ^ -(b & 1)
+                            pos = q + 1
+                        else:
+                            n, pos = long_at(data, q)
+                        q = pos + n
+                        if n < 0 or q > end:
+                            raise DecodeError(f"a header value of {n} bytes does not fit")
+                        headers[key] = data[pos:q].decode("utf-8")
+                        pos = q
+                    b = data[pos]
+                last = data[start:pos]
+                last_headers = headers
+            b = data[pos]
+            if b < 0x80:
+                n = (b >> 1) ^ -(b & 1)
+                pos += 1
+            else:
+                n, pos = long_at(data, pos)
+            q = pos + n
+            if n < 0 or q > end:
+                raise DecodeError(f"a body of {n} bytes does not fit")
+            append(Event(data[pos:q], headers or None))
+            pos = q
