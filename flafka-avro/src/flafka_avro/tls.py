@@ -15,10 +15,6 @@ import ssl
 import tempfile
 from collections.abc import Iterable
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
-
 _VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
     "TLSv1.1": ssl.TLSVersion.TLSv1_1,
@@ -52,6 +48,11 @@ def _set_versions(ctx: ssl.SSLContext, include: Iterable[str], exclude: Iterable
 
 def _pem_from_pkcs12(path: str, password: str | None) -> tuple[bytes, bytes | None]:
     """(certificates PEM, private key PEM or None)."""
+    # cryptography is imported when a store is converted, not when the plugin loads (RSS and
+    # start-up of every agent, TLS or not)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
     data = _read(path)
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password.encode() if password else None)
@@ -68,6 +69,9 @@ def _pem_from_pkcs12(path: str, password: str | None) -> tuple[bytes, bytes | No
 
 
 def _pem_from_jks(path: str, password: str | None) -> tuple[bytes, bytes | None]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     try:
         import jks
     except ImportError:
