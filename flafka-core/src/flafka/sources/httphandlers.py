@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -87,6 +87,13 @@ class HttpHandler(Component):
 
 
 _JSON_CHARSETS = {"utf-8", "utf-16", "utf-32"}
+_DECODER = json.JSONDecoder(parse_int=str, parse_float=str)  # numbers keep their text, as Gson does
+
+_fast_loads: Callable[[bytes], Any] | None
+try:  # extra flafka-core[orjson]: about twice as fast as json for JSONHandler's batches
+    from orjson import loads as _fast_loads
+except ImportError:
+    _fast_loads = None
 
 
 def _as_string(value: Any, what: str) -> str | None:
@@ -142,8 +149,20 @@ class JSONHandler(HttpHandler):
 
     def get_events(self, request: HttpRequest) -> list[Event]:
         charset = request.charset or "UTF-8"
-        if charset.lower() not in _JSON_CHARSETS:
+        lower = charset.lower()
+        if lower not in _JSON_CHARSETS:
             raise BadRequest(f"JSON handler supports UTF-8, UTF-16 and UTF-32 only, not '{charset}'")
+        if lower == "utf-8" and _fast_loads is not None:
+            # orjson when installed: strict RFC 8259 and UTF-8 only; whatever it refuses or
+            # reads as other than plain strings goes through the rules below
+            try:
+                data = _fast_loads(request.body)
+            except (ValueError, TypeError):
+                data = None
+            if type(data) is list:
+                events = _plain_events(data, charset)
+                if events is not None:
+                    return events
         try:
             text = request.body.decode(charset)
         except UnicodeDecodeError as exc:
@@ -151,7 +170,7 @@ class JSONHandler(HttpHandler):
         if not text.strip():
             raise BadRequest('the body is empty; send a JSON array of events: [{"headers": {}, "body": "..."}]')
         try:
-            data = json.loads(text, parse_int=str, parse_float=str)  # numbers keep their text, as Gson does
+            data = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             raise BadRequest(f"Request has invalid JSON Syntax. {exc}") from exc
         if not isinstance(data, list):
