@@ -132,6 +132,44 @@ def ensure_wrk() -> str | None:
     return found
 
 
+class SteadyCpu:
+    """The agent's CPU seconds at the first sample that saw delivered events (the start of
+    "steady"), so that CPU per event can leave out start-up (the JVM's, Python's imports).
+    The agent is found in /proc as this script's child whose command line holds ``marker``
+    (its config file's path)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker.encode()
+        self.at_first: float | None = None
+
+    def _pid(self) -> int | None:
+        me = str(os.getpid())
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if (proc / "stat").read_text().rsplit(")", 1)[1].split()[1] == me and self.marker in (proc / "cmdline").read_bytes():
+                    return int(proc.name)
+            except (OSError, IndexError):
+                continue
+        return None
+
+    def sample(self, delivered: int) -> None:
+        if self.at_first is None and delivered > 0:
+            pid = self._pid()
+            if pid is not None:
+                try:
+                    self.at_first = proc_cpu(pid)
+                except (OSError, IndexError):
+                    pass
+
+    def note(self, result: Result) -> str:
+        """"N us CPU/event steady" (CPU from the first delivered event to the last)."""
+        if self.at_first is None or result.events <= result.first_events:
+            return "CPU/event steady unknown"
+        return f"{(result.cpu - self.at_first) / (result.events - result.first_events) * 1e6:.2f} us CPU/event steady"
+
+
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -243,6 +281,7 @@ class SourcesBench(Bench):
         procs: list[subprocess.Popen[bytes]] = []
         counts: dict[str, tuple[int, int]] = {}
         load_cpu = [0.0]
+        steady = SteadyCpu(str(self.work / f"http-null-{rnd}-{system.lower()}" / "a1.conf"))
 
         def progress() -> int:
             if not procs:
@@ -264,7 +303,9 @@ class SourcesBench(Bench):
             bad = sum(b for _, b in counts.values())
             if bad:
                 raise BenchError(f"{system} (http-null): {bad} answers were neither 200 nor 503")
-            return sum(ok for ok, _ in counts.values()) * BATCH
+            delivered = sum(ok for ok, _ in counts.values()) * BATCH
+            steady.sample(delivered)
+            return delivered
 
         try:
             result = self.run_agent(system, "http-null", rnd, conf, total=events, progress=progress)
@@ -276,8 +317,8 @@ class SourcesBench(Bench):
                     p.kill()
                     p.wait(10)
         result.note = (
-            f"wrk -t{threads} -c{self.args.http_clients} (load generator {load_cpu[0]:.2f} CPU s), JSON batches of {BATCH}; "
-            "counted: events answered 200"
+            f"{steady.note(result)}; wrk -t{threads} -c{self.args.http_clients} (load generator {load_cpu[0]:.2f} CPU s), "
+            f"JSON batches of {BATCH}; counted: events answered 200"
         )
         return result
 
@@ -295,6 +336,7 @@ class SourcesBench(Bench):
         share = [requests // clients + (1 if k < requests % clients else 0) for k in range(clients)]
         procs: list[Any] = []
         load_cpu: dict[int, float] = {}
+        steady = SteadyCpu(str(self.work / f"http-null-{rnd}-{system.lower()}" / "a1.conf"))
 
         def progress() -> int:
             if not procs:
@@ -307,7 +349,9 @@ class SourcesBench(Bench):
                     load_cpu[p.pid] = proc_cpu(p.pid)
                 except (OSError, IndexError):
                     pass
-            return int(counter.value)
+            delivered = int(counter.value)
+            steady.sample(delivered)
+            return delivered
 
         try:
             result = self.run_agent(system, "http-null", rnd, conf, total=events, progress=progress)
@@ -317,8 +361,8 @@ class SourcesBench(Bench):
                 if p.is_alive():
                     p.kill()
         result.note = (
-            f"{clients} Python client processes (load generator {sum(load_cpu.values()):.2f} CPU s), JSON batches of {BATCH}; "
-            "counted: events answered 200"
+            f"{steady.note(result)}; {clients} Python client processes (load generator {sum(load_cpu.values()):.2f} CPU s), "
+            f"JSON batches of {BATCH}; counted: events answered 200"
         )
         return result
 
