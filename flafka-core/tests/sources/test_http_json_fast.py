@@ -1,4 +1,4 @@
-"""JSONHandler's fast paths (orjson when installed, the one-pass builder of plain batches)
+"""JSONHandler's fast paths (msgspec when installed, the one-pass builder of plain batches)
 give the same events and the same 400 reasons as the item-by-item rules on the json
 module, whatever the body."""
 
@@ -24,9 +24,9 @@ def outcome(body: bytes, charset: str | None = None) -> object:
 
 
 def reference(body: bytes, charset: str | None, monkeypatch: pytest.MonkeyPatch) -> object:
-    """The item-by-item rules alone: no orjson, no plain-batch builder."""
+    """The item-by-item rules alone: no msgspec, no plain-batch builder."""
     with monkeypatch.context() as m:
-        m.setattr(httphandlers, "_fast_loads", None)
+        m.setattr(httphandlers, "_typed_items", None)
         m.setattr(httphandlers, "_plain_events", lambda data, charset: None)
         return outcome(body, charset)
 
@@ -78,6 +78,16 @@ def test_known_corners_match(body: bytes, monkeypatch: pytest.MonkeyPatch) -> No
     assert outcome(body) == reference(body, None, monkeypatch)
 
 
-def test_orjson_is_used_when_installed() -> None:
-    pytest.importorskip("orjson")
-    assert httphandlers._fast_loads is not None
+def test_msgspec_is_used_when_installed() -> None:
+    pytest.importorskip("msgspec")
+    assert httphandlers._typed_items is not None
+
+
+def test_the_plain_batch_builder_alone_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without msgspec: the json module and the one-pass builder."""
+    bodies = [b'[{"headers": {"a": "b"}, "body": "x"}, {}]', b'[{"headers": {"a": 1}, "body": "x"}]', b'[{"body": true}]', b"[1]"]
+    for body in bodies:
+        want = reference(body, None, monkeypatch)
+        monkeypatch.setattr(httphandlers, "_typed_items", None)
+        assert outcome(body) == want
+        monkeypatch.undo()

@@ -7,6 +7,9 @@ refuse the events (full) — the client should retry; 500 when the handler fails
 unexpectedly. Added: 413 for a body larger than ``maxBodyBytes`` (sent before the body
 is read), 400 for an empty body (Flume answers 500).
 
+HTTP/1.1 is read and answered by :mod:`flafka.sources.httpwire` (keep-alive, pipelining,
+chunked bodies, ``Expect: 100-continue``), one thread per connection.
+
 TLS: ``ssl = true`` (Flume 1.6's ``enableSSL``) with ``keystore`` naming a Java key store
 (JKS, JCEKS or PKCS12, read by :mod:`flafka.keystores`, extra ``flafka-core[keystores]``)
 or a PEM file with the certificate chain and the private key; ``keystore-password``
@@ -43,9 +46,12 @@ class _Server(socketserver.ThreadingTCPServer):
     request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A bug in a connection's thread: logged once a minute, not printed on stderr."""
+        """A bug in a connection's thread: logged once a minute, not printed on stderr (a
+        connection that broke while being set up is not one)."""
         source: HttpSource = self.source  # type: ignore[attr-defined]
         exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
         source._warn.warn("bug", "http source '%s': a connection from %s failed unexpectedly: %r", source.name, client_address[0], exc)
 
 
