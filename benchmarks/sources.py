@@ -33,6 +33,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -310,9 +311,11 @@ class SourcesBench(Bench):
         try:
             result = self.run_agent(system, "http-null", rnd, conf, total=events, progress=progress)
         finally:
-            for p in procs:
+            for p in procs:  # wrk's threads stop at their share, but wrk sleeps out -d: SIGINT ends it
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
                 try:
-                    p.wait(30)
+                    p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(10)
