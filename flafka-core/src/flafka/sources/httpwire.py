@@ -1,8 +1,8 @@
 """HTTP/1.1 on one server connection, as lean as the http source's data path needs.
 
 The standard library's ``http.server`` parses every request's headers with the ``email``
-package and formats a ``Date`` with ``email.utils`` for every answer: a third of the http
-source's CPU at JSON batches of 100 (benchmarks/RESULTS.md, issue 13). This module reads
+package and formats a ``Date`` with ``email.utils`` for every answer: a quarter of the
+http source's CPU at JSON batches of 100 (benchmarks/RESULTS.md, issue 13). This module reads
 a request head from a buffered binary stream and builds a whole answer as one ``bytes``
 (one ``send``), with the same rules as ``http.server`` for what it accepts:
 
