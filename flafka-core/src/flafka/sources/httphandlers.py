@@ -90,7 +90,6 @@ _JSON_CHARSETS = {"utf-8", "utf-16", "utf-32"}
 _DECODER = json.JSONDecoder(parse_int=str, parse_float=str)  # numbers keep their text, as Gson does
 
 
-
 def _typed_decoder() -> Callable[[bytes], list[Any]] | None:
     """With msgspec (extra ``flafka-core[fastjson]``): a decoder of UTF-8 JSON straight
     into items whose ``headers`` is an object of strings or null and whose ``body`` is a
