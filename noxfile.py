@@ -10,7 +10,7 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = [
-    "flafka-core[test,avro,top,keystores]", "flafka-testkit[services,docker]", "flafka-kafka[jks]",
+    "flafka-core[test,avro,top,keystores,fastjson]", "flafka-testkit[services,docker]", "flafka-kafka[jks]",
     "examples/flafka-example-jsonl", "flafka-hdfs[snappy]", "flafka-hbase", "flafka-kudu[avro]", "flafka-avro[test]",
 ]  # fmt: skip
 TEST_PATHS = [

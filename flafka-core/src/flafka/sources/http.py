@@ -7,6 +7,9 @@ refuse the events (full) — the client should retry; 500 when the handler fails
 unexpectedly. Added: 413 for a body larger than ``maxBodyBytes`` (sent before the body
 is read), 400 for an empty body (Flume answers 500).
 
+HTTP/1.1 is read and answered by :mod:`flafka.sources.httpwire` (keep-alive, pipelining,
+chunked bodies, ``Expect: 100-continue``), one thread per connection.
+
 TLS: ``ssl = true`` (Flume 1.6's ``enableSSL``) with ``keystore`` naming a Java key store
 (JKS, JCEKS or PKCS12, read by :mod:`flafka.keystores`, extra ``flafka-core[keystores]``)
 or a PEM file with the certificate chain and the private key; ``keystore-password``
@@ -17,9 +20,10 @@ opens the store and its key. Jetty tuning keys (``QueuedThreadPool.*``, ``HttpCo
 from __future__ import annotations
 
 import logging
+import socketserver
 import ssl
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +32,7 @@ from flafka.errors import ChannelError
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
 from flafka.sources.httphandlers import DEFAULT, BadRequest, HttpHandler, HttpRequest, handler_or_raise, resolve_handler
+from flafka.sources.httpwire import CONTINUE, BadHttp, Head, TooLarge, answer, body_size, expects_continue, read_body, read_head
 from flafka.sources.netbase import Delivery, Throttled
 
 log = logging.getLogger(__name__)
@@ -35,41 +40,38 @@ log = logging.getLogger(__name__)
 _JETTY = ("QueuedThreadPool.*", "HttpConfiguration.*", "SslContextFactory.*", "ServerConnector.*")
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A bug in a connection's thread: logged once a minute, not printed on stderr (a
+        connection that broke while being set up is not one)."""
+        source: HttpSource = self.source  # type: ignore[attr-defined]
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        source._warn.warn("bug", "http source '%s': a connection from %s failed unexpectedly: %r", source.name, client_address[0], exc)
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    """One connection; ``server.source`` is the HttpSource."""
 
-    protocol_version = "HTTP/1.1"
+class _Connection(socketserver.StreamRequestHandler):
+    """One connection (one thread): requests read with :mod:`flafka.sources.httpwire`,
+    served by ``server.source`` until the client or an answer closes it."""
+
+    rbufsize = 65536
     timeout = 60  # an idle keep-alive connection is closed after a minute
-    server_version = "flafka"
-    sys_version = ""
+    disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # no per-request logging
-        pass
-
-    def do_POST(self) -> None:
+    def handle(self) -> None:
         source: HttpSource = self.server.source  # type: ignore[attr-defined]
-        source.serve(self)
-
-    do_GET = do_POST
-    do_PUT = do_POST
-
-    def reply(self, status: int, message: str = "") -> None:
-        data = message.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        if status >= 400 and status != 503:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        if data and self.command != "HEAD":
-            self.wfile.write(data)
+        try:
+            if isinstance(self.connection, ssl.SSLSocket):
+                self.connection.do_handshake()  # here, in this thread, not in the accept loop
+            while source.serve(self):
+                pass
+        except (OSError, EOFError):  # closed, reset, idle for a minute, TLS failure
+            pass
 
 
 class HttpSource(EventDrivenSource):
@@ -164,7 +166,7 @@ class HttpSource(EventDrivenSource):
         self._handler = self.handler_spec.new()
         self._delivery = Delivery(self)
         try:
-            server = _Server((self.host, self.port), _RequestHandler)
+            server = _Server((self.host, self.port), _Connection)
         except OSError as exc:
             raise OSError(
                 f"source '{self.name}': cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
@@ -172,7 +174,9 @@ class HttpSource(EventDrivenSource):
             ) from exc
         if self.settings.get("ssl"):
             try:
-                server.socket = self._tls().wrap_socket(server.socket, server_side=True)
+                # the handshake runs in the connection's thread (with its timeout): a client
+                # that connects and sends nothing must not hold up the accept loop
+                server.socket = self._tls().wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
             except BaseException:
                 server.server_close()
                 raise
@@ -195,77 +199,71 @@ class HttpSource(EventDrivenSource):
 
     # -- one request -------------------------------------------------------------------
 
-    def _read_body(self, req: _RequestHandler) -> bytes | None:
-        """The body, or None after answering 413/400 (never reads past ``maxBodyBytes``)."""
-        if req.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts: list[bytes] = []
-            size = 0
-            while True:
-                line = req.rfile.readline(1024)
-                try:
-                    n = int(line.split(b";")[0].strip() or b"x", 16)
-                except ValueError:
-                    req.reply(400, "Bad request from client. Malformed chunked body")
-                    return None
-                if n == 0:
-                    while req.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                size += n
-                if size > self.max_body:
-                    self._too_large(req)
-                    return None
-                parts.append(req.rfile.read(n))
-                req.rfile.readline(1024)
-        length = req.headers.get("Content-Length")
-        if length is None:
-            return b""
+    def serve(self, conn: _Connection) -> bool:
+        """Read one request from ``conn``, answer it; True to read the next one (keep-alive)."""
+        send = conn.wfile.write
         try:
-            n = int(length)
-        except ValueError:
-            req.reply(400, f"Bad request from client. Content-Length '{length}' is not a number")
-            return None
-        if n > self.max_body:
-            self._too_large(req)
-            return None
-        return req.rfile.read(n) if n > 0 else b""
+            head = read_head(conn.rfile)
+            if head is None:
+                return False
+            if head.method not in ("POST", "GET", "PUT"):
+                raise BadHttp(501, f"Unsupported method ({head.method!r})")
+            size = body_size(head)
+            if size is not None and size > self.max_body:
+                raise TooLarge()
+            if expects_continue(head):
+                send(CONTINUE)
+            body = read_body(conn.rfile, head, size, self.max_body)
+        except BadHttp as exc:
+            send(answer(exc.status, str(exc), close=True))
+            return False
+        except TooLarge:
+            self._too_large(conn)
+            return False
+        status, message = self._handle(conn, head, body)
+        keep = head.keep_alive and (status < 400 or status == 503)
+        send(answer(status, message, close=not keep, keep_alive_header=keep and head.version == "HTTP/1.0"))
+        return keep
 
-    def _too_large(self, req: _RequestHandler) -> None:
+    def _too_large(self, conn: _Connection) -> None:
         self.counter.event_read_fail += 1
         self.counter.error("body_too_large", "receiving")
         self._warn.warn(
             "too_large", "http source '%s': refused a body from %s larger than maxBodyBytes (%d) with 413 "
-            "(raise maxBodyBytes or send smaller batches)", self.name, req.client_address[0], self.max_body,
+            "(raise maxBodyBytes or send smaller batches)", self.name, conn.client_address[0], self.max_body,
         )  # fmt: skip
-        req.reply(413, f"Request body larger than {self.max_body} bytes (maxBodyBytes); send smaller batches")
+        conn.wfile.write(answer(413, f"Request body larger than {self.max_body} bytes (maxBodyBytes); send smaller batches", close=True))
 
-    def serve(self, req: _RequestHandler) -> None:
-        body = self._read_body(req)
-        if body is None:
-            return
-        url = urlsplit(req.path)
-        params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        content_type = req.headers.get("Content-Type", "")
+    def _handle(self, conn: _Connection, head: Head, body: bytes) -> tuple[int, str]:
+        """The handler's events put in the channels: the status and message to answer."""
+        target = head.target
+        if "?" in target or "#" in target or not target.startswith("/"):
+            url = urlsplit(target)
+            path = url.path
+            params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()} if url.query else {}
+        else:
+            path, params = target, {}
+        headers = head.headers
         charset = None
-        for part in content_type.split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset":
-                charset = value.strip().strip('"')
-        request = HttpRequest(req.command, url.path, params, {k.lower(): v for k, v in req.headers.items()}, body, charset)
+        content_type = headers.get("content-type", "")
+        if ";" in content_type:
+            for part in content_type.split(";")[1:]:
+                key, _, value = part.strip().partition("=")
+                if key.lower() == "charset":
+                    charset = value.strip().strip('"')
+        request = HttpRequest(head.method, path, params, headers, body, charset)
         assert self._handler is not None
         try:
             events = self._handler.get_events(request)
         except BadRequest as exc:
             self.counter.event_read_fail += 1
             self.counter.error("bad_request", "receiving")
-            self._warn.warn("bad", "http source '%s': answered 400 to %s: %s", self.name, req.client_address[0], exc)
-            req.reply(400, f"Bad request from client. {exc}")
-            return
+            self._warn.warn("bad", "http source '%s': answered 400 to %s: %s", self.name, conn.client_address[0], exc)
+            return 400, f"Bad request from client. {exc}"
         except Exception as exc:
             self.counter.event_read_fail += 1
             log.exception("http source '%s': handler %s failed", self.name, self.handler_name)
-            req.reply(500, f"Deserializer threw unexpected exception. {exc}")
-            return
+            return 500, f"Deserializer threw unexpected exception. {exc}"
         if events:
             assert self._delivery is not None
             try:
@@ -275,14 +273,12 @@ class HttpSource(EventDrivenSource):
                     "channel", "http source '%s': answered 503, the channels refused the events (%s); the client "
                     "should retry (raise the channel's capacity or make the sinks faster)", self.name, exc,
                 )  # fmt: skip
-                req.reply(503, f"Error appending event to channel. Channel might be full. {exc}")
-                return
+                return 503, f"Error appending event to channel. Channel might be full. {exc}"
             except Exception as exc:
                 self.counter.generic_processing_fail += 1
                 log.exception("http source '%s': unexpected error putting events", self.name)
-                req.reply(500, f"Unexpected error while appending event to channel. {exc}")
-                return
-        req.reply(200)
+                return 500, f"Unexpected error while appending event to channel. {exc}"
+        return 200, ""
 
 
 COMPONENTS = [HttpSource]

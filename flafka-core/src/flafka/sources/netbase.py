@@ -8,14 +8,20 @@
   a time (interceptors and counters are not thread-safe), split to :func:`batch_cap`.
 - :func:`java_address`: a peer address as Java's ``InetSocketAddress.toString()`` prints
   it (``/127.0.0.1:5555``), which Flume puts in its address headers.
+- :class:`TcpConnections`: the accept loops of listening TCP sockets and one thread per
+  connection, with the stop that closes them all (netcat, syslogtcp, multiport_syslogtcp).
+- :func:`datagram_loop`: read datagrams in batches of at most :func:`batch_cap` until a
+  stop is requested (netcatudp, syslogudp).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flafka.event import Event
@@ -110,3 +116,142 @@ def java_address(host: str, port: int) -> str:
         except ValueError:
             pass
     return f"/{host}:{port}"
+
+
+Peer = tuple[str, int]
+
+
+class TcpConnections:
+    """Accept loops on listening TCP sockets, one thread per accepted connection.
+
+    ``serve(conn, peer, port)`` runs in the connection's thread (``port``: the local port
+    that accepted it) and handles its own errors; when it returns the socket is closed and
+    forgotten. The source's ``stopping`` event ends the loops: :meth:`stop` sets it, joins
+    the accept threads (2 s), closes the listening sockets, shuts every connection down
+    and joins their threads (``join`` seconds each). ``counter.open_connection_count``
+    follows the number of open connections. Accept errors are counted
+    (``accept_failed``) and logged once a minute; the loop goes on.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        kind: str,
+        serve: Callable[[socket.socket, Peer, int], None],
+        stopping: threading.Event,
+        warn: Throttled,
+        join: float = 2.0,
+    ) -> None:
+        self.source = source
+        self.kind = kind
+        self.serve = serve
+        self.stopping = stopping
+        self.warn = warn
+        self.join = join
+        self.servers: list[socket.socket] = []
+        self._accepts: list[threading.Thread] = []
+        self._conns: dict[socket.socket, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._conn_name = ""
+
+    def start(self, servers: list[socket.socket], accept_name: str, conn_name: str) -> None:
+        """Accept on ``servers`` (listening sockets, now owned here), one thread each
+        named ``accept_name``; connection threads are named ``conn_name``."""
+        self._conn_name = conn_name
+        for server in servers:
+            server.settimeout(0.2)  # the accept loop looks at ``stopping`` this often
+            self.servers.append(server)
+            thread = threading.Thread(target=self._accept_loop, args=(server,), name=accept_name, daemon=True)
+            self._accepts.append(thread)
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self._accepts:
+            thread.join(2.0)
+        self._accepts.clear()
+        for server in self.servers:
+            server.close()
+        self.servers.clear()
+        with self._lock:
+            conns = dict(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for thread in conns.values():
+            thread.join(self.join)
+
+    def _accept_loop(self, server: socket.socket) -> None:
+        port = server.getsockname()[1]
+        source = self.source
+        while not self.stopping.is_set():
+            try:
+                conn, peer = server.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self.stopping.is_set():
+                    break
+                source.counter.error("accept_failed", "receiving")
+                self.warn.warn("accept", "%s source '%s': accepting a connection failed: %s", self.kind, source.name, exc)
+                self.stopping.wait(0.1)
+                continue
+            conn.settimeout(None)
+            thread = threading.Thread(target=self._run, args=(conn, peer, port), name=self._conn_name, daemon=True)
+            with self._lock:
+                self._conns[conn] = thread
+                source.counter.open_connection_count = len(self._conns)  # type: ignore[attr-defined]
+            thread.start()
+
+    def _run(self, conn: socket.socket, peer: Peer, port: int) -> None:
+        try:
+            self.serve(conn, peer, port)
+        finally:
+            try:
+                conn.close()
+            finally:
+                with self._lock:
+                    self._conns.pop(conn, None)
+                    self.source.counter.open_connection_count = len(self._conns)  # type: ignore[attr-defined]
+
+
+def datagram_loop(
+    source: Source,
+    kind: str,
+    sock: socket.socket,
+    size: int,
+    cap: int,
+    stopping: threading.Event,
+    warn: Throttled,
+    handle: Callable[[list[tuple[bytes, Peer]]], None],
+) -> None:
+    """Until ``stopping`` is set: wait (0.2 s at a time) for a datagram of at most
+    ``size`` bytes on ``sock``, take the ones already queued behind it without waiting
+    (at most ``cap`` in all) and hand them to ``handle`` as ``(data, peer)`` pairs.
+    Receive errors are counted (``receive_failed``), logged once a minute, and the loop
+    goes on."""
+    sock.settimeout(0.2)
+    while not stopping.is_set():
+        try:
+            first = sock.recvfrom(size)
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            if stopping.is_set():
+                break
+            source.counter.error("receive_failed", "receiving")
+            warn.warn("recv", "%s source '%s': receiving failed: %s", kind, source.name, exc)
+            stopping.wait(0.1)
+            continue
+        datagrams = [first]
+        sock.setblocking(False)
+        try:
+            while len(datagrams) < cap:
+                datagrams.append(sock.recvfrom(size))
+        except OSError:  # BlockingIOError: nothing more queued
+            pass
+        finally:
+            sock.settimeout(0.2)
+        handle(datagrams)

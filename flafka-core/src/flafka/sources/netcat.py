@@ -31,7 +31,7 @@ from flafka.event import Event
 from flafka.settings import REQUIRED, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
 from flafka.sources.lines import LineFramer
-from flafka.sources.netbase import Delivery, Throttled
+from flafka.sources.netbase import Delivery, TcpConnections, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,9 @@ class NetcatSource(EventDrivenSource):
         self.max_line = int(settings["max-line-length"])
         self.ack = bool(settings["ack-every-event"])
         self.encoding = str(settings["encoding"])
-        self._server: socket.socket | None = None
-        self._accept: threading.Thread | None = None
-        self._conns: dict[socket.socket, threading.Thread] = {}
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._warn = Throttled(log)
+        self._tcp = TcpConnections(self, "netcat", self._serve, self._stopping, self._warn, join=2.0)
         self._delivery: Delivery | None = None
 
     def batch_size(self) -> int:
@@ -97,64 +94,24 @@ class NetcatSource(EventDrivenSource):
     @property
     def address(self) -> tuple[str, int]:
         """The address listened on (the real port when ``port = 0``)."""
-        assert self._server is not None, "not started"
-        host, port = self._server.getsockname()[:2]
+        assert self._tcp.servers, "not started"
+        host, port = self._tcp.servers[0].getsockname()[:2]
         return host, port
 
     def start(self) -> None:
         self._stopping.clear()
         self._delivery = Delivery(self)
-        self._server = listen_tcp(self.name, self.host, self.port)
-        self._server.settimeout(0.2)
-        self._accept = threading.Thread(target=self._accept_loop, name=f"netcat-{self.name}-accept", daemon=True)
-        self._accept.start()
+        self._tcp.start([listen_tcp(self.name, self.host, self.port)], f"netcat-{self.name}-accept", f"netcat-{self.name}-conn")
         log.info("netcat source '%s' listening on %s:%d", self.name, *self.address)
 
     def stop(self) -> None:
         """Stop accepting, close every connection (a line being put finishes first),
         join the threads (bounded: 2 s)."""
-        self._stopping.set()
-        if self._accept is not None:
-            self._accept.join(2.0)
-            self._accept = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        with self._lock:
-            conns = dict(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for thread in conns.values():
-            thread.join(2.0)
+        self._tcp.stop()
 
-    # -- threads ---------------------------------------------------------------------
+    # -- one connection's thread -----------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        server = self._server
-        assert server is not None
-        while not self._stopping.is_set():
-            try:
-                conn, peer = server.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if self._stopping.is_set():
-                    break
-                self.counter.error("accept_failed", "receiving")
-                self._warn.warn("accept", "netcat source '%s': accepting a connection failed: %s", self.name, exc)
-                self._stopping.wait(0.1)
-                continue
-            conn.settimeout(None)
-            thread = threading.Thread(target=self._serve, args=(conn, peer), name=f"netcat-{self.name}-conn", daemon=True)
-            with self._lock:
-                self._conns[conn] = thread
-                self.counter.open_connection_count = len(self._conns)  # type: ignore[attr-defined]
-            thread.start()
-
-    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+    def _serve(self, conn: socket.socket, peer: tuple[str, int], port: int) -> None:
         where = f"{peer[0]}:{peer[1]}"
         framer = LineFramer(self.encoding, self.max_line)
         encoder = codecs.getincrementalencoder(self.encoding)("replace")
@@ -197,13 +154,6 @@ class NetcatSource(EventDrivenSource):
         except Exception:  # never let one client end the source
             self.counter.generic_processing_fail += 1
             log.exception("netcat source '%s': unexpected error serving %s; connection closed", self.name, where)
-        finally:
-            try:
-                conn.close()
-            finally:
-                with self._lock:
-                    self._conns.pop(conn, None)
-                    self.counter.open_connection_count = len(self._conns)  # type: ignore[attr-defined]
 
     def _deliver(self, conn: socket.socket, encoder: codecs.IncrementalEncoder, lines: list[bytes], where: str) -> None:
         assert self._delivery is not None

@@ -24,7 +24,7 @@ import time
 from flafka.event import Event
 from flafka.settings import REQUIRED, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
-from flafka.sources.netbase import Delivery, Throttled, java_address
+from flafka.sources.netbase import Delivery, Throttled, datagram_loop, java_address
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,6 @@ class NetcatUdpSource(EventDrivenSource):
         self._stopping.clear()
         self._delivery = Delivery(self)
         self._sock = bind_udp(self.name, self.host, self.port)
-        self._sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._run, name=f"netcatudp-{self.name}", daemon=True)
         self._thread.start()
         log.info("netcatudp source '%s' listening on %s:%d", self.name, *self.address)
@@ -113,35 +112,14 @@ class NetcatUdpSource(EventDrivenSource):
             self._sock = None
 
     def _run(self) -> None:
-        sock = self._sock
-        assert sock is not None and self._delivery is not None
-        cap = self._delivery.cap
+        assert self._sock is not None and self._delivery is not None
         header = self.header
-        while not self._stopping.is_set():
-            try:
-                data, peer = sock.recvfrom(_MAX_DATAGRAM)
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if self._stopping.is_set():
-                    break
-                self.counter.error("receive_failed", "receiving")
-                self._warn.warn("recv", "netcatudp source '%s': receiving failed: %s", self.name, exc)
-                self._stopping.wait(0.1)
-                continue
-            batch = [self._event(data, peer, header)]
-            sock.setblocking(False)
-            try:
-                while len(batch) < cap:
-                    data, peer = sock.recvfrom(_MAX_DATAGRAM)
-                    batch.append(self._event(data, peer, header))
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                pass
-            finally:
-                sock.settimeout(0.2)
-            self._put(batch)
+        event = self._event
+
+        def handle(datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
+            self._put([event(data, peer, header) for data, peer in datagrams])
+
+        datagram_loop(self, "netcatudp", self._sock, _MAX_DATAGRAM, self._delivery.cap, self._stopping, self._warn, handle)
 
     @staticmethod
     def _event(data: bytes, peer: tuple[str, int], header: str | None) -> Event:

@@ -22,7 +22,7 @@ import time
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
-from flafka.sources.netbase import Delivery, Throttled
+from flafka.sources.netbase import Delivery, TcpConnections, Throttled, datagram_loop
 from flafka.sources.netcat import listen_tcp
 from flafka.sources.netcatudp import bind_udp
 from flafka.sources.syslogparse import DEFAULT_SIZE, ParseState, RawMessage, SyslogFramer, build_event, choose_fields_to_keep
@@ -200,67 +200,25 @@ class SyslogTcpSource(_SyslogBase):
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
         self.event_size = int(settings["eventSize"])
-        self._server: socket.socket | None = None
-        self._accept: threading.Thread | None = None
-        self._conns: dict[socket.socket, threading.Thread] = {}
-        self._lock = threading.Lock()
+        self._tcp = TcpConnections(self, "syslogtcp", self._serve, self._stopping, self._warn, join=3.0)
 
     @property
     def address(self) -> tuple[str, int]:
-        assert self._server is not None, "not started"
-        host, port = self._server.getsockname()[:2]
+        assert self._tcp.servers, "not started"
+        host, port = self._tcp.servers[0].getsockname()[:2]
         return host, port
 
     def start(self) -> None:
         self._stopping.clear()
         self._delivery = Delivery(self)
-        self._server = listen_tcp(self.name, self.host or "0.0.0.0", self.port)
-        self._server.settimeout(0.2)
-        self._accept = threading.Thread(target=self._accept_loop, name=f"syslogtcp-{self.name}", daemon=True)
-        self._accept.start()
+        server = listen_tcp(self.name, self.host or "0.0.0.0", self.port)
+        self._tcp.start([server], f"syslogtcp-{self.name}", f"syslogtcp-{self.name}-conn")
         log.info("syslogtcp source '%s' listening on %s:%d", self.name, *self.address)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._accept is not None:
-            self._accept.join(2.0)
-            self._accept = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        with self._lock:
-            conns = dict(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for thread in conns.values():
-            thread.join(3.0)
+        self._tcp.stop()
 
-    def _accept_loop(self) -> None:
-        server = self._server
-        assert server is not None
-        while not self._stopping.is_set():
-            try:
-                conn, peer = server.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if self._stopping.is_set():
-                    break
-                self.counter.error("accept_failed", "receiving")
-                self._warn.warn("accept", "syslogtcp source '%s': accepting a connection failed: %s", self.name, exc)
-                self._stopping.wait(0.1)
-                continue
-            conn.settimeout(None)
-            thread = threading.Thread(target=self._serve, args=(conn, peer), name=f"syslogtcp-{self.name}-conn", daemon=True)
-            with self._lock:
-                self._conns[conn] = thread
-                self.counter.open_connection_count = len(self._conns)  # type: ignore[attr-defined]
-            thread.start()
-
-    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+    def _serve(self, conn: socket.socket, peer: tuple[str, int], port: int) -> None:
         framer = SyslogFramer(self.event_size)
         state = ParseState()  # per connection, as Flume's handler
         extra = self._client_headers(peer[0]) if (self.ip_header or self.hostname_header) else {}
@@ -280,11 +238,6 @@ class SyslogTcpSource(_SyslogBase):
         except Exception:
             self.counter.generic_processing_fail += 1
             log.exception("syslogtcp source '%s': unexpected error serving %s:%d; connection closed", self.name, peer[0], peer[1])
-        finally:
-            conn.close()
-            with self._lock:
-                self._conns.pop(conn, None)
-                self.counter.open_connection_count = len(self._conns)  # type: ignore[attr-defined]
 
 
 class SyslogUdpSource(_SyslogBase):
@@ -311,7 +264,6 @@ class SyslogUdpSource(_SyslogBase):
         self._stopping.clear()
         self._delivery = Delivery(self)
         self._sock = bind_udp(self.name, self.host, self.port)
-        self._sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._run, name=f"syslogudp-{self.name}", daemon=True)
         self._thread.start()
         log.info("syslogudp source '%s' listening on %s:%d", self.name, *self.address)
@@ -331,41 +283,21 @@ class SyslogUdpSource(_SyslogBase):
         return got[0] if got else framer.finish_datagram()
 
     def _run(self) -> None:
-        sock = self._sock
-        assert sock is not None and self._delivery is not None
-        cap = self._delivery.cap
-        while not self._stopping.is_set():
-            try:
-                data, peer = sock.recvfrom(65535)
-            except TimeoutError:
+        assert self._sock is not None and self._delivery is not None
+        datagram_loop(self, "syslogudp", self._sock, 65535, self._delivery.cap, self._stopping, self._warn, self._datagrams)
+
+    def _datagrams(self, datagrams: list[tuple[bytes, tuple[str, int]]]) -> None:
+        events: list[Event] = []
+        for data, peer in datagrams:
+            msg = self._message(data)
+            if msg is None:
+                self.counter.event_read_fail += 1
+                self.counter.error("empty_datagram", "receiving")
                 continue
-            except OSError as exc:
-                if self._stopping.is_set():
-                    break
-                self.counter.error("receive_failed", "receiving")
-                self._warn.warn("recv", "syslogudp source '%s': receiving failed: %s", self.name, exc)
-                self._stopping.wait(0.1)
-                continue
-            datagrams = [(data, peer)]
-            sock.setblocking(False)
-            try:
-                while len(datagrams) < cap:
-                    datagrams.append(sock.recvfrom(65535))
-            except OSError:
-                pass
-            finally:
-                sock.settimeout(0.2)
-            events: list[Event] = []
-            for data, peer in datagrams:
-                msg = self._message(data)
-                if msg is None:
-                    self.counter.event_read_fail += 1
-                    self.counter.error("empty_datagram", "receiving")
-                    continue
-                extra = self._client_headers(peer[0]) if (self.ip_header or self.hostname_header) else {}
-                events += self._events([msg], extra, self._state)
-            if events:
-                self._put(events)
+            extra = self._client_headers(peer[0]) if (self.ip_header or self.hostname_header) else {}
+            events += self._events([msg], extra, self._state)
+        if events:
+            self._put(events)
 
 
 COMPONENTS = [SyslogTcpSource, SyslogUdpSource]

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import EventDrivenSource
-from flafka.sources.netbase import Delivery, Throttled
+from flafka.sources.netbase import Delivery, TcpConnections, Throttled
 from flafka.sources.netcat import listen_tcp
 from flafka.sources.syslog import TLS, _java_ip, _Resolver
 from flafka.sources.syslogparse import DEFAULT_SIZE, KEEP_ALL, STATUS, _keep, choose_fields_to_keep
@@ -256,73 +256,32 @@ class MultiportSyslogTcpSource(EventDrivenSource):
         self.default_charset = str(settings["charset.default"])
         self.charsets = {int(p): c for p, c in (settings.get("charset.port.*") or {}).items() if p.isdigit()}
         self.batch = int(settings["batchSize"])
-        self._servers: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self._conns: dict[socket.socket, threading.Thread] = {}
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._warn = Throttled(log)
+        self._tcp = TcpConnections(self, "multiport_syslogtcp", self._serve, self._stopping, self._warn, join=3.0)
         self._resolver = _Resolver()
         self._delivery: Delivery | None = None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        return [s.getsockname()[:2] for s in self._servers]
+        return [s.getsockname()[:2] for s in self._tcp.servers]
 
     def start(self) -> None:
         self._stopping.clear()
         self._delivery = Delivery(self)
+        servers: list[socket.socket] = []
         try:
             for port in self.ports:
-                server = listen_tcp(self.name, self.host, port)
-                server.settimeout(0.2)
-                self._servers.append(server)
+                servers.append(listen_tcp(self.name, self.host, port))
         except OSError:
-            self.stop()
+            for server in servers:
+                server.close()
             raise
-        for server in self._servers:
-            thread = threading.Thread(target=self._accept_loop, args=(server,), name=f"multiport-{self.name}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        self._tcp.start(servers, f"multiport-{self.name}", f"multiport-{self.name}-conn")
         log.info("multiport_syslogtcp source '%s' listening on %s", self.name, ", ".join(f"{h}:{p}" for h, p in self.addresses))
 
     def stop(self) -> None:
-        self._stopping.set()
-        for thread in self._threads:
-            thread.join(2.0)
-        self._threads.clear()
-        for server in self._servers:
-            server.close()
-        self._servers.clear()
-        with self._lock:
-            conns = dict(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for thread in conns.values():
-            thread.join(3.0)
-
-    def _accept_loop(self, server: socket.socket) -> None:
-        port = server.getsockname()[1]
-        while not self._stopping.is_set():
-            try:
-                conn, peer = server.accept()
-            except TimeoutError:
-                continue
-            except OSError as exc:
-                if self._stopping.is_set():
-                    break
-                self.counter.error("accept_failed", "receiving")
-                self._warn.warn("accept", "multiport_syslogtcp source '%s': accepting failed: %s", self.name, exc)
-                self._stopping.wait(0.1)
-                continue
-            conn.settimeout(None)
-            thread = threading.Thread(target=self._serve, args=(conn, peer, port), daemon=True, name=f"multiport-{self.name}-conn")
-            with self._lock:
-                self._conns[conn] = thread
-            thread.start()
+        self._tcp.stop()
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int], port: int) -> None:
         charset = self.charsets.get(port, self.default_charset)
@@ -349,10 +308,6 @@ class MultiportSyslogTcpSource(EventDrivenSource):
         except Exception:
             self.counter.generic_processing_fail += 1
             log.exception("multiport_syslogtcp source '%s': unexpected error serving %s:%d", self.name, peer[0], peer[1])
-        finally:
-            conn.close()
-            with self._lock:
-                self._conns.pop(conn, None)
 
     def _events(self, lines: list[tuple[bytes, bool]], charset: str, extra: dict[str, str]) -> list[Event]:
         now = int(time.time() * 1000)
