@@ -35,7 +35,9 @@ def tests(session: nox.Session) -> None:
     install(session)
     # `nox -s tests -- some/tests -x` runs just those paths; options alone keep every path
     named = [a for a in session.posargs if not a.startswith("-") and Path(a.split("::")[0]).exists()]
-    session.run("pytest", *([] if named else TEST_PATHS), *session.posargs)
+    # -c: the root config even when only paths under one package are named (a package's own
+    # pyproject.toml would otherwise be picked and lack the root's markers)
+    session.run("pytest", "-c", "pyproject.toml", *([] if named else TEST_PATHS), *session.posargs)
 
 
 @nox.session(python="3.11")
