@@ -48,10 +48,13 @@ from flafka_kafka.client_config import (
     RENAMED,
     client_config_for_validation,
     consumer_config,
+    group_error_fix,
     librdkafka_problems,
+    with_instance_id,
     zookeeper_problems,
 )
 from flafka_kafka.keystores import TlsFiles, resolved
+from flafka_kafka.taker import describe
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,10 @@ succeeded."""
 
 RESEND_AFTER = 30.0
 """An asynchronous commit still unanswered after this many seconds is sent again."""
+
+WAIT_LOG_EVERY = 10.0
+"""Seconds between two "waiting for partition assignment" lines while the group gives
+this source no partition."""
 
 TP = tuple[str, int]
 Position = dict[TP, tuple[int, int, int]]
@@ -258,6 +265,15 @@ class KafkaSource(PollableSource):
         self._rebalanced = False
         self._bad_records = 0
         self._record_errors: dict[str, float] = {}
+        self._fatal: str | None = None
+        """A fatal group error seen by ``error_cb`` (raised by the next ``process``)."""
+        self._joined = False
+        """The group answered at least once (an assignment, possibly empty)."""
+        self._unassigned_since = 0.0
+        """When this source last had no partition (start, or a revocation of its last one)."""
+        self._last_wait_log = 0.0
+        self._instance_id: str | None = None
+        self._group_errors: dict[str, float] = {}
 
     # -- configuration -------------------------------------------------------------------
 
@@ -316,13 +332,18 @@ class KafkaSource(PollableSource):
     def start(self) -> None:
         kafka = _kafka()
         factory = self.consumer_factory or kafka.Consumer
-        conf = resolved(self._tls, dict(self.conf), f"source '{self.name}'")
+        conf = resolved(self._tls, with_instance_id(self.conf, self.agent_name, self.name), f"source '{self.name}'")
         conf["on_commit"] = self._on_commit
+        self._instance_id = conf.get("group.instance.id")
         log_error = conf.get("error_cb")
+        group_conf = {k: conf.get(k) for k in ("group.id", "group.instance.id", "partition.assignment.strategy")}
 
         def on_error(err: Any) -> None:
             self._on_client_error(err)
-            if log_error is not None:
+            fix = group_error_fix(err, group_conf)
+            if fix:
+                self._group_error(err, fix)
+            elif log_error is not None:
                 log_error(err)
 
         conf["error_cb"] = on_error
@@ -334,14 +355,17 @@ class KafkaSource(PollableSource):
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         with self._lock:
             self._consumer = consumer
+            self._joined = False
+            self._unassigned_since = self._last_wait_log = time.monotonic()
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.started()
         log.info(
-            "source '%s': reading %s as group '%s' from %s",
+            "source '%s': reading %s as group '%s' (%s) from %s",
             self.name,
             ", ".join(self.topics),
             self.conf["group.id"],
+            f"static member '{self._instance_id}'" if self._instance_id else "dynamic member",
             self.conf["bootstrap.servers"],
         )
 
@@ -356,6 +380,7 @@ class KafkaSource(PollableSource):
                 self._commit_delivered(consumer)
             except Exception as exc:
                 log.warning("source '%s': final offset commit failed (%s); undelivered records are read again on restart", self.name, exc)
+            leave_group(consumer, f"source '{self.name}'")
             try:
                 consumer.close()
             except Exception:
@@ -367,35 +392,104 @@ class KafkaSource(PollableSource):
             counter.stopped()
 
     def backoff_delay(self, attempts: int) -> float:
-        """No sleep while paused for a stalled commit: ``process()`` waits in ``consume()``
-        (which serves the commit results and rebalances) instead."""
-        if self._paused:
+        """No sleep while paused for a stalled commit or while no partition is assigned:
+        ``process()`` waits in ``consume()`` (which serves commit results and rebalances:
+        an assignment is taken up at once) instead."""
+        if self._paused or not self._assigned:
             return 0.0
         return super().backoff_delay(attempts)
+
+    def _log_waiting(self, now: float) -> None:
+        """While this source owns no partition, say so every WAIT_LOG_EVERY seconds: what
+        it waits for, and the likely reason."""
+        if now - self._last_wait_log < WAIT_LOG_EVERY:
+            return
+        self._last_wait_log = now
+        waited = now - self._unassigned_since
+        group = self.conf["group.id"]
+        if self._joined:
+            log.info(
+                "source '%s': group '%s' gives this consumer no partition of %s (%.0f s so far): the group has at least as "
+                "many members as partitions; it takes over partitions when a member leaves",
+                self.name,
+                group,
+                ", ".join(self.topics),
+                waited,
+            )
+            return
+        session = self.conf.get("session.timeout.ms", 45000)
+        log.warning(
+            "source '%s': waiting for partition assignment of group '%s' (%.0f s so far): the group coordinator waits for "
+            "every member to rejoin; a member that was killed without leaving counts until its session times out "
+            "(session.timeout.ms = %s ms)%s",
+            self.name,
+            group,
+            waited,
+            session,
+            "" if self._instance_id else "; static membership (kafka.consumer.group.instance.id) lets a restarted agent rejoin at once",
+        )
+
+    def _group_error(self, err: Any, fix: str) -> None:
+        """A group error the configuration causes: logged with its fix once a minute; a
+        fatal one (fenced by another member with this group.instance.id) stops the source."""
+        text = err.str() if hasattr(err, "str") else str(err)
+        if getattr(err, "fatal", lambda: False)():
+            self._fatal = f"source '{self.name}': the Kafka consumer failed for good: {text}. Fix: {fix}"
+        now = time.monotonic()
+        if now - self._group_errors.get(text, -1e9) >= 60.0:
+            self._group_errors[text] = now
+            log.error("source '%s': kafka consumer: %s. Fix: %s", self.name, text, fix)
 
     # -- rebalance callbacks (run inside consume(), on the source's thread) --------------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             self._assigned.add((tp.topic, tp.partition))
+        now = time.monotonic()
+        if partitions or not self._joined:
+            first = not self._joined or len(self._assigned) == len(partitions)
+            log.info(
+                "source '%s': group '%s' assigned %s%s; it reads %d partitions",
+                self.name,
+                self.conf["group.id"],
+                describe(partitions) or "no partition",
+                f" after {now - self._unassigned_since:.1f} s without any" if first else "",
+                len(self._assigned),
+            )
+        self._joined = True
+        if not self._assigned:
+            self._unassigned_since = self._last_wait_log = now
         self._rebalanced = True
         # pause()d partitions may stay paused across a reassignment: settle it in _hold
         self._resume_pending = self._resume_pending or self._ever_paused
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        """Incremental (cooperative) or full revocation: commit what is delivered (every
+        partition still owned), then forget the revoked partitions."""
         try:
             self._commit_delivered(consumer)
         except Exception as exc:
             log.warning("source '%s': committing before a rebalance failed (%s); those records are read again", self.name, exc)
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+        if partitions:
+            log.info("source '%s': rebalance revoked %s; it reads %d partitions", self.name, describe(partitions), len(self._assigned))
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+        if partitions:
+            log.warning(
+                "source '%s': lost %s (the group moved on without this consumer: session timed out?); undelivered records "
+                "of those partitions are read again by their new owner",
+                self.name,
+                describe(partitions),
+            )
 
     def _forget(self, gone: list[TP], consumer: Any) -> None:
         """Partitions left this consumer: in-flight batches never commit their offsets,
         the kept batch is dropped (retained partitions seek back to re-read it)."""
         gone_set = set(gone)
+        if gone and self._assigned and self._assigned <= gone_set:
+            self._unassigned_since = self._last_wait_log = time.monotonic()
         for tp in gone:
             self._generation[tp] = self._generation.get(tp, 0) + 1
             self._assigned.discard(tp)
@@ -527,6 +621,10 @@ class KafkaSource(PollableSource):
             consumer = self._consumer
             if consumer is None:
                 return Status.BACKOFF
+            if self._fatal is not None:
+                raise ConfigError(self._fatal)
+            if not self._assigned and self._pending is None:
+                self._log_waiting(time.monotonic())
             if (self.acks.changed.is_set() or self._uncommitted) and self._commit_due():
                 self._commit_delivered(consumer, asynchronous=True)
             if (self._awaiting or self._commit_error is not None or self._paused or self._resume_pending) and self._hold(
@@ -723,7 +821,8 @@ class KafkaSource(PollableSource):
         if err.code() == _kafka().KafkaError._PARTITION_EOF:
             return
         if err.fatal():
-            raise ConfigError(f"source '{self.name}': the Kafka consumer failed for good: {err.str()}")
+            fix = group_error_fix(err, self.conf if self._instance_id is None else {**self.conf, "group.instance.id": self._instance_id})
+            raise ConfigError(f"source '{self.name}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else ""))
         text = err.str()
         now = time.monotonic()
         if now - self._record_errors.get(text, -1e9) >= 60.0:
@@ -816,6 +915,17 @@ class KafkaSource(PollableSource):
             )
 
 
+def leave_group(consumer: Any, component: str) -> None:
+    """Leave the consumer group before ``close()``: a static member (``group.instance.id``)
+    does not leave on close (KIP-345), so without this its partitions would wait
+    ``session.timeout.ms`` for another member after a clean stop. ``unsubscribe()`` sends
+    the LeaveGroup request (and revokes the partitions through the callbacks)."""
+    try:
+        consumer.unsubscribe()
+    except Exception as exc:
+        log.debug("%s: leaving the consumer group failed: %s", component, exc)
+
+
 COMPONENTS = [KafkaSource]
 
-__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "add_record_headers", "topics_of"]
+__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "add_record_headers", "leave_group", "topics_of"]
