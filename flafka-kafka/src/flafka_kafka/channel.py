@@ -94,6 +94,13 @@ class KafkaChannel(Channel):
         Setting("transactionCapacity", "int", None, "not used by the Kafka channel (ignored)"),
         Setting("kafka.producer.*", "map", None, "Kafka producer properties (acks defaults to all)", since="1.7"),
         Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (auto.offset.reset defaults to earliest)", since="1.7"),
+        Setting(
+            "staticMembership",
+            "bool",
+            True,
+            "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component> unless "
+            "kafka.consumer.group.instance.id is set), so a restarted agent gets its partitions back at once",
+        ),
     )
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -112,6 +119,7 @@ class KafkaChannel(Channel):
         self._tls = TlsFiles(name)
         """PEM files converted from Java key/trust stores (written when a client is made, removed at stop)."""
         self.topic: str = settings["kafka.topic"]
+        self.static = bool(settings["staticMembership"])
         self._probe: Any = None
         self.avro = bool(settings["parseAsFlumeEvent"])
         self.default_partition: int | None = settings["defaultPartitionId"]
@@ -434,7 +442,7 @@ class KafkaChannel(Channel):
         if consumer is None:
             kafka = _kafka()
             factory = self.consumer_factory or kafka.Consumer
-            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, taker.index)
+            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, taker.index, self.static)
             group_conf = {k: conf.get(k) for k in ("group.id", "group.instance.id", "partition.assignment.strategy")}
             log_error = conf.get("error_cb")
 
@@ -475,8 +483,10 @@ class KafkaChannel(Channel):
         err = msg.error()
         if err is None:
             return True
-        if err.fatal():
-            raise ChannelError(fatal_message(taker.name, err, group_error_fix(err, self.consumer_conf)))
+        if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
+            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, taker.index, self.static)
+            taker.fatal = fatal_message(taker.name, err, group_error_fix(err, conf))
+            raise ChannelError(taker.fatal)
         if err.code() != _kafka().KafkaError._PARTITION_EOF:
             log.warning("channel '%s': %s", taker.name, err.str())
         return False

@@ -401,13 +401,16 @@ def default_instance_id(agent: str, component: str, host: str | None = None) -> 
     return f"{host or socket.gethostname()}/{agent}/{component}"
 
 
-def with_instance_id(conf: dict[str, Any], agent: str, component: str, taker: int = 1) -> dict[str, Any]:
-    """``conf`` with its ``group.instance.id``: the user's (an empty value switches static
-    membership off) or :func:`default_instance_id`; ``taker`` > 1 (the channel's second,
-    third ... consumer) appends ``-<taker>``. Returns a new dict."""
+def with_instance_id(conf: dict[str, Any], agent: str, component: str, taker: int = 1, static: bool = True) -> dict[str, Any]:
+    """``conf`` with its ``group.instance.id``: the user's, else (``static``, the
+    component's ``staticMembership``) :func:`default_instance_id`, else none (a dynamic
+    member); ``taker`` > 1 (the channel's second, third ... consumer) appends
+    ``-<taker>``. Returns a new dict."""
     out = dict(conf)
     instance = out.get("group.instance.id")
     if instance is None:
+        if not static:
+            return out
         instance = default_instance_id(agent, component)
     instance = str(instance).strip()
     if not instance:
@@ -427,7 +430,7 @@ def group_error_fix(err: Any, conf: dict[str, Any]) -> str:
         return (
             f"another consumer of group '{group}' uses group.instance.id '{conf.get('group.instance.id', '')}' (two agents with "
             "the same agent and component names on one host?): give each agent its own "
-            "kafka.consumer.group.instance.id (e.g. ${env:HOSTNAME}-${env:INSTANCE}), or set it empty to switch static membership off"
+            "kafka.consumer.group.instance.id (e.g. ${env:INSTANCE}), or set staticMembership = false"
         )
     if name == "INCONSISTENT_GROUP_PROTOCOL" or "inconsistent group protocol" in text.lower():
         return (

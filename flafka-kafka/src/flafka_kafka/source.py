@@ -76,6 +76,11 @@ succeeded."""
 RESEND_AFTER = 30.0
 """An asynchronous commit still unanswered after this many seconds is sent again."""
 
+REVOKE_DRAIN = 5.0
+"""Seconds a revocation waits for the batches in flight to be delivered before it commits
+(the sinks keep running meanwhile): when they are, the partitions' new owner starts past
+them and a rebalance re-delivers nothing."""
+
 WAIT_LOG_EVERY = 10.0
 """Seconds between two "waiting for partition assignment" lines while the group gives
 this source no partition."""
@@ -202,6 +207,13 @@ class KafkaSource(PollableSource):
                 since="1.11",
             ),
             Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (Java names are translated to librdkafka's)", since="1.7"),
+            Setting(
+                "staticMembership",
+                "bool",
+                True,
+                "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component> unless "
+                "kafka.consumer.group.instance.id is set), so a restarted agent gets its partitions back at once",
+            ),
             Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
             Setting(
                 "migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"
@@ -223,6 +235,7 @@ class KafkaSource(PollableSource):
         self._tls = TlsFiles(name)
         """PEM files converted from Java key/trust stores (written at start, removed at stop)."""
         self.topics = topics_of(settings)
+        self.static = bool(settings["staticMembership"])
         self.batch = int(settings["batchSize"])
         self.duration = int(settings["batchDurationMillis"]) / 1000.0
         self.avro = bool(settings["useFlumeEventFormat"])
@@ -265,6 +278,8 @@ class KafkaSource(PollableSource):
         self._rebalanced = False
         self._bad_records = 0
         self._record_errors: dict[str, float] = {}
+        self._stopping = False
+        self._last_client_error = ""
         self._fatal: str | None = None
         """A fatal group error seen by ``error_cb`` (raised by the next ``process``)."""
         self._joined = False
@@ -332,7 +347,8 @@ class KafkaSource(PollableSource):
     def start(self) -> None:
         kafka = _kafka()
         factory = self.consumer_factory or kafka.Consumer
-        conf = resolved(self._tls, with_instance_id(self.conf, self.agent_name, self.name), f"source '{self.name}'")
+        conf = with_instance_id(self.conf, self.agent_name, self.name, static=self.static)
+        conf = resolved(self._tls, conf, f"source '{self.name}'")
         conf["on_commit"] = self._on_commit
         self._instance_id = conf.get("group.instance.id")
         log_error = conf.get("error_cb")
@@ -355,7 +371,7 @@ class KafkaSource(PollableSource):
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         with self._lock:
             self._consumer = consumer
-            self._joined = False
+            self._joined = self._stopping = False
             self._unassigned_since = self._last_wait_log = time.monotonic()
         counter = getattr(self, "counter", None)
         if counter is not None:
@@ -380,6 +396,7 @@ class KafkaSource(PollableSource):
                 self._commit_delivered(consumer)
             except Exception as exc:
                 log.warning("source '%s': final offset commit failed (%s); undelivered records are read again on restart", self.name, exc)
+            self._stopping = True
             leave_group(consumer, f"source '{self.name}'")
             try:
                 consumer.close()
@@ -421,12 +438,13 @@ class KafkaSource(PollableSource):
         log.warning(
             "source '%s': waiting for partition assignment of group '%s' (%.0f s so far): the group coordinator waits for "
             "every member to rejoin; a member that was killed without leaving counts until its session times out "
-            "(session.timeout.ms = %s ms)%s",
+            "(session.timeout.ms = %s ms)%s%s",
             self.name,
             group,
             waited,
             session,
             "" if self._instance_id else "; static membership (kafka.consumer.group.instance.id) lets a restarted agent rejoin at once",
+            f"; the Kafka client last said: {self._last_client_error}" if self._last_client_error else "",
         )
 
     def _group_error(self, err: Any, fix: str) -> None:
@@ -464,8 +482,12 @@ class KafkaSource(PollableSource):
         self._resume_pending = self._resume_pending or self._ever_paused
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        """Incremental (cooperative) or full revocation: commit what is delivered (every
-        partition still owned), then forget the revoked partitions."""
+        """Incremental (cooperative) or full revocation: wait up to REVOKE_DRAIN for the
+        batches in flight to be delivered, commit what is delivered (every partition still
+        owned), then forget the revoked partitions (what is still in flight for them will
+        never commit: their new owner reads it again)."""
+        if partitions and not self._stopping:
+            self._drain(REVOKE_DRAIN)  # at stop the sinks have already stopped: nothing would come
         try:
             self._commit_delivered(consumer)
         except Exception as exc:
@@ -473,6 +495,22 @@ class KafkaSource(PollableSource):
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
         if partitions:
             log.info("source '%s': rebalance revoked %s; it reads %d partitions", self.name, describe(partitions), len(self._assigned))
+
+    def _drain(self, timeout: float) -> None:
+        """Wait until no batch handed on is awaiting delivery, or ``timeout`` passed."""
+        acks = getattr(self, "acks", None)
+        if acks is None:
+            return
+        deadline = time.monotonic() + timeout
+        while acks.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if acks.in_flight:
+            log.info(
+                "source '%s': %d batches still in flight after %.0f s at a rebalance; their records are read again by the new owner",
+                self.name,
+                acks.in_flight,
+                timeout,
+            )
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
@@ -820,10 +858,12 @@ class KafkaSource(PollableSource):
     def _record_error(self, err: Any) -> None:
         if err.code() == _kafka().KafkaError._PARTITION_EOF:
             return
-        if err.fatal():
-            fix = group_error_fix(err, self.conf if self._instance_id is None else {**self.conf, "group.instance.id": self._instance_id})
-            raise ConfigError(f"source '{self.name}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else ""))
+        if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
+            fix = group_error_fix(err, {**self.conf, "group.instance.id": self._instance_id or ""})
+            self._fatal = f"source '{self.name}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else "")
+            raise ConfigError(self._fatal)
         text = err.str()
+        self._last_client_error = text
         now = time.monotonic()
         if now - self._record_errors.get(text, -1e9) >= 60.0:
             self._record_errors[text] = now
