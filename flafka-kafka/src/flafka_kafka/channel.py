@@ -442,7 +442,7 @@ class KafkaChannel(Channel):
         if consumer is None:
             kafka = _kafka()
             factory = self.consumer_factory or kafka.Consumer
-            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, taker.index, self.static)
+            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, [self.topic], taker.index, self.static)
             group_conf = {k: conf.get(k) for k in ("group.id", "group.instance.id", "partition.assignment.strategy")}
             log_error = conf.get("error_cb")
 
@@ -484,7 +484,7 @@ class KafkaChannel(Channel):
         if err is None:
             return True
         if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
-            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, taker.index, self.static)
+            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, [self.topic], taker.index, self.static)
             taker.fatal = fatal_message(taker.name, err, group_error_fix(err, conf))
             raise ChannelError(taker.fatal)
         if err.code() != _kafka().KafkaError._PARTITION_EOF:

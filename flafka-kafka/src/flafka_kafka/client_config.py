@@ -21,6 +21,7 @@ Values of secret keys (:func:`flafka.settings.looks_secret`) never appear in a m
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shlex
@@ -392,16 +393,22 @@ def base_config(bootstrap: str, component: str, prefix: str = "kafka.") -> dict[
     }
 
 
-def default_instance_id(agent: str, component: str, host: str | None = None) -> str:
+def default_instance_id(agent: str, component: str, topics: list[str], host: str | None = None) -> str:
     """The ``group.instance.id`` (Kafka static group membership) of a component's consumer
-    when the user set none: ``<host>/<agent>/<component>``. Stable across restarts of one
-    agent, distinct between agents on different hosts and between components and agents
-    of different names on one host. Two agents with the same agent and component names on
-    one host must set ``kafka.consumer.group.instance.id`` apart."""
-    return f"{host or socket.gethostname()}/{agent}/{component}"
+    when the user set none: ``<host>/<agent>/<component>/<8 hex digits of the topics>``.
+    Stable across restarts of one agent, distinct between agents on different hosts and
+    between components and agents of different names on one host. The topics are part of
+    it because a static member that rejoins gets its previous assignment back as it was
+    (measured: a restart reading another topic was handed the old topic's partition).
+    Two agents with the same agent and component names on one host must set
+    ``kafka.consumer.group.instance.id`` apart."""
+    digest = hashlib.sha1("\0".join(sorted(topics)).encode("utf-8", "replace")).hexdigest()[:8]
+    return f"{host or socket.gethostname()}/{agent}/{component}/{digest}"
 
 
-def with_instance_id(conf: dict[str, Any], agent: str, component: str, taker: int = 1, static: bool = True) -> dict[str, Any]:
+def with_instance_id(
+    conf: dict[str, Any], agent: str, component: str, topics: list[str], taker: int = 1, static: bool = True
+) -> dict[str, Any]:
     """``conf`` with its ``group.instance.id``: the user's, else (``static``, the
     component's ``staticMembership``) :func:`default_instance_id`, else none (a dynamic
     member); ``taker`` > 1 (the channel's second, third ... consumer) appends
@@ -411,7 +418,7 @@ def with_instance_id(conf: dict[str, Any], agent: str, component: str, taker: in
     if instance is None:
         if not static:
             return out
-        instance = default_instance_id(agent, component)
+        instance = default_instance_id(agent, component, topics)
     instance = str(instance).strip()
     if not instance:
         out.pop("group.instance.id", None)
