@@ -40,12 +40,13 @@ def _take(channel: KafkaChannel, n: int, timeout: float = 30.0) -> list[Event]:
     return out
 
 
-def _committed(bootstrap: str, group: str, topic: str) -> int:
+def _committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> int:
+    """The group's committed offsets of ``topic``, summed over its first ``partitions``."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
-        return int(consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset)
+        return sum(max(0, int(tp.offset)) for tp in consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10))
     finally:
         consumer.close()
 
@@ -194,7 +195,7 @@ a1.channels.c1.kafka.consumer.max.partition.fetch.bytes = 1000
     took = time.monotonic() - started
     print(f"three sinks: {counts}; stop took {took:.2f} s")
     assert took < 2.0, f"stopping an agent with a Kafka channel took {took:.1f} s"
-    assert _committed(kafka_bootstrap, f"g-{topic}", topic) == n
+    assert _committed(kafka_bootstrap, f"g-{topic}", topic, 6) == n
     got = [sorted(int(line) for p in (tmp_path / k).iterdir() for line in p.read_text().split()) for k in names]
     assert sorted(v for values in got for v in values) == list(range(n))  # each record once
 
@@ -217,7 +218,13 @@ def test_an_empty_take_left_open_blocks_no_other_taker(
     assert [e.body for e in got] == [b"%d" % i for i in range(5)]
     locked: list[bool] = []
     lock = channel._taker().lock
-    other = threading.Thread(target=lambda: locked.append(lock.acquire(timeout=1.0)), daemon=True)
+
+    def grab() -> None:
+        locked.append(lock.acquire(timeout=1.0))
+        if locked[-1]:
+            lock.release()
+
+    other = threading.Thread(target=grab, daemon=True)
     other.start()
     other.join(5)
     assert locked == [True]
