@@ -154,15 +154,30 @@ def preload(bootstrap: str, topic: str, events: int) -> None:
         raise BenchError("preloading the topic did not finish")
 
 
-def until_committed(probe: KafkaProbe, agents: Agents, group: str, topic: str, partitions: int, total: int, timeout: float) -> float:
+def until_committed(
+    probe: KafkaProbe, agents: Agents, group: str, topic: str, partitions: int, total: int, timeout: float, settled: list[float]
+) -> float:
+    """Wait until ``group`` committed ``total`` records; returns when. ``settled`` gets
+    (time, records committed) of the first sample past 10 % of ``total`` (the group has
+    joined and read: the steady rate is measured from there)."""
     started = time.perf_counter()
     while True:
         agents.sample()
-        if probe.committed(group, topic, partitions) >= total:
+        done = probe.committed(group, topic, partitions)
+        if not settled and done >= total // 10:
+            settled.extend([time.perf_counter(), done])
+        if done >= total:
             return time.perf_counter()
         if time.perf_counter() - started > timeout:
             raise BenchError(f"group {group} committed only {probe.committed(group, topic, partitions):,} of {total:,} in {timeout:.0f} s")
         time.sleep(0.05)
+
+
+def steady_note(settled: list[float], done: float, total: int) -> str:
+    """Events/s from the first 10 % committed to the end (start-up and joins excluded)."""
+    if not settled or done <= settled[0]:
+        return ""
+    return f"steady {(total - settled[1]) / (done - settled[0]):,.0f} ev/s"
 
 
 def run_agents(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap: str, rows: list[Row]) -> None:
@@ -176,13 +191,14 @@ def run_agents(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstra
             began = time.perf_counter()
             for i in range(n):
                 agents.start(f"agents-{n}-{rnd}-{i}", SOURCE_AGENT.format(bootstrap=bootstrap, topic=topic, group=group, extra=""))
+            settled: list[float] = []
             try:
-                done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout)
+                done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout, settled)
                 cpu = agents.cpu()
                 rss = [agents.hwm.get(p.pid, 0.0) for p, _ in agents.procs]
             finally:
                 agents.stop_all()
-            row = Row(f"agents N={n} (round {rnd + 1})", args.events, done - began, cpu, rss)
+            row = Row(f"agents N={n} (round {rnd + 1})", args.events, done - began, cpu, rss, steady_note(settled, done, args.events))
             rows.append(row)
             print(row.line(), flush=True)
 
@@ -199,22 +215,26 @@ def run_sinks(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap
                 names = [f"k{i + 1}" for i in range(n)]
                 text = CHANNEL_AGENT.format(sinks=" ".join(names), bootstrap=bootstrap, topic=topic, group=group)
                 for name in names:
-                    text += f"a1.sinks.{name}.type = {kind}\na1.sinks.{name}.channel = c1\na1.sinks.{name}.batchSize = 1000\n"
+                    text += f"a1.sinks.{name}.type = {kind}\na1.sinks.{name}.channel = c1\n"
                     if kind == "file_roll":
                         out = work / f"roll-{group}-{name}"
                         out.mkdir()
                         text += f"a1.sinks.{name}.sink.directory = {out}\na1.sinks.{name}.sink.rollInterval = 0\n"
                         text += f"a1.sinks.{name}.sink.batchSize = 1000\n"
+                    else:
+                        text += f"a1.sinks.{name}.batchSize = 1000\n"
                 agents = Agents(work)
                 began = time.perf_counter()
                 agents.start(f"sinks-{kind}-{n}-{rnd}", text)
+                settled: list[float] = []
                 try:
-                    done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout)
+                    done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout, settled)
                     cpu = agents.cpu()
                     rss = [agents.hwm.get(p.pid, 0.0) for p, _ in agents.procs]
                 finally:
                     agents.stop_all()
-                row = Row(f"kafka channel -> {n} {kind} (round {rnd + 1})", args.events, done - began, cpu, rss)
+                note = steady_note(settled, done, args.events)
+                row = Row(f"kafka channel -> {n} {kind} (round {rnd + 1})", args.events, done - began, cpu, rss, note)
                 rows.append(row)
                 print(row.line(), flush=True)
 
