@@ -223,6 +223,7 @@ class KafkaChannel(Channel):
         kafka = _kafka()
         self._stopped = False
         self._waking.clear()
+        self._local = threading.local()  # a restarted channel makes new takers (stop closed the old ones)
         factory = self.producer_factory or kafka.Producer
         conf = resolved(self._tls, dict(self.producer_conf), f"channel '{self.name}'")
         try:

@@ -409,11 +409,13 @@ class KafkaSource(PollableSource):
             counter.stopped()
 
     def backoff_delay(self, attempts: int) -> float:
-        """No sleep while paused for a stalled commit or while no partition is assigned:
-        ``process()`` waits in ``consume()`` (which serves commit results and rebalances:
-        an assignment is taken up at once) instead."""
-        if self._paused or not self._assigned:
+        """No sleep while paused for a stalled commit, at most 50 ms while no partition is
+        assigned: ``process()`` waits in ``consume()`` (which serves commit results and
+        rebalances: an assignment is taken up at once) instead."""
+        if self._paused:
             return 0.0
+        if not self._assigned:
+            return min(0.05, super().backoff_delay(attempts))  # consume() waits batchDurationMillis itself
         return super().backoff_delay(attempts)
 
     def _log_waiting(self, now: float) -> None:
