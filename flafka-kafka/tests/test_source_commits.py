@@ -351,3 +351,57 @@ def test_every_broker_down_counts_as_stalled_at_once(monkeypatch: pytest.MonkeyP
     assert harness.poll(lambda: len(fake.consumed) == 1000 and not source._pending, 10)
     assert not source._brokers_down and not fake.paused
     source.stop()
+
+
+# -- cooperative revocation (issue 14) ----------------------------------------------------------
+
+
+class _RevokeConsumer:
+    """Just what ``_on_revoke`` calls: a synchronous commit that records its offsets."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict[int, int]] = []
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> Any:
+        assert not asynchronous
+        self.commits.append({tp.partition: tp.offset for tp in offsets})
+        return offsets
+
+
+def _revocable_source() -> tuple[KafkaSource, Any]:
+    import threading
+
+    from flafka.ack import AckTracker
+
+    src = make(KafkaSource, "r", **{"kafka.bootstrap.servers": "127.0.0.1:1", "kafka.topics": TOPIC})
+    src.acks = AckTracker()
+    src._assigned = {(TOPIC, 0), (TOPIC, 1)}
+    token = src.acks.token({(TOPIC, 0): (0, 100, 0), (TOPIC, 1): (0, 50, 0)})  # a batch in a sink's hands
+    threading.Timer(0.3, token.release).start()  # delivered 0.3 s later
+    return src, token
+
+
+def test_a_revocation_waits_for_the_batch_in_flight_then_commits_it() -> None:
+    """Cooperative rebalance: partition 1 goes to another member. The source waits for
+    the batch in flight (delivered after 0.3 s), commits both partitions past it, and only
+    then forgets partition 1: its next owner starts past what was delivered (no
+    duplicates), and nothing undelivered was committed."""
+    src, _token = _revocable_source()
+    consumer = _RevokeConsumer()
+    started = time.monotonic()
+    src._on_revoke(consumer, [TopicPartition(TOPIC, 1)])
+    assert 0.25 <= time.monotonic() - started < source_module.REVOKE_DRAIN
+    assert consumer.commits == [{0: 100, 1: 50}]
+    assert src._assigned == {(TOPIC, 0)}
+
+
+def test_a_revocation_gives_up_waiting_and_commits_only_what_was_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source_module, "REVOKE_DRAIN", 0.05)
+    src, _token = _revocable_source()
+    consumer = _RevokeConsumer()
+    src._on_revoke(consumer, [TopicPartition(TOPIC, 1)])
+    assert consumer.commits == []  # nothing delivered yet: nothing committed (the new owner re-reads it)
+    assert src._generation[(TOPIC, 1)] == 1  # the batch's partition-1 offsets will never commit
+    time.sleep(0.4)  # delivered now
+    src._commit_delivered(consumer)
+    assert consumer.commits == [{0: 100}]
