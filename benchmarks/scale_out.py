@@ -5,12 +5,14 @@ Figures go to benchmarks/RESULTS.md ("Scale-out on Kafka (issue 14)").
 
 Parts:
   agents   N = 1, 2, 3 ``flafka agent`` processes, Kafka source -> memory -> null, one
-           group, on a topic of --partitions partitions preloaded with --events 100-byte
-           records. Events/s = records / (start of the agents -> the group's committed
-           offsets reach every record), CPU s = all agents' utime+stime, peak RSS per agent.
-  sinks    one agent, Kafka channel -> 1 or 3 sinks (null; file_roll with --file-roll),
-           the channel's topic preloaded (parseAsFlumeEvent = false): each sink's thread
-           has its own consumer. Events/s until the channel's group committed every record.
+           group, on an empty topic of --partitions partitions. Once the group is stable
+           (N members, each with partitions), kcat writes --events 100-byte records.
+           Events/s = records / (kcat's start -> the group's committed offsets reach every
+           record); CPU s = all agents' utime+stime over that interval; peak RSS per
+           agent. kcat alone into another topic first: the writer's ceiling.
+  sinks    one agent, Kafka channel (parseAsFlumeEvent = false) -> 1 or 3 sinks (null;
+           file_roll too with --file-roll): each sink's thread has its own consumer in the
+           channel's group. Measured the same way (the group settled with N members).
   restart  Kafka source -> memory -> null on 4 partitions with a producer writing ~2,000
            records/s: the agent is SIGKILLed and restarted; time from the restart to the
            first commit past the kill (its first delivered events), with static group
@@ -173,6 +175,72 @@ def until_committed(
         time.sleep(0.05)
 
 
+def settled_group(probe: KafkaProbe, agents: Agents, group: str, members: int, partitions: int, timeout: float = 120.0) -> float:
+    """Wait until ``group`` is STABLE with ``members`` members that hold every partition
+    between them, each at least one, for 1 s; returns the seconds it took."""
+    from confluent_kafka import ConsumerGroupState
+
+    started = time.perf_counter()
+    since = None
+    while time.perf_counter() - started < timeout:
+        agents.sample()
+        try:
+            desc = probe.admin.describe_consumer_groups([group])[group].result(5)
+            owned = [len(m.assignment.topic_partitions) for m in desc.members]
+            ok = desc.state == ConsumerGroupState.STABLE and len(owned) == members and sum(owned) == partitions and min(owned) > 0
+        except Exception:
+            ok = False
+        if ok:
+            since = since or time.perf_counter()
+            if time.perf_counter() - since >= 1.0:
+                return time.perf_counter() - started
+        else:
+            since = None
+        time.sleep(0.1)
+    raise BenchError(f"group {group} did not settle with {members} members in {timeout:.0f} s")
+
+
+def kcat_produce(bootstrap: str, topic: str, data: Path) -> subprocess.Popen[bytes]:
+    """kcat -P of every line of ``data`` (librdkafka, C: the producer is not the limit)."""
+    kcat = shutil.which("kcat") or shutil.which("kafkacat")
+    if kcat is None:
+        raise BenchError("kcat is needed to write the records while the agents read (apt-get install kcat)")
+    with open(data, "rb") as inp:
+        return subprocess.Popen(
+            [kcat, "-P", "-b", bootstrap, "-t", topic, "-X", "acks=1", "-X", "linger.ms=20", "-X", "queue.buffering.max.messages=1000000"],
+            stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def write_data(work: Path, events: int) -> Path:
+    data = work / "records.txt"
+    if not data.exists() or data.stat().st_size != events * 101:
+        with open(data, "wb") as out:
+            for base in range(0, events, 100_000):
+                out.write(b"".join(b"%09d %s\n" % (i, b"x" * 90) for i in range(base, min(events, base + 100_000))))
+    return data
+
+
+def measure(
+    args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap: str, agents: Agents, group: str, topic: str, members: int
+) -> tuple[float, float, list[float], float]:
+    """The agents are started on the empty ``topic``: wait until the group settled, then
+    kcat writes --events records; returns (seconds from the first record written to the
+    group committing the last, the agents' CPU seconds meanwhile, their peak RSS, seconds
+    the group took to settle)."""
+    settle = settled_group(probe, agents, group, members, args.partitions)
+    cpu0 = agents.cpu()
+    began = time.perf_counter()
+    writer = kcat_produce(bootstrap, topic, write_data(work, args.events))
+    try:
+        done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout, [])
+    finally:
+        writer.wait(60)
+    cpu = agents.cpu() - cpu0
+    rss = [agents.hwm.get(p.pid, 0.0) for p, _ in agents.procs]
+    return done - began, cpu, rss, settle
+
+
 def steady_note(settled: list[float], done: float, total: int) -> str:
     """Events/s from the first 10 % committed to the end (start-up and joins excluded)."""
     if not settled or done <= settled[0]:
@@ -181,36 +249,44 @@ def steady_note(settled: list[float], done: float, total: int) -> str:
 
 
 def run_agents(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap: str, rows: list[Row]) -> None:
-    topic = f"scale-agents-{uuid.uuid4().hex[:8]}"
-    probe.create_topic(topic, args.partitions)
-    preload(bootstrap, topic, args.events)
+    """N agents on one group; records written (kcat) once the group settled."""
+    write_data(work, args.events)
+    baseline = f"scale-kcat-{uuid.uuid4().hex[:8]}"
+    probe.create_topic(baseline, args.partitions)
+    began = time.perf_counter()
+    kcat_produce(bootstrap, baseline, write_data(work, args.events)).wait(300)
+    while probe.end_offsets(baseline, args.partitions) < args.events:
+        time.sleep(0.05)
+    row = Row("kcat -P alone (the writer's ceiling)", args.events, time.perf_counter() - began, 0.0, [])
+    rows.append(row)
+    print(row.line(), flush=True)
     for rnd in range(args.runs):
         for n in args.agents:
+            topic = f"scale-agents-{uuid.uuid4().hex[:8]}"
+            probe.create_topic(topic, args.partitions)
             group = f"scale-{n}-{rnd}-{uuid.uuid4().hex[:6]}"
             agents = Agents(work)
-            began = time.perf_counter()
             for i in range(n):
-                agents.start(f"agents-{n}-{rnd}-{i}", SOURCE_AGENT.format(bootstrap=bootstrap, topic=topic, group=group, extra=""))
-            settled: list[float] = []
+                extra = f"a1.sources.r1.kafka.consumer.group.instance.id = bench-{i}\n"  # one host, one agent name: ids apart
+                agents.start(f"agents-{n}-{rnd}-{i}", SOURCE_AGENT.format(bootstrap=bootstrap, topic=topic, group=group, extra=extra))
             try:
-                done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout, settled)
-                cpu = agents.cpu()
-                rss = [agents.hwm.get(p.pid, 0.0) for p, _ in agents.procs]
+                wall, cpu, rss, settle = measure(args, work, probe, bootstrap, agents, group, topic, n)
             finally:
                 agents.stop_all()
-            row = Row(f"agents N={n} (round {rnd + 1})", args.events, done - began, cpu, rss, steady_note(settled, done, args.events))
+            row = Row(f"agents N={n} (round {rnd + 1})", args.events, wall, cpu, rss, f"(group settled in {settle:.1f} s)")
             rows.append(row)
             print(row.line(), flush=True)
 
 
 def run_sinks(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap: str, rows: list[Row]) -> None:
-    topic = f"scale-sinks-{uuid.uuid4().hex[:8]}"
-    probe.create_topic(topic, args.partitions)
-    preload(bootstrap, topic, args.events)
+    """One agent, Kafka channel -> N sinks (one consumer each); records written (kcat)
+    once the channel's group settled with N members."""
     kinds = ["null"] + (["file_roll"] if args.file_roll else [])
     for rnd in range(args.runs):
         for kind in kinds:
             for n in args.sinks:
+                topic = f"scale-sinks-{uuid.uuid4().hex[:8]}"
+                probe.create_topic(topic, args.partitions)
                 group = f"scale-sinks-{n}-{rnd}-{uuid.uuid4().hex[:6]}"
                 names = [f"k{i + 1}" for i in range(n)]
                 text = CHANNEL_AGENT.format(sinks=" ".join(names), bootstrap=bootstrap, topic=topic, group=group)
@@ -224,17 +300,14 @@ def run_sinks(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap
                     else:
                         text += f"a1.sinks.{name}.batchSize = 1000\n"
                 agents = Agents(work)
-                began = time.perf_counter()
                 agents.start(f"sinks-{kind}-{n}-{rnd}", text)
-                settled: list[float] = []
                 try:
-                    done = until_committed(probe, agents, group, topic, args.partitions, args.events, args.timeout, settled)
-                    cpu = agents.cpu()
-                    rss = [agents.hwm.get(p.pid, 0.0) for p, _ in agents.procs]
+                    wall, cpu, rss, settle = measure(args, work, probe, bootstrap, agents, group, topic, n)
                 finally:
                     agents.stop_all()
-                note = steady_note(settled, done, args.events)
-                row = Row(f"kafka channel -> {n} {kind} (round {rnd + 1})", args.events, done - began, cpu, rss, note)
+                row = Row(
+                    f"kafka channel -> {n} {kind} (round {rnd + 1})", args.events, wall, cpu, rss, f"(group settled in {settle:.1f} s)"
+                )
                 rows.append(row)
                 print(row.line(), flush=True)
 

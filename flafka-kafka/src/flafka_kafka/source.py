@@ -445,7 +445,7 @@ class KafkaSource(PollableSource):
             group,
             waited,
             session,
-            "" if self._instance_id else "; static membership (kafka.consumer.group.instance.id) lets a restarted agent rejoin at once",
+            "" if self._instance_id else "; static membership (staticMembership = true, the default) lets a restarted agent rejoin at once",
             f"; the Kafka client last said: {self._last_client_error}" if self._last_client_error else "",
         )
 
