@@ -284,7 +284,7 @@ class KafkaChannel(Channel):
         me = threading.current_thread()
         gone: list[Taker] = []
         with self._takers_lock:
-            alive = []
+            alive: list[Taker] = []
             for t in self._takers:
                 (alive if t.thread.is_alive() else gone).append(t)
             used = {t.index for t in alive}
