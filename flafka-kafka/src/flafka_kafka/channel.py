@@ -343,12 +343,15 @@ class KafkaChannel(Channel):
             if taker.buffer:
                 return True
             deadline = time.monotonic() + timeout
-            consumer = self._ensure_consumer(taker, timeout)
-            if consumer is None:
-                return False
-            msg = self._poll(consumer, deadline - time.monotonic())
-            if msg is not None and self._usable(taker, msg):
-                taker.buffer.append(msg)
+            try:
+                consumer = self._ensure_consumer(taker, timeout)
+                if consumer is None:
+                    return False
+                msg = self._poll(consumer, deadline - time.monotonic())
+                if msg is not None and self._usable(taker, msg):
+                    taker.buffer.append(msg)
+            except ChannelError:
+                return True  # the next take raises it (and the sink runner reports it)
             return bool(taker.buffer)
         finally:
             taker.lock.release()
@@ -438,7 +441,9 @@ class KafkaChannel(Channel):
         if self._stopped:
             return None
         if taker.fatal is not None:
-            raise ChannelError(taker.fatal)
+            if not taker.may_rejoin():
+                raise ChannelError(taker.fatal)
+            taker.drop_fenced()  # a fenced static member: a new consumer joins below
         consumer = taker.consumer
         if consumer is None:
             kafka = _kafka()
@@ -451,6 +456,7 @@ class KafkaChannel(Channel):
                 fix = group_error_fix(err, group_conf)
                 if fix and getattr(err, "fatal", lambda: False)():
                     taker.fatal = fatal_message(taker.name, err, fix)
+                    taker.fenced = taker.fenced or ("fenced" in err.str().lower() and bool(group_conf.get("group.instance.id")))
                 if fix:
                     log.error("channel '%s': kafka consumer: %s. Fix: %s", taker.name, err.str(), fix)
                 elif log_error is not None:
@@ -487,7 +493,8 @@ class KafkaChannel(Channel):
         if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
             conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, [self.topic], taker.index, self.static)
             taker.fatal = fatal_message(taker.name, err, group_error_fix(err, conf))
-            raise ChannelError(taker.fatal)
+            taker.fenced = "fenced" in err.str().lower() and bool(conf.get("group.instance.id"))
+            raise ChannelError(taker.fatal + (" (a new consumer joins the group at the next take)" if taker.may_rejoin() else ""))
         if err.code() != _kafka().KafkaError._PARTITION_EOF:
             log.warning("channel '%s': %s", taker.name, err.str())
         return False

@@ -81,6 +81,13 @@ REVOKE_DRAIN = 5.0
 (the sinks keep running meanwhile): when they are, the partitions' new owner starts past
 them and a rebalance re-delivers nothing."""
 
+MAX_REJOINS = 3
+REJOIN_WINDOW = 60.0
+"""A static member fenced by the group joins again with a new consumer, at most
+MAX_REJOINS times per REJOIN_WINDOW seconds: a session that expired while a broker was
+away gets "fenced" once; fenced again and again means another agent has the same
+``group.instance.id``, and the source stops with an error naming the key."""
+
 WAIT_LOG_EVERY = 10.0
 """Seconds between two "waiting for partition assignment" lines while the group gives
 this source no partition."""
@@ -279,6 +286,9 @@ class KafkaSource(PollableSource):
         self._bad_records = 0
         self._record_errors: dict[str, float] = {}
         self._stopping = False
+        self._fenced = False
+        self._rejoins: list[float] = []
+        self._client_conf: dict[str, Any] = {}
         self._last_client_error = ""
         self._fatal: str | None = None
         """A fatal group error seen by ``error_cb`` (raised by the next ``process``)."""
@@ -346,7 +356,6 @@ class KafkaSource(PollableSource):
 
     def start(self) -> None:
         kafka = _kafka()
-        factory = self.consumer_factory or kafka.Consumer
         conf = with_instance_id(self.conf, self.agent_name, self.name, self.topics, static=self.static)
         conf = resolved(self._tls, conf, f"source '{self.name}'")
         conf["on_commit"] = self._on_commit
@@ -363,12 +372,12 @@ class KafkaSource(PollableSource):
                 log_error(err)
 
         conf["error_cb"] = on_error
+        self._client_conf = conf
         try:
-            consumer = factory(conf)
+            consumer = self._open()
         except kafka.KafkaException as exc:
             self._tls.close()
             raise ConfigError(f"source '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
-        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         with self._lock:
             self._consumer = consumer
             self._joined = self._stopping = False
@@ -384,6 +393,45 @@ class KafkaSource(PollableSource):
             f"static member '{self._instance_id}'" if self._instance_id else "dynamic member",
             self.conf["bootstrap.servers"],
         )
+
+    def _open(self) -> Any:
+        """A consumer on the client configuration made by ``start``, subscribed."""
+        consumer = (self.consumer_factory or _kafka().Consumer)(dict(self._client_conf))
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        return consumer
+
+    def _rejoin(self, consumer: Any) -> Any:
+        """The group fenced this static member — after its session expired (a broker
+        paused or unreachable for longer than session.timeout.ms) a request of the old
+        session is answered "fenced", which librdkafka makes fatal. Close it and join again
+        with a new consumer: its partitions are read again from the committed offsets
+        (in-flight batches never commit: duplicates, no loss)."""
+        now = time.monotonic()
+        self._rejoins = [t for t in self._rejoins if now - t < REJOIN_WINDOW] + [now]
+        log.warning(
+            "source '%s': the group fenced this consumer (%s); closing it and joining again as '%s' "
+            "(rejoin %d of at most %d per %.0f s: more means another agent uses the same group.instance.id)",
+            self.name,
+            self._fatal,
+            self._instance_id,
+            len(self._rejoins),
+            MAX_REJOINS,
+            REJOIN_WINDOW,
+        )
+        self._forget(list(self._assigned), consumer)
+        self._awaiting.clear()
+        self._commit_error = None
+        self._paused = self._resume_pending = self._ever_paused = False
+        try:
+            consumer.close()
+        except Exception:
+            pass
+        self._fatal = None
+        self._fenced = False
+        self._joined = False
+        self._unassigned_since = self._last_wait_log = now
+        self._consumer = self._open()
+        return self._consumer
 
     def stop(self) -> None:
         """Commit what is delivered, leave the group, close. Idempotent."""
@@ -455,6 +503,7 @@ class KafkaSource(PollableSource):
         text = err.str() if hasattr(err, "str") else str(err)
         if getattr(err, "fatal", lambda: False)():
             self._fatal = f"source '{self.name}': the Kafka consumer failed for good: {text}. Fix: {fix}"
+            self._fenced = self._fenced or "fenced" in text.lower()
         now = time.monotonic()
         if now - self._group_errors.get(text, -1e9) >= 60.0:
             self._group_errors[text] = now
@@ -662,7 +711,10 @@ class KafkaSource(PollableSource):
             if consumer is None:
                 return Status.BACKOFF
             if self._fatal is not None:
-                raise ConfigError(self._fatal)
+                now = time.monotonic()
+                if not (self._fenced and len([t for t in self._rejoins if now - t < REJOIN_WINDOW]) < MAX_REJOINS):
+                    raise ConfigError(self._fatal)
+                consumer = self._rejoin(consumer)
             if not self._assigned and self._pending is None:
                 self._log_waiting(time.monotonic())
             if (self.acks.changed.is_set() or self._uncommitted) and self._commit_due():
@@ -863,6 +915,9 @@ class KafkaSource(PollableSource):
         if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
             fix = group_error_fix(err, {**self.conf, "group.instance.id": self._instance_id or ""})
             self._fatal = f"source '{self.name}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else "")
+            if "fenced" in err.str().lower() and self._instance_id:
+                self._fenced = True
+                return  # process() closes the consumer and joins again (up to MAX_REJOINS)
             raise ConfigError(self._fatal)
         text = err.str()
         self._last_client_error = text

@@ -29,6 +29,11 @@ log = logging.getLogger("flafka_kafka.channel")
 TP = tuple[str, int]
 WAIT_LOG_EVERY = 10.0
 """Seconds between two "waiting for partition assignment" lines of one taker."""
+MAX_REJOINS = 3
+REJOIN_WINDOW = 60.0
+"""A fenced static member is replaced by a new consumer at most MAX_REJOINS times per
+REJOIN_WINDOW seconds (as the Kafka source does): more means another consumer has the
+same ``group.instance.id``."""
 
 
 def _kafka() -> Any:
@@ -57,6 +62,10 @@ class Taker:
         self.backlog = 0
         self.commit_failures = 0
         self.fatal: str | None = None
+        self.fenced = False
+        """``fatal`` is the group fencing this static member (its session expired while a
+        broker was away, or another consumer has its ``group.instance.id``)."""
+        self._rejoins: list[float] = []
         self._joined = False
         self._since = time.monotonic()
         self._last_wait_log = time.monotonic()
@@ -87,6 +96,36 @@ class Taker:
         except Exception:
             log.exception("channel '%s': closing the consumer failed", self.name)
         self.buffer.clear()
+
+    def may_rejoin(self) -> bool:
+        """Fenced, and fewer than MAX_REJOINS replacements in the last REJOIN_WINDOW s."""
+        now = time.monotonic()
+        return self.fenced and len([t for t in self._rejoins if now - t < REJOIN_WINDOW]) < MAX_REJOINS
+
+    def drop_fenced(self) -> None:
+        """Close the fenced consumer (its partitions count as lost: takes still open on
+        them never commit) so that the next take makes a new one."""
+        now = time.monotonic()
+        self._rejoins = [t for t in self._rejoins if now - t < REJOIN_WINDOW] + [now]
+        log.warning(
+            "channel '%s': the group fenced this consumer (%s); a new one joins (rejoin %d of at most %d per %.0f s)",
+            self.name,
+            self.fatal,
+            len(self._rejoins),
+            MAX_REJOINS,
+            REJOIN_WINDOW,
+        )
+        consumer, self.consumer = self.consumer, None
+        self.on_lost(consumer, [_Gone(t, p) for t, p in self.assigned])
+        self.uncommitted.clear()
+        self.fatal = None
+        self.fenced = False
+        self._joined = False
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception:
+                pass
 
     def waiting(self) -> None:
         """Called while the consumer owns no partition: says so every WAIT_LOG_EVERY s."""
@@ -204,6 +243,13 @@ class Taker:
         except Exception:
             return
         self.backlog = total
+
+
+class _Gone:
+    """A partition as the rebalance callbacks name it (``.topic``, ``.partition``)."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic, self.partition = topic, partition
 
 
 def describe(partitions: list[Any]) -> str:
