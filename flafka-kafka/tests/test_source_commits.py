@@ -405,3 +405,79 @@ def test_a_revocation_gives_up_waiting_and_commits_only_what_was_delivered(monke
     time.sleep(0.4)  # delivered now
     src._commit_delivered(consumer)
     assert consumer.commits == [{0: 100}]
+
+
+FENCED = "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id"
+
+
+class FencedOnce(FakeConsumer):
+    """Fenced (librdkafka's fatal error) on its first consume() after ``after`` records."""
+
+    def __init__(self, conf: dict[str, Any], records: dict[int, int], after: int | None) -> None:
+        super().__init__(conf, records)
+        self.after = after
+        self.closed = False
+
+    def consume(self, num_messages: int, timeout: float) -> list[Any]:
+        if self.after is not None and len(self.consumed) >= self.after:
+            self.after = None
+            return [Message(error=KafkaError(KafkaError._FATAL, FENCED))]
+        return super().consume(num_messages, timeout)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _fenced_source(fence_every_consumer: bool) -> tuple[SourceHarness, KafkaSource, list[FencedOnce]]:
+    source = make(
+        KafkaSource,
+        "s",
+        **{"kafka.bootstrap.servers": "fake:9092", "kafka.topics": TOPIC, "batchSize": "10", "batchDurationMillis": "5"},
+    )
+    fakes: list[FencedOnce] = []
+    committed: dict[int, int] = {0: 0}
+
+    def factory(conf: dict[str, Any]) -> FencedOnce:
+        fake = FencedOnce(conf, {0: 40}, 5 if fence_every_consumer else 20 if not fakes else None)
+        fake.committed = committed  # one group: the committed offsets outlive a consumer
+        fakes.append(fake)
+        return fake
+
+    source.consumer_factory = factory
+    harness = SourceHarness(source, acknowledgements=True)
+    source.start()
+    return harness, source, fakes
+
+
+def test_a_fenced_static_member_joins_again_and_loses_nothing() -> None:
+    """A session that expired while the broker was away comes back "fenced" (fatal in
+    librdkafka): the source closes that consumer, opens a new one, and reads on from the
+    committed offsets."""
+    harness, source, fakes = _fenced_source(fence_every_consumer=False)
+    delivered: list[bytes] = []
+
+    def step() -> bool:
+        delivered.extend(e.body for e in harness.take_all(commit=True))
+        return len(set(delivered)) == 40
+
+    assert harness.poll(step, 10), (len(set(delivered)), len(fakes))
+    assert len(fakes) == 2 and fakes[0].closed
+    assert sorted(set(delivered)) == sorted(b"0-%d" % o for o in range(40))
+    source.stop()
+
+
+def test_fenced_again_and_again_stops_with_the_key_to_fix() -> None:
+    """Another agent with the same group.instance.id fences every new consumer: after
+    MAX_REJOINS rejoins the source gives up with an error naming the key."""
+    harness, source, fakes = _fenced_source(fence_every_consumer=True)
+    error = ""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not error:
+        try:
+            source.process()
+        except Exception as exc:
+            error = str(exc)
+        harness.take_all(commit=True)
+    assert len(fakes) == 1 + source_module.MAX_REJOINS
+    assert "fenced" in error and "kafka.consumer.group.instance.id" in error, error
+    source.stop()
