@@ -5,7 +5,9 @@ Figures go to benchmarks/RESULTS.md ("Scale-out on Kafka (issue 14)").
 
 Parts:
   agents   N = 1, 2, 3 ``flafka agent`` processes, Kafka source -> memory -> null, one
-           group, on an empty topic of --partitions partitions. Once the group is stable
+           group, on an empty topic of --partitions partitions (maxBackoffSleep = 100 ms:
+           with Flume's 5000 an idle source sleeps up to 5 s before it sees new records,
+           which this measurement would count). Once the group is stable
            (N members, each with partitions), kcat writes --events 100-byte records.
            Events/s = records / (kcat's start -> the group's committed offsets reach every
            record); CPU s = all agents' utime+stime over that interval; peak RSS per
@@ -55,6 +57,8 @@ a1.sources.r1.kafka.consumer.group.id = {group}
 a1.sources.r1.kafka.consumer.auto.offset.reset = earliest
 {extra}a1.sources.r1.batchSize = 1000
 a1.sources.r1.batchDurationMillis = 100
+a1.sources.r1.backoffSleepIncrement = 50
+a1.sources.r1.maxBackoffSleep = 100
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 100000
@@ -166,6 +170,8 @@ def until_committed(
     while True:
         agents.sample()
         done = probe.committed(group, topic, partitions)
+        if os.environ.get("SCALE_OUT_TRACE"):
+            print(f"  {time.perf_counter() - started:5.2f} s committed {done:,}", flush=True)
         if not settled and done >= total // 10:
             settled.extend([time.perf_counter(), done])
         if done >= total:
@@ -212,6 +218,17 @@ def kcat_produce(bootstrap: str, topic: str, data: Path) -> subprocess.Popen[byt
         )  # fmt: skip
 
 
+def broker_cpu(args: argparse.Namespace) -> float:
+    """CPU seconds the broker's processes used so far (0 when unknown)."""
+    total = 0.0
+    for pid in getattr(args, "broker_pids", []):
+        try:
+            total += proc_cpu(pid)
+        except OSError:
+            pass
+    return total
+
+
 def write_data(work: Path, events: int) -> Path:
     data = work / "records.txt"
     if not data.exists() or data.stat().st_size != events * 101:
@@ -230,6 +247,7 @@ def measure(
     the group took to settle)."""
     settle = settled_group(probe, agents, group, members, args.partitions)
     cpu0 = agents.cpu()
+    broker0 = broker_cpu(args)
     began = time.perf_counter()
     writer = kcat_produce(bootstrap, topic, write_data(work, args.events))
     try:
@@ -237,6 +255,7 @@ def measure(
     finally:
         writer.wait(60)
     cpu = agents.cpu() - cpu0
+    args.last_broker_cpu = broker_cpu(args) - broker0
     rss = [agents.hwm.get(p.pid, 0.0) for p, _ in agents.procs]
     return done - began, cpu, rss, settle
 
@@ -273,7 +292,8 @@ def run_agents(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstra
                 wall, cpu, rss, settle = measure(args, work, probe, bootstrap, agents, group, topic, n)
             finally:
                 agents.stop_all()
-            row = Row(f"agents N={n} (round {rnd + 1})", args.events, wall, cpu, rss, f"(group settled in {settle:.1f} s)")
+            note = f"broker cpu {args.last_broker_cpu:.2f} s (group settled in {settle:.1f} s)"
+            row = Row(f"agents N={n} (round {rnd + 1})", args.events, wall, cpu, rss, note)
             rows.append(row)
             print(row.line(), flush=True)
 
@@ -305,9 +325,8 @@ def run_sinks(args: argparse.Namespace, work: Path, probe: KafkaProbe, bootstrap
                     wall, cpu, rss, settle = measure(args, work, probe, bootstrap, agents, group, topic, n)
                 finally:
                     agents.stop_all()
-                row = Row(
-                    f"kafka channel -> {n} {kind} (round {rnd + 1})", args.events, wall, cpu, rss, f"(group settled in {settle:.1f} s)"
-                )
+                note = f"broker cpu {args.last_broker_cpu:.2f} s (group settled in {settle:.1f} s)"
+                row = Row(f"kafka channel -> {n} {kind} (round {rnd + 1})", args.events, wall, cpu, rss, note)
                 rows.append(row)
                 print(row.line(), flush=True)
 
@@ -421,7 +440,8 @@ def main() -> int:
     print(f"machine: {machine()}", flush=True)
     service = local_service("kafka")
     started = service.start()
-    print(f"kafka: {service.address}", flush=True)
+    args.broker_pids = list(service.pids().values())
+    print(f"kafka: {service.address} (pids {args.broker_pids})", flush=True)
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-scale-out-"))
     probe = KafkaProbe(service.address)
     rows: list[Row] = []
