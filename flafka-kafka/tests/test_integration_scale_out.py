@@ -259,3 +259,46 @@ def test_without_static_membership_a_restart_waits_for_the_session_and_says_so(
     assert "waiting for partition assignment of group" in log, log[-3000:]
     # cooperative rebalancing: the companion kept reading its partitions meanwhile
     assert samples[-1] > samples[len(samples) // 4], samples
+
+
+def test_a_cleanly_stopped_static_member_hands_its_partitions_over_at_once(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """A static member that only closes keeps its partitions until its session times out
+    (45 s); flafka leaves the group at stop, so the other agent takes them at once."""
+    from confluent_kafka.admin import AdminClient
+
+    topic = new_topic(4, "leave")
+    group = f"g-{topic}"
+    agents = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        out.mkdir()
+        text = AGENT.format(bootstrap=kafka_bootstrap, topic=topic, group=group, instance=name, out=out)
+        text = text.replace("a1.sources.r1.kafka.consumer.session.timeout.ms = 6000\n", "")  # the 45 s default
+        conf = tmp_path / f"{name}.conf"
+        conf.write_text(text)
+        agent = AgentProcess(["-n", "a1", "-f", str(conf), "--no-reload-conf"], tmp_path / f"{name}.log")
+        agent.start()
+        agents.append(agent)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+    def owned() -> list[int]:
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(5)
+        except Exception:
+            return []
+        return sorted(len(m.assignment.topic_partitions) for m in desc.members)
+
+    try:
+        assert wait_until(lambda: owned() == [2, 2], 60, 0.2), owned()
+        assert agents[1].terminate(30) == 0
+        stopped = time.monotonic()
+        assert wait_until(lambda: owned() == [4], 20, 0.1), owned()
+        took = time.monotonic() - stopped
+    finally:
+        for agent in agents:
+            if agent.alive():
+                agent.kill()
+    print(f"the remaining agent had every partition {took:.1f} s after the other stopped")
+    assert took < 10.0
