@@ -98,7 +98,7 @@ class KafkaChannel(Channel):
             "staticMembership",
             "bool",
             True,
-            "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component> unless "
+            "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component>/<topics digest> unless "
             "kafka.consumer.group.instance.id is set), so a restarted agent gets its partitions back at once",
         ),
     )

@@ -218,7 +218,7 @@ class KafkaSource(PollableSource):
                 "staticMembership",
                 "bool",
                 True,
-                "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component> unless "
+                "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component>/<topics digest> unless "
                 "kafka.consumer.group.instance.id is set), so a restarted agent gets its partitions back at once",
             ),
             Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
