@@ -257,8 +257,9 @@ def test_without_static_membership_a_restart_waits_for_the_session_and_says_so(
     print(f"dynamic membership: first line {took:.1f} s after the restart; companion lines {samples}")
     assert took > 30.0, f"expected the session timeout's wait, got {took:.1f} s"
     assert "waiting for partition assignment of group" in log, log[-3000:]
-    # cooperative rebalancing: the companion kept reading its partitions meanwhile
-    assert samples[-1] > samples[len(samples) // 4], samples
+    # cooperative rebalancing: the companion kept its partitions and went on reading (until
+    # its uncommitted batches paused it: commits wait for the rebalance, see docs/scale-out.md)
+    assert samples[-1] > samples[0], samples
 
 
 def test_a_cleanly_stopped_static_member_hands_its_partitions_over_at_once(
