@@ -42,6 +42,7 @@ from flafka_kafka import avro_event
 from flafka_kafka.client_config import (
     BOOTSTRAP_HELP,
     RENAMED,
+    _OncePerMinute,
     client_config_for_validation,
     consumer_config,
     group_error_fix,
@@ -135,6 +136,8 @@ class KafkaChannel(Channel):
         self._takers_lock = threading.Lock()
         self._local = threading.local()
         self._bad_records = 0
+        self._errors_seen = _OncePerMinute()
+        """Consumer errors are logged once a minute per distinct text (JoinGroup retries)."""
         self._stopped = False
         self._waking = threading.Event()
 
@@ -495,8 +498,12 @@ class KafkaChannel(Channel):
             taker.fatal = fatal_message(taker.name, err, group_error_fix(err, conf))
             taker.fenced = "fenced" in err.str().lower() and bool(conf.get("group.instance.id"))
             raise ChannelError(taker.fatal + (" (a new consumer joins the group at the next take)" if taker.may_rejoin() else ""))
-        if err.code() != _kafka().KafkaError._PARTITION_EOF:
-            log.warning("channel '%s': %s", taker.name, err.str())
+        if err.code() != _kafka().KafkaError._PARTITION_EOF and self._errors_seen.first(err.str()):
+            fix = group_error_fix(err, self.consumer_conf)
+            if fix:
+                log.error("channel '%s': %s. Fix: %s", taker.name, err.str(), fix)
+            else:
+                log.warning("channel '%s': %s", taker.name, err.str())
         return False
 
     def _read(self, taker: Taker, max_events: int) -> list[Any]:

@@ -924,7 +924,11 @@ class KafkaSource(PollableSource):
         now = time.monotonic()
         if now - self._record_errors.get(text, -1e9) >= 60.0:
             self._record_errors[text] = now
-            log.warning("source '%s': %s", self.name, text)
+            fix = group_error_fix(err, self.conf)  # e.g. JoinGroup: inconsistent group protocol (Flume agents in the group)
+            if fix:
+                log.error("source '%s': %s. Fix: %s", self.name, text, fix)
+            else:
+                log.warning("source '%s': %s", self.name, text)
 
     def _commit_due(self) -> bool:
         """At most one offset commit every COMMIT_INTERVAL while data flows (a commit is a
