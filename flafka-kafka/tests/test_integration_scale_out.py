@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -303,3 +304,71 @@ def test_a_cleanly_stopped_static_member_hands_its_partitions_over_at_once(
                 agent.kill()
     print(f"the remaining agent had every partition {took:.1f} s after the other stopped")
     assert took < 10.0
+
+
+@pytest.mark.slow
+def test_flume_and_flafka_agents_share_one_group_with_the_range_assignor(
+    kafka_bootstrap: str, new_topic: Callable[..., str], flume_home: Any, tmp_path: Path
+) -> None:
+    """Replacing Flume agents one at a time: a Flume 1.11 agent (Kafka client 2.7, only
+    RangeAssignor) and a flafka agent with the same config text, RangeAssignor set, share
+    one group: each reads its own partitions, and together they deliver every record once."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+
+    topic = new_topic(4, "mixed")
+    group = f"g-{topic}"
+    text = """
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r1.kafka.bootstrap.servers = {bootstrap}
+a1.sources.r1.kafka.topics = {topic}
+a1.sources.r1.kafka.consumer.group.id = {group}
+a1.sources.r1.kafka.consumer.auto.offset.reset = earliest
+a1.sources.r1.kafka.consumer.partition.assignment.strategy = org.apache.kafka.clients.consumer.RangeAssignor
+a1.sources.r1.batchDurationMillis = 100
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 1000
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = {out}
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.channel = c1
+"""
+    outs = {name: tmp_path / f"out-{name}" for name in ("flume", "flafka")}
+    for out in outs.values():
+        out.mkdir()
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+    def owned() -> list[int]:
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(5)
+        except Exception:
+            return []
+        return sorted(len(m.assignment.topic_partitions) for m in desc.members)
+
+    def lines(out: Path) -> list[str]:
+        return [line for p in out.iterdir() for line in p.read_text().split()]
+
+    conf = tmp_path / "flafka.conf"
+    conf.write_text(text.format(bootstrap=kafka_bootstrap, topic=topic, group=group, out=outs["flafka"]))
+    flafka = AgentProcess(["-n", "a1", "-f", str(conf), "--no-reload-conf"], tmp_path / "flafka.log")
+    n = 2000
+    with flume_home.run_agent(text.format(bootstrap=kafka_bootstrap, topic=topic, group=group, out=outs["flume"]), tmp_path / "flume"):
+        flafka.start()
+        try:
+            assert wait_until(lambda: owned() == [2, 2], 90, 0.2), f"{owned()}\n" + (tmp_path / "flafka.log").read_text()[-3000:]
+            producer = Producer({"bootstrap.servers": kafka_bootstrap})
+            for i in range(n):
+                producer.produce(topic, b"%04d" % i, partition=i % 4)
+            assert producer.flush(30) == 0
+            assert wait_until(lambda: len(lines(outs["flume"])) + len(lines(outs["flafka"])) >= n, 60, 0.2)
+            time.sleep(1.0)
+        finally:
+            flafka.terminate(30)
+    got = {name: lines(out) for name, out in outs.items()}
+    assert sorted(got["flume"] + got["flafka"]) == [f"{i:04d}" for i in range(n)]
+    assert len(got["flume"]) == len(got["flafka"]) == n // 2, {k: len(v) for k, v in got.items()}  # two partitions each
