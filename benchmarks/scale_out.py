@@ -21,7 +21,9 @@ Parts:
            membership (the default) and without (kafka.consumer.group.instance.id empty).
 
 The broker runs on this machine (the test kit's local Kafka), so agents and broker share
-its cores: the figures measure this machine, not Kafka's limits.
+its cores: the figures measure this machine, not Kafka's limits. The broker's CPU seconds
+over each measured interval are printed too. SCALE_OUT_TRACE=1 prints the group's
+committed offsets while a measurement waits for them.
 """
 
 from __future__ import annotations
