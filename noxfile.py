@@ -54,6 +54,8 @@ def crash(session: nox.Session) -> None:
         "flafka-kudu/tests/test_crash_kudu.py",
         "flafka-core/tests/sources/test_taildir_agent.py", *session.posargs, env=stores,
     )  # fmt: skip
+    scale = {"FLAFKA_SCALE_OUT_SLOW": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
+    session.run("pytest", "flafka-kafka/tests/test_integration_scale_out.py", *session.posargs, env=scale)
 
 
 @nox.session(python="3.11")
@@ -89,3 +91,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/kudu.py")
     session.run("python", "benchmarks/peers.py")
     session.run("python", "benchmarks/avro_tiers.py", "--headers")
+    session.run("python", "benchmarks/scale_out.py")

@@ -42,10 +42,12 @@ class TP:
 
 
 def _channel(*records: Msg) -> KafkaChannel:
+    """A channel whose taker for this thread holds ``records`` in its read buffer."""
     ch = make(KafkaChannel, "c", **{"kafka.bootstrap.servers": "127.0.0.1:1", "parseAsFlumeEvent": "false"})
-    ch._consumer = object()  # never called while the buffer holds records
-    ch._assigned = {("t", 0), ("t", 1)}
-    ch._buffer.extend(records)
+    taker = ch._taker()
+    taker.consumer = object()  # never called while the buffer holds records
+    taker.assigned = {("t", 0), ("t", 1)}
+    taker.buffer.extend(records)
     return ch
 
 
@@ -58,20 +60,20 @@ def test_rollback_returns_the_records_in_order_ahead_of_the_rest() -> None:
     tx = ch.take_transaction()
     first = tx.take(3) + tx.take(2)
     tx.rollback()
-    assert not ch._take_lock._is_owned()  # type: ignore[attr-defined]
+    assert not ch._taker().lock._is_owned()  # type: ignore[attr-defined]
     tx = ch.take_transaction()
     again = tx.take(8)
     tx.commit()
     assert _bodies(again[:5]) == _bodies(first)
     assert _bodies(again) == [b"%d-%d" % (i % 2, i // 2) for i in range(8)]
-    assert ch._uncommitted == {("t", 0): 4, ("t", 1): 4}
+    assert ch._taker().uncommitted == {("t", 0): 4, ("t", 1): 4}
 
 
 def test_rollback_drops_the_records_of_a_revoked_partition() -> None:
     ch = _channel(*(Msg(i % 2, i // 2) for i in range(6)))
     tx = ch.take_transaction()
     tx.take(4)  # 0-0 1-0 0-1 1-1
-    ch._on_lost(None, [TP("t", 1)])  # a rebalance gave partition 1 to another member
+    ch._taker().on_lost(None, [TP("t", 1)])  # a rebalance gave partition 1 to another member
     tx.rollback()
     tx = ch.take_transaction()
     assert _bodies(tx.take(10)) == [b"0-0", b"0-1", b"0-2"]
@@ -87,11 +89,71 @@ def test_the_record_key_becomes_header_key() -> None:
 
 def test_an_empty_take_holds_no_lock() -> None:
     ch = _channel()
-    ch._read = lambda n: []  # type: ignore[method-assign]
+    ch._read = lambda taker, n: []  # type: ignore[method-assign]
     tx = ch.take_transaction()
     assert tx.take(10) == []
     got: list[bool] = []
-    other = threading.Thread(target=lambda: got.append(ch._take_lock.acquire(timeout=1.0)))
+    lock = ch._taker().lock
+    other = threading.Thread(target=lambda: got.append(lock.acquire(timeout=1.0)))
     other.start()
     other.join()
-    assert got == [True]  # another thread (a second sink, stop) gets the lock
+    assert got == [True]  # another thread (stop) gets the lock
+
+
+def test_each_taking_thread_has_its_own_taker() -> None:
+    """N sinks (threads) on one channel: N takers, numbered in the order of their first
+    take; a thread that ended gives its number to the next new thread."""
+    ch = make(KafkaChannel, "c", **{"kafka.bootstrap.servers": "127.0.0.1:1"})
+    mine = ch._taker()
+    assert ch._taker() is mine and mine.index == 1 and mine.name == "c"
+    seen: list[tuple[int, str]] = []
+    release = threading.Event()
+
+    def take() -> None:
+        t = ch._taker()
+        seen.append((t.index, t.name))
+        release.wait(5)
+
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for t in threads:
+        t.start()
+    while len(seen) < 2:
+        threading.Event().wait(0.01)
+    assert sorted(seen) == [(2, "c#2"), (3, "c#3")]
+    assert ch.takers == 3
+    release.set()
+    for t in threads:
+        t.join()
+    later: list[int] = []
+    late = threading.Thread(target=lambda: later.append(ch._taker().index))
+    late.start()
+    late.join()
+    assert later == [2] and ch.takers == 2  # the two ended threads' takers were dropped
+
+
+def test_each_taker_commits_its_own_offsets_and_rollbacks_stay_in_its_buffer() -> None:
+    ch = _channel(Msg(0, 0), Msg(0, 1))
+    other: list[Any] = []
+
+    def second_sink() -> None:
+        taker = ch._taker()
+        taker.consumer = object()
+        taker.assigned = {("t", 1)}
+        taker.buffer.extend([Msg(1, 0), Msg(1, 1), Msg(1, 2)])
+        tx = ch.take_transaction()
+        other.append(_bodies(tx.take(2)))
+        tx.rollback()
+        tx = ch.take_transaction()
+        other.append(_bodies(tx.take(5)))
+        taker.commit = lambda consumer: None  # type: ignore[method-assign]  # keep the offsets visible
+        tx.commit()
+        other.append(dict(taker.uncommitted))
+
+    t = threading.Thread(target=second_sink)
+    t.start()
+    t.join()
+    tx = ch.take_transaction()
+    assert _bodies(tx.take(5)) == [b"0-0", b"0-1"]
+    tx.commit()
+    assert other == [[b"1-0", b"1-1"], [b"1-0", b"1-1", b"1-2"], {("t", 1): 3}]
+    assert ch._taker().uncommitted == {("t", 0): 2}

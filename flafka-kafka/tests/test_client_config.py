@@ -201,3 +201,78 @@ def test_librdkafka_log_lines_repeat_at_most_once_a_minute(caplog: pytest.LogCap
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2
     assert "Connection refused (after 0ms" in lines[0] and lines[1].endswith("SSL handshake failed")
+
+
+# -- scale-out: assignor, static membership, group errors (issue 14) -----------------------------
+
+
+def test_consumers_default_to_cooperative_sticky_unless_the_user_sets_an_assignor() -> None:
+    from flafka_kafka.channel import KafkaChannel
+
+    src = make(KafkaSource, "r1", **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t"})
+    ch = make(KafkaChannel, "c1", **{"kafka.bootstrap.servers": "b:9092"})
+    assert src.conf["partition.assignment.strategy"] == "cooperative-sticky"
+    assert ch.consumer_conf["partition.assignment.strategy"] == "cooperative-sticky"
+    java = "org.apache.kafka.clients.consumer.RangeAssignor"
+    mine = make(
+        KafkaSource,
+        "r1",
+        **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", "kafka.consumer.partition.assignment.strategy": java},
+    )
+    assert mine.conf["partition.assignment.strategy"] == "range"
+
+
+def test_the_default_instance_id_names_host_agent_component_and_topics() -> None:
+    import socket
+
+    from flafka_kafka.client_config import default_instance_id, with_instance_id
+
+    one = default_instance_id("a1", "r1", ["t", "u"], host="h1")
+    assert one.startswith("h1/a1/r1/") and len(one) == len("h1/a1/r1/") + 8
+    assert default_instance_id("a1", "r1", ["u", "t"], host="h1") == one  # order does not matter
+    assert default_instance_id("a1", "r1", ["t"], host="h1") != one  # another subscription: another member
+    assert default_instance_id("a1", "r2", ["t", "u"], host="h1") != one
+    assert default_instance_id("a2", "r1", ["t", "u"], host="h1") != one
+    conf = with_instance_id({"group.id": "g"}, "a1", "c1", ["t"])
+    assert conf["group.instance.id"].startswith(f"{socket.gethostname()}/a1/c1/")
+    assert with_instance_id({"group.id": "g"}, "a1", "c1", ["t"], taker=3)["group.instance.id"] == conf["group.instance.id"] + "-3"
+    assert "group.instance.id" not in with_instance_id({"group.id": "g"}, "a1", "c1", ["t"], static=False)
+    users = {"group.id": "g", "group.instance.id": "node-7"}
+    assert with_instance_id(users, "a1", "c1", ["t"], static=False)["group.instance.id"] == "node-7"  # the user's id wins
+    assert with_instance_id(users, "a1", "c1", ["t"], taker=2)["group.instance.id"] == "node-7-2"
+
+
+def test_the_user_instance_id_passes_through_and_static_membership_can_be_switched_off() -> None:
+    src = make(
+        KafkaSource, "r1", **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", "kafka.consumer.group.instance.id": "${env:X:-n1}"}
+    )
+    assert src.conf["group.instance.id"] == "${env:X:-n1}"  # substitution happens in the config loader, not here
+    off = make(KafkaSource, "r1", **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", "staticMembership": "false"})
+    assert off.static is False
+
+
+class _Err:
+    def __init__(self, name: str, text: str, fatal: bool = True) -> None:
+        self._name, self._text, self._fatal = name, text, fatal
+
+    def name(self) -> str:
+        return self._name
+
+    def str(self) -> str:
+        return self._text
+
+    def fatal(self) -> bool:
+        return self._fatal
+
+
+def test_group_errors_name_the_key_to_fix() -> None:
+    from flafka_kafka.client_config import group_error_fix
+
+    conf = {"group.id": "g", "group.instance.id": "h/a1/r1/0a1b2c3d", "partition.assignment.strategy": "cooperative-sticky"}
+    fenced = group_error_fix(
+        _Err("_FATAL", "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id"), conf
+    )
+    assert "h/a1/r1/0a1b2c3d" in fenced and "kafka.consumer.group.instance.id" in fenced and "staticMembership = false" in fenced
+    mixed = group_error_fix(_Err("INCONSISTENT_GROUP_PROTOCOL", "Broker: Inconsistent group protocol", False), conf)
+    assert "RangeAssignor" in mixed and "kafka.consumer.partition.assignment.strategy" in mixed
+    assert group_error_fix(_Err("_TRANSPORT", "Broker: transport failure", False), conf) == ""

@@ -40,12 +40,13 @@ def _take(channel: KafkaChannel, n: int, timeout: float = 30.0) -> list[Event]:
     return out
 
 
-def _committed(bootstrap: str, group: str, topic: str) -> int:
+def _committed(bootstrap: str, group: str, topic: str, partitions: int = 1) -> int:
+    """The group's committed offsets of ``topic``, summed over its first ``partitions``."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
-        return int(consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset)
+        return sum(max(0, int(tp.offset)) for tp in consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10))
     finally:
         consumer.close()
 
@@ -147,54 +148,64 @@ def test_flume_and_flafka_take_the_same_headers_from_the_same_topic(
 # -- empty takes ---------------------------------------------------------------------------------
 
 
-def test_two_sinks_on_one_kafka_channel_both_receive_events_and_stop_is_fast(
-    kafka_bootstrap: str, new_topic: Callable[..., str], produce_records: Callable[..., None], run_agent: Any
+def test_three_sinks_on_one_kafka_channel_take_in_parallel_and_stop_is_fast(
+    kafka_bootstrap: str, new_topic: Callable[..., str], produce_records: Callable[..., None], run_agent: Any, tmp_path: Path
 ) -> None:
-    topic = new_topic(1, "chan-two-sinks")
-    produce_records(topic, [b"%d" % i for i in range(3000)])
+    """Each sink's thread has its own consumer in the channel's group (as Flume's
+    KafkaChannel): the group spreads the 6 partitions over the 3 sinks, every sink takes
+    from its own partitions only, and every record is delivered once and committed."""
+    topic = new_topic(6, "chan-three-sinks")
+    n = 6000
+    produce_records(topic, [b"%d" % i for i in range(n)])
+    sinks = "\n".join(
+        f"a1.sinks.k{i}.type = file_roll\na1.sinks.k{i}.sink.directory = {tmp_path / f'k{i}'}\na1.sinks.k{i}.sink.rollInterval = 0\n"
+        f"a1.sinks.k{i}.sink.batchSize = 50\na1.sinks.k{i}.channel = c1"
+        for i in (1, 2, 3)
+    )
+    for i in (1, 2, 3):
+        (tmp_path / f"k{i}").mkdir()
     agent = run_agent(
         f"""
 a1.channels = c1
-a1.sinks = k1 k2
+a1.sinks = k1 k2 k3
 a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel
 a1.channels.c1.kafka.bootstrap.servers = {kafka_bootstrap}
 a1.channels.c1.kafka.topic = {topic}
 a1.channels.c1.kafka.consumer.group.id = g-{topic}
 a1.channels.c1.parseAsFlumeEvent = false
-a1.sinks.k1.type = null
-a1.sinks.k1.batchSize = 50
-a1.sinks.k1.channel = c1
-a1.sinks.k2.type = null
-a1.sinks.k2.batchSize = 50
-a1.sinks.k2.channel = c1
+a1.channels.c1.kafka.consumer.max.partition.fetch.bytes = 1000
+{sinks}
 """,
         name="a1",
     )
+    names = ("k1", "k2", "k3")
 
     def drained() -> dict[str, int]:
-        return {c.name: int(c.snapshot()["EventDrainSuccessCount"]) for c in agent.counters() if c.name in ("k1", "k2")}
+        return {c.name: int(c.snapshot()["EventDrainSuccessCount"]) for c in agent.counters() if c.name in names}
 
     deadline = time.monotonic() + 60
-    while sum(drained().values()) < 3000 and time.monotonic() < deadline:
+    while sum(drained().values()) < n and time.monotonic() < deadline:
         time.sleep(0.05)
     counts = drained()
-    assert sum(counts.values()) == 3000, counts
-    assert counts["k1"] > 0 and counts["k2"] > 0, f"one sink took every event: {counts}"
-    time.sleep(1.5)  # both sinks now poll an empty channel
+    assert sum(counts.values()) == n, counts
+    assert all(counts[k] > 0 for k in names), f"a sink took nothing: {counts}"
+    time.sleep(1.5)  # every sink now polls an empty channel
     started = time.monotonic()
     assert agent.stop(30)
     took = time.monotonic() - started
-    print(f"two sinks: {counts}; stop took {took:.2f} s")
+    print(f"three sinks: {counts}; stop took {took:.2f} s")
     assert took < 2.0, f"stopping an agent with a Kafka channel took {took:.1f} s"
-    assert _committed(kafka_bootstrap, f"g-{topic}", topic) == 3000
+    assert _committed(kafka_bootstrap, f"g-{topic}", topic, 6) == n
+    got = [sorted(int(line) for p in (tmp_path / k).iterdir() for line in p.read_text().split()) for k in names]
+    assert sorted(v for values in got for v in values) == list(range(n))  # each record once
 
 
 def test_an_empty_take_left_open_blocks_no_other_taker(
     kafka_bootstrap: str, new_topic: Callable[..., str], stop_later: Callable[[Any], Any]
 ) -> None:
     """The channel does not rely on the driver alone: a transaction whose take came back
-    empty holds no lock even if it is never closed (a second taker gets the records, stop
-    does not wait)."""
+    empty holds no lock even if it is never closed (the next transaction gets the
+    records, stop does not wait)."""
     import threading
 
     topic = new_topic(1, "chan-open-empty")
@@ -203,11 +214,20 @@ def test_an_empty_take_left_open_blocks_no_other_taker(
     assert left_open.take(10) == []
     with channel.put_transaction() as tx:
         tx.put([Event(b"%d" % i) for i in range(5)])
-    got: list[Event] = []
-    other = threading.Thread(target=lambda: got.extend(_take(channel, 5, timeout=20)), daemon=True)
-    other.start()
-    other.join(25)
+    got = _take(channel, 5, timeout=20)
     assert [e.body for e in got] == [b"%d" % i for i in range(5)]
+    locked: list[bool] = []
+    lock = channel._taker().lock
+
+    def grab() -> None:
+        locked.append(lock.acquire(timeout=1.0))
+        if locked[-1]:
+            lock.release()
+
+    other = threading.Thread(target=grab, daemon=True)
+    other.start()
+    other.join(5)
+    assert locked == [True]
     started = time.monotonic()
     channel.stop()
     assert time.monotonic() - started < 2.0

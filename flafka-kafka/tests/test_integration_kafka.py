@@ -240,14 +240,15 @@ def test_rebalance_loses_nothing(
         producer.produce(topic, body, partition=i % 4)
     assert producer.flush(30) == 0
 
-    a = _source(kafka_bootstrap, topic, group, stop_later)
+    # two members in one process (same host, agent and source names): their ids must differ
+    a = _source(kafka_bootstrap, topic, group, stop_later, {"kafka.consumer.group.instance.id": "member-a"})
     assert a.poll(lambda: a.channel.size() >= 400, 20)
     tx = a.channel.take_transaction()
     delivered = [e.body for e in tx.take(100)]
     tx.commit()  # A delivers 100; the other 300 stay in its channel, in flight
     a.poll(lambda: False, 0.5)  # A commits the delivered part
 
-    b = _source(kafka_bootstrap, topic, group, stop_later)
+    b = _source(kafka_bootstrap, topic, group, stop_later, {"kafka.consumer.group.instance.id": "member-b"})
     seen_b: list[bytes] = []
     a_source, b_source = a.source, b.source
     assert isinstance(a_source, KafkaSource) and isinstance(b_source, KafkaSource)

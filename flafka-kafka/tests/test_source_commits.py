@@ -351,3 +351,133 @@ def test_every_broker_down_counts_as_stalled_at_once(monkeypatch: pytest.MonkeyP
     assert harness.poll(lambda: len(fake.consumed) == 1000 and not source._pending, 10)
     assert not source._brokers_down and not fake.paused
     source.stop()
+
+
+# -- cooperative revocation (issue 14) ----------------------------------------------------------
+
+
+class _RevokeConsumer:
+    """Just what ``_on_revoke`` calls: a synchronous commit that records its offsets."""
+
+    def __init__(self) -> None:
+        self.commits: list[dict[int, int]] = []
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> Any:
+        assert not asynchronous
+        self.commits.append({tp.partition: tp.offset for tp in offsets})
+        return offsets
+
+
+def _revocable_source() -> tuple[KafkaSource, Any]:
+    import threading
+
+    from flafka.ack import AckTracker
+
+    src = make(KafkaSource, "r", **{"kafka.bootstrap.servers": "127.0.0.1:1", "kafka.topics": TOPIC})
+    src.acks = AckTracker()
+    src._assigned = {(TOPIC, 0), (TOPIC, 1)}
+    token = src.acks.token({(TOPIC, 0): (0, 100, 0), (TOPIC, 1): (0, 50, 0)})  # a batch in a sink's hands
+    threading.Timer(0.3, token.release).start()  # delivered 0.3 s later
+    return src, token
+
+
+def test_a_revocation_waits_for_the_batch_in_flight_then_commits_it() -> None:
+    """Cooperative rebalance: partition 1 goes to another member. The source waits for
+    the batch in flight (delivered after 0.3 s), commits both partitions past it, and only
+    then forgets partition 1: its next owner starts past what was delivered (no
+    duplicates), and nothing undelivered was committed."""
+    src, _token = _revocable_source()
+    consumer = _RevokeConsumer()
+    started = time.monotonic()
+    src._on_revoke(consumer, [TopicPartition(TOPIC, 1)])
+    assert 0.25 <= time.monotonic() - started < source_module.REVOKE_DRAIN
+    assert consumer.commits == [{0: 100, 1: 50}]
+    assert src._assigned == {(TOPIC, 0)}
+
+
+def test_a_revocation_gives_up_waiting_and_commits_only_what_was_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source_module, "REVOKE_DRAIN", 0.05)
+    src, _token = _revocable_source()
+    consumer = _RevokeConsumer()
+    src._on_revoke(consumer, [TopicPartition(TOPIC, 1)])
+    assert consumer.commits == []  # nothing delivered yet: nothing committed (the new owner re-reads it)
+    assert src._generation[(TOPIC, 1)] == 1  # the batch's partition-1 offsets will never commit
+    time.sleep(0.4)  # delivered now
+    src._commit_delivered(consumer)
+    assert consumer.commits == [{0: 100}]
+
+
+FENCED = "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id"
+
+
+class FencedOnce(FakeConsumer):
+    """Fenced (librdkafka's fatal error) on its first consume() after ``after`` records."""
+
+    def __init__(self, conf: dict[str, Any], records: dict[int, int], after: int | None) -> None:
+        super().__init__(conf, records)
+        self.after = after
+        self.closed = False
+
+    def consume(self, num_messages: int, timeout: float) -> list[Any]:
+        if self.after is not None and len(self.consumed) >= self.after:
+            self.after = None
+            return [Message(error=KafkaError(KafkaError._FATAL, FENCED))]
+        return super().consume(num_messages, timeout)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _fenced_source(fence_every_consumer: bool) -> tuple[SourceHarness, KafkaSource, list[FencedOnce]]:
+    source = make(
+        KafkaSource,
+        "s",
+        **{"kafka.bootstrap.servers": "fake:9092", "kafka.topics": TOPIC, "batchSize": "10", "batchDurationMillis": "5"},
+    )
+    fakes: list[FencedOnce] = []
+    committed: dict[int, int] = {0: 0}
+
+    def factory(conf: dict[str, Any]) -> FencedOnce:
+        fake = FencedOnce(conf, {0: 40}, 5 if fence_every_consumer else 20 if not fakes else None)
+        fake.committed = committed  # one group: the committed offsets outlive a consumer
+        fakes.append(fake)
+        return fake
+
+    source.consumer_factory = factory
+    harness = SourceHarness(source, acknowledgements=True)
+    source.start()
+    return harness, source, fakes
+
+
+def test_a_fenced_static_member_joins_again_and_loses_nothing() -> None:
+    """A session that expired while the broker was away comes back "fenced" (fatal in
+    librdkafka): the source closes that consumer, opens a new one, and reads on from the
+    committed offsets."""
+    harness, source, fakes = _fenced_source(fence_every_consumer=False)
+    delivered: list[bytes] = []
+
+    def step() -> bool:
+        delivered.extend(e.body for e in harness.take_all(commit=True))
+        return len(set(delivered)) == 40
+
+    assert harness.poll(step, 10), (len(set(delivered)), len(fakes))
+    assert len(fakes) == 2 and fakes[0].closed
+    assert sorted(set(delivered)) == sorted(b"0-%d" % o for o in range(40))
+    source.stop()
+
+
+def test_fenced_again_and_again_stops_with_the_key_to_fix() -> None:
+    """Another agent with the same group.instance.id fences every new consumer: after
+    MAX_REJOINS rejoins the source gives up with an error naming the key."""
+    harness, source, fakes = _fenced_source(fence_every_consumer=True)
+    error = ""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not error:
+        try:
+            source.process()
+        except Exception as exc:
+            error = str(exc)
+        harness.take_all(commit=True)
+    assert len(fakes) == 1 + source_module.MAX_REJOINS
+    assert "fenced" in error and "kafka.consumer.group.instance.id" in error, error
+    source.stop()

@@ -7,19 +7,21 @@ channel whose storage is a Kafka topic.
   checks every delivery report. Only then is the commit done — and, the channel being
   durable, the batch's acknowledgement tokens are paid. Any failure raises
   :class:`~flafka.errors.ChannelError`: the source keeps its batch and retries.
-* Take transaction: records are read with the channel's consumer (group
-  ``kafka.consumer.group.id``); the record key becomes header ``key`` (as Flume's
+* Take transaction: records are read with the taking thread's own consumer (group
+  ``kafka.consumer.group.id``; :mod:`flafka_kafka.taker`), as Flume's KafkaChannel gives
+  each thread its own: N sinks take in parallel, each from the partitions the group
+  assigned to its consumer. The record key becomes header ``key`` (as Flume's
   KafkaChannel does, whether or not ``parseAsFlumeEvent``); ``commit`` commits their
-  offsets (explicit, synchronous); ``rollback`` puts the records it took back at the head
-  of the channel's read buffer (as Flume keeps them in memory), so the next take returns
-  them again, in order — no seek, so nothing a failing broker call could lose. Records of
-  a partition revoked meanwhile are dropped instead: its new owner reads them from the
-  committed offset. Takes are serialized (one consumer per channel): a take transaction
-  holds the channel's take lock from its first non-empty ``take`` to its end; an empty
-  take holds nothing, so a transaction left open after an empty take blocks nobody.
-* The consumer is created on the first take (never in a channel nobody takes from), so
-  a source-only agent writing to the channel does not join the consumer group, and a
-  sink-only (sourceless) agent just reads the topic.
+  offsets (explicit, synchronous, on that consumer); ``rollback`` puts the records it
+  took back at the head of that consumer's read buffer (as Flume keeps them in memory),
+  so the next take of the thread returns them again, in order — no seek, so nothing a
+  failing broker call could lose. Records of a partition revoked meanwhile are dropped
+  instead: its new owner reads them from the committed offset. A take transaction holds
+  its taker's lock from its first non-empty ``take`` to its end (``stop`` waits for it);
+  an empty take holds nothing.
+* A thread's consumer is created on its first take (never in a channel nobody takes
+  from), so a source-only agent writing to the channel does not join the consumer group,
+  and a sink-only (sourceless) agent just reads the topic.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -41,13 +42,18 @@ from flafka_kafka import avro_event
 from flafka_kafka.client_config import (
     BOOTSTRAP_HELP,
     RENAMED,
+    _OncePerMinute,
     client_config_for_validation,
     consumer_config,
+    group_error_fix,
     librdkafka_problems,
     producer_config,
+    with_instance_id,
     zookeeper_problems,
 )
 from flafka_kafka.keystores import TlsFiles, resolved
+from flafka_kafka.source import leave_group
+from flafka_kafka.taker import Taker, fatal_message
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,13 @@ class KafkaChannel(Channel):
         Setting("transactionCapacity", "int", None, "not used by the Kafka channel (ignored)"),
         Setting("kafka.producer.*", "map", None, "Kafka producer properties (acks defaults to all)", since="1.7"),
         Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (auto.offset.reset defaults to earliest)", since="1.7"),
+        Setting(
+            "staticMembership",
+            "bool",
+            True,
+            "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component>/<topics digest> unless "
+            "kafka.consumer.group.instance.id is set), so a restarted agent gets its partitions back at once",
+        ),
     )
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -107,6 +120,7 @@ class KafkaChannel(Channel):
         self._tls = TlsFiles(name)
         """PEM files converted from Java key/trust stores (written when a client is made, removed at stop)."""
         self.topic: str = settings["kafka.topic"]
+        self.static = bool(settings["staticMembership"])
         self._probe: Any = None
         self.avro = bool(settings["parseAsFlumeEvent"])
         self.default_partition: int | None = settings["defaultPartitionId"]
@@ -117,15 +131,13 @@ class KafkaChannel(Channel):
         self.counter = ChannelCounter(name, self.type_name)
         self.counter.size = self.size
         self._producer: Any = None
-        self._consumer: Any = None
-        self._take_lock = threading.RLock()
-        self._buffer: deque[Any] = deque()  # records read, not yet taken
-        self._assigned: set[TP] = set()
-        self._generation: dict[TP, int] = {}
-        self._uncommitted: dict[TP, int] = {}
-        self._commit_failures = 0
-        self._backlog = 0
+        self._takers: list[Taker] = []
+        """Every taking thread's consumer, in the order of their first take."""
+        self._takers_lock = threading.Lock()
+        self._local = threading.local()
         self._bad_records = 0
+        self._errors_seen = _OncePerMinute()
+        """Consumer errors are logged once a minute per distinct text (JoinGroup retries)."""
         self._stopped = False
         self._waking = threading.Event()
 
@@ -214,6 +226,7 @@ class KafkaChannel(Channel):
         kafka = _kafka()
         self._stopped = False
         self._waking.clear()
+        self._local = threading.local()  # a restarted channel makes new takers (stop closed the old ones)
         factory = self.producer_factory or kafka.Producer
         conf = resolved(self._tls, dict(self.producer_conf), f"channel '{self.name}'")
         try:
@@ -239,22 +252,15 @@ class KafkaChannel(Channel):
                 producer.flush(5.0)
             except Exception:
                 log.exception("channel '%s': flushing the producer at stop failed", self.name)
-        got = self._take_lock.acquire(timeout=5.0)
-        try:
-            consumer, self._consumer = self._consumer, None
-            if consumer is not None:
-                try:
-                    self._commit(consumer)
-                except Exception:
-                    pass
-                try:
-                    consumer.close()
-                except Exception:
-                    log.exception("channel '%s': closing the consumer failed", self.name)
-            self._buffer.clear()
-        finally:
-            if got:
-                self._take_lock.release()
+        with self._takers_lock:
+            takers, self._takers = self._takers, []
+        for taker in takers:
+            got = taker.lock.acquire(timeout=5.0)
+            try:
+                taker.close(leave_group)
+            finally:
+                if got:
+                    taker.lock.release()
         self._tls.close()
         self.counter.stopped()
 
@@ -267,23 +273,51 @@ class KafkaChannel(Channel):
         return _KafkaTake(self)
 
     def size(self) -> int:
-        """Records in the topic this channel's group has not taken yet, as of the last
-        take (from cached watermarks), plus records read but not taken. Never calls the
-        consumer (a taker thread may be inside it)."""
-        return self._backlog + len(self._buffer)
+        """Records in the partitions this agent's takers own that they have not taken
+        yet, as of each one's last take (cached watermarks), plus records read but not
+        taken. Never calls a consumer (its thread may be inside it)."""
+        return sum(t.backlog + len(t.buffer) for t in list(self._takers))
+
+    def _taker(self) -> Taker:
+        """The calling thread's taker (made on its first take; consumer not yet created).
+        Takers of threads that ended are closed first (a reload's old sink runners)."""
+        taker: Taker | None = getattr(self._local, "taker", None)
+        if taker is not None:
+            return taker
+        me = threading.current_thread()
+        gone: list[Taker] = []
+        with self._takers_lock:
+            alive: list[Taker] = []
+            for t in self._takers:
+                (alive if t.thread.is_alive() else gone).append(t)
+            used = {t.index for t in alive}
+            index = next(i for i in range(1, len(alive) + 2) if i not in used)
+            taker = Taker(self.name, self.topic, index, self.consumer_conf["group.id"], me)
+            alive.append(taker)
+            self._takers = alive
+        for t in gone:
+            t.close(leave_group)
+        self._local.taker = taker
+        return taker
+
+    @property
+    def takers(self) -> int:
+        """How many consumers (taking threads) this channel has."""
+        return len(self._takers)
 
     def is_empty(self) -> bool:
         """True only when the group has taken and committed every record of the topic:
         asks the brokers (committed offsets against high watermarks) through a probe
         consumer that never joins the group. Used by ``--exit-when-drained``; the agent's
         stop does not wait on durable channels. Unsure (broker unreachable) means False."""
-        if self._buffer or self._stopped:
-            return not self._buffer
+        buffered = any(t.buffer for t in list(self._takers))
+        if buffered or self._stopped:
+            return not buffered
         kafka = _kafka()
         try:
             probe = self._probe
             if probe is None:
-                conf = {k: v for k, v in self.consumer_conf.items() if k not in ("logger", "error_cb")}
+                conf = {k: v for k, v in self.consumer_conf.items() if k not in ("logger", "error_cb", "group.instance.id")}
                 conf = resolved(self._tls, conf, f"channel '{self.name}'")
                 probe = self._probe = (self.consumer_factory or kafka.Consumer)(conf)
             meta = probe.list_topics(self.topic, timeout=5.0).topics.get(self.topic)
@@ -301,41 +335,29 @@ class KafkaChannel(Channel):
             log.debug("channel '%s': could not tell whether the topic is drained: %s", self.name, exc)
             return False
 
-    def _refresh_backlog(self, consumer: Any) -> None:
-        """Recompute the backlog from the consumer's cached watermarks and positions (no
-        network call). Called by the taker, with the take lock held."""
-        if not self._assigned:
-            self._backlog = 0
-            return
-        tp_cls = _kafka().TopicPartition
-        total = 0
-        try:
-            for tp in consumer.position([tp_cls(t, p) for t, p in self._assigned]):
-                _low, high = consumer.get_watermark_offsets(tp, cached=True)
-                if high >= 0 and tp.offset >= 0:
-                    total += max(0, high - tp.offset)
-        except Exception:
-            return
-        self._backlog = total
-
     def wait_for_events(self, timeout: float) -> bool:
-        if self._buffer:
+        """Wait (on the calling thread's consumer) up to ``timeout`` for a record."""
+        taker = self._taker()
+        if taker.buffer:
             return True
-        if not self._take_lock.acquire(timeout=max(timeout, 0.0)):
+        if not taker.lock.acquire(timeout=max(timeout, 0.0)):
             return False
         try:
-            if self._buffer:
+            if taker.buffer:
                 return True
             deadline = time.monotonic() + timeout
-            consumer = self._ensure_consumer(timeout)
-            if consumer is None:
-                return False
-            msg = self._poll(consumer, deadline - time.monotonic())
-            if msg is not None and self._usable(msg):
-                self._buffer.append(msg)
-            return bool(self._buffer)
+            try:
+                consumer = self._ensure_consumer(taker, timeout)
+                if consumer is None:
+                    return False
+                msg = self._poll(consumer, deadline - time.monotonic())
+                if msg is not None and self._usable(taker, msg):
+                    taker.buffer.append(msg)
+            except ChannelError:
+                return True  # the next take raises it (and the sink runner reports it)
+            return bool(taker.buffer)
         finally:
-            self._take_lock.release()
+            taker.lock.release()
 
     def wake_waiters(self) -> None:
         """End every wait for records within one :data:`POLL_SLICE` (the agent is
@@ -416,75 +438,92 @@ class KafkaChannel(Channel):
 
     # -- consuming -------------------------------------------------------------------------
 
-    def _ensure_consumer(self, wait: float) -> Any:
-        """The consumer (created and subscribed on first use); waits up to ``wait``
-        seconds for a first assignment. Call with the take lock held."""
+    def _ensure_consumer(self, taker: Taker, wait: float) -> Any:
+        """``taker``'s consumer (created and subscribed on first use); waits up to
+        ``wait`` seconds for a first assignment. Call with ``taker.lock`` held."""
         if self._stopped:
             return None
-        consumer = self._consumer
+        if taker.fatal is not None:
+            if not taker.may_rejoin():
+                raise ChannelError(taker.fatal)
+            taker.drop_fenced()  # a fenced static member: a new consumer joins below
+        consumer = taker.consumer
         if consumer is None:
             kafka = _kafka()
             factory = self.consumer_factory or kafka.Consumer
+            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, [self.topic], taker.index, self.static)
+            group_conf = {k: conf.get(k) for k in ("group.id", "group.instance.id", "partition.assignment.strategy")}
+            log_error = conf.get("error_cb")
+
+            def on_error(err: Any) -> None:
+                fix = group_error_fix(err, group_conf)
+                if fix and getattr(err, "fatal", lambda: False)():
+                    taker.fatal = fatal_message(taker.name, err, fix)
+                    taker.fenced = taker.fenced or ("fenced" in err.str().lower() and bool(group_conf.get("group.instance.id")))
+                if fix:
+                    log.error("channel '%s': kafka consumer: %s. Fix: %s", taker.name, err.str(), fix)
+                elif log_error is not None:
+                    log_error(err)
+
+            conf["error_cb"] = on_error
             try:
-                consumer = factory(resolved(self._tls, dict(self.consumer_conf), f"channel '{self.name}'"))
+                consumer = taker.open(factory, resolved(self._tls, conf, f"channel '{self.name}'"))
             except ConfigError as exc:
                 raise ChannelError(str(exc)) from None
             except kafka.KafkaException as exc:
                 raise ChannelError(f"channel '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
-            consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
-            self._consumer = consumer
+            log.info(
+                "channel '%s': taker %d (thread '%s') joins group '%s' as %s",
+                self.name,
+                taker.index,
+                taker.thread.name,
+                conf["group.id"],
+                f"static member '{conf['group.instance.id']}'" if conf.get("group.instance.id") else "a dynamic member",
+            )
         deadline = time.monotonic() + wait
-        while not self._assigned and time.monotonic() < deadline and not self._waking.is_set():
+        while not taker.assigned and time.monotonic() < deadline and not self._waking.is_set():
             msg = consumer.poll(min(POLL_SLICE, max(0.0, deadline - time.monotonic())))
-            if msg is not None and self._usable(msg):
-                self._buffer.append(msg)
+            if msg is not None and self._usable(taker, msg):
+                taker.buffer.append(msg)
+        if not taker.assigned:
+            taker.waiting()
         return consumer
 
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        for tp in partitions:
-            self._assigned.add((tp.topic, tp.partition))
-
-    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        try:
-            self._commit(consumer)
-        except Exception as exc:
-            log.warning("channel '%s': committing before a rebalance failed (%s); those records may be taken again", self.name, exc)
-        self._on_lost(consumer, partitions)
-
-    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        gone = {(tp.topic, tp.partition) for tp in partitions}
-        for tp in gone:
-            self._assigned.discard(tp)
-            self._generation[tp] = self._generation.get(tp, 0) + 1
-            self._uncommitted.pop(tp, None)
-        self._buffer = deque(m for m in self._buffer if (m.topic(), m.partition()) not in gone)
-
-    def _usable(self, msg: Any) -> bool:
+    def _usable(self, taker: Taker, msg: Any) -> bool:
         err = msg.error()
         if err is None:
             return True
-        if err.fatal():
-            raise ChannelError(f"channel '{self.name}': the Kafka consumer failed for good: {err.str()}")
-        if err.code() != _kafka().KafkaError._PARTITION_EOF:
-            log.warning("channel '%s': %s", self.name, err.str())
+        if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
+            conf = with_instance_id(self.consumer_conf, self.agent_name, self.name, [self.topic], taker.index, self.static)
+            taker.fatal = fatal_message(taker.name, err, group_error_fix(err, conf))
+            taker.fenced = "fenced" in err.str().lower() and bool(conf.get("group.instance.id"))
+            raise ChannelError(taker.fatal + (" (a new consumer joins the group at the next take)" if taker.may_rejoin() else ""))
+        if err.code() != _kafka().KafkaError._PARTITION_EOF and self._errors_seen.first(err.str()):
+            fix = group_error_fix(err, self.consumer_conf)
+            if fix:
+                log.error("channel '%s': %s. Fix: %s", taker.name, err.str(), fix)
+            else:
+                log.warning("channel '%s': %s", taker.name, err.str())
         return False
 
-    def _read(self, max_events: int) -> list[Any]:
-        """Up to ``max_events`` records: buffered ones first, else wait up to
+    def _read(self, taker: Taker, max_events: int) -> list[Any]:
+        """Up to ``max_events`` records of ``taker``: buffered ones first, else wait up to
         ``kafka.pollTimeout`` for the first and take what else is already fetched."""
-        buf = self._buffer
+        buf = taker.buffer
         if not buf:
-            consumer = self._ensure_consumer(ASSIGNMENT_WAIT)
+            consumer = self._ensure_consumer(taker, ASSIGNMENT_WAIT if taker.consumer is None else 0.0)
             if consumer is None:
                 return []
             msg = self._poll(consumer, self.poll_timeout)
             if msg is None:
                 return []
-            if self._usable(msg):
-                buf.append(msg)
+            got = [msg] if self._usable(taker, msg) else []
             if max_events > 1:
-                buf.extend(m for m in consumer.consume(max_events - 1, 0) if self._usable(m))
-            self._refresh_backlog(consumer)
+                got.extend(m for m in consumer.consume(max_events - 1, 0) if self._usable(taker, m))
+            taker.refresh_backlog(consumer)
+            buf = taker.buffer  # a rebalance inside consume() replaces it (and drops revoked partitions)
+            assigned = taker.assigned
+            buf.extend(m for m in got if (m.topic(), m.partition()) in assigned)
         if len(buf) <= max_events:
             out = list(buf)
             buf.clear()
@@ -518,30 +557,6 @@ class KafkaChannel(Channel):
         if key is not None:
             headers["key"] = _text(key)
         return Event(body, headers)
-
-    def _commit(self, consumer: Any) -> None:
-        """Commit ``_uncommitted`` offsets (explicit, synchronous). On failure they stay
-        and go with the next commit (a later commit covers earlier offsets)."""
-        if not self._uncommitted:
-            return
-        tp_cls = _kafka().TopicPartition
-        offsets = [tp_cls(t, p, o) for (t, p), o in self._uncommitted.items()]
-        try:
-            result = consumer.commit(offsets=offsets, asynchronous=False)
-            failed = [r for r in (result or []) if getattr(r, "error", None)]
-            if failed:
-                raise RuntimeError(f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
-        except Exception as exc:
-            self._commit_failures += 1
-            if self._commit_failures in (1, 10) or self._commit_failures % 1000 == 0:
-                log.warning(
-                    "channel '%s': committing take offsets failed (%s); retried with the next take commit. "
-                    "The events were delivered; after a crash they may be delivered again",
-                    self.name,
-                    exc,
-                )
-            return
-        self._uncommitted.clear()
 
 
 def _text(key: bytes | str) -> str:
@@ -601,10 +616,14 @@ class _KafkaPut(PutTransaction):
 
 
 class _KafkaTake(TakeTransaction):
-    __slots__ = ("_ch", "_count", "_locked", "_messages", "_taken")
+    """A take on the calling thread's :class:`~flafka_kafka.taker.Taker` (bound at the
+    first take)."""
+
+    __slots__ = ("_ch", "_count", "_locked", "_messages", "_taken", "_taker")
 
     def __init__(self, channel: KafkaChannel) -> None:
         self._ch = channel
+        self._taker: Taker | None = None
         self._taken: dict[TP, tuple[int, int, int]] = {}  # tp -> (first offset, next offset, generation)
         self._messages: list[Any] = []  # the records taken, in order (a rollback returns them)
         self._count = 0
@@ -615,11 +634,14 @@ class _KafkaTake(TakeTransaction):
         ch.counter.event_take_attempt_count += 1
         if max_events <= 0:
             return []
+        taker = self._taker
+        if taker is None:
+            taker = self._taker = ch._taker()
         if not self._locked:
-            ch._take_lock.acquire()
+            taker.lock.acquire()
             self._locked = True
         try:
-            messages = ch._read(max_events)
+            messages = ch._read(taker, max_events)
         except BaseException:
             if not self._messages:
                 self._release()
@@ -630,7 +652,7 @@ class _KafkaTake(TakeTransaction):
             return []
         self._messages.extend(messages)
         taken = self._taken
-        generation = ch._generation
+        generation = taker.generation
         to_event = ch._to_event
         events = []
         for m in messages:
@@ -649,19 +671,13 @@ class _KafkaTake(TakeTransaction):
     def _release(self) -> None:
         if self._locked:
             self._locked = False
-            self._ch._take_lock.release()
+            assert self._taker is not None
+            self._taker.lock.release()
 
     def commit(self) -> None:
-        ch = self._ch
         try:
-            if self._taken:
-                pending = ch._uncommitted
-                for tp, (_first, nxt, gen) in self._taken.items():
-                    if gen == ch._generation.get(tp, 0) and nxt > pending.get(tp, -1):
-                        pending[tp] = nxt
-                consumer = ch._consumer
-                if consumer is not None:
-                    ch._commit(consumer)
+            if self._taken and self._taker is not None:
+                self._taker.committed_take(self._taken)
             self._taken = {}
             self._messages = []
             self._count = 0
@@ -669,21 +685,21 @@ class _KafkaTake(TakeTransaction):
             self._release()
 
     def rollback(self) -> None:
-        """Return the records taken to the head of the read buffer, in order, so the next
-        take gets them again. Records of a partition revoked since they were read are
-        dropped: the partition's new owner reads them from the committed offset."""
-        ch = self._ch
+        """Return the records taken to the head of the taker's read buffer, in order, so
+        its next take gets them again. Records of a partition revoked since they were read
+        are dropped: the partition's new owner reads them from the committed offset."""
+        taker = self._taker
         try:
-            if self._messages:
-                generation = ch._generation
-                assigned = ch._assigned
+            if self._messages and taker is not None:
+                generation = taker.generation
+                assigned = taker.assigned
                 keep = []
                 for m in self._messages:
                     tp = (m.topic(), m.partition())
                     seen = self._taken.get(tp)
                     if tp in assigned and seen is not None and seen[2] == generation.get(tp, 0):
                         keep.append(m)
-                ch._buffer.extendleft(reversed(keep))
+                taker.buffer.extendleft(reversed(keep))
             self._taken = {}
             self._messages = []
             self._count = 0

@@ -48,10 +48,13 @@ from flafka_kafka.client_config import (
     RENAMED,
     client_config_for_validation,
     consumer_config,
+    group_error_fix,
     librdkafka_problems,
+    with_instance_id,
     zookeeper_problems,
 )
 from flafka_kafka.keystores import TlsFiles, resolved
+from flafka_kafka.taker import describe
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,22 @@ succeeded."""
 
 RESEND_AFTER = 30.0
 """An asynchronous commit still unanswered after this many seconds is sent again."""
+
+REVOKE_DRAIN = 5.0
+"""Seconds a revocation waits for the batches in flight to be delivered before it commits
+(the sinks keep running meanwhile): when they are, the partitions' new owner starts past
+them and a rebalance re-delivers nothing."""
+
+MAX_REJOINS = 3
+REJOIN_WINDOW = 60.0
+"""A static member fenced by the group joins again with a new consumer, at most
+MAX_REJOINS times per REJOIN_WINDOW seconds: a session that expired while a broker was
+away gets "fenced" once; fenced again and again means another agent has the same
+``group.instance.id``, and the source stops with an error naming the key."""
+
+WAIT_LOG_EVERY = 10.0
+"""Seconds between two "waiting for partition assignment" lines while the group gives
+this source no partition."""
 
 TP = tuple[str, int]
 Position = dict[TP, tuple[int, int, int]]
@@ -195,6 +214,13 @@ class KafkaSource(PollableSource):
                 since="1.11",
             ),
             Setting("kafka.consumer.*", "map", None, "Kafka consumer properties (Java names are translated to librdkafka's)", since="1.7"),
+            Setting(
+                "staticMembership",
+                "bool",
+                True,
+                "flafka: join the group as a static member (group.instance.id <host>/<agent>/<component>/<topics digest> unless "
+                "kafka.consumer.group.instance.id is set), so a restarted agent gets its partitions back at once",
+            ),
             Setting("zookeeperConnect", "str", None, "Flume 1.6 ZooKeeper address: not supported, use kafka.bootstrap.servers"),
             Setting(
                 "migrateZookeeperOffsets", "bool", True, "accepted for compatibility; offsets in ZooKeeper are not migrated", since="1.7"
@@ -216,6 +242,7 @@ class KafkaSource(PollableSource):
         self._tls = TlsFiles(name)
         """PEM files converted from Java key/trust stores (written at start, removed at stop)."""
         self.topics = topics_of(settings)
+        self.static = bool(settings["staticMembership"])
         self.batch = int(settings["batchSize"])
         self.duration = int(settings["batchDurationMillis"]) / 1000.0
         self.avro = bool(settings["useFlumeEventFormat"])
@@ -258,6 +285,20 @@ class KafkaSource(PollableSource):
         self._rebalanced = False
         self._bad_records = 0
         self._record_errors: dict[str, float] = {}
+        self._stopping = False
+        self._fenced = False
+        self._rejoins: list[float] = []
+        self._client_conf: dict[str, Any] = {}
+        self._last_client_error = ""
+        self._fatal: str | None = None
+        """A fatal group error seen by ``error_cb`` (raised by the next ``process``)."""
+        self._joined = False
+        """The group answered at least once (an assignment, possibly empty)."""
+        self._unassigned_since = 0.0
+        """When this source last had no partition (start, or a revocation of its last one)."""
+        self._last_wait_log = 0.0
+        self._instance_id: str | None = None
+        self._group_errors: dict[str, float] = {}
 
     # -- configuration -------------------------------------------------------------------
 
@@ -315,35 +356,82 @@ class KafkaSource(PollableSource):
 
     def start(self) -> None:
         kafka = _kafka()
-        factory = self.consumer_factory or kafka.Consumer
-        conf = resolved(self._tls, dict(self.conf), f"source '{self.name}'")
+        conf = with_instance_id(self.conf, self.agent_name, self.name, self.topics, static=self.static)
+        conf = resolved(self._tls, conf, f"source '{self.name}'")
         conf["on_commit"] = self._on_commit
+        self._instance_id = conf.get("group.instance.id")
         log_error = conf.get("error_cb")
+        group_conf = {k: conf.get(k) for k in ("group.id", "group.instance.id", "partition.assignment.strategy")}
 
         def on_error(err: Any) -> None:
             self._on_client_error(err)
-            if log_error is not None:
+            fix = group_error_fix(err, group_conf)
+            if fix:
+                self._group_error(err, fix)
+            elif log_error is not None:
                 log_error(err)
 
         conf["error_cb"] = on_error
+        self._client_conf = conf
         try:
-            consumer = factory(conf)
+            consumer = self._open()
         except kafka.KafkaException as exc:
             self._tls.close()
             raise ConfigError(f"source '{self.name}': the Kafka consumer cannot be created: {exc.args[0].str()}") from None
-        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         with self._lock:
             self._consumer = consumer
+            self._joined = self._stopping = False
+            self._unassigned_since = self._last_wait_log = time.monotonic()
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.started()
         log.info(
-            "source '%s': reading %s as group '%s' from %s",
+            "source '%s': reading %s as group '%s' (%s) from %s",
             self.name,
             ", ".join(self.topics),
             self.conf["group.id"],
+            f"static member '{self._instance_id}'" if self._instance_id else "dynamic member",
             self.conf["bootstrap.servers"],
         )
+
+    def _open(self) -> Any:
+        """A consumer on the client configuration made by ``start``, subscribed."""
+        consumer = (self.consumer_factory or _kafka().Consumer)(dict(self._client_conf))
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        return consumer
+
+    def _rejoin(self, consumer: Any) -> Any:
+        """The group fenced this static member — after its session expired (a broker
+        paused or unreachable for longer than session.timeout.ms) a request of the old
+        session is answered "fenced", which librdkafka makes fatal. Close it and join again
+        with a new consumer: its partitions are read again from the committed offsets
+        (in-flight batches never commit: duplicates, no loss)."""
+        now = time.monotonic()
+        self._rejoins = [t for t in self._rejoins if now - t < REJOIN_WINDOW] + [now]
+        log.warning(
+            "source '%s': the group fenced this consumer (%s); closing it and joining again as '%s' "
+            "(rejoin %d of at most %d per %.0f s: more means another agent uses the same group.instance.id)",
+            self.name,
+            self._fatal,
+            self._instance_id,
+            len(self._rejoins),
+            MAX_REJOINS,
+            REJOIN_WINDOW,
+        )
+        self._forget(list(self._assigned), consumer)
+        self._awaiting.clear()
+        self._commit_error = None
+        self._paused = self._resume_pending = self._ever_paused = False
+        try:
+            consumer.close()
+        except Exception:
+            pass
+        self._fatal = None
+        self._fenced = False
+        self._joined = False
+        self._unassigned_since = self._last_wait_log = now
+        self._consumer = self._open()
+        return self._consumer
 
     def stop(self) -> None:
         """Commit what is delivered, leave the group, close. Idempotent."""
@@ -356,6 +444,8 @@ class KafkaSource(PollableSource):
                 self._commit_delivered(consumer)
             except Exception as exc:
                 log.warning("source '%s': final offset commit failed (%s); undelivered records are read again on restart", self.name, exc)
+            self._stopping = True
+            leave_group(consumer, f"source '{self.name}'")
             try:
                 consumer.close()
             except Exception:
@@ -367,35 +457,128 @@ class KafkaSource(PollableSource):
             counter.stopped()
 
     def backoff_delay(self, attempts: int) -> float:
-        """No sleep while paused for a stalled commit: ``process()`` waits in ``consume()``
-        (which serves the commit results and rebalances) instead."""
+        """No sleep while paused for a stalled commit, at most 50 ms while no partition is
+        assigned: ``process()`` waits in ``consume()`` (which serves commit results and
+        rebalances: an assignment is taken up at once) instead."""
         if self._paused:
             return 0.0
+        if not self._assigned:
+            return min(0.05, super().backoff_delay(attempts))  # consume() waits batchDurationMillis itself
         return super().backoff_delay(attempts)
+
+    def _log_waiting(self, now: float) -> None:
+        """While this source owns no partition, say so every WAIT_LOG_EVERY seconds: what
+        it waits for, and the likely reason."""
+        if now - self._last_wait_log < WAIT_LOG_EVERY:
+            return
+        self._last_wait_log = now
+        waited = now - self._unassigned_since
+        group = self.conf["group.id"]
+        if self._joined:
+            log.info(
+                "source '%s': group '%s' gives this consumer no partition of %s (%.0f s so far): the group has at least as "
+                "many members as partitions; it takes over partitions when a member leaves",
+                self.name,
+                group,
+                ", ".join(self.topics),
+                waited,
+            )
+            return
+        session = self.conf.get("session.timeout.ms", 45000)
+        log.warning(
+            "source '%s': waiting for partition assignment of group '%s' (%.0f s so far): the group coordinator waits for "
+            "every member to rejoin; a member that was killed without leaving counts until its session times out "
+            "(session.timeout.ms = %s ms)%s%s",
+            self.name,
+            group,
+            waited,
+            session,
+            "" if self._instance_id else "; static membership (staticMembership = true, the default) lets a restarted agent rejoin at once",
+            f"; the Kafka client last said: {self._last_client_error}" if self._last_client_error else "",
+        )
+
+    def _group_error(self, err: Any, fix: str) -> None:
+        """A group error the configuration causes: logged with its fix once a minute; a
+        fatal one (fenced by another member with this group.instance.id) stops the source."""
+        text = err.str() if hasattr(err, "str") else str(err)
+        if getattr(err, "fatal", lambda: False)():
+            self._fatal = f"source '{self.name}': the Kafka consumer failed for good: {text}. Fix: {fix}"
+            self._fenced = self._fenced or "fenced" in text.lower()
+        now = time.monotonic()
+        if now - self._group_errors.get(text, -1e9) >= 60.0:
+            self._group_errors[text] = now
+            log.error("source '%s': kafka consumer: %s. Fix: %s", self.name, text, fix)
 
     # -- rebalance callbacks (run inside consume(), on the source's thread) --------------
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             self._assigned.add((tp.topic, tp.partition))
+        now = time.monotonic()
+        if partitions or not self._joined:
+            first = not self._joined or len(self._assigned) == len(partitions)
+            log.info(
+                "source '%s': group '%s' assigned %s%s; it reads %d partitions",
+                self.name,
+                self.conf["group.id"],
+                describe(partitions) or "no partition",
+                f" after {now - self._unassigned_since:.1f} s without any" if first else "",
+                len(self._assigned),
+            )
+        self._joined = True
+        if not self._assigned:
+            self._unassigned_since = self._last_wait_log = now
         self._rebalanced = True
         # pause()d partitions may stay paused across a reassignment: settle it in _hold
         self._resume_pending = self._resume_pending or self._ever_paused
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        """Incremental (cooperative) or full revocation: wait up to REVOKE_DRAIN for the
+        batches in flight to be delivered, commit what is delivered (every partition still
+        owned), then forget the revoked partitions (what is still in flight for them will
+        never commit: their new owner reads it again)."""
+        if partitions and not self._stopping:
+            self._drain(REVOKE_DRAIN)  # at stop the sinks have already stopped: nothing would come
         try:
             self._commit_delivered(consumer)
         except Exception as exc:
             log.warning("source '%s': committing before a rebalance failed (%s); those records are read again", self.name, exc)
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+        if partitions:
+            log.info("source '%s': rebalance revoked %s; it reads %d partitions", self.name, describe(partitions), len(self._assigned))
+
+    def _drain(self, timeout: float) -> None:
+        """Wait until no batch handed on is awaiting delivery, or ``timeout`` passed."""
+        acks = getattr(self, "acks", None)
+        if acks is None:
+            return
+        deadline = time.monotonic() + timeout
+        while acks.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if acks.in_flight:
+            log.info(
+                "source '%s': %d batches still in flight after %.0f s at a rebalance; their records are read again by the new owner",
+                self.name,
+                acks.in_flight,
+                timeout,
+            )
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+        if partitions:
+            log.warning(
+                "source '%s': lost %s (the group moved on without this consumer: session timed out?); undelivered records "
+                "of those partitions are read again by their new owner",
+                self.name,
+                describe(partitions),
+            )
 
     def _forget(self, gone: list[TP], consumer: Any) -> None:
         """Partitions left this consumer: in-flight batches never commit their offsets,
         the kept batch is dropped (retained partitions seek back to re-read it)."""
         gone_set = set(gone)
+        if gone and self._assigned and self._assigned <= gone_set:
+            self._unassigned_since = self._last_wait_log = time.monotonic()
         for tp in gone:
             self._generation[tp] = self._generation.get(tp, 0) + 1
             self._assigned.discard(tp)
@@ -527,6 +710,13 @@ class KafkaSource(PollableSource):
             consumer = self._consumer
             if consumer is None:
                 return Status.BACKOFF
+            if self._fatal is not None:
+                now = time.monotonic()
+                if not (self._fenced and len([t for t in self._rejoins if now - t < REJOIN_WINDOW]) < MAX_REJOINS):
+                    raise ConfigError(self._fatal)
+                consumer = self._rejoin(consumer)
+            if not self._assigned and self._pending is None:
+                self._log_waiting(time.monotonic())
             if (self.acks.changed.is_set() or self._uncommitted) and self._commit_due():
                 self._commit_delivered(consumer, asynchronous=True)
             if (self._awaiting or self._commit_error is not None or self._paused or self._resume_pending) and self._hold(
@@ -722,13 +912,23 @@ class KafkaSource(PollableSource):
     def _record_error(self, err: Any) -> None:
         if err.code() == _kafka().KafkaError._PARTITION_EOF:
             return
-        if err.fatal():
-            raise ConfigError(f"source '{self.name}': the Kafka consumer failed for good: {err.str()}")
+        if err.fatal() or err.code() == _kafka().KafkaError._FATAL:
+            fix = group_error_fix(err, {**self.conf, "group.instance.id": self._instance_id or ""})
+            self._fatal = f"source '{self.name}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else "")
+            if "fenced" in err.str().lower() and self._instance_id:
+                self._fenced = True
+                return  # process() closes the consumer and joins again (up to MAX_REJOINS)
+            raise ConfigError(self._fatal)
         text = err.str()
+        self._last_client_error = text
         now = time.monotonic()
         if now - self._record_errors.get(text, -1e9) >= 60.0:
             self._record_errors[text] = now
-            log.warning("source '%s': %s", self.name, text)
+            fix = group_error_fix(err, self.conf)  # e.g. JoinGroup: inconsistent group protocol (Flume agents in the group)
+            if fix:
+                log.error("source '%s': %s. Fix: %s", self.name, text, fix)
+            else:
+                log.warning("source '%s': %s", self.name, text)
 
     def _commit_due(self) -> bool:
         """At most one offset commit every COMMIT_INTERVAL while data flows (a commit is a
@@ -816,6 +1016,29 @@ class KafkaSource(PollableSource):
             )
 
 
+LEAVE_WAIT = 2.0
+"""Longest wait (seconds) at stop for the group to take the partitions back."""
+
+
+def leave_group(consumer: Any, component: str) -> None:
+    """Leave the consumer group before ``close()``: a static member (``group.instance.id``)
+    does not leave on close (KIP-345): its partitions waited ``session.timeout.ms`` (45.2 s
+    measured) for another member after a clean stop. ``unsubscribe()`` and polling until
+    the revocation ran (the callbacks commit) sends the LeaveGroup request: the others had
+    the partitions 0.1 s later. Records polled meanwhile are dropped (never handed on,
+    never committed)."""
+    try:
+        consumer.unsubscribe()
+        deadline = time.monotonic() + LEAVE_WAIT
+        while time.monotonic() < deadline:
+            consumer.poll(0.05)
+            if not consumer.assignment():
+                break
+        consumer.poll(0.1)  # lets the LeaveGroup request go out
+    except Exception as exc:
+        log.debug("%s: leaving the consumer group failed: %s", component, exc)
+
+
 COMPONENTS = [KafkaSource]
 
-__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "add_record_headers", "topics_of"]
+__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "add_record_headers", "leave_group", "topics_of"]

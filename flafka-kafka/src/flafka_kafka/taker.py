@@ -1,0 +1,268 @@
+"""One consumer of a Kafka channel, owned by one taking thread (a sink runner).
+
+Flume's KafkaChannel gives every thread that takes its own consumer in the channel's
+group (a ``ThreadLocal``); so does flafka: N sinks on one Kafka channel take in parallel,
+each from the partitions the group assigned to its consumer. A :class:`Taker` holds that
+consumer, the records it read and not yet taken (its read buffer), the partitions it owns
+and the offsets its committed takes may commit. Only its thread reads and takes; ``lock``
+is held by a take transaction from its first non-empty take to its end, so that the
+channel's ``stop`` (another thread) waits for it.
+
+Rebalances (cooperative: incremental) run inside the consumer's poll, on the owning
+thread: a revocation first commits what committed takes delivered, then drops the revoked
+partitions' buffered records and bumps their generation, so a take still open on them
+never commits their offsets — their new owner reads them again from the committed offset
+(duplicates, never loss).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("flafka_kafka.channel")
+
+TP = tuple[str, int]
+WAIT_LOG_EVERY = 10.0
+"""Seconds between two "waiting for partition assignment" lines of one taker."""
+MAX_REJOINS = 3
+REJOIN_WINDOW = 60.0
+"""A fenced static member is replaced by a new consumer at most MAX_REJOINS times per
+REJOIN_WINDOW seconds (as the Kafka source does): more means another consumer has the
+same ``group.instance.id``."""
+
+
+def _kafka() -> Any:
+    import confluent_kafka
+
+    return confluent_kafka
+
+
+class Taker:
+    """The consumer of one taking thread, created and subscribed on first use."""
+
+    def __init__(self, channel_name: str, topic: str, index: int, group: str, thread: threading.Thread) -> None:
+        self.name = channel_name if index == 1 else f"{channel_name}#{index}"
+        """For log lines: the channel's name, ``#n`` for its n-th taker past the first."""
+        self.topic = topic
+        self.index = index
+        self.group = group
+        self.thread = thread
+        self.consumer: Any = None
+        self.lock = threading.RLock()
+        self.buffer: deque[Any] = deque()
+        """Records read, not yet taken (a rollback puts its records back at the head)."""
+        self.assigned: set[TP] = set()
+        self.generation: dict[TP, int] = {}
+        self.uncommitted: dict[TP, int] = {}
+        self.backlog = 0
+        self.commit_failures = 0
+        self.fatal: str | None = None
+        self.fenced = False
+        """``fatal`` is the group fencing this static member (its session expired while a
+        broker was away, or another consumer has its ``group.instance.id``)."""
+        self._rejoins: list[float] = []
+        self._joined = False
+        self._since = time.monotonic()
+        self._last_wait_log = time.monotonic()
+
+    # -- the consumer ------------------------------------------------------------------------
+
+    def open(self, factory: Callable[[dict[str, Any]], Any], conf: dict[str, Any]) -> Any:
+        """Create the consumer and subscribe it to the channel's topic."""
+        consumer = factory(conf)
+        consumer.subscribe([self.topic], on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_lost)
+        self.consumer = consumer
+        self._since = self._last_wait_log = time.monotonic()
+        return consumer
+
+    def close(self, leave: Callable[[Any, str], None]) -> None:
+        """Commit what committed takes delivered, leave the group, close. Call with
+        ``lock`` held (or when the owning thread is gone)."""
+        consumer, self.consumer = self.consumer, None
+        if consumer is None:
+            return
+        try:
+            self.commit(consumer)
+        except Exception:
+            pass
+        leave(consumer, f"channel '{self.name}'")
+        try:
+            consumer.close()
+        except Exception:
+            log.exception("channel '%s': closing the consumer failed", self.name)
+        self.buffer.clear()
+
+    def may_rejoin(self) -> bool:
+        """Fenced, and fewer than MAX_REJOINS replacements in the last REJOIN_WINDOW s."""
+        now = time.monotonic()
+        return self.fenced and len([t for t in self._rejoins if now - t < REJOIN_WINDOW]) < MAX_REJOINS
+
+    def drop_fenced(self) -> None:
+        """Close the fenced consumer (its partitions count as lost: takes still open on
+        them never commit) so that the next take makes a new one."""
+        now = time.monotonic()
+        self._rejoins = [t for t in self._rejoins if now - t < REJOIN_WINDOW] + [now]
+        log.warning(
+            "channel '%s': the group fenced this consumer (%s); a new one joins (rejoin %d of at most %d per %.0f s)",
+            self.name,
+            self.fatal,
+            len(self._rejoins),
+            MAX_REJOINS,
+            REJOIN_WINDOW,
+        )
+        consumer, self.consumer = self.consumer, None
+        self.on_lost(consumer, [_Gone(t, p) for t, p in self.assigned])
+        self.uncommitted.clear()
+        self.fatal = None
+        self.fenced = False
+        self._joined = False
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception:
+                pass
+
+    def waiting(self) -> None:
+        """Called while the consumer owns no partition: says so every WAIT_LOG_EVERY s."""
+        now = time.monotonic()
+        if now - self._last_wait_log < WAIT_LOG_EVERY:
+            return
+        self._last_wait_log = now
+        if self._joined:
+            log.info(
+                "channel '%s': group '%s' gives this taker no partition of '%s' (%.0f s so far): the group has at least as many "
+                "consumers as the topic has partitions; more sinks than partitions take nothing",
+                self.name,
+                self.group,
+                self.topic,
+                now - self._since,
+            )
+        else:
+            log.warning(
+                "channel '%s': waiting for partition assignment of group '%s' (%.0f s so far): the group coordinator waits for "
+                "every member to rejoin; a member killed without leaving counts until its session times out (session.timeout.ms)",
+                self.name,
+                self.group,
+                now - self._since,
+            )
+
+    # -- rebalance callbacks (inside the consumer's poll, on the owning thread) --------------
+
+    def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            self.assigned.add((tp.topic, tp.partition))
+        if partitions or not self._joined:
+            log.info(
+                "channel '%s': group '%s' assigned %s%s; it takes from %d partitions",
+                self.name,
+                self.group,
+                describe(partitions) or "no partition",
+                f" after {time.monotonic() - self._since:.1f} s" if not self._joined else "",
+                len(self.assigned),
+            )
+        self._joined = True
+        if not self.assigned:
+            self._since = self._last_wait_log = time.monotonic()
+
+    def on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        try:
+            self.commit(consumer)
+        except Exception as exc:
+            log.warning("channel '%s': committing before a rebalance failed (%s); those records may be taken again", self.name, exc)
+        self.on_lost(consumer, partitions)
+        if partitions:
+            log.info("channel '%s': rebalance revoked %s; it takes from %d partitions", self.name, describe(partitions), len(self.assigned))
+
+    def on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        if not gone:
+            return
+        for tp in gone:
+            self.assigned.discard(tp)
+            self.generation[tp] = self.generation.get(tp, 0) + 1
+            self.uncommitted.pop(tp, None)
+        self.buffer = deque(m for m in self.buffer if (m.topic(), m.partition()) not in gone)
+        if not self.assigned:
+            self._since = self._last_wait_log = time.monotonic()
+
+    # -- offsets -----------------------------------------------------------------------------
+
+    def committed_take(self, taken: dict[TP, tuple[int, int, int]]) -> None:
+        """A take transaction committed ``taken`` (tp -> (first, next, generation)):
+        queue the offsets of partitions still owned in the same generation, then commit."""
+        pending = self.uncommitted
+        generation = self.generation
+        for tp, (_first, nxt, gen) in taken.items():
+            if gen == generation.get(tp, 0) and nxt > pending.get(tp, -1):
+                pending[tp] = nxt
+        if self.consumer is not None:
+            self.commit(self.consumer)
+
+    def commit(self, consumer: Any) -> None:
+        """Commit ``uncommitted`` offsets (explicit, synchronous). On failure they stay and
+        go with the next commit (a later commit covers earlier offsets)."""
+        if not self.uncommitted:
+            return
+        tp_cls = _kafka().TopicPartition
+        offsets = [tp_cls(t, p, o) for (t, p), o in self.uncommitted.items()]
+        try:
+            result = consumer.commit(offsets=offsets, asynchronous=False)
+            failed = [r for r in (result or []) if getattr(r, "error", None)]
+            if failed:
+                raise RuntimeError(f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}")
+        except Exception as exc:
+            self.commit_failures += 1
+            if self.commit_failures in (1, 10) or self.commit_failures % 1000 == 0:
+                log.warning(
+                    "channel '%s': committing take offsets failed (%s); retried with the next take commit. "
+                    "The events were delivered; after a crash they may be delivered again",
+                    self.name,
+                    exc,
+                )
+            return
+        self.uncommitted.clear()
+
+    def refresh_backlog(self, consumer: Any) -> None:
+        """Recompute the backlog from the consumer's cached watermarks and positions (no
+        network call)."""
+        if not self.assigned:
+            self.backlog = 0
+            return
+        tp_cls = _kafka().TopicPartition
+        total = 0
+        try:
+            for tp in consumer.position([tp_cls(t, p) for t, p in self.assigned]):
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
+                if high >= 0 and tp.offset >= 0:
+                    total += max(0, high - tp.offset)
+        except Exception:
+            return
+        self.backlog = total
+
+
+class _Gone:
+    """A partition as the rebalance callbacks name it (``.topic``, ``.partition``)."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic, self.partition = topic, partition
+
+
+def describe(partitions: list[Any]) -> str:
+    """``t[0,1,5]`` for a list of TopicPartitions."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return ", ".join(f"{t}[{','.join(str(p) for p in sorted(ps))}]" for t, ps in sorted(by_topic.items()))
+
+
+def fatal_message(channel: str, err: Any, fix: str) -> str:
+    """The ChannelError text for a consumer error that ends the consumer for good."""
+    return f"channel '{channel}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else "")
+
+
+__all__ = ["Taker", "describe", "fatal_message"]
