@@ -45,17 +45,19 @@ def crash(session: nox.Session) -> None:
     """Crash campaigns against real servers, the Kafka ones included (~15 minutes)."""
     install(session)
     env = {"FLAFKA_CRASH_KAFKA": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
-    session.run("pytest", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env)
+    session.run(
+        "pytest", "-c", "pyproject.toml", "tests/test_crash_spooldir_file_roll.py", "tests/test_crash_kafka.py", *session.posargs, env=env
+    )  # fmt: skip
     full = {"FLAFKA_FILECHANNEL_CRASH_LINES": "1000000", "FLAFKA_FILECHANNEL_CRASH_KILLS": "20"}
-    session.run("pytest", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
+    session.run("pytest", "-c", "pyproject.toml", "tests/test_crash_spooldir_file_channel.py", *session.posargs, env=full)
     stores = {"FLAFKA_CRASH_HBASE": "1", "FLAFKA_CRASH_KUDU": "1", "FLAFKA_TAILDIR_KILLS": "20", "FLAFKA_REQUIRE_SERVICES": "1"}
     session.run(
-        "pytest", "flafka-hbase/tests/test_crash_campaign.py", "flafka-hbase/tests/test_integration_pipeline.py",
+        "pytest", "-c", "pyproject.toml", "flafka-hbase/tests/test_crash_campaign.py", "flafka-hbase/tests/test_integration_pipeline.py",
         "flafka-kudu/tests/test_crash_kudu.py",
         "flafka-core/tests/sources/test_taildir_agent.py", *session.posargs, env=stores,
     )  # fmt: skip
     scale = {"FLAFKA_SCALE_OUT_SLOW": "1", "FLAFKA_REQUIRE_SERVICES": "1"}
-    session.run("pytest", "flafka-kafka/tests/test_integration_scale_out.py", *session.posargs, env=scale)
+    session.run("pytest", "-c", "pyproject.toml", "flafka-kafka/tests/test_integration_scale_out.py", *session.posargs, env=scale)
 
 
 @nox.session(python="3.11")
