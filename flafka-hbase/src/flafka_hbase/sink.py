@@ -15,10 +15,12 @@ batch (whose puts are written) commits, and the possibly lost increments are log
 counted (``errors{error_type="increment_unknown"}``). Flume instead replays the whole
 batch, re-applying increments (counters over-count).
 
-``thrift.connections`` > 1: the runtime pipelines up to that many batches (``send``): each
-is serialized on the runner thread, then written on its own connection by a worker thread
-(one per connection); each batch's take commits only once HBase answered all of its calls,
-in the order the batches were taken. The retry rules above hold per batch.
+Pipelining (``send``): the runtime keeps up to ``thrift.connections`` + 1 batches taken.
+Each is serialized on the runner thread, then written by one of ``thrift.connections``
+worker threads, each with its own connection: HBase works on up to ``thrift.connections``
+batches while the runner prepares the next. With 1 connection the batches are written one
+after the other, in the order taken. Each batch's take commits only once HBase answered all
+of its calls, in the order the batches were taken. The retry rules above hold per batch.
 """
 
 from __future__ import annotations
@@ -111,9 +113,9 @@ class HBase2Sink(Sink):
     """Flume's ``HBase2Sink`` through HBase's Thrift1 server (happybase).
 
     Threads: ``write`` and ``send`` run on the sink's runner; ``stop`` on the agent's;
-    ``_lock`` serializes them (``stop`` gives up after 5 s when a call is stuck). With
-    ``thrift.connections`` > 1, the Thrift calls of a batch given to ``send`` run on a
-    worker thread with a connection lent by the pool for that batch."""
+    ``_lock`` serializes them (``stop`` gives up after 5 s when a call is stuck). The Thrift
+    calls of a batch given to ``send`` run on one of ``thrift.connections`` worker threads
+    (started by ``start``) with a connection lent by the pool for that batch."""
 
     type_name = "hbase2"
     aliases: ClassVar[tuple[str, ...]] = ("org.apache.flume.sink.hbase2.HBase2Sink",)
@@ -161,7 +163,7 @@ class HBase2Sink(Sink):
             "thrift.connections",
             "int",
             1,
-            "batches in flight at once, each on its own Thrift connection; each commits only when HBase answered it. "
+            "batches written at once, each on its own Thrift connection; each commits only when HBase answered it. "
             ">1: batches may land out of order (a cell written by two batches in flight may keep the older value)",
             minimum=1,
             maximum=16,
@@ -277,9 +279,9 @@ class HBase2Sink(Sink):
         self.pool = ThriftPool(self.options, self.connections)
         self.conn: ThriftConnection = self.pool.first
         self._executor: ThreadPoolExecutor | None = None
-        if self.connections > 1:
-            # per sink: the runtime keeps this many batches (take transactions) in flight
-            vars(self)["max_pending_batches"] = self.connections
+        # per sink: the runtime keeps this many batches (take transactions) open: one per
+        # connection being written, plus the one the runner serializes meanwhile
+        vars(self)["max_pending_batches"] = self.connections + 1
         self._lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._checked = False
@@ -306,7 +308,7 @@ class HBase2Sink(Sink):
                     self._check_table(conn)
             except RetriableError as exc:
                 log.warning("%s", exc)
-            if self.connections > 1 and self._executor is None:
+            if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.connections, thread_name_prefix=f"hbase-{self.name}")
 
     def stop(self) -> None:
@@ -369,8 +371,9 @@ class HBase2Sink(Sink):
                 self._sync_counters()
 
     def send(self, events: list[Event]) -> PendingWrite:
-        """With ``thrift.connections`` > 1: serialize here, write on a worker thread with a
-        connection of its own, return at once; ``wait()`` gives what ``write`` would have."""
+        """Serialize here, then write on a worker thread with a connection lent for the
+        batch; return at once. ``wait()`` gives what ``write`` would have. Before
+        ``start()`` (no workers yet): ``write`` now."""
         executor = self._executor
         if executor is None:
             return super().send(events)
@@ -616,7 +619,7 @@ class HBase2Sink(Sink):
 
 
 class _Pending(PendingWrite):
-    """A batch written by a worker thread (``thrift.connections`` > 1)."""
+    """A batch written by a worker thread."""
 
     __slots__ = ("future", "sink")
 
