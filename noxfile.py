@@ -82,5 +82,6 @@ def bench(session: nox.Session) -> None:
     install(session, "pyinstrument")
     session.run("python", "benchmarks/run.py", *session.posargs)
     session.run("python", "benchmarks/kafka_hdfs.py")
+    session.run("python", "benchmarks/hbase.py")
     session.run("python", "benchmarks/sources.py")
     session.run("python", "benchmarks/file_channel.py")
