@@ -366,7 +366,8 @@ class HBase2Sink(Sink):
         with self._lock:
             try:
                 with self.pool.lend() as conn:
-                    return self._apply(self._serialize(events, conn), conn)
+                    self._check_once(conn)
+                    return self._apply(self._serialize(events), conn)
             finally:
                 self._sync_counters()
 
@@ -377,8 +378,12 @@ class HBase2Sink(Sink):
         executor = self._executor
         if executor is None:
             return super().send(events)
-        with self._lock, self.pool.lend() as conn:
-            m = self._serialize(events, conn)
+        with self._lock:
+            if not self._checked:
+                with self.pool.lend() as conn:
+                    self._check_once(conn)
+            # no connection is held while serializing: the workers keep theirs busy meanwhile
+            m = self._serialize(events)
         return _Pending(self, executor.submit(self._apply_lent, m))
 
     def _apply_lent(self, m: Mutations) -> BatchOutcome | None:
@@ -393,13 +398,16 @@ class HBase2Sink(Sink):
             counter.connection_failed_count = self.pool.failed
             counter.connection_closed_count = self.pool.closed
 
-    def _serialize(self, events: list[Event], conn: ThriftConnection) -> Mutations:
-        """Check the table (once), then turn the batch into puts and increments (runner thread)."""
+    def _check_once(self, conn: ThriftConnection) -> None:
+        """The start-up check of table and family, until it succeeded once."""
         if not self._checked:
             try:
                 self._check_table(conn)
             except ConfigError as exc:
                 raise PermanentError(str(exc)) from None
+
+    def _serialize(self, events: list[Event]) -> Mutations:
+        """Turn the batch into puts and increments (runner thread)."""
         m = self.serializer.serialize(events, self.family)
         if m.dropped:
             self._note_dropped(m)
