@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
@@ -367,7 +368,7 @@ class HBase2Sink(Sink):
             try:
                 with self.pool.lend() as conn:
                     self._check_once(conn)
-                    return self._apply(self._serialize(events), conn)
+                    return self._apply(self._prepare(self._serialize(events)), conn)
             finally:
                 self._sync_counters()
 
@@ -383,13 +384,13 @@ class HBase2Sink(Sink):
                 with self.pool.lend() as conn:
                     self._check_once(conn)
             # no connection is held while serializing: the workers keep theirs busy meanwhile
-            m = self._serialize(events)
-        return _Pending(self, executor.submit(self._apply_lent, m))
+            p = self._prepare(self._serialize(events))
+        return _Pending(self, executor.submit(self._apply_lent, p))
 
-    def _apply_lent(self, m: Mutations) -> BatchOutcome | None:
+    def _apply_lent(self, p: _Prepared) -> BatchOutcome | None:
         """A worker thread: write one serialized batch on a connection lent for it."""
         with self.pool.lend() as conn:
-            return self._apply(m, conn)
+            return self._apply(p, conn)
 
     def _sync_counters(self) -> None:
         counter = getattr(self, "counter", None)
@@ -413,11 +414,12 @@ class HBase2Sink(Sink):
             self._note_dropped(m)
         return m
 
-    def _apply(self, m: Mutations, conn: ThriftConnection) -> BatchOutcome | None:
+    def _apply(self, p: _Prepared, conn: ThriftConnection) -> BatchOutcome | None:
         """Send a serialized batch's puts, then its increments, on ``conn``."""
+        m = p.mutations
         rejected = dict(m.rejected)
         if m.puts:
-            rejected.update(self._send_puts(m, conn))
+            rejected.update(self._send_puts(p, conn))
         if m.increments:
             self._send_increments(m.increments, conn)
         if rejected:
@@ -477,17 +479,25 @@ class HBase2Sink(Sink):
         if batch:
             yield batch, owners, False
 
-    def _send_puts(self, m: Mutations, conn: ThriftConnection) -> dict[int, str]:
+    def _prepare(self, m: Mutations) -> _Prepared:
+        """The batch's ``mutateRows`` calls, built ahead (on the runner, while a worker waits)."""
+        rows, owner = self._rows(m)
+        return _Prepared(m, rows, owner, list(self._chunks(rows, owner)) if m.puts else [], self.max_bytes)
+
+    def _send_puts(self, p: _Prepared, conn: ThriftConnection) -> dict[int, str]:
         """Send every put; return events rejected for good (a cell too large for the server).
 
         On a framed transport a call the server drops (its frame limit may be below
         ``thrift.maxBatchBytes``) halves the byte cap (down to 64 KiB) and sends the puts
         again from the start: rewriting cells already written is harmless."""
-        rows, owner = self._rows(m)
+        rows, owner = p.rows, p.owner
         while True:
             rejected: dict[int, str] = {}
+            # the calls built ahead, unless the cap changed since (cut again)
+            chunks = p.chunks if p.max_bytes == self.max_bytes else self._chunks(rows, owner)
+            p.max_bytes = -1
             try:
-                for batch, owners, oversized in self._chunks(rows, owner):
+                for batch, owners, oversized in chunks:
                     try:
                         self._call(lambda c, b=batch: c.mutateRows(self.table, b, {}), "writing puts", True, conn)
                     except RetriableError as exc:
@@ -624,6 +634,18 @@ class HBase2Sink(Sink):
             self._dropped_since_log = 0
             self._dropped_example = ""
             self._last_drop_log = now
+
+
+@dataclass
+class _Prepared:
+    """A serialized batch: its mutations, rows merged per key, and the ``mutateRows``
+    calls cut for ``max_bytes`` (the cap when they were cut)."""
+
+    mutations: Mutations
+    rows: dict[bytes, Cells]
+    owner: dict[bytes, int]
+    chunks: list[tuple[list[Any], list[int], bool]]
+    max_bytes: int
 
 
 class _Pending(PendingWrite):
