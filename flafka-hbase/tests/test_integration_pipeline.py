@@ -123,13 +123,16 @@ def test_thrift_server_killed_and_restarted_mid_stream(
     table = new_table("cf")
     agent = start_agent_from_text(config(spool, dead, table, hbase_address, batch=200), "a1", tmp_path)
     try:
-        want = write_files(spool, 10, 3000)
-        wait_rows(scan_table, table, 2000, 60)
+        want = write_files(spool, 5, 3000)
+        counter = sink_counter(agent)
+        deadline = time.monotonic() + 60
+        while counter.event_drain_success_count < 2000 and time.monotonic() < deadline:
+            time.sleep(0.01)
         faults.kill(hbase_service, role="thrift")
+        want.update(write_files(spool, 5, 3000, first=5))  # arrives while the Thrift server is down
         time.sleep(3)
         faults.restart(hbase_service, role="thrift")
         rows = wait_rows(scan_table, table, len(want), 300)
-        counter = sink_counter(agent)
     finally:
         agent.stop()
     assert dict(rows) == want, f"{len(want) - len(rows)} rows missing"
