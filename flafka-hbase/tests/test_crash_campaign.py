@@ -1,12 +1,13 @@
 """Crash campaign (``FLAFKA_CRASH_HBASE=1``): spooldir → memory → hbase2 over
 ``FLAFKA_CRASH_LINES`` (500,000) sequence-numbered lines, the agent SIGKILLed
-``FLAFKA_CRASH_KILLS`` (20) times and the Thrift server SIGKILLed and restarted 3 times.
+``FLAFKA_CRASH_KILLS`` (20) times and the Thrift server SIGKILLed and restarted 3 times;
+the sink writes on ``FLAFKA_CRASH_HBASE_CONNECTIONS`` (1) Thrift connections.
 
 The regex serializer generates row keys (Flume's ``<ms>-<random>-<nonce>``), so every
 delivery is a new row: a line delivered twice shows up as two rows. Passes when no line
 is lost and nothing is corrupt; duplicates are reported and bounded by what can be in
-flight at each kill (channel capacity plus a batch each side plus the source's
-unrecorded positions) times the number of kills.
+flight at each kill (channel capacity plus the sink's batches in flight plus a source
+batch plus the source's unrecorded positions) times the number of kills.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ THRIFT_KILLS = 3
 FILES = 20
 CAPACITY = 10_000
 BATCH = 500
-IN_FLIGHT_BOUND = 2 * CAPACITY + 2 * BATCH + 10_000
+CONNECTIONS = int(os.environ.get("FLAFKA_CRASH_HBASE_CONNECTIONS", "1"))
+IN_FLIGHT_BOUND = 2 * CAPACITY + (CONNECTIONS + 2) * BATCH + 10_000
 
 CONF = """
 a1.sources = spool
@@ -54,6 +56,7 @@ a1.sinks.hb.columnFamily = cf
 a1.sinks.hb.batchSize = {batch}
 a1.sinks.hb.thrift.servers = {address}
 a1.sinks.hb.thrift.timeout = 10000
+a1.sinks.hb.thrift.connections = {connections}
 a1.sinks.hb.serializer = RegexHBase2EventSerializer
 a1.sinks.hb.channel = mem
 """
@@ -66,7 +69,7 @@ def test_crash_campaign_spooldir_memory_hbase2(
     spool.mkdir()
     table = new_table("cf")
     conf = tmp_path / "agent.conf"
-    conf.write_text(CONF.format(spool=spool, batch=BATCH, capacity=CAPACITY, table=table, address=hbase_address))
+    conf.write_text(CONF.format(spool=spool, batch=BATCH, capacity=CAPACITY, table=table, address=hbase_address, connections=CONNECTIONS))
     per_file = LINES // FILES
     for i in range(FILES):
         write_lines(spool / f"data-{i:03d}.log", i * per_file, per_file)
@@ -94,6 +97,7 @@ def test_crash_campaign_spooldir_memory_hbase2(
     assert done, f"not every file was completed: {sorted(p.name for p in spool.iterdir())}"
     rows = scan_table(table)
     verdict = verify((cells[b"cf:payload"] for _, cells in rows), LINES)
-    print(f"crash campaign: {agent.kills} agent kills, {THRIFT_KILLS} Thrift kills: {verdict.summary()} (new rows)")
+    what = f"{CONNECTIONS} connection(s), {agent.kills} agent kills, {THRIFT_KILLS} Thrift kills"
+    print(f"crash campaign: {what}: {verdict.summary()} (new rows)")
     assert verdict.ok, verdict.summary()
     assert verdict.duplicates <= (KILLS + THRIFT_KILLS) * IN_FLIGHT_BOUND, verdict.summary()

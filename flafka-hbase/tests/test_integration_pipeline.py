@@ -1,14 +1,14 @@
 """spooldir → memory → hbase2 (regex serializer) end to end on the kit's real HBase:
 every row read back with an independent happybase client; bad lines dropped (counted)
-or set aside in the dead letter; the Thrift server killed and restarted mid-stream."""
+or set aside in the dead letter; the Thrift server killed and restarted mid-stream; the
+HBase JVM paused (SIGSTOP) for 30 s."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +50,11 @@ a1.sinks.k1.channel = c1
 """
 
 
-def write_files(spool: Path, files: int, lines: int) -> dict[bytes, dict[bytes, bytes]]:
+def write_files(spool: Path, files: int, lines: int, first: int = 0) -> dict[bytes, dict[bytes, bytes]]:
+    """Files ``first`` .. ``first + files - 1`` of ``lines`` lines each; file f holds
+    sequence numbers f * lines .. (f + 1) * lines - 1. Returns the rows they must give."""
     want: dict[bytes, dict[bytes, bytes]] = {}
-    for f in range(files):
+    for f in range(first, first + files):
         out = []
         for i in range(lines):
             seq = f * lines + i
@@ -121,13 +123,16 @@ def test_thrift_server_killed_and_restarted_mid_stream(
     table = new_table("cf")
     agent = start_agent_from_text(config(spool, dead, table, hbase_address, batch=200), "a1", tmp_path)
     try:
-        want = write_files(spool, 10, 3000)
-        wait_rows(scan_table, table, 2000, 60)
+        want = write_files(spool, 5, 3000)
+        counter = sink_counter(agent)
+        deadline = time.monotonic() + 60
+        while counter.event_drain_success_count < 2000 and time.monotonic() < deadline:
+            time.sleep(0.01)
         faults.kill(hbase_service, role="thrift")
+        want.update(write_files(spool, 5, 3000, first=5))  # arrives while the Thrift server is down
         time.sleep(3)
         faults.restart(hbase_service, role="thrift")
         rows = wait_rows(scan_table, table, len(want), 300)
-        counter = sink_counter(agent)
     finally:
         agent.stop()
     assert dict(rows) == want, f"{len(want) - len(rows)} rows missing"
@@ -136,68 +141,48 @@ def test_thrift_server_killed_and_restarted_mid_stream(
     assert not list(dead.iterdir()) or all(f.stat().st_size == 0 for f in dead.iterdir())
 
 
-@pytest.fixture(scope="module")
-def private_hbase(hbase_service: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """An HBase of this module's own: the pause test may leave it dead."""
-    from flafka_testkit.fixtures import require_services
-    from flafka_testkit.services.base import ServiceError
-    from flafka_testkit.services.hbase import HBaseService
-
-    service = HBaseService(home=Path(tmp_path_factory.mktemp("private-hbase")))
-    try:
-        service.start()
-    except ServiceError as exc:
-        if require_services():
-            pytest.fail(f"a private HBase is required (FLAFKA_REQUIRE_SERVICES=1) but cannot start: {exc}")
-        pytest.skip(f"a private HBase cannot start: {exc}")
-    yield service
-    service.stop(grace=5)
-
-
-@pytest.mark.skipif(
-    os.environ.get("FLAFKA_CRASH_HBASE") != "1",
-    reason="a long fault test (a private HBase, a 30 s pause, up to 3 minutes of waiting): runs in nox -s crash",
-)
-def test_hbase_master_and_region_server_paused_30s(tmp_path: Path, private_hbase: Any) -> None:
-    """SIGSTOP on the HBase JVM (master + region server + ZooKeeper) for ``seconds``: the
-    Thrift server's calls hang, the sink's time out (outcome unknown: rolled back), and
-    after SIGCONT every row arrives. The kit's standalone HBase (ZooKeeper, master and
-    region server in one JVM) was seen to abort after such a pause (its region server's
-    ZooKeeper session expires): then the test is an xfail naming that, not a pass."""
-    import happybase
-
+def test_hbase_master_and_region_server_paused_30s(
+    tmp_path: Path, hbase_service: Any, hbase_address: str, new_table: Callable[..., str], scan_table: Callable[[str], Any]
+) -> None:
+    """SIGSTOP on the HBase JVM (master + region server + ZooKeeper) for 30 s while the agent
+    writes, and more files arrive during the pause: the Thrift server's calls hang, the
+    sink's time out (``thrift.timeout`` = 5 s: outcome unknown, rolled back, the connection
+    reopened), nothing commits while HBase is stopped, and after SIGCONT every row arrives.
+    The kit starts HBase with a 120 s ZooKeeper session
+    (flafka_testkit.services.hbase.ZK_SESSION_TIMEOUT_MS): with standalone HBase's 10 s
+    default its region server aborted on resume ("ZooKeeper session expired")."""
     seconds = 30
-
-    address = private_hbase.address
-    host, _, port = address.rpartition(":")
-
-    def scan_table(name: str) -> list[Any]:
-        conn = happybase.Connection(host, int(port), timeout=30000)
-        try:
-            return list(conn.table(name).scan())
-        finally:
-            conn.close()
-
-    table = f"paused_{seconds}"
-    conn = happybase.Connection(host, int(port), timeout=60000)
-    conn.create_table(table, {"cf": {}})
-    conn.close()
+    site = (Path(hbase_service.conf_dir) / "hbase-site.xml").read_text()
+    assert "zookeeper.session.timeout.localHBaseCluster" in site, (
+        "this HBase was started by an older test kit (10 s ZooKeeper session: it cannot survive the pause); "
+        "restart it: flafka testkit down hbase"
+    )
+    table = new_table("cf")
     spool, dead = tmp_path / "spool", tmp_path / "dead"
     spool.mkdir()
     dead.mkdir()
-    agent = start_agent_from_text(config(spool, dead, table, address, batch=200), "a1", tmp_path)
+    agent = start_agent_from_text(config(spool, dead, table, hbase_address, batch=200), "a1", tmp_path)
     try:
         want = write_files(spool, 6, 2000)
-        wait_rows(scan_table, table, 1000, 60)
         counter = sink_counter(agent)
-        with faults.paused(private_hbase, seconds=seconds, role="master"):
+        deadline = time.monotonic() + 60
+        while counter.event_drain_success_count < 1000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with faults.paused(hbase_service, role="master"):
             before = counter.event_drain_success_count
-        rows = wait_rows(scan_table, table, len(want), 180)
-        if len(rows) < len(want) and private_hbase.died():
-            pytest.xfail(f"the kit's standalone HBase did not survive a {seconds} s SIGSTOP: {private_hbase.died()}")
+            want.update(write_files(spool, 6, 2000, first=6))  # arrives while HBase is stopped
+            time.sleep(seconds)
+            during = counter.event_drain_success_count - before
+            timeouts_seen = counter.connection_created_count
+        resumed = time.monotonic()
+        rows = wait_rows(scan_table, table, len(want), 120)
+        took = time.monotonic() - resumed
+        died = hbase_service.died()
     finally:
         agent.stop()
-    assert dict(rows) == want, f"{len(want) - len(rows)} rows missing"
+    assert died is None, f"HBase did not survive a {seconds} s SIGSTOP: {died}"
+    assert dict(rows) == want, f"{len(want) - len(rows)} rows missing {took:.0f} s after SIGCONT"
     assert before < len(want), "everything was delivered before the pause: it tested nothing"
-    assert counter.connection_created_count >= 2, "no call timed out during the pause (a timeout reopens the connection)"
+    assert during <= 400, f"{during} events committed while HBase was stopped (at most the 2 batches answered just before)"
+    assert timeouts_seen >= 2, "no call timed out during the pause (a timeout reopens the connection)"
     assert not list(dead.iterdir()) or all(f.stat().st_size == 0 for f in dead.iterdir())

@@ -206,3 +206,35 @@ def test_idle_connection_closed_by_the_server_is_reopened(
         time.sleep(3)  # the server closes sockets idle for 2 s
         assert sink.write([Event(b"b")]) is None
         assert sink.conn.connections_created == 2
+
+
+def test_one_connection_writes_pipelined_batches_in_the_order_taken(
+    hbase_address: str, new_table: Callable[..., str], scan_table: Any
+) -> None:
+    """With the default ``thrift.connections = 1`` the runtime keeps 2 batches open (one
+    written while the next is serialized), yet they reach HBase in the order taken: every
+    batch overwrites the same cells, and the last event's values win."""
+    from flafka_testkit.contracts.harness import SinkHarness, build, put
+
+    table = new_table("cf")
+    keys = {
+        "table": table,
+        "columnFamily": "cf",
+        "batchSize": "50",
+        "thrift.servers": hbase_address,
+        "serializer": "org.apache.flume.sink.hbase2.RegexHBase2EventSerializer",
+        "serializer.regex": "(.*),(.*)",
+        "serializer.colNames": "ROW_KEY,seq",
+        "serializer.rowKeyIndex": "0",
+    }
+    sink = build(HBase2Sink, "k", keys)
+    harness = SinkHarness(sink)
+    sink.start()
+    try:
+        put(harness.channel, [Event(b"row%d,%06d" % (i % 5, i)) for i in range(3000)])
+        harness.driver.drive()
+        assert harness.driver.in_flight == 1, "the first batch was not left in flight: not pipelined"
+        assert harness.drive_until_empty() == []
+    finally:
+        sink.stop()
+    assert dict(scan_table(table)) == {b"row%d" % r: {b"cf:seq": b"%06d" % (2995 + r)} for r in range(5)}

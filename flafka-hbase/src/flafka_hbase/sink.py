@@ -14,6 +14,13 @@ the outcome is unknown (timeout, connection lost, HBase error) they are not re-s
 batch (whose puts are written) commits, and the possibly lost increments are logged and
 counted (``errors{error_type="increment_unknown"}``). Flume instead replays the whole
 batch, re-applying increments (counters over-count).
+
+Pipelining (``send``): the runtime keeps up to ``thrift.connections`` + 1 batches taken.
+Each is serialized on the runner thread, then written by one of ``thrift.connections``
+worker threads, each with its own connection: HBase works on up to ``thrift.connections``
+batches while the runner prepares the next. With 1 connection the batches are written one
+after the other, in the order taken. Each batch's take commits only once HBase answered all
+of its calls, in the order the batches were taken. The retry rules above hold per batch.
 """
 
 from __future__ import annotations
@@ -22,15 +29,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.registry import Registry
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
-from flafka.sink import BatchOutcome, Sink
+from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hbase.serializers import Cells, HBaseEventSerializer, Mutations, _flume_bool
-from flafka_hbase.thrift import ThriftConnection, ThriftOptions, classify, describe, parse_servers, thrift_types
+from flafka_hbase.thrift import ThriftConnection, ThriftOptions, ThriftPool, classify, describe, parse_servers, thrift_types
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +113,10 @@ def resolve_hbase_serializer(
 class HBase2Sink(Sink):
     """Flume's ``HBase2Sink`` through HBase's Thrift1 server (happybase).
 
-    Threads: ``write`` runs on the sink's runner; ``stop`` on the agent's; ``_lock``
-    serializes them (``stop`` gives up after 5 s when a call is stuck)."""
+    Threads: ``write`` and ``send`` run on the sink's runner; ``stop`` on the agent's;
+    ``_lock`` serializes them (``stop`` gives up after 5 s when a call is stuck). The Thrift
+    calls of a batch given to ``send`` run on one of ``thrift.connections`` worker threads
+    (started by ``start``) with a connection lent by the pool for that batch."""
 
     type_name = "hbase2"
     aliases: ClassVar[tuple[str, ...]] = ("org.apache.flume.sink.hbase2.HBase2Sink",)
@@ -149,6 +160,15 @@ class HBase2Sink(Sink):
         ),
         Setting("thrift.maxBatchBytes", "int", 0, "bytes of cells per mutateRows call; 0: 1.5 MiB framed, 32 MiB buffered", minimum=0),
         Setting("thrift.maxBatchCells", "int", 10000, "cells per mutateRows call (and increments per incrementRows call)", minimum=1),
+        Setting(
+            "thrift.connections",
+            "int",
+            1,
+            "batches written at once, each on its own Thrift connection; each commits only when HBase answered it. "
+            ">1: batches may land out of order (a cell written by two batches in flight may keep the older value)",
+            minimum=1,
+            maximum=16,
+        ),
     )
 
     @classmethod
@@ -256,8 +276,15 @@ class HBase2Sink(Sink):
         cls, ser_settings, _ = resolve_hbase_serializer(settings["serializer"] or self.default_serializer, settings["serializer.*"] or {})
         assert cls is not None and ser_settings is not None
         self.serializer: HBaseEventSerializer = cls(name, ser_settings)
-        self.conn = ThriftConnection(self.options)
+        self.connections: int = settings["thrift.connections"]
+        self.pool = ThriftPool(self.options, self.connections)
+        self.conn: ThriftConnection = self.pool.first
+        self._executor: ThreadPoolExecutor | None = None
+        # per sink: the runtime keeps this many batches (take transactions) open: one per
+        # connection being written, plus the one the runner serializes meanwhile
+        vars(self)["max_pending_batches"] = self.connections + 1
         self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
         self._checked = False
         self._fresh = True
         self._dropped_since_log = 0
@@ -278,36 +305,42 @@ class HBase2Sink(Sink):
         checked again before the first batch."""
         with self._lock:
             try:
-                self._check_table()
+                with self.pool.lend() as conn:
+                    self._check_table(conn)
             except RetriableError as exc:
                 log.warning("%s", exc)
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.connections, thread_name_prefix=f"hbase-{self.name}")
 
     def stop(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         if not self._lock.acquire(timeout=5.0):
             log.error("sink '%s': a Thrift call is still blocked; closing its connection anyway", self.name)
-            self.conn.close()
+            self.pool.close()
             return
         try:
-            self.conn.close()
+            self.pool.close()
         finally:
             self._lock.release()
         self._log_dropped(force=True)
 
-    def _check_table(self) -> None:
+    def _check_table(self, conn: ThriftConnection) -> None:
         table, family = self.table.decode(errors="replace"), self.family.decode(errors="replace")
         try:
-            fresh = self.conn._conn is None
-            descriptors = self.conn.client().getColumnDescriptors(self.table)
-            self.conn.touch()
+            fresh = conn._conn is None
+            descriptors = conn.client().getColumnDescriptors(self.table)
+            conn.touch()
         except Exception as exc:
             kind = classify(exc)
             if kind != "hbase":
-                self.conn.broken()
+                conn.broken()
             if kind == "hbase":
                 if "TableNotFound" in describe(exc) or "TableNotFound" in str(getattr(exc, "message", "")):
                     raise ConfigError(self._missing_table(table, family)) from None
                 raise RetriableError(f"sink '{self.name}': HBase could not describe table '{table}': {describe(exc)}") from None
-            raise RetriableError(self._transport_message(exc, kind, fresh, "checking table")) from None
+            raise RetriableError(self._transport_message(exc, kind, fresh, "checking table", conn)) from None
         if not any(k.rstrip(b":") == self.family for k in descriptors):
             have = ", ".join(sorted(k.decode(errors="replace").rstrip(":") for k in descriptors)) or "none"
             raise ConfigError(
@@ -333,31 +366,62 @@ class HBase2Sink(Sink):
         module docstring for retries and what a failure leaves behind)."""
         with self._lock:
             try:
-                return self._write(events)
+                with self.pool.lend() as conn:
+                    self._check_once(conn)
+                    return self._apply(self._prepare(self._serialize(events)), conn)
             finally:
                 self._sync_counters()
+
+    def send(self, events: list[Event]) -> PendingWrite:
+        """Serialize here, then write on a worker thread with a connection lent for the
+        batch; return at once. ``wait()`` gives what ``write`` would have. Before
+        ``start()`` (no workers yet): ``write`` now."""
+        executor = self._executor
+        if executor is None:
+            return super().send(events)
+        with self._lock:
+            if not self._checked:
+                with self.pool.lend() as conn:
+                    self._check_once(conn)
+            # no connection is held while serializing: the workers keep theirs busy meanwhile
+            p = self._prepare(self._serialize(events))
+        return _Pending(self, executor.submit(self._apply_lent, p))
+
+    def _apply_lent(self, p: _Prepared) -> BatchOutcome | None:
+        """A worker thread: write one serialized batch on a connection lent for it."""
+        with self.pool.lend() as conn:
+            return self._apply(p, conn)
 
     def _sync_counters(self) -> None:
         counter = getattr(self, "counter", None)
         if counter is not None:
-            counter.connection_created_count = self.conn.connections_created
-            counter.connection_failed_count = self.conn.connections_failed
-            counter.connection_closed_count = self.conn.connections_closed
+            counter.connection_created_count = self.pool.created
+            counter.connection_failed_count = self.pool.failed
+            counter.connection_closed_count = self.pool.closed
 
-    def _write(self, events: list[Event]) -> BatchOutcome | None:
+    def _check_once(self, conn: ThriftConnection) -> None:
+        """The start-up check of table and family, until it succeeded once."""
         if not self._checked:
             try:
-                self._check_table()
+                self._check_table(conn)
             except ConfigError as exc:
                 raise PermanentError(str(exc)) from None
+
+    def _serialize(self, events: list[Event]) -> Mutations:
+        """Turn the batch into puts and increments (runner thread)."""
         m = self.serializer.serialize(events, self.family)
         if m.dropped:
             self._note_dropped(m)
+        return m
+
+    def _apply(self, p: _Prepared, conn: ThriftConnection) -> BatchOutcome | None:
+        """Send a serialized batch's puts, then its increments, on ``conn``."""
+        m = p.mutations
         rejected = dict(m.rejected)
         if m.puts:
-            rejected.update(self._send_puts(m))
+            rejected.update(self._send_puts(p, conn))
         if m.increments:
-            self._send_increments(m.increments)
+            self._send_increments(m.increments, conn)
         if rejected:
             idx = sorted(rejected)
             first = rejected[idx[0]]
@@ -415,19 +479,27 @@ class HBase2Sink(Sink):
         if batch:
             yield batch, owners, False
 
-    def _send_puts(self, m: Mutations) -> dict[int, str]:
+    def _prepare(self, m: Mutations) -> _Prepared:
+        """The batch's ``mutateRows`` calls, built ahead (on the runner, while a worker waits)."""
+        rows, owner = self._rows(m)
+        return _Prepared(m, rows, owner, list(self._chunks(rows, owner)) if m.puts else [], self.max_bytes)
+
+    def _send_puts(self, p: _Prepared, conn: ThriftConnection) -> dict[int, str]:
         """Send every put; return events rejected for good (a cell too large for the server).
 
         On a framed transport a call the server drops (its frame limit may be below
         ``thrift.maxBatchBytes``) halves the byte cap (down to 64 KiB) and sends the puts
         again from the start: rewriting cells already written is harmless."""
-        rows, owner = self._rows(m)
+        rows, owner = p.rows, p.owner
         while True:
             rejected: dict[int, str] = {}
+            # the calls built ahead, unless the cap changed since (cut again)
+            chunks = p.chunks if p.max_bytes == self.max_bytes else self._chunks(rows, owner)
+            p.max_bytes = -1
             try:
-                for batch, owners, oversized in self._chunks(rows, owner):
+                for batch, owners, oversized in chunks:
                     try:
-                        self._call(lambda c, b=batch: c.mutateRows(self.table, b, {}), "writing puts", retry=True)
+                        self._call(lambda c, b=batch: c.mutateRows(self.table, b, {}), "writing puts", True, conn)
                     except RetriableError as exc:
                         if not oversized:
                             raise
@@ -447,7 +519,7 @@ class HBase2Sink(Sink):
                     self.name, self.max_bytes,
                 )  # fmt: skip
 
-    def _send_increments(self, increments: list[tuple[bytes, bytes, int]]) -> None:
+    def _send_increments(self, increments: list[tuple[bytes, bytes, int]], conn: ThriftConnection) -> None:
         """At most once: re-sent only when nothing was sent (no server accepted a connection)."""
         if self.coalesce:
             summed: dict[tuple[bytes, bytes], int] = {}
@@ -458,14 +530,15 @@ class HBase2Sink(Sink):
         for start in range(0, len(increments), self.max_cells):
             part = [hb.TIncrement(table=self.table, row=r, column=c, ammount=n) for r, c, n in increments[start : start + self.max_cells]]
             try:
-                self._call(lambda c, p=part: c.incrementRows(p), "sending increments", retry=False)
+                self._call(lambda c, p=part: c.incrementRows(p), "sending increments", False, conn)
             except RetriableError as exc:
                 if getattr(exc, "nothing_sent", False):
                     raise  # no server took the connection: nothing applied, the runtime retries the batch
                 lost = len(increments) - start
-                self.increments_unknown += lost
-                if hasattr(self, "counter"):
-                    self.counter.error("increment_unknown", "sending", lost)
+                with self._stats_lock:
+                    self.increments_unknown += lost
+                    if hasattr(self, "counter"):
+                        self.counter.error("increment_unknown", "sending", lost)
                 log.error(
                     "sink '%s': %d increment(s) may not have been applied (%s); they are not re-sent, so a counter is never "
                     "incremented twice (Flume would replay the batch and over-count); the batch's puts are written",
@@ -473,17 +546,17 @@ class HBase2Sink(Sink):
                 )  # fmt: skip
                 return
 
-    def _call(self, fn: Any, what: str, retry: bool) -> Any:
+    def _call(self, fn: Any, what: str, retry: bool, conn: ThriftConnection) -> Any:
         """One Thrift call. A broken connection is reopened and, with ``retry``, the call
         sent once more; a connection that cannot be opened is retried on the next server
         (ThriftConnection). Errors become RetriableError/PermanentError with the fix."""
         attempts = 2 if retry else 1
         for attempt in range(attempts):
-            fresh = self.conn._conn is None
+            fresh = conn._conn is None
             try:
-                client = self.conn.client()
+                client = conn.client()
             except Exception as exc:
-                err = RetriableError(self._transport_message(exc, "connect", True, what))
+                err = RetriableError(self._transport_message(exc, "connect", True, what, conn))
                 err.nothing_sent = True  # type: ignore[attr-defined]
                 raise err from None
             try:
@@ -491,21 +564,21 @@ class HBase2Sink(Sink):
             except Exception as exc:
                 kind = classify(exc)
                 if kind != "hbase":
-                    self.conn.broken()
+                    conn.broken()
                 if kind == "hbase":
                     raise self._hbase_error(exc, what) from None
                 if kind == "transport" and attempt + 1 < attempts:
                     continue
-                err = RetriableError(self._transport_message(exc, kind, fresh, what))
+                err = RetriableError(self._transport_message(exc, kind, fresh, what, conn))
                 err.kind = kind  # type: ignore[attr-defined]
                 raise err from None
-            self.conn.touch()
+            conn.touch()
             return result
         raise AssertionError("unreachable")
 
-    def _transport_message(self, exc: BaseException, kind: str, fresh: bool, what: str) -> str:
+    def _transport_message(self, exc: BaseException, kind: str, fresh: bool, what: str, conn: ThriftConnection) -> str:
         servers = ",".join(f"{h}:{p}" for h, p in self.options.servers)
-        base = f"sink '{self.name}': {what} on HBase Thrift server {self.conn.current or servers} failed ({describe(exc)})"
+        base = f"sink '{self.name}': {what} on HBase Thrift server {conn.current or servers} failed ({describe(exc)})"
         mismatch = (
             f"check that thrift.transport = {self.options.transport} and thrift.protocol = {self.options.protocol} match the server's "
             "(framed for -framed/-hsha/-nonblocking servers, compact for -compact)"
@@ -561,6 +634,34 @@ class HBase2Sink(Sink):
             self._dropped_since_log = 0
             self._dropped_example = ""
             self._last_drop_log = now
+
+
+@dataclass
+class _Prepared:
+    """A serialized batch: its mutations, rows merged per key, and the ``mutateRows``
+    calls cut for ``max_bytes`` (the cap when they were cut)."""
+
+    mutations: Mutations
+    rows: dict[bytes, Cells]
+    owner: dict[bytes, int]
+    chunks: list[tuple[list[Any], list[int], bool]]
+    max_bytes: int
+
+
+class _Pending(PendingWrite):
+    """A batch written by a worker thread."""
+
+    __slots__ = ("future", "sink")
+
+    def __init__(self, sink: HBase2Sink, future: Future[BatchOutcome | None]) -> None:
+        self.sink = sink
+        self.future = future
+
+    def wait(self) -> BatchOutcome | None:
+        try:
+            return self.future.result()
+        finally:
+            self.sink._sync_counters()
 
 
 class HBaseSink(HBase2Sink):

@@ -1,5 +1,6 @@
-"""One Thrift1 connection to HBase with failover over ``thrift.servers`` (tried in order),
-idle reconnection and error classification. Used by one sink thread at a time.
+"""Thrift1 connections to HBase with failover over ``thrift.servers`` (tried in order),
+idle reconnection and error classification. A :class:`ThriftConnection` is used by one
+thread at a time; a :class:`ThriftPool` lends ``thrift.connections`` of them.
 
 Errors are classified by :func:`classify`:
 
@@ -14,10 +15,13 @@ Errors are classified by :func:`classify`:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import queue
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -157,6 +161,46 @@ class ThriftConnection:
             _close_quietly(self._conn)
             self._conn = None
             self.connections_closed += 1
+
+
+class ThriftPool:
+    """``size`` :class:`ThriftConnection` s with the same options. :meth:`lend` gives one to
+    one thread until the ``with`` block ends (blocking while all are lent); the most
+    recently returned is lent first, so a lightly loaded sink keeps using one warm
+    connection and the others are reopened (idle reconnection) only when needed.
+    ``first`` is the connection lent first (tests and the start-up check use it)."""
+
+    def __init__(self, options: ThriftOptions, size: int) -> None:
+        self.connections = [ThriftConnection(options) for _ in range(max(1, size))]
+        self.first = self.connections[0]
+        self._free: queue.LifoQueue[ThriftConnection] = queue.LifoQueue()
+        for conn in reversed(self.connections):
+            self._free.put(conn)
+
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[ThriftConnection]:
+        conn = self._free.get()
+        try:
+            yield conn
+        finally:
+            self._free.put(conn)
+
+    def close(self) -> None:
+        """Close every connection, lent ones included (a thread blocked on one gets an error)."""
+        for conn in self.connections:
+            conn.close()
+
+    @property
+    def created(self) -> int:
+        return sum(c.connections_created for c in self.connections)
+
+    @property
+    def failed(self) -> int:
+        return sum(c.connections_failed for c in self.connections)
+
+    @property
+    def closed(self) -> int:
+        return sum(c.connections_closed for c in self.connections)
 
 
 def _close_quietly(conn: Any) -> None:

@@ -270,6 +270,9 @@ def test_hbase_spec_site_and_command() -> None:
     assert props["hbase.master.port"] == "42002" and props["hbase.regionserver.port"] == "42003"
     assert props["hbase.master.hostname"] == props["hbase.unsafe.regionserver.hostname"] == "127.0.0.1"
     assert props["hbase.master.ipc.address"] == props["hbase.regionserver.ipc.address"] == "0.0.0.0"
+    # survives a 30 s pause: standalone's own ZooKeeper session is 10 s
+    for key in ("zookeeper.session.timeout.localHBaseCluster", "zookeeper.session.timeout", "hbase.zookeeper.property.maxSessionTimeout"):
+        assert props[key] == "120000", key
     assert spec.command[:2] == ["bash", "-c"]
     script = spec.command[2]
     assert "hbase master start &" in script and "hbase thrift -b 0.0.0.0 -p 42004 start &" in script

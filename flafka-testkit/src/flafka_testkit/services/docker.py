@@ -380,7 +380,7 @@ class HBaseFlavour(Flavour):
             build_image(self.default_image, hbase_dockerfile())
 
     def containers(self, host: str, pick: Callable[[], int] = free_port) -> list[ContainerSpec]:
-        from flafka_testkit.services.hbase import site
+        from flafka_testkit.services.hbase import ZK_SESSION_TIMEOUT_MS, site
 
         zookeeper, master, regionserver, thrift = distinct_ports(4, pick)
         self.ports = {"zookeeper": zookeeper, "master": master, "regionserver": regionserver, "thrift": thrift}
@@ -405,6 +405,10 @@ class HBaseFlavour(Flavour):
             "hbase.thrift.info.port": "-1",
             "hbase.thrift.server.socket.read.timeout": "3600000",
             "hbase.thrift.stop.timeout.seconds": "2",
+            # as the local HBase: survive a 30 s pause (standalone's ZooKeeper session is 10 s)
+            "zookeeper.session.timeout.localHBaseCluster": str(ZK_SESSION_TIMEOUT_MS),
+            "zookeeper.session.timeout": str(ZK_SESSION_TIMEOUT_MS),
+            "hbase.zookeeper.property.maxSessionTimeout": str(ZK_SESSION_TIMEOUT_MS),
         }
         script = (
             "HBASE_HEAPSIZE=1g hbase master start & "

@@ -76,6 +76,8 @@ logger.hbase.level = INFO
 """
 
 PROBE_TABLE = b"flafka_probe"
+#: ZooKeeper session timeout of the standalone HBase (region server, master, Thrift server).
+ZK_SESSION_TIMEOUT_MS = 120_000
 
 
 def _connect(address: str, timeout: float) -> object:
@@ -169,6 +171,14 @@ class HBaseService(LocalService):
             "hbase.thrift.server.socket.read.timeout": "3600000",
             "hbase.thrift.stop.timeout.seconds": "2",
             "hbase.regionserver.thrift.framed.max_frame_size_in_mb": "64",
+            # Standalone mode sets the region server's ZooKeeper session to 10 s
+            # (zookeeper.session.timeout.localHBaseCluster) and the embedded ZooKeeper caps
+            # sessions at 20 ticks (40 s): a JVM paused (SIGSTOP, a long GC, a starved CPU)
+            # for longer aborts on resume ("ZooKeeper session expired"). 120 s lets the
+            # fault tests pause it for 30 s and resume.
+            "zookeeper.session.timeout.localHBaseCluster": str(ZK_SESSION_TIMEOUT_MS),
+            "zookeeper.session.timeout": str(ZK_SESSION_TIMEOUT_MS),
+            "hbase.zookeeper.property.maxSessionTimeout": str(ZK_SESSION_TIMEOUT_MS),
         }
         (self.conf_dir / "hbase-site.xml").write_text(site(props))
         (self.conf_dir / "log4j2.properties").write_text(LOG4J2)
