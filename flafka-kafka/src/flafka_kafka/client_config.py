@@ -164,6 +164,20 @@ def parse_jaas(value: str) -> tuple[str, dict[str, str]]:
     return match.group("module"), options
 
 
+_UNUSABLE_FIX = "write the key and value in plain text (a \\uXXXX escape must not give a lone surrogate or \\u0000)"
+
+
+def _unusable(text: str) -> str:
+    """Why librdkafka cannot take ``text`` (a key or value of ``kafka.<role>.*``), or ''."""
+    if "\x00" in text:
+        return "holds a NUL character (\\u0000), which librdkafka would cut the text at"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (a \\uD800-\\uDFFF escape that is not half of a pair), which is not text"
+    return ""
+
+
 def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str, str], list[Problem]]:
     """Java client properties (``props``: ``kafka.<role>.*`` without the prefix) ->
     librdkafka properties, plus problems keyed ``prefix + key``. Never includes forced
@@ -178,6 +192,10 @@ def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str,
         problems.append(Problem(prefix + key, message, suggestion, "error"))
 
     for key, value in props.items():
+        bad = _unusable(key) or _unusable(value)
+        if bad:  # librdkafka takes C strings: a lone surrogate in a key crashes the process
+            error(key, f"'{prefix}{ascii(key)[1:-1]}' {bad}", _UNUSABLE_FIX)
+            continue
         if key in FORCED:
             truthy = value.strip().lower() in ("true", "1", "yes", "on")
             if key in ("bootstrap.servers", "group.id") or truthy:
