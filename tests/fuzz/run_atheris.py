@@ -34,10 +34,10 @@ def load_targets() -> ModuleType:
     return module
 
 
-def instrument(modules: tuple[str, ...]) -> int:
+def instrument(modules: tuple[str, ...], skip: set[str] | frozenset[str] = frozenset()) -> int:
     """Add atheris' coverage instrumentation to the functions and methods defined in
-    ``modules`` only (branch coverage; comparisons come from the target's dictionary).
-    Returns how many functions were instrumented."""
+    ``modules`` only (branch coverage; comparisons come from the target's dictionary),
+    except those named in ``skip`` (``module.function``). Returns how many were instrumented."""
     import importlib
     import inspect
     import types
@@ -59,8 +59,8 @@ def instrument(modules: tuple[str, ...]) -> int:
 
     for name in modules:
         module = importlib.import_module(name)
-        for value in list(vars(module).values()):
-            if getattr(value, "__module__", None) != name:
+        for attr, value in list(vars(module).items()):
+            if getattr(value, "__module__", None) != name or f"{name}.{attr}" in skip:
                 continue
             if inspect.isclass(value):
                 for member in list(vars(value).values()):
@@ -75,9 +75,10 @@ def fuzz_one(name: str, runs: int, timeout: int, seconds: int, corpus: Path) -> 
     import atheris
 
     targets = load_targets()
-    count = instrument(targets.SCOPE[name])
+    count = instrument(targets.SCOPE[name], targets.UNINSTRUMENTED)
     print(f"INFO: instrumented {count} functions of {', '.join(targets.SCOPE[name])}", file=sys.stderr, flush=True)
     target = targets.TARGETS[name]
+    target(b"")  # one-time imports (the plugins: seconds on a loaded machine) before the hang timer runs
     corpus.mkdir(parents=True, exist_ok=True)
     for i, seed in enumerate(targets.seed_inputs(name)):
         (corpus / f"seed-{i}").write_bytes(seed)
@@ -93,29 +94,38 @@ def fuzz_one(name: str, runs: int, timeout: int, seconds: int, corpus: Path) -> 
     atheris.Fuzz()
 
 
-def run_child(name: str, runs: int, timeout: int, seconds: int, workdir: Path) -> tuple[int, float, float, str, str]:
-    """Fuzz ``name`` in a child process; (executions, seconds, CPU seconds, verdict, slowest input)."""
+def run_child(name: str, runs: int, timeout: int, seconds: int, workdir: Path, workers: int = 1) -> tuple[int, float, float, str, str]:
+    """Fuzz ``name`` in ``workers`` child processes sharing one corpus (libFuzzer reloads
+    what the others found), ``runs / workers`` executions each; (executions, seconds, CPU
+    seconds, verdict, slowest input) over all of them."""
     started = time.monotonic()
-    cmd = [sys.executable, __file__, name, "--child", "--runs", str(runs), "--timeout", str(timeout),
-           "--seconds", str(seconds), "--workdir", str(workdir)]  # fmt: skip
-    with open(workdir / f"{name}.log", "w") as log_file:
-        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+    each = -(-runs // workers)
+    procs: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
+    for i in range(workers):
+        log_path = workdir / (f"{name}.log" if workers == 1 else f"{name}.{i}.log")
+        cmd = [sys.executable, __file__, name, "--child", "--runs", str(each), "--timeout", str(timeout),
+               "--seconds", str(seconds), "--workdir", str(workdir)]  # fmt: skip
+        with open(log_path, "w") as log_file:
+            proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+        procs[proc.pid] = (proc, log_path)
+    cpu = 0.0
+    for pid, (proc, _log_path) in procs.items():
+        _pid, status, usage = os.wait4(pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu += usage.ru_utime + usage.ru_stime
     took = time.monotonic() - started
-    cpu = usage.ru_utime + usage.ru_stime
-    log = (workdir / f"{name}.log").read_text(errors="replace")
-    execs = max((int(m) for m in re.findall(r"stat::number_of_executed_units:\s*(\d+)", log)), default=0)
-    slow = re.findall(r"Slowest unit: (\d+) s", log)
-    slowest = f"slowest input {slow[-1]} s" if slow else "no input took 1 s or more"
-    if "ERROR: libFuzzer: timeout" in log:
-        verdict = "HANG"
-    elif "out-of-memory" in log:
-        verdict = "OOM"
-    elif proc.returncode != 0:
-        verdict = "CRASH"
-    else:
-        verdict = "ok"
+    execs, slowest_s, verdict = 0, 0, "ok"
+    for proc, log_path in procs.values():
+        log = log_path.read_text(errors="replace")
+        execs += max((int(m) for m in re.findall(r"stat::number_of_executed_units:\s*(\d+)", log)), default=0)
+        slowest_s = max([slowest_s, *(int(m) for m in re.findall(r"stat::slowest_unit_time_sec:\s*(\d+)", log))])
+        if "ERROR: libFuzzer: timeout" in log:
+            verdict = "HANG"
+        elif "out-of-memory" in log:
+            verdict = "OOM"
+        elif proc.returncode != 0 and verdict == "ok":
+            verdict = "CRASH"
+    slowest = f"slowest input {slowest_s} s" if slowest_s else "no input took 1 s or more"
     return execs, took, cpu, verdict, slowest
 
 
@@ -126,6 +136,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=10, help="seconds one input may take before it counts as a hang")
     parser.add_argument("--seconds", type=int, default=0, help="stop a target after this long (0: no limit)")
     parser.add_argument("--jobs", type=int, default=1, help="targets fuzzed at the same time (one process each)")
+    parser.add_argument("--workers", default="", help="processes per target, e.g. config=6,properties=2 (default 1)")
     parser.add_argument("--workdir", type=Path, default=Path(".fuzz"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -137,8 +148,10 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     failed = 0
 
+    workers = {k: int(v) for k, _, v in (w.partition("=") for w in opts.workers.split(",") if w)}
+
     def one(name: str) -> tuple[str, tuple[int, float, float, str, str]]:
-        return name, run_child(name, opts.runs, opts.timeout, opts.seconds, workdir)
+        return name, run_child(name, opts.runs, opts.timeout, opts.seconds, workdir, workers.get(name, 1))
 
     with ThreadPoolExecutor(max(1, opts.jobs)) as pool:
         for name, (execs, seconds, cpu, verdict, slowest) in pool.map(one, names):
