@@ -35,7 +35,7 @@ START_SECONDS = 60.0
 _LEN = struct.Struct(">I")
 
 _HELPER = r"""
-import re, struct, sys
+import re, signal, struct, sys
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 def read():
     head = inp.read(4)
@@ -46,7 +46,10 @@ include, ignore = re.compile(read(), re.DOTALL), re.compile(read(), re.DOTALL)
 out.write(b"R"); out.flush()
 while True:
     name = read()
-    out.write(b"1" if include.fullmatch(name) and not ignore.fullmatch(name) else b"0"); out.flush()
+    signal.alarm(10)  # SIGALRM's default action ends this process even inside re: no orphan if the agent dies meanwhile
+    verdict = b"1" if include.fullmatch(name) and not ignore.fullmatch(name) else b"0"
+    signal.alarm(0)
+    out.write(verdict); out.flush()
 """
 
 
