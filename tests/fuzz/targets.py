@@ -348,6 +348,9 @@ SEEDS: dict[str, list[bytes]] = {
         b"\x00agent.sources = r1\n" + b"${" * 1000 + b"\n",
         b"\x00" + _doubling_chain(24),
     ],
+    # found by atheris (docs/fuzzing.md): maxLineLength 1, IGNORE, read size 1, a character
+    # then undecodable bytes: every chunk decoded the whole buffered line again (a hang)
+    "line_deserializer": [b"\x00\x00\xbf\xff\x00\n\x130\x00\x13\x82\xff\xa0\xff\xf1\r\x90" + b"\xff" * 128 + b"\x00\xe2"],
     "substitution": [
         b"a = " + b"${" * 1000 + b"x" + b"}" * 1000 + b"\n",
         b"".join(b"k%d = ${k%d}\n" % (i, i + 1) for i in range(500)) + b"k500 = end\n",
