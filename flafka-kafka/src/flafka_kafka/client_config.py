@@ -403,7 +403,7 @@ def base_config(bootstrap: str, component: str, prefix: str = "kafka.") -> dict[
     ``prefix`` (``kafka.producer.`` / ``kafka.consumer.``) names the user's keys in errors."""
     return {
         "bootstrap.servers": bootstrap,
-        "client.id": f"flafka-{component}",
+        "client.id": f"flafka-{component}".encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00"),
         "logger": client_log,
         "error_cb": error_logger(component, prefix),
     }
@@ -450,7 +450,22 @@ def producer_config(
         conf.pop("message.timeout.ms", None)
     conf.update(translated)
     conf["acks"] = acks
+    _owned_usable(conf, problems)
     return conf, problems
+
+
+_OWNED = {"bootstrap.servers": "kafka.bootstrap.servers", "group.id": "kafka.consumer.group.id"}
+
+
+def _owned_usable(conf: dict[str, Any], problems: list[Problem]) -> None:
+    """The values flafka sets from its own keys (bootstrap servers, group id) must be text
+    librdkafka can take too: a lone surrogate in group.id aborted the process inside
+    confluent-kafka (an assertion), one in bootstrap.servers raised SystemError."""
+    for key, user_key in _OWNED.items():
+        value = conf.get(key)
+        if isinstance(value, str) and (bad := _unusable(value)):
+            problems.append(Problem(user_key, f"'{user_key}' {bad}", _UNUSABLE_FIX, "error"))
+            conf[key] = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def consumer_config(
@@ -464,6 +479,7 @@ def consumer_config(
     conf.update(defaults)
     conf.update(translated)
     conf.update({"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False})
+    _owned_usable(conf, problems)
     return conf, problems
 
 
