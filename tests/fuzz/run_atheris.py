@@ -123,6 +123,8 @@ def run_child(name: str, runs: int, timeout: int, seconds: int, workdir: Path, w
             verdict = "HANG"
         elif "out-of-memory" in log:
             verdict = "OOM"
+        elif "libFuzzer: run interrupted" in log and verdict == "ok":
+            verdict = "stopped"  # SIGINT (Ctrl-C): the executions so far count, nothing was found
         elif proc.returncode != 0 and verdict == "ok":
             verdict = "CRASH"
     slowest = f"slowest input {slowest_s} s" if slowest_s else "no input took 1 s or more"
