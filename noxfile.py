@@ -63,8 +63,9 @@ def crash(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def fuzz(session: nox.Session) -> None:
     """Long fuzzing runs (atheris): every target of tests/fuzz/targets.py, 1,000,000
-    executions each by default (`-- TARGET --runs N` for one). The short hypothesis run of
-    the same targets is part of `tests`."""
+    executions each by default (`-- TARGET --runs N` for one; `--jobs`, `--workers`,
+    `--seconds`, `--timeout`: docs/fuzzing.md). Run it with `nice -n 19` on a shared
+    machine. The short hypothesis run of the same targets is part of `tests`."""
     install(session, "atheris==2.3.0")
     args = session.posargs or ["all"]
     session.run("python", "tests/fuzz/run_atheris.py", *args, "--workdir", ".fuzz")

@@ -180,6 +180,12 @@ def test_ip_rules_parse_and_match() -> None:
         ipfilter.parse_rules("permit:ip:1.2.3.4")
 
 
+def _handshake(client_hash: bytes, client_protocol: str | None) -> bytes:
+    from flafka_avro import protocol
+
+    return protocol.encode_handshake_request(protocol.HandshakeRequest(client_hash, client_protocol, client_hash, {}))
+
+
 def _raw(port: int, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
         s.sendall(data)
@@ -196,6 +202,9 @@ def _raw(port: int, data: bytes) -> bytes:
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP"),
         (struct.pack(">iii", 1, 1, 2**30), "larger than"),
         (encode_pack(1, b"\x01\x02garbage"), "malformed handshake"),
+        # found by the fuzzing campaign (tests/fuzz, target avro_rpc): a client protocol
+        # nested too deeply for json ended in a RecursionError traceback
+        (encode_pack(1, _handshake(b"\x02" * 16, "[" * 100_000)), "protocol text is not JSON"),
     ],
 )
 def test_malformed_peers_get_a_line_and_others_are_still_served(

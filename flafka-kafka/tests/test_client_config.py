@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -276,3 +280,43 @@ def test_group_errors_name_the_key_to_fix() -> None:
     mixed = group_error_fix(_Err("INCONSISTENT_GROUP_PROTOCOL", "Broker: Inconsistent group protocol", False), conf)
     assert "RangeAssignor" in mixed and "kafka.consumer.partition.assignment.strategy" in mixed
     assert group_error_fix(_Err("_TRANSPORT", "Broker: transport failure", False), conf) == ""
+
+
+_SURROGATE_KEY = r"""a1.channels = c1
+a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel
+a1.channels.c1.kafka.bootstrap.servers = localhost:9092
+a1.channels.c1.kafka.producer.\uD800security.protocol = PLAINTEXT
+a1.channels.c1.kafka.consumer.client.id = a\u0000b
+a1.sources = r1
+a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r1.channels = c1
+a1.sources.r1.kafka.bootstrap.servers = localhost:9092
+a1.sources.r1.kafka.topics = t1
+a1.sources.r1.kafka.consumer.group.id = \uD800flume
+a1.sinks = k1
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+"""
+
+
+def test_a_key_or_value_librdkafka_cannot_take_is_reported_with_its_line(tmp_path: Path) -> None:
+    # found by the fuzzing campaign (tests/fuzz, target config): a lone surrogate in a
+    # kafka.producer.* key made `flafka validate` die of a segmentation fault in librdkafka
+    path = tmp_path / "kafka.conf"
+    path.write_text(_SURROGATE_KEY, encoding="utf-8")
+    env = {**os.environ, "FLAFKA_PLUGINS": "builtins,kafka", "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, "-m", "flafka", "validate", "-f", str(path), "-n", "a1"],
+                          capture_output=True, text=True, env=env, timeout=60, errors="replace")  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out  # errors found, not a crash (-11)
+    assert "Traceback" not in out and "Fatal Python error" not in out, out
+    assert f"{path}:4" in out and "lone surrogate" in out, out
+    assert f"{path}:5" in out and "NUL character" in out, out
+    # flafka's own group.id: an assertion inside confluent-kafka aborted the process
+    assert f"{path}:11" in out and "kafka.consumer.group.id" in out, out
+
+
+def test_translate_refuses_what_librdkafka_cannot_take() -> None:
+    out, problems = translate({"\udc80x": "1", "client.id": "a\x00b", "linger.ms": "5"}, "producer", "kafka.producer.")
+    assert out == {"linger.ms": "5"}
+    assert sorted(p.key for p in problems if p.severity == "error") == ["kafka.producer.client.id", "kafka.producer.\udc80x"]

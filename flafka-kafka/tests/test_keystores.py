@@ -309,3 +309,23 @@ def test_the_converted_key_store_is_presented_to_a_server_that_requires_it(java_
         sink.stop()
         stop()
     assert subjects and subjects[0] == "flafka-client", subjects
+
+
+@pytest.mark.parametrize("path", ["/tmp/trust\x00store.jks", "/tmp/trust\udc80store.jks"])
+def test_a_store_path_the_os_cannot_take_is_a_message_naming_the_key(path: str) -> None:
+    # found by the fuzzing campaign (tests/fuzz, target config): a NUL byte (\u0000 in the
+    # properties file) made validate end in "ValueError: embedded null byte"
+    with pytest.raises(StoreError) as info:
+        convert(Stores(PREFIX, truststore=path, truststore_password="secret-pass-1"))
+    assert info.value.key == PREFIX + "ssl.truststore.location" and "cannot read" in str(info.value)
+    raw = {
+        "kafka.bootstrap.servers": "kafka-1:9093",
+        "kafka.producer.security.protocol": "SSL",
+        "kafka.producer.ssl.truststore.location": path,
+        "kafka.producer.ssl.truststore.password": "secret-pass-1",
+    }
+    problems = KafkaSink.check_settings(settings_for(KafkaSink, **raw))
+    assert [p.key for p in problems if p.severity == "error"] == [PREFIX + "ssl.truststore.location"]
+    assert "secret-pass-1" not in repr(problems)
+    with pytest.raises(ConfigError, match=r"ssl\.truststore\.location"):
+        make(KafkaSink, "k1", **raw).start()

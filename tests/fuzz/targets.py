@@ -12,10 +12,12 @@ test run) and atheris (``tests/fuzz/run_atheris.py``, the ``nox -s fuzz`` sessio
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from flafka.config.grammar import Located, parse_keys
 from flafka.config.properties import decode, escape, parse_text
@@ -101,6 +103,18 @@ def _registry() -> Registry:
     return _REGISTRY[0]
 
 
+_SCRATCH: list[str] = []
+
+
+def _scratch_file() -> str:
+    """One config file per process, rewritten for every input (no per-input mkstemp/unlink)."""
+    if not _SCRATCH:
+        path = os.path.join(tempfile.gettempdir(), f"flafka-fuzz-{os.getpid()}.conf")
+        atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+        _SCRATCH.append(path)
+    return _SCRATCH[0]
+
+
 def config(data: bytes) -> None:
     """The whole loader (what ``flafka validate`` runs): a result with diagnostics, never
     an exception. The first byte picks the agent name asked for."""
@@ -108,15 +122,12 @@ def config(data: bytes) -> None:
 
     fuzz = Bytes(data)
     agent = ("agent", "a1", "agent4", "")[fuzz.int(4)]
-    fd, path = tempfile.mkstemp(suffix=".conf")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(fuzz.rest())
-        result = load_config([path], agent, _registry(), env={})
-        for d in result.diagnostics:
-            str(d).encode("utf-8")  # printable: what `flafka validate` writes to a UTF-8 terminal
-    finally:
-        os.unlink(path)
+    path = _scratch_file()
+    with open(path, "wb") as fh:
+        fh.write(fuzz.rest())
+    result = load_config([path], agent, _registry(), env={})
+    for d in result.diagnostics:
+        str(d).encode("utf-8")  # printable: what `flafka validate` writes to a UTF-8 terminal
 
 
 # -- deserializers -----------------------------------------------------------------------
@@ -186,6 +197,67 @@ def blob_deserializer(data: bytes) -> None:
     assert marks[-1][0] == len(content)
 
 
+_AVRO_SCHEMA = {
+    "type": "record",
+    "name": "r",
+    "fields": [{"name": "b", "type": "bytes"}, {"name": "s", "type": "string"}, {"name": "n", "type": "long"}],
+}
+
+
+def _avro_container(records: list[dict[str, object]], codec: str, sync_interval: int) -> bytes:
+    import fastavro
+
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(_AVRO_SCHEMA), records, codec=codec, sync_interval=sync_interval)
+    return out.getvalue()
+
+
+def avro_deserializer(data: bytes) -> None:
+    """AVRO (Avro object container files): a damaged or foreign file raises only
+    CorruptInput; an intact one gives each record's datum in order, and resuming at any
+    position it reported gives exactly the records that followed. The first byte picks raw
+    bytes as the file, or a file written from the input (intact, cut short, or with a byte
+    changed)."""
+    import fastavro
+
+    from flafka.sources.deserializers import AvroDeserializer, CorruptInput
+
+    fuzz = Bytes(data)
+    mode = fuzz.int(4)
+    schema_type = ("HASH", "LITERAL", "LITERAL", "LITERAL")[fuzz.int(4)]  # HASH: fastavro's fingerprint, 2 ms a file
+    records: list[dict[str, object]] = []
+    if mode == 0:
+        content = fuzz.rest()
+    else:
+        codec = ("null", "deflate")[fuzz.int(2)]
+        interval = (1, 16, 4000)[fuzz.int(3)]
+        where = fuzz.int(256)
+        for i, part in enumerate(fuzz.rest().split(b"\xff")):
+            records.append({"b": part, "s": _text(part).encode("utf-8", "replace").decode("utf-8"), "n": i - len(part) * 1000})
+        content = _avro_container(records, codec, interval)
+        if mode == 2:
+            content = content[: len(content) * where // 256]
+        elif mode == 3 and content:
+            at = len(content) * where // 256
+            content = content[:at] + bytes([content[at] ^ 0x5A]) + content[at + 1 :] if at < len(content) else content
+
+    def open_at(offset: int, line: int) -> AvroDeserializer:
+        return AvroDeserializer(io.BytesIO(content), offset=offset, line=line, schema_type=schema_type)
+
+    try:
+        bodies, marks = _read_all(open_at(0, 0))
+    except CorruptInput as exc:
+        assert mode != 1, exc  # an intact file always reads
+        assert exc.where and exc.fix, exc
+        return
+    if mode == 1:
+        parsed = fastavro.parse_schema(_AVRO_SCHEMA)
+        assert [fastavro.schemaless_reader(io.BytesIO(b), parsed, None) for b in bodies] == records
+    for offset, line, count in {marks[len(marks) // 2], marks[-1]}:  # a restart mid-file and at the end
+        resumed, _ = _read_all(open_at(offset, line))
+        assert resumed == bodies[count:], (offset, line, count)
+
+
 # -- connectors' formats -------------------------------------------------------------------
 
 
@@ -207,6 +279,40 @@ def avro_event(data: bytes) -> None:
     headers = {parts[i]: parts[i + 1] for i in range(0, min(2 * n, len(parts) - 1), 2)}
     body = data[-(len(data) // 2) :] if data else b""
     assert decode(encode(headers, body)) == (headers, body)
+
+
+def avro_rpc(data: bytes) -> None:
+    """The Avro source's wire decoding (what a peer sends): framing, handshake and call
+    raise only FrameError/ProtocolError, whatever the bytes; an appendBatch encoded from
+    the input decodes to the same events."""
+    from flafka_avro import protocol
+    from flafka_avro.framing import FrameError, PackDecoder, encode_pack
+    from flafka_avro.source import _protocol_hash
+
+    fuzz = Bytes(data)
+    handshake = fuzz.int(2) == 1
+    piece = (1, 7, 4096)[fuzz.int(3)]
+    raw = fuzz.rest()
+    decoder = PackDecoder(1 << 16)
+    try:
+        messages = [m for i in range(0, len(raw), piece) for _serial, m in decoder.feed(raw[i : i + piece])]
+    except FrameError:
+        messages = []
+    for message in [*messages, raw]:  # the bytes as one message too, framing or not
+        buf = io.BytesIO(message)
+        try:
+            if handshake:
+                req = protocol.read_handshake_request(buf)
+                if req.client_protocol is not None:
+                    _protocol_hash(req.client_protocol, req.client_hash)
+            protocol.read_call(buf, 100)
+        except protocol.ProtocolError:
+            pass
+    events = [Event(b, {"h": _text(b).encode("utf-8", "replace").decode("utf-8")} if len(b) % 2 else {}) for b in raw.split(b"\xff")]
+    message = protocol.encode_batch_call(events)
+    assert PackDecoder(len(message) + 1).feed(encode_pack(7, message)) == [(7, message)]
+    call = protocol.read_call(io.BytesIO(message), len(events))
+    assert call.name == protocol.APPEND_BATCH and call.events == events, (call, events)
 
 
 def sequencefile(data: bytes) -> None:
@@ -242,6 +348,9 @@ SEEDS: dict[str, list[bytes]] = {
         b"\x00agent.sources = r1\n" + b"${" * 1000 + b"\n",
         b"\x00" + _doubling_chain(24),
     ],
+    # found by atheris (docs/fuzzing.md): maxLineLength 1, IGNORE, read size 1, a character
+    # then undecodable bytes: every chunk decoded the whole buffered line again (a hang)
+    "line_deserializer": [b"\x00\x00\xbf\xff\x00\n\x130\x00\x13\x82\xff\xa0\xff\xf1\r\x90" + b"\xff" * 128 + b"\x00\xe2"],
     "substitution": [
         b"a = " + b"${" * 1000 + b"x" + b"}" * 1000 + b"\n",
         b"".join(b"k%d = ${k%d}\n" % (i, i + 1) for i in range(500)) + b"k500 = end\n",
@@ -259,7 +368,84 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "config": config,
     "line_deserializer": line_deserializer,
     "blob_deserializer": blob_deserializer,
+    "avro_deserializer": avro_deserializer,
     "avro_event": avro_event,
+    "avro_rpc": avro_rpc,
     "sequencefile": sequencefile,
 }
 """Every fuzz target by name (``run_atheris.py NAME``)."""
+
+
+MAX_LEN: dict[str, int] = {"config": 4096, "avro_deserializer": 2048}
+"""Largest input libFuzzer makes per target (default 1024 bytes): short inputs run faster,
+and every limit the parsers enforce is reachable within them (50 nesting levels of
+``${``, 7 characters of line length); the known-bad long inputs run in ``test_fuzz.py``."""
+
+SCOPE: dict[str, tuple[str, ...]] = {
+    "properties": ("flafka.config.properties",),
+    "substitution": ("flafka.config.substitute",),
+    "grammar": ("flafka.config.grammar", "flafka.config.properties"),
+    "config": (
+        "flafka.config.loader", "flafka.config.properties", "flafka.config.substitute", "flafka.config.grammar",
+        "flafka.config.plan", "flafka.config.flume_types", "flafka.config.diagnostics", "flafka.settings",
+    ),
+    "line_deserializer": ("flafka.sources.deserializers",),
+    "blob_deserializer": ("flafka.sources.deserializers",),
+    "avro_deserializer": ("flafka.sources.deserializers",),
+    "avro_event": ("flafka_kafka.avro_event",),
+    "avro_rpc": ("flafka_avro.framing", "flafka_avro.protocol"),
+    "sequencefile": ("flafka_hdfs.sequencefile",),
+}  # fmt: skip
+"""The modules each target tests: the only code atheris instruments for coverage (the rest
+of flafka, its dependencies and the standard library run uninstrumented, at full speed)."""
+
+UNINSTRUMENTED = {"flafka.config.properties.escape"}
+"""Functions of those modules only the oracle calls (``escape`` writes the round trip's
+input: instrumenting its per-character loop cost half the properties target's time)."""
+
+_CONFIG_TOKENS = [
+    b"=", b":", b"\\", b"\\u", b"\\uD800", b"${", b"}", b"${env:", b"${sys:", b"#", b"!", b"\r\n", b"agent", b"a1",
+    b".sources", b".channels", b".sinks", b".sinkgroups", b".type", b".channel", b".channels.", b".selector.", b".interceptors",
+    b"memory", b"file", b"spooldir", b"logger", b"null", b"kafka", b"hdfs", b"avro", b"capacity", b"transactionCapacity",
+    b"keep-alive", b"byteCapacity", b"spoolDir", b"includePattern", b"ignorePattern", b"deserializer", b"LINE", b"BLOB",
+    b"AVRO", b"inputCharset", b"UTF-16", b"pollDelay", b"rollInterval", b"configfilters", b"99999999999999999999", b"nan",
+    b"-1", b"true",
+]  # fmt: skip
+TOKENS: dict[str, list[bytes]] = {
+    "properties": _CONFIG_TOKENS,
+    "substitution": [b"${", b"}", b"${env:", b"${sys:", b"$${", b"=", b"\n", b"HOME", b"EMPTY", b"sys.prop"],
+    "grammar": _CONFIG_TOKENS,
+    "config": _CONFIG_TOKENS,
+    "line_deserializer": [b"\n", b"\r\n", b"\r", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xed\xa0\x80", b"\x80", b"\xff"],
+    "avro_deserializer": [b"Obj\x01", b"avro.schema", b"avro.codec", b"deflate", b"null", b"\xff"],
+    "avro_event": [b"\x00", b"\x02", b"\x01", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"],
+    "avro_rpc": [b"\x16appendBatch", b"\x0cappend", b"\x00\x00\x00\x01", b"\xff", b'{"protocol":', b"[[[["],
+    "sequencefile": [b"\xff"],
+}  # fmt: skip
+"""libFuzzer dictionaries: the tokens each parser compares against (cheaper than tracing
+every comparison)."""
+
+
+def seed_inputs(name: str) -> list[bytes]:
+    """Starting corpus for ``name``: its known-bad inputs, plus valid inputs built here (the
+    Flume User Guide configs of ``tests/flume_guide_corpus``, an Avro container file, an
+    encoded event or call) so that mutation starts from well-formed files."""
+    seeds = list(SEEDS.get(name, []))
+    if name in ("properties", "grammar", "config", "substitution"):
+        corpus = Path(__file__).resolve().parents[1] / "flume_guide_corpus"
+        for path in sorted(corpus.glob("*.conf")):
+            text = path.read_bytes()
+            seeds.append(b"\x01" + text if name == "config" else text)
+    elif name == "avro_deserializer":
+        seeds += [b"\x01\x00\x00\x00hello\xffworld\xff\xff", b"\x00" + _avro_container([{"b": b"x", "s": "y", "n": 1}] * 3, "null", 16)]
+    elif name == "avro_event":
+        from flafka_kafka.avro_event import encode
+
+        seeds += [encode({"timestamp": "1", "host": "h"}, b"body"), encode({}, b"")]
+    elif name == "avro_rpc":
+        from flafka_avro import protocol
+        from flafka_avro.framing import encode_pack
+
+        call = protocol.encode_batch_call([Event(b"a", {"k": "v"}), Event(b"b")])
+        seeds += [b"\x00\x02" + encode_pack(1, call), b"\x01\x02" + encode_pack(1, call)]
+    return seeds

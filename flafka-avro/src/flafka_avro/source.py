@@ -60,8 +60,8 @@ def _protocol_hash(text: str, claimed: bytes) -> bytes:
     raises :class:`ProtocolError` otherwise (Java's ``Protocol.parse`` fails too)."""
     try:
         doc = json.loads(text)
-    except ValueError as exc:
-        raise ProtocolError(f"the client's protocol text is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays or objects nested too deeply
+        raise ProtocolError(f"the client's protocol text is not JSON ({str(exc)[:200]})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("protocol"), str):
         raise ProtocolError("the client's protocol text names no protocol")
     return claimed

@@ -162,7 +162,7 @@ def load_cert_chain(ctx: ssl.SSLContext, path: str, password: str | None, declar
     try:
         with open(path, "rb") as fh:
             data = fh.read()
-    except (OSError, UnicodeEncodeError) as exc:  # UnicodeEncodeError: an unpaired surrogate
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte, or an unpaired surrogate (UnicodeEncodeError)
         raise KeystoreError(
             "keystore",
             f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",

@@ -196,7 +196,7 @@ def _convert(setting: Setting, raw: str) -> tuple[Any, str | None]:
     elif kind == "charset":
         try:
             codecs.lookup(text)
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a NUL character (\u0000) in the name
             return None, f"'{raw}' is not a known character set (try UTF-8 or ISO-8859-1)"
         return text, None
     else:  # pragma: no cover - map settings are handled by the caller

@@ -68,3 +68,23 @@ def test_nested_quantifier_regex_is_a_warning(pattern: str) -> None:
 @pytest.mark.parametrize("pattern", ["^.*$", "^[^.]+\\.log$", "(\\d+)-(\\d+)", "(a|b)*", "\\(a+\\)+"])
 def test_ordinary_regex_is_quiet(pattern: str) -> None:
     assert Schema(Setting("includePattern", "regex", "^.*$")).parse({"includePattern": pattern})[1] == []
+
+
+@pytest.mark.parametrize("raw", ["UTF\x00-8", "\x00"])
+def test_a_charset_with_a_nul_is_an_error_naming_the_key(raw: str) -> None:
+    # found by the fuzzing campaign (tests/fuzz, target config): inputCharset = UTF\u0000-8
+    # ended validate in "ValueError: embedded null character" from codecs.lookup
+    _settings, problems = Schema(Setting("inputCharset", "charset", "UTF-8")).parse({"inputCharset": raw})
+    [problem] = problems
+    assert problem.severity == "error" and problem.key == "inputCharset" and "not a known character set" in problem.message
+
+
+def test_multiport_syslog_ports_that_only_look_like_numbers_are_errors() -> None:
+    # found by the fuzzing campaign (tests/fuzz, target config): '10002²10003'.isdigit() is
+    # true, int() refuses it: validate ended in a ValueError traceback
+    from flafka.sources.syslogmultiport import MultiportSyslogTcpSource
+    from flafka.testing import settings_for
+
+    settings = settings_for(MultiportSyslogTcpSource, host="127.0.0.1", ports="10001 10002\u00b210003", **{"charset.port.1\u00b2": "UTF-8"})
+    problems = MultiportSyslogTcpSource.check_settings(settings)
+    assert {p.key for p in problems} == {"ports", "charset.port.1\u00b2"}

@@ -119,3 +119,11 @@ def test_unknown_type_and_missing_keystore_are_config_problems() -> None:
     settings_, _ = HttpSource.settings_schema.parse({"port": "1", "ssl": "true"})
     (problem,) = HttpSource.check_settings(settings_)
     assert problem.key == "keystore" and "ssl = true needs a keystore" in problem.message
+
+
+@pytest.mark.parametrize("path", ["/tmp/key\x00store.p12", "/tmp/key\udc80store.p12"])
+def test_a_keystore_path_the_os_cannot_take_names_the_key(path: str) -> None:
+    # a NUL byte (\u0000 in the properties file) ended in "ValueError: embedded null byte"
+    with pytest.raises(keystores.KeystoreError) as info:
+        keystores.load_cert_chain(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), path, "secret-pass-2")
+    assert info.value.key == "keystore" and "cannot read" in str(info.value) and "secret-pass-2" not in str(info.value)

@@ -72,3 +72,28 @@ def test_fail_policy_fails_at_once_on_a_long_line() -> None:
     assert exc.value.offset == 3 + 100_000 and exc.value.line == 2
     assert f.taken <= (2 << 20)
     assert bodies[0] == b"ok"
+
+
+def test_dropped_bytes_are_decoded_once_not_once_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the fuzzing campaign (target ``line_deserializer``): one character, then
+    undecodable bytes with ``decodeErrorPolicy = IGNORE`` (no whole piece to cut yet)
+    made every chunk decode the whole buffered line again: quadratic (``a`` + 512 KiB of
+    0xFF: 29 CPU s, 1 MiB: minutes). Counts the bytes decoded: at most each byte twice."""
+    from flafka.sources import deserializers
+
+    decoded = 0
+    real = deserializers._decode_runs
+
+    def counting(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+        nonlocal decoded
+        decoded += len(raw)
+        return real(raw, cs, errors, final)
+
+    monkeypatch.setattr(deserializers, "_decode_runs", counting)
+    content = b"a" + b"\xff" * (128 << 10) + b"bc\n"
+    d = LineDeserializer(io.BytesIO(content), max_line_length=16, decode_error_policy="IGNORE", chunk_size=4096)
+    bodies = []
+    while batch := d.read(100):
+        bodies.extend(batch)
+    assert bodies == [b"abc"] and d.offset == len(content) and d.repaired == 1
+    assert decoded <= 2 * len(content), decoded

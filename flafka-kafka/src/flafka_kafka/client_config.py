@@ -166,6 +166,20 @@ def parse_jaas(value: str) -> tuple[str, dict[str, str]]:
     return match.group("module"), options
 
 
+_UNUSABLE_FIX = "write the key and value in plain text (a \\uXXXX escape must not give a lone surrogate or \\u0000)"
+
+
+def _unusable(text: str) -> str:
+    """Why librdkafka cannot take ``text`` (a key or value of ``kafka.<role>.*``), or ''."""
+    if "\x00" in text:
+        return "holds a NUL character (\\u0000), which librdkafka would cut the text at"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (a \\uD800-\\uDFFF escape that is not half of a pair), which is not text"
+    return ""
+
+
 def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str, str], list[Problem]]:
     """Java client properties (``props``: ``kafka.<role>.*`` without the prefix) ->
     librdkafka properties, plus problems keyed ``prefix + key``. Never includes forced
@@ -180,6 +194,10 @@ def translate(props: dict[str, str], role: Role, prefix: str) -> tuple[dict[str,
         problems.append(Problem(prefix + key, message, suggestion, "error"))
 
     for key, value in props.items():
+        bad = _unusable(key) or _unusable(value)
+        if bad:  # librdkafka takes C strings: a lone surrogate in a key crashes the process
+            error(key, f"'{prefix}{ascii(key)[1:-1]}' {bad}", _UNUSABLE_FIX)
+            continue
         if key in FORCED:
             truthy = value.strip().lower() in ("true", "1", "yes", "on")
             if key in ("bootstrap.servers", "group.id") or truthy:
@@ -387,7 +405,7 @@ def base_config(bootstrap: str, component: str, prefix: str = "kafka.") -> dict[
     ``prefix`` (``kafka.producer.`` / ``kafka.consumer.``) names the user's keys in errors."""
     return {
         "bootstrap.servers": bootstrap,
-        "client.id": f"flafka-{component}",
+        "client.id": f"flafka-{component}".encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00"),
         "logger": client_log,
         "error_cb": error_logger(component, prefix),
     }
@@ -490,7 +508,22 @@ def producer_config(
         conf.pop("message.timeout.ms", None)
     conf.update(translated)
     conf["acks"] = acks
+    _owned_usable(conf, problems)
     return conf, problems
+
+
+_OWNED = {"bootstrap.servers": "kafka.bootstrap.servers", "group.id": "kafka.consumer.group.id"}
+
+
+def _owned_usable(conf: dict[str, Any], problems: list[Problem]) -> None:
+    """The values flafka sets from its own keys (bootstrap servers, group id) must be text
+    librdkafka can take too: a lone surrogate in group.id aborted the process inside
+    confluent-kafka (an assertion), one in bootstrap.servers raised SystemError."""
+    for key, user_key in _OWNED.items():
+        value = conf.get(key)
+        if isinstance(value, str) and (bad := _unusable(value)):
+            problems.append(Problem(user_key, f"'{user_key}' {bad}", _UNUSABLE_FIX, "error"))
+            conf[key] = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def consumer_config(
@@ -504,6 +537,7 @@ def consumer_config(
     conf.update(defaults)
     conf.update(translated)
     conf.update({"group.id": group, "enable.auto.commit": False, "enable.auto.offset.store": False})
+    _owned_usable(conf, problems)
     return conf, problems
 
 

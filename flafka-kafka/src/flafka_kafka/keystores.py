@@ -196,7 +196,7 @@ def _read(path: str, key: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except (OSError, UnicodeEncodeError) as exc:  # UnicodeEncodeError: an unpaired surrogate
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte, or an unpaired surrogate (UnicodeEncodeError)
         raise StoreError(
             key,
             f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",

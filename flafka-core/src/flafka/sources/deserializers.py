@@ -133,7 +133,11 @@ class LineDeserializer:
         self._spill_at = max(chunk_size, 8 * max_line_length)
         self._long_line = False  # pieces of the current (unfinished) line were emitted
         self._line_repaired = False  # the current (unfinished) line's repair was counted
-        self._spill_skip = 0
+        # the decoded runs of the buffered partial line, so each spill decodes only new bytes
+        self._spill_runs: list[tuple[str, int, bool]] = []
+        self._spill_decoded = 0  # bytes of _parts those runs cover
+        self._spill_chars = 0  # characters in them
+        self._spill_bad: int | None = None  # byte offset of their first undecodable unit
         self._split_line = line  # whole lines split so far (line number base of the next chunk)
         self._split_pos = offset  # file offset of the start of _parts
         self._eof = False
@@ -207,28 +211,39 @@ class LineDeserializer:
         re-walked per chunk. False (keep buffering) when nothing can be emitted yet."""
         raw = b"".join(self._parts)
         line_no = self._split_line + 1
-        skip = self._spill_skip  # leading bytes already known to decode to nothing (IGNORE)
+        start = self._spill_decoded  # bytes decoded by earlier calls: never decoded again
         try:
-            runs, decoded = _decode_runs(raw[skip:], self._in, self._errors, final=False)
+            more, decoded = _decode_runs(raw[start:], self._in, self._errors, final=False)
         except UnicodeDecodeError as exc:  # FAIL
             self._parts = [raw]
+            at = start + exc.start
             self._failure = DecodeFailure(
-                line_no, self._split_pos + exc.start, f"bytes not valid {self._in} ({exc.reason}: {raw[exc.start : exc.end]!r})"
+                line_no, self._split_pos + at, f"bytes not valid {self._in} ({exc.reason}: {raw[at : start + exc.end]!r})"
             )
             return False
-        if skip:
-            runs.insert(0, ("", skip, False))
-        bad = next((at for at, (text, nbytes, clean) in _run_starts(runs) if not clean), None)
+        runs = self._spill_runs
+        at = start
+        for run in more:
+            piece, nbytes, clean = run
+            if not clean and self._spill_bad is None:
+                self._spill_bad = at
+            if not piece and not clean and runs and not runs[-1][0] and not runs[-1][2]:
+                runs[-1] = ("", runs[-1][1] + nbytes, False)  # dropped bytes (IGNORE): one run, however many
+            else:
+                runs.append(run)
+            self._spill_chars += len(piece)
+            at += nbytes
+        self._spill_decoded = start + decoded
+        bad = self._spill_bad
         if bad is not None and not self._line_repaired:
             self._line_repaired = True
             self.repaired += 1
             if self.first_repair is None:
                 self.first_repair = (line_no, self._split_pos + bad)
+        self._parts = [raw]
+        if (self._spill_chars - 1) // self._max <= 0:
+            return False  # not a whole piece yet: keep buffering (what is decoded stays decoded)
         text = "".join(t for t, _n, _c in runs)
-        if not text:  # only dropped bytes so far (IGNORE): never decode them again
-            self._parts = [raw]
-            self._spill_skip = skip + decoded
-            return False
         limit = self._max
         n = (len(text) - 1) // limit
         if n <= 0:
@@ -246,7 +261,7 @@ class LineDeserializer:
             piece = text[k * limit : (k + 1) * limit]
             bodies.append(piece.encode(self._in) if same and bad is None else piece.encode(self._out, "replace"))
         consumed = cuts[-1]
-        self._spill_skip = 0
+        self._reset_spill()
         self._parts = [raw[consumed:]]
         self._parts_len = len(raw) - consumed
         base = self._split_pos
@@ -256,12 +271,17 @@ class LineDeserializer:
         self._tail_no_nl = False
         return True
 
+    def _reset_spill(self) -> None:
+        self._spill_runs = []
+        self._spill_decoded = self._spill_chars = 0
+        self._spill_bad = None
+
     def _split(self, complete: bytes) -> None:
         continued = self._long_line  # the first part ends a line whose pieces went out already
         self._long_line = False
         counted = self._line_repaired  # that line's repair was counted when its pieces went out
         self._line_repaired = False
-        self._spill_skip = 0
+        self._reset_spill()
         parts = complete.split(b"\n")
         ends_nl = not parts[-1]
         if ends_nl:

@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import random
-import re
 import shutil
 import stat
 import threading
@@ -55,6 +54,7 @@ from flafka.sources.deserializers import (
     LineDeserializer,
     ascii_compatible,
 )
+from flafka.sources.name_filter import NameFilter
 from flafka.sources.spool_notes import NoteFacts, log_summary, note_text
 
 log = logging.getLogger(__name__)
@@ -302,9 +302,9 @@ class SpoolDirectorySource(PollableSource):
                 log.warning("source '%s': %s is obsolete in Flume and ignored by flafka; remove it", name, old)
         if s["deletePolicy"] == "immediate" and s["trackingPolicy"] == "tracker_dir":
             log.warning("source '%s': trackingPolicy = tracker_dir has no effect with deletePolicy = immediate", name)
-        # DOTALL: a file name may hold a newline; `.` must match it or such a file is never read
-        self._include = re.compile(s["includePattern"], re.DOTALL)
-        self._ignore = re.compile(s["ignorePattern"], re.DOTALL)
+        # DOTALL: a file name may hold a newline; `.` must match it or such a file is never read.
+        # A pattern that can backtrack catastrophically is matched in a helper process, with a time limit
+        self._names = NameFilter(name, s["includePattern"], s["ignorePattern"])
         self._spool = Path(s["spoolDir"]).expanduser()
         self._tracker = self._spool / Path(s["trackerDir"]).expanduser()
         self._quarantine_dir = self._spool / Path(s["quarantineDir"]).expanduser()
@@ -368,10 +368,12 @@ class SpoolDirectorySource(PollableSource):
         with self._lock:
             self._reset()
             self._load_positions()
+            self._names.reset()
             self._started = True
 
     def stop(self) -> None:
         """Record what was delivered, write the positions, close the open file."""
+        self._names.interrupt()  # a scan in progress ends at once (it holds the lock)
         with self._lock:
             if not self._started:
                 return
@@ -380,6 +382,7 @@ class SpoolDirectorySource(PollableSource):
                 self._collect()
                 self._flush(force=True)
             finally:
+                self._names.close()
                 for f in self._files.values():
                     f.abandoned = True  # late deliveries must not touch a stopped source
                     f.close()
@@ -637,7 +640,7 @@ class SpoolDirectorySource(PollableSource):
             return
         if self._suffix and name.endswith(self._suffix):
             return
-        if not self._include.fullmatch(name) or self._ignore.fullmatch(name):
+        if not self._names.accepts(name):
             return
         st = entry.stat(follow_symlinks=False)  # lstat: a link is reported as a link
         if not stat.S_ISREG(st.st_mode):

@@ -229,14 +229,14 @@ class MultiportSyslogTcpSource(EventDrivenSource):
     def check_settings(cls, settings: Settings) -> list[Problem]:
         problems = []
         for word in settings["ports"] or []:
-            if not word.isdigit() or not 0 <= int(word) <= 65535:
+            if not (word.isascii() and word.isdigit()) or not 0 <= int(word) <= 65535:  # '²' is a digit to isdigit
                 problems.append(Problem("ports", f"'{word}' is not a port number", "list ports as numbers separated by spaces"))
         for port, charset in (settings.get("charset.port.*") or {}).items():
-            if not port.isdigit():
+            if not (port.isascii() and port.isdigit()):
                 problems.append(Problem(f"charset.port.{port}", f"'{port}' is not a port number", "use charset.port.<number>"))
             try:
                 codecs.lookup(charset)
-            except LookupError:
+            except (LookupError, ValueError):  # ValueError: a NUL in the name
                 problems.append(Problem(f"charset.port.{port}", f"'{charset}' is not a known character set", "try UTF-8"))
         if settings.get("ssl"):
             problems.append(
@@ -254,7 +254,7 @@ class MultiportSyslogTcpSource(EventDrivenSource):
         self.ip_header: str | None = settings["clientIPHeader"] or None
         self.hostname_header: str | None = settings["clientHostnameHeader"] or None
         self.default_charset = str(settings["charset.default"])
-        self.charsets = {int(p): c for p, c in (settings.get("charset.port.*") or {}).items() if p.isdigit()}
+        self.charsets = {int(p): c for p, c in (settings.get("charset.port.*") or {}).items() if p.isascii() and p.isdigit()}
         self.batch = int(settings["batchSize"])
         self._stopping = threading.Event()
         self._warn = Throttled(log)
