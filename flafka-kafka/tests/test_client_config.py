@@ -210,20 +210,20 @@ def test_librdkafka_log_lines_repeat_at_most_once_a_minute(caplog: pytest.LogCap
 # -- scale-out: assignor, static membership, group errors (issue 14) -----------------------------
 
 
-def test_consumers_default_to_cooperative_sticky_unless_the_user_sets_an_assignor() -> None:
+def test_consumers_default_to_flumes_range_assignor_unless_the_user_sets_one() -> None:
     from flafka_kafka.channel import KafkaChannel
 
     src = make(KafkaSource, "r1", **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t"})
     ch = make(KafkaChannel, "c1", **{"kafka.bootstrap.servers": "b:9092"})
-    assert src.conf["partition.assignment.strategy"] == "cooperative-sticky"
-    assert ch.consumer_conf["partition.assignment.strategy"] == "cooperative-sticky"
-    java = "org.apache.kafka.clients.consumer.RangeAssignor"
+    assert src.conf["partition.assignment.strategy"] == "range"
+    assert ch.consumer_conf["partition.assignment.strategy"] == "range"
+    java = "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
     mine = make(
         KafkaSource,
         "r1",
         **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", "kafka.consumer.partition.assignment.strategy": java},
     )
-    assert mine.conf["partition.assignment.strategy"] == "range"
+    assert mine.conf["partition.assignment.strategy"] == "cooperative-sticky"
 
 
 def test_the_default_instance_id_names_host_agent_component_and_topics() -> None:

@@ -64,6 +64,9 @@ COMMIT_INTERVAL = 0.02
 COMMIT_RETRY = 0.5
 """Seconds between commit attempts after a commit failed (the broker may be down)."""
 
+FINAL_COMMIT_WAIT = 3.0
+"""Longest time (seconds) a stop retries its final offset commit while the broker refuses it."""
+
 STALL_AFTER = 0.25
 """Seconds an asynchronous commit may go unanswered, while the source polls for the answer
 (calls ``consume()``), before commits count as stalled."""
@@ -441,7 +444,7 @@ class KafkaSource(PollableSource):
                 self._tls.close()
                 return
             try:
-                self._commit_delivered(consumer)
+                self._final_commit(consumer)
             except Exception as exc:
                 log.warning("source '%s': final offset commit failed (%s); undelivered records are read again on restart", self.name, exc)
             self._stopping = True
@@ -455,6 +458,29 @@ class KafkaSource(PollableSource):
         counter = getattr(self, "counter", None)
         if counter is not None:
             counter.stopped()
+
+    def _final_commit(self, consumer: Any) -> None:
+        """At stop: commit every delivered offset synchronously — those of asynchronous
+        commits still awaiting their answer too, since leaving the group can cancel them
+        (a clean stop then committed nothing of what the last seconds delivered) — and retry
+        for up to FINAL_COMMIT_WAIT while the broker refuses (a group rejoin in progress)."""
+        uncommitted = self._uncommitted
+        for tp, (offset, _sent) in self._awaiting.items():
+            if offset > uncommitted.get(tp, -1):
+                uncommitted[tp] = offset
+        deadline = time.monotonic() + FINAL_COMMIT_WAIT
+        while True:
+            self._commit_error = None
+            self._commit_delivered(consumer)
+            if self._commit_error is None or time.monotonic() >= deadline:
+                break
+            consumer.poll(0.1)  # serves the rejoin; a record polled now is dropped (never handed on, never committed)
+        if self._commit_error is not None:
+            log.warning(
+                "source '%s': final offset commit failed (%s); records delivered since the last commit are read again on restart",
+                self.name,
+                self._commit_error,
+            )
 
     def backoff_delay(self, attempts: int) -> float:
         """No sleep while paused for a stalled commit, at most 50 ms while no partition is
