@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from flafka.ack import AckToken
+from flafka.batch import AnyBatch
 from flafka.component import Component
 from flafka.event import Event
 from flafka.metrics.counters import ChannelCounter
@@ -23,7 +24,9 @@ class PutTransaction:
     """Put batches into a channel; nothing is visible to takers before :meth:`commit`."""
 
     def put(self, events: list[Event], token: AckToken | None = None) -> None:
-        """Stage ``events``; ``token`` (if any) is paid when they are delivered."""
+        """Stage ``events``; ``token`` (if any) is paid when they are delivered. A
+        ``batch_aware`` channel may also receive a column-wise :class:`~flafka.batch.Batch`
+        (:data:`~flafka.batch.AnyBatch`); others only ever receive a ``list[Event]``."""
         raise NotImplementedError
 
     def commit(self) -> None:
@@ -51,9 +54,11 @@ class TakeTransaction:
     other channels (replicating selector) or kept for a rollback.
     """
 
-    def take(self, max_events: int) -> list[Event]:
+    def take(self, max_events: int) -> AnyBatch:
         """Remove up to ``max_events`` from the head (fewer, or none, if the channel has
-        fewer). May be called more than once in one transaction."""
+        fewer). May be called more than once in one transaction. A ``batch_aware``
+        channel may return a column-wise :class:`~flafka.batch.Batch` (a
+        ``Sequence[Event]``); :func:`flafka.batch.as_events` makes it a list."""
         raise NotImplementedError
 
     def commit(self) -> None:

@@ -30,6 +30,11 @@ class Component:
     settings_schema: ClassVar[Schema] = EMPTY_SCHEMA
     summary: ClassVar[str] = ""
     """One line for ``flafka describe`` and ``flafka plugins``."""
+    batch_aware: ClassVar[bool] = False
+    """True when the component's batch methods (``write``/``send``, ``intercept``,
+    ``select``, a channel's ``put``) accept a column-wise :class:`~flafka.batch.Batch` as
+    well as a ``list[Event]`` (:data:`flafka.batch.AnyBatch`). Otherwise the runtime hands
+    it ``as_events(batch)``: components written against ``list[Event]`` work unchanged."""
     agent_name: str = "agent"
     """Name of the agent running this component (set by the agent before ``start``)."""
 

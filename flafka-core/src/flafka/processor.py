@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import cast
 
 from flafka.ack import AckToken
+from flafka.batch import AnyBatch, as_events
 from flafka.channel import Channel
 from flafka.errors import ChannelError
 from flafka.event import Event
@@ -60,8 +62,10 @@ class ChannelProcessor:
         self._optional_failures: dict[str, int] = {}
         self._selector_discarded = 0
 
-    def process_batch(self, events: list[Event], token: AckToken | None = None) -> None:
-        """Put ``events`` into the selected channels. Raises ChannelError (or
+    def process_batch(self, events: AnyBatch, token: AckToken | None = None) -> None:
+        """Put ``events`` (a ``list[Event]`` or a column-wise :class:`~flafka.batch.Batch`)
+        into the selected channels. Components that are not ``batch_aware`` see it as a
+        ``list[Event]``. Raises ChannelError (or
         ChannelFullError) when a required channel could not take the batch; nothing was
         lost then — the caller still holds the batch and must retry it. Safe to call from
         several threads at once (module docstring)."""
@@ -92,18 +96,21 @@ class ChannelProcessor:
         if token is not None:
             token.release()
 
-    def _route(self, events: list[Event], n: int) -> tuple[Routing, Routing]:
+    def _route(self, events: AnyBatch, n: int) -> tuple[Routing, Routing]:
         """Interceptors, then the selector (call with the lock held)."""
         counter = self.counter
         for interceptor in self.interceptors:
-            events = interceptor.intercept(events)
+            if not interceptor.batch_aware:
+                events = as_events(events)
+            events = interceptor.intercept(cast("list[Event]", events))  # a Batch only when batch_aware
             if not events:
                 break
         if len(events) != n:
             counter.discarded += n - len(events)  # dropped on purpose by an interceptor
         if not events:
             return [], []
-        required, optional = self.selector.select(events)
+        selector = self.selector
+        required, optional = selector.select(cast("list[Event]", events) if selector.batch_aware else as_events(events))
         discarded = getattr(self.selector, "discarded", 0)
         if discarded != self._selector_discarded:  # multiplexing: unmapped, no default
             counter.discarded += discarded - self._selector_discarded
@@ -111,10 +118,12 @@ class ChannelProcessor:
         return required, optional
 
     @staticmethod
-    def _put(channel: Channel, batch: list[Event], token: AckToken | None) -> None:
+    def _put(channel: Channel, batch: AnyBatch, token: AckToken | None) -> None:
+        if not channel.batch_aware:
+            batch = as_events(batch)
         tx = channel.put_transaction()
         try:
-            tx.put(batch, token)
+            tx.put(cast("list[Event]", batch), token)  # a Batch only when batch_aware
             if token is not None:
                 token.add(len(batch))  # staged, not yet visible: no sink can pay before this
             tx.commit()

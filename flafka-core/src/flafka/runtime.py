@@ -21,7 +21,9 @@ import time
 from base64 import b64encode
 from collections import deque
 from pathlib import Path
+from typing import cast
 
+from flafka.batch import AnyBatch, as_events, subset
 from flafka.channel import TakeTransaction
 from flafka.errors import ChannelError, FlafkaError, PermanentError, RetriableError
 from flafka.event import Event
@@ -93,7 +95,7 @@ class SinkDriver:
         self.batch_size = sink.batch_size()
         self.dead_letter = dead_letter
         self.stopping = threading.Event()
-        self._in_flight: deque[tuple[TakeTransaction, list[Event], PendingWrite]] = deque()
+        self._in_flight: deque[tuple[TakeTransaction, AnyBatch, PendingWrite]] = deque()
         self._depth = 1
         self.hold_partial = True
 
@@ -130,6 +132,8 @@ class SinkDriver:
             tx.rollback()
             counter.channel_read_fail += 1
             raise SinkFailure(self.name, exc, retriable=True)
+        if not self.sink.batch_aware and type(events) is not list:
+            events = as_events(events)
         n = len(events)
         if n:
             if n < self.batch_size:
@@ -138,7 +142,7 @@ class SinkDriver:
                 counter.batch_complete_count += 1
             counter.event_drain_attempt_count += n
             try:
-                pending = self.sink.send(events)
+                pending = self.sink.send(cast("list[Event]", events))  # a Batch only when batch_aware
             except Exception as exc:  # failed at once: complete it (and those before it) now
                 in_flight.append((tx, events, _Raised(exc)))
                 while in_flight:
@@ -195,7 +199,7 @@ class SinkDriver:
             raise SinkFailure(self.name, exc, retriable=True) from exc
         counter.event_drain_success_count += n
 
-    def _deliver(self, events: list[Event], first: PendingWrite) -> None:
+    def _deliver(self, events: AnyBatch, first: PendingWrite) -> None:
         """Wait for ``first`` (the batch as sent), then retry until every event is
         delivered (or dead-lettered); raise otherwise.
 
@@ -209,14 +213,14 @@ class SinkDriver:
         attempt = 0
         while True:
             try:
-                outcome = self.sink.write(pending) if attempt else first.wait()
+                outcome = self.sink.write(cast("list[Event]", pending)) if attempt else first.wait()
             except (RetriableError, PermanentError) as exc:
                 if pending is events and (isinstance(exc, RetriableError) or self.dead_letter is None):
                     raise
                 outcome = BatchOutcome(range(len(pending)), exc, retriable=isinstance(exc, RetriableError))
             if outcome is None:
                 return
-            failed = [pending[i] for i in outcome.failed]
+            failed = subset(pending, outcome.failed)
             if not failed:
                 return
             if not outcome.retriable and self.dead_letter is not None:
@@ -250,9 +254,9 @@ class SinkDriver:
                     f"the batch goes back to channel '{self.channel.name}'"
                 )
 
-    def _dead_letter(self, events: list[Event], error: BaseException) -> None:
+    def _dead_letter(self, events: AnyBatch, error: BaseException) -> None:
         assert self.dead_letter is not None
-        self.dead_letter.write(events, error)
+        self.dead_letter.write(as_events(events), error)
         self.counter.discarded += len(events)
         log.error("sink '%s': %d events rejected for good, written to %s: %s", self.name, len(events), self.dead_letter.path, error)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from flafka.batch import AnyBatch
 from flafka.channel import Channel
 from flafka.component import Component
 from flafka.event import Event
 
-Routing = list[tuple[Channel, list[Event]]]
+Routing = list[tuple[Channel, AnyBatch]]
 
 
 class ChannelSelector(Component):
@@ -20,7 +21,7 @@ class ChannelSelector(Component):
     def bind(self, channels: dict[str, Channel]) -> None:
         self.channels = channels
 
-    def select(self, events: list[Event]) -> tuple[Routing, Routing]:
+    def select(self, events: list[Event]) -> tuple[Routing, Routing]:  # AnyBatch when batch_aware
         raise NotImplementedError
 
     def required_channels(self) -> list[Channel]:

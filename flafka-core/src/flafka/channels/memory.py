@@ -14,9 +14,9 @@ from collections import deque
 from typing import Any
 
 from flafka.ack import AckToken
+from flafka.batch import AnyBatch, bodies_of, concat
 from flafka.channel import PutTransaction, QueuedChannel, TakeTransaction
 from flafka.errors import ChannelError, ChannelFullError, ConfigError
-from flafka.event import Event
 from flafka.metrics.counters import ChannelCounter
 from flafka.settings import Schema, Setting, Settings
 
@@ -40,6 +40,7 @@ class MemoryChannel(QueuedChannel):
     aliases = ("org.apache.flume.channel.MemoryChannel",)
     recyclable = True
     concurrent_takes = True
+    batch_aware = True  # stores what it was given: a column-wise batch stays one
     summary = "Bounded in-memory buffer with put/take transactions"
     settings_schema = Schema(
         Setting("capacity", "int", 100, "most events stored", minimum=1),
@@ -122,8 +123,8 @@ class MemoryChannel(QueuedChannel):
             self._not_full.notify_all()
 
 
-def _body_bytes(events: list[Event]) -> int:
-    return sum([len(e.body) for e in events])
+def _body_bytes(events: AnyBatch) -> int:
+    return sum(map(len, bodies_of(events)))
 
 
 class _MemoryPut(PutTransaction):
@@ -136,7 +137,7 @@ class _MemoryPut(PutTransaction):
         self._bytes = 0
         self._open = True
 
-    def put(self, events: list[Event], token: AckToken | None = None) -> None:
+    def put(self, events: AnyBatch, token: AckToken | None = None) -> None:
         ch = self._ch
         n = len(events)
         if self._count + n > ch.tx_capacity:
@@ -205,7 +206,7 @@ class _MemoryTake(TakeTransaction):
         self._count = 0
         self._bytes = 0
 
-    def take(self, max_events: int) -> list[Event]:
+    def take(self, max_events: int) -> AnyBatch:
         ch = self._ch
         room = min(max_events, ch.tx_capacity - self._count)
         if room <= 0:
@@ -216,8 +217,7 @@ class _MemoryTake(TakeTransaction):
                 )
             return []
         taken = self._taken
-        out: list[Event] | None = None
-        copied = False
+        parts: list[AnyBatch] = []
         got = 0
         with ch._lock:
             queue = ch._queue
@@ -233,13 +233,7 @@ class _MemoryTake(TakeTransaction):
                     chunk[0] = events[want:]
                 taken.append([part, chunk[1]])
                 got += len(part)
-                if out is None:
-                    out = part
-                else:
-                    if not copied:
-                        out = list(out)  # never extend a list a chunk (or another channel) holds
-                        copied = True
-                    out.extend(part)
+                parts.append(part)
             ch._stored -= got
             counter = ch.counter  # under the lock: sinks may share the channel
             counter.event_take_attempt_count += got or 1  # Flume counts one attempt per event taken, or per empty take
@@ -247,10 +241,9 @@ class _MemoryTake(TakeTransaction):
         if not got:
             return []
         self._count += got
+        out = concat(parts)  # never extends a list a chunk (or another channel) holds
         if ch.count_bytes:
-            assert out is not None
             self._bytes += _body_bytes(out)
-        assert out is not None
         return out
 
     def commit(self) -> None:

@@ -49,6 +49,7 @@ class ReplicatingChannelSelector(ChannelSelector):
     failures are logged and ignored)."""
 
     type_name = "replicating"
+    batch_aware = True  # hands the batch on as it is
     aliases = ("org.apache.flume.channel.ReplicatingChannelSelector",)
     summary = "Copy every event to every channel of the source (the default)"
     settings_schema = Schema(
@@ -216,6 +217,7 @@ class LoadBalancingChannelSelector(ChannelSelector):
     event's channel at random. No optional channels."""
 
     type_name = "load_balancing"
+    batch_aware = True  # round_robin slices the batch; random builds events
     aliases = ("org.apache.flume.channel.LoadBalancingChannelSelector",)
     summary = "Send each event to one channel, round robin or at random"
     settings_schema = Schema(
@@ -250,7 +252,7 @@ class LoadBalancingChannelSelector(ChannelSelector):
             start = self._next
             self._next = (start + len(events)) % n
             # event i goes to channel (start + i) % n; events[k::n] keeps their order
-            routing = [(chans[(start + k) % n], events[k::n]) for k in range(min(n, len(events)))]
+            routing: Routing = [(chans[(start + k) % n], events[k::n]) for k in range(min(n, len(events)))]
             return routing, []
         picks = self.random(range(n), len(events))
         buckets: list[list[Event]] = [[] for _ in range(n)]

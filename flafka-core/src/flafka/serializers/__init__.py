@@ -61,7 +61,9 @@ class EventSerializer(Component):
         return b""
 
     def encode(self, events: list[Event]) -> bytes:
-        """The bytes of one batch (self-contained; see the module docstring)."""
+        """The bytes of one batch (self-contained; see the module docstring). A
+        ``batch_aware`` serializer may also receive a column-wise
+        :class:`~flafka.batch.Batch`; others always get a ``list[Event]``."""
         raise NotImplementedError
 
     def end(self) -> bytes:

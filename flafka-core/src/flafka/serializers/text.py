@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from flafka.batch import AnyBatch, bodies_of
 from flafka.event import Event
 from flafka.serializers import EventSerializer
 from flafka.settings import Schema, Setting, Settings
@@ -19,18 +20,18 @@ class BodyTextSerializer(EventSerializer):
     aliases = ("org.apache.flume.serialization.BodyTextEventSerializer$Builder",)
     summary = "Event bodies, one per line (headers dropped)"
     settings_schema = _NEWLINE
+    batch_aware = True  # reads bodies only
 
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
         self.append_newline: bool = settings["appendNewline"]
         self.newline_framed = self.append_newline
 
-    def encode(self, events: list[Event]) -> bytes:
-        bodies = [e.body for e in events]
+    def encode(self, events: AnyBatch) -> bytes:
+        bodies = bodies_of(events)
         if not self.append_newline:
             return b"".join(bodies)
-        bodies.append(b"")
-        return b"\n".join(bodies)
+        return b"\n".join([*bodies, b""])
 
 
 class HeaderAndBodyTextSerializer(EventSerializer):

@@ -30,7 +30,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
+from flafka.batch import AnyBatch, as_events
 from flafka.errors import ConfigError, RetriableError
 from flafka.event import Event
 from flafka.serializers import EventSerializer, resolve_serializer, serializer_or_raise
@@ -119,6 +121,7 @@ class RollingFileSink(Sink):
     type_name = "file_roll"
     aliases = ("org.apache.flume.sink.RollingFileSink",)
     summary = "Write events to rolling files in a local directory"
+    batch_aware = True  # hands a column-wise batch to a batch-aware serializer (TEXT)
     batch_size_key = "sink.batchSize"
     settings_schema = Schema(
         Setting("sink.directory", "str", REQUIRED, "directory the files are written to (created if missing)"),
@@ -245,7 +248,7 @@ class RollingFileSink(Sink):
 
     # -- data path -----------------------------------------------------------------------
 
-    def write(self, events: list[Event]) -> BatchOutcome | None:
+    def write(self, events: AnyBatch) -> BatchOutcome | None:
         """Append the batch with one ``os.write``; roll first when the interval passed.
         Raises RetriableError (the batch is not in any file) when the file cannot be
         opened or written."""
@@ -253,7 +256,7 @@ class RollingFileSink(Sink):
             self._write(events)
         return None
 
-    def _write(self, events: list[Event]) -> None:
+    def _write(self, events: AnyBatch) -> None:
         if self._fd is not None and self.roll_interval and self.clock() >= self._roll_at:
             self._close()
         if self._fd is None:
@@ -261,14 +264,16 @@ class RollingFileSink(Sink):
         fd = self._fd
         serializer = self._serializer
         assert fd is not None and serializer is not None
+        if not serializer.batch_aware:
+            events = as_events(events)
         if self._size == 0:
             try:
-                data = serializer.begin() + serializer.encode(events)
+                data = serializer.begin() + serializer.encode(cast("list[Event]", events))
             except BaseException:
                 self._serializer = self.serializer.new()  # begin() is called once per instance
                 raise
         else:
-            data = serializer.encode(events)
+            data = serializer.encode(cast("list[Event]", events))
         if not data:
             return
         try:

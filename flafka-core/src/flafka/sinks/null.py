@@ -6,7 +6,7 @@ Useful to measure a source and channel alone. The runtime counts the drained eve
 
 from __future__ import annotations
 
-from flafka.event import Event
+from flafka.batch import AnyBatch
 from flafka.settings import Schema, Setting
 from flafka.sink import BatchOutcome, Sink
 
@@ -17,11 +17,12 @@ class NullSink(Sink):
     type_name = "null"
     aliases = ("org.apache.flume.sink.NullSink",)
     summary = "Discard every event (benchmarks, tests)"
+    batch_aware = True
     settings_schema = Schema(
         Setting("batchSize", "int", 100, "most events taken per transaction", minimum=1),
     )
 
-    def write(self, events: list[Event]) -> BatchOutcome | None:
+    def write(self, events: AnyBatch) -> BatchOutcome | None:
         """Deliver nothing, successfully."""
         return None
 

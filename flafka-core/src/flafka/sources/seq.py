@@ -11,8 +11,8 @@ counter value. Generation is batch-at-a-time (about 0.2 µs per event).
 
 from __future__ import annotations
 
+from flafka.batch import Batch
 from flafka.errors import ChannelFullError
-from flafka.event import Event
 from flafka.settings import Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
 
@@ -43,7 +43,7 @@ class SequenceGeneratorSource(PollableSource):
         self.total = int(settings["totalEvents"])
         self.next = 0
         """The counter value the next new batch starts with (events before it were committed)."""
-        self._pending: list[Event] | None = None
+        self._pending: Batch | None = None
         self._pending_end = 0
 
     def process(self) -> Status:
@@ -57,7 +57,7 @@ class SequenceGeneratorSource(PollableSource):
                 self._settle()
                 return Status.BACKOFF
             end = min(start + self.batch, self.total)
-            pending = self._pending = list(map(Event, map(_FORMAT, range(start, end))))
+            pending = self._pending = Batch(list(map(_FORMAT, range(start, end))))
             self._pending_end = end
         token = self.acks.token(self._pending_end)
         try:

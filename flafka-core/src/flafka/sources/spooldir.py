@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flafka.backlog import Backlog
+from flafka.batch import AnyBatch, Batch
 from flafka.errors import ChannelError, ConfigError
-from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.source import POLLABLE_SETTINGS, PollableSource, Status
 from flafka.sources.deserializers import (
@@ -333,7 +333,7 @@ class SpoolDirectorySource(PollableSource):
     def _reset(self) -> None:
         self._files: dict[str, _File] = {}  # opened and not yet completed, by path under spoolDir
         self._current: _File | None = None
-        self._retry: tuple[list[Event], Position] | None = None
+        self._retry: tuple[AnyBatch, Position] | None = None
         self._candidates: list[str] = []  # cached scan, next file last
         self._resume: dict[str, dict[str, Any]] = {}
         self._broken: set[str] = set()  # could neither process nor move away: skipped
@@ -503,16 +503,14 @@ class SpoolDirectorySource(PollableSource):
                 self._complete(f)
         return status
 
-    def _events(self, f: _File, bodies: list[bytes]) -> list[Event]:
+    def _events(self, f: _File, bodies: list[bytes]) -> Batch:
+        """A column-wise batch: the file's headers (fileHeader, basenameHeader, AVRO's
+        schema) are one map every event shares; no ``Event`` is built unless a component
+        that is not batch-aware asks."""
         headers = f.headers
-        if not headers:
-            return [Event(b) for b in bodies]
-        if len(headers) == 1:
-            ((k, v),) = headers.items()
-            return [Event(b, {k: v}) for b in bodies]
-        return [Event(b, headers.copy()) for b in bodies]
+        return Batch(bodies, None, dict(headers) if headers else None)
 
-    def _send(self, events: list[Event], pos: Position) -> bool:
+    def _send(self, events: AnyBatch, pos: Position) -> bool:
         """Hand one batch to the channels; on failure keep it for the next poll."""
         token = self.acks.token(pos)
         try:

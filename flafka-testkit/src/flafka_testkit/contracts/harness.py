@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flafka.ack import AckToken, AckTracker
+from flafka.batch import AnyBatch
 from flafka.channels.memory import MemoryChannel
 from flafka.component import Component
 from flafka.event import Event
@@ -89,7 +90,7 @@ class SourceHarness:
         """The size of every batch the source handed to ``process_batch``."""
         real = processor.process_batch
 
-        def process_batch(events: list[Event], token: AckToken | None = None) -> None:
+        def process_batch(events: AnyBatch, token: AckToken | None = None) -> None:
             self.batch_sizes.append(len(events))
             real(events, token)
 
