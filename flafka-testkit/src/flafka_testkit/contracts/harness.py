@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flafka.ack import AckToken, AckTracker
-from flafka.batch import AnyBatch
+from flafka.batch import AnyBatch, Batch
 from flafka.channels.memory import MemoryChannel
 from flafka.component import Component
 from flafka.event import Event
@@ -34,9 +34,20 @@ def memory_channel(capacity: int = 10_000, transaction_capacity: int = 1_000) ->
 
 
 def put(channel: MemoryChannel, events: list[Event], batch: int = 1000) -> None:
-    for i in range(0, len(events), batch):
+    """Put ``events`` in transactions of ``batch``: the first, third, ... as column-wise
+    :class:`~flafka.batch.Batch` objects (what spooldir, seq and the Kafka source emit),
+    the others as ``list[Event]``, so a batch-aware sink meets both kinds (a sink that is
+    not batch-aware always receives lists)."""
+    for n, i in enumerate(range(0, len(events), batch)):
+        part = events[i : i + batch]
         with channel.put_transaction() as tx:
-            tx.put(events[i : i + batch])
+            tx.put(part if n % 2 else columnar(part))
+
+
+def columnar(events: list[Event]) -> Any:
+    """The column-wise batch standing for ``events`` (header maps copied)."""
+    maps = [dict(e.headers) if e.has_headers else None for e in events]
+    return Batch([e.body for e in events], maps if any(maps) else None)
 
 
 class SinkHarness:
