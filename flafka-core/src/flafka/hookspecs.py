@@ -11,18 +11,19 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from flafka.component import Component
-    from flafka.registry import KindSpec
+    from flafka.registry import Entry, KindSpec
 
 hookspec = pluggy.HookspecMarker("flafka")
 hookimpl = pluggy.HookimplMarker("flafka")
 
 
 @hookspec
-def flafka_register_components() -> list[type[Component]]:  # type: ignore[empty-body]
+def flafka_register_components() -> list[Entry]:  # type: ignore[empty-body]
     """Return component classes (sources, channels, sinks, interceptors, selectors, sink
     processors, serializers, http source handlers, or of a kind a plugin defines with
-    ``flafka_register_kinds``) this plugin provides. Called once at start-up."""
+    ``flafka_register_kinds``) this plugin provides, or :class:`~flafka.registry.Deferred`
+    entries (kind, names and ``"module:Class"``) for those whose module should be imported
+    only when a configuration uses them. Called once at start-up."""
 
 
 @hookspec

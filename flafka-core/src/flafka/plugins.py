@@ -32,7 +32,7 @@ import pluggy
 
 from flafka import hookspecs
 from flafka.component import CORE_KINDS, Component
-from flafka.registry import DuplicateTypeError, KindError, Registry
+from flafka.registry import Deferred, DuplicateTypeError, KindError, Registry
 
 if TYPE_CHECKING:
     import click
@@ -272,7 +272,12 @@ def _register_components(report: PluginReport) -> None:
             )
             continue
         for cls in classes:
-            problem = _check_class(cls) or report.registry.check_kind(cls)
+            if isinstance(cls, Deferred):  # imported when first used
+                problem = report.registry.check_deferred(cls)
+                kind, type_name, aliases = cls.kind, cls.type_name, tuple(cls.aliases)
+            else:
+                problem = _check_class(cls) or report.registry.check_kind(cls)
+                kind, type_name, aliases = (cls.kind, cls.type_name, tuple(cls.aliases)) if not problem else ("", "", ())
             if problem:
                 report.errors.append(PluginError(name, dist, version, problem))
                 continue
@@ -280,10 +285,10 @@ def _register_components(report: PluginReport) -> None:
                 report.registry.add(cls, name)
             except DuplicateTypeError as exc:
                 report.errors.append(PluginError(name, dist, version, str(exc)))
-                _record_conflict(report, cls, name, str(exc))
+                _record_conflict(report, kind, (type_name, *aliases), name, str(exc))
                 continue
             if info is not None:
-                info.components.append(ComponentEntry(cls.kind, cls.type_name, tuple(cls.aliases)))
+                info.components.append(ComponentEntry(kind, type_name, aliases))
 
 
 def _check_class(cls: Any) -> str:
@@ -296,13 +301,13 @@ def _check_class(cls: Any) -> str:
     return ""
 
 
-def _record_conflict(report: PluginReport, cls: type[Component], plugin: str, message: str) -> None:
-    """Every name of the refused class becomes a conflict: using any of them is an error,
-    since the user cannot know which class they would get."""
-    for name in (cls.type_name, *cls.aliases):
-        held = report.registry.registration(cls.kind, name)
+def _record_conflict(report: PluginReport, kind: str, names: tuple[str, ...], plugin: str, message: str) -> None:
+    """Every name of the refused component becomes a conflict: using any of them is an
+    error, since the user cannot know which class they would get."""
+    for name in names:
+        held = report.registry.registration(kind, name)
         kept = held.plugin if held else ""
-        report.conflicts.append(Conflict(cls.kind, name.strip().lower(), kept, plugin, message))
+        report.conflicts.append(Conflict(kind, name.strip().lower(), kept, plugin, message))
 
 
 def register_commands(cli: click.Group, report: PluginReport, protected: Iterable[str] = ()) -> None:

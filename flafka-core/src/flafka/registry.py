@@ -7,13 +7,21 @@ case-insensitively (as Flume's aliases do); fully qualified Flume class names ar
 Kinds: core's (:data:`~flafka.component.CORE_KINDS`) plus those plugins define with
 ``flafka_register_kinds`` (:class:`KindSpec`). A class is registered only under a known
 kind, and a class of a plugin-defined kind must derive from that kind's base class.
+
+A plugin may register a component as a :class:`Deferred` entry (its kind, names and
+``"module:Class"``) instead of the class: its module is then imported only when a
+configuration uses the type or a tool lists it, so an agent pays neither the import time
+nor the memory of the connectors it does not run.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import re
+import threading
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from flafka.component import CORE_KINDS, Component
 
@@ -48,10 +56,90 @@ class KindSpec:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """A component registered by name and imported on first use (see the module docstring).
+
+    ``target`` is ``"package.module:ClassName"``. Once imported, the class must have exactly
+    this ``kind``, ``type_name`` and ``aliases``; a mismatch or a failed import is a
+    :class:`KindError` naming the plugin and the target when the type is first used."""
+
+    target: str
+    kind: str
+    type_name: str
+    aliases: tuple[str, ...] = ()
+
+    def load(self) -> type[Component]:
+        """Import and check the class (raises KindError with the reason)."""
+        module_name, _, attr = self.target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except Exception as exc:
+            raise KindError(
+                f"{self.kind} type '{self.type_name}' cannot be imported from {self.target}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not (isinstance(cls, type) and issubclass(cls, Component)):
+            raise KindError(f"{self.target} is not a flafka Component class")
+        declared = (self.kind, self.type_name, tuple(self.aliases))
+        actual = (getattr(cls, "kind", None), getattr(cls, "type_name", None), tuple(getattr(cls, "aliases", ())))
+        if declared != actual:
+            raise KindError(
+                f"{self.target} was registered as (kind, type_name, aliases) = {declared!r} but the class says {actual!r}; "
+                f"make the plugin's Deferred entry match the class"
+            )
+        return cls
+
+
+Entry: TypeAlias = "type[Component] | Deferred"
+"""What ``flafka_register_components`` may return: classes or :class:`Deferred` entries."""
+
+_LOAD_LOCK = threading.Lock()
+
+
 class Registration:
-    cls: type[Component]
-    plugin: str
-    """The plugin (entry point name) that registered ``cls``."""
+    """One registered component: its kind and names at once, its class on first access."""
+
+    __slots__ = ("_cls", "aliases", "deferred", "kind", "plugin", "type_name")
+
+    def __init__(self, entry: Entry, plugin: str) -> None:
+        self.plugin = plugin
+        """The plugin (entry point name) that registered it."""
+        if isinstance(entry, Deferred):
+            self._cls: type[Component] | None = None
+            self.deferred: Deferred | None = entry
+            self.kind, self.type_name, self.aliases = entry.kind, entry.type_name, tuple(entry.aliases)
+        else:
+            self._cls, self.deferred = entry, None
+            self.kind, self.type_name, self.aliases = entry.kind, entry.type_name, tuple(entry.aliases)
+
+    @property
+    def loaded(self) -> bool:
+        """True once the class is imported (always, for a class registered directly)."""
+        return self._cls is not None
+
+    @property
+    def cls(self) -> type[Component]:
+        """The class (imported now for a Deferred entry; raises KindError naming the
+        plugin when that fails)."""
+        cls = self._cls
+        if cls is None:
+            assert self.deferred is not None
+            with _LOAD_LOCK:
+                if self._cls is None:
+                    try:
+                        self._cls = self.deferred.load()
+                    except KindError as exc:
+                        raise KindError(f"plugin '{self.plugin}': {exc}") from exc
+                cls = self._cls
+        return cls
+
+    def same_as(self, entry: Entry) -> bool:
+        """True when ``entry`` is this registration's class or Deferred entry."""
+        if isinstance(entry, Deferred):
+            return self.deferred == entry or (self._cls is not None and f"{self._cls.__module__}:{self._cls.__qualname__}" == entry.target)
+        if self._cls is not None:
+            return self._cls is entry
+        assert self.deferred is not None
+        return self.deferred.target == f"{entry.__module__}:{entry.__qualname__}"
 
 
 class Registry:
@@ -107,29 +195,43 @@ class Registry:
             return f"component class {label} has kind '{kind}' but does not derive from its base {base}"
         return ""
 
-    def add(self, cls: type[Component], plugin: str) -> None:
-        """Register ``cls`` under its type name and aliases. Raises KindError when its kind
-        is unknown (or it does not derive from a plugin kind's base), DuplicateTypeError
-        naming both plugins when another class already holds one of the names."""
-        problem = self.check_kind(cls)
+    def check_deferred(self, entry: Deferred) -> str:
+        """'' when ``entry`` may be registered (its kind is known, it names a type and a
+        ``module:Class`` target), else why not. The class itself is checked on first use."""
+        if entry.kind not in self.kind_names():
+            return f"{entry.target} is registered under kind {entry.kind!r}, which is neither a core kind nor defined by a plugin"
+        if not isinstance(entry.type_name, str) or not entry.type_name.strip():
+            return f"{entry.target} is registered without a type_name"
+        module, _, attr = entry.target.partition(":")
+        if not module or not attr:
+            return f"Deferred target {entry.target!r} is not 'package.module:ClassName'"
+        return ""
+
+    def add(self, entry: Entry, plugin: str) -> None:
+        """Register a class (or a :class:`Deferred` entry) under its type name and aliases.
+        Raises KindError when its kind is unknown (or a class does not derive from a plugin
+        kind's base), DuplicateTypeError naming both plugins when another component already
+        holds one of the names."""
+        problem = self.check_deferred(entry) if isinstance(entry, Deferred) else self.check_kind(entry)
         if problem:
             raise KindError(problem)
-        names = (cls.type_name, *cls.aliases)
+        reg = Registration(entry, plugin)
+        names = (reg.type_name, *reg.aliases)
         for name in names:
-            prior = self._by_name.get((cls.kind, name.lower()))
-            if prior is not None and prior.cls is not cls:
+            prior = self._by_name.get((reg.kind, name.lower()))
+            if prior is not None and not prior.same_as(entry):
                 raise DuplicateTypeError(
-                    f"{cls.kind} type '{name}' is registered twice: by plugin '{prior.plugin}' "
-                    f"({prior.cls.__module__}.{prior.cls.__qualname__}) and by plugin '{plugin}' "
-                    f"({cls.__module__}.{cls.__qualname__}); uninstall one or disable it with "
+                    f"{reg.kind} type '{name}' is registered twice: by plugin '{prior.plugin}' "
+                    f"({_where(prior)}) and by plugin '{plugin}' ({_where(reg)}); uninstall one or disable it with "
                     f"FLAFKA_DISABLE_PLUGINS={plugin}"
                 )
-        reg = Registration(cls, plugin)
         for name in names:
-            self._by_name[(cls.kind, name.lower())] = reg
+            self._by_name[(reg.kind, name.lower())] = reg
         self.registrations.append(reg)
 
     def lookup(self, kind: str, name: str) -> type[Component] | None:
+        """The class registered under ``name`` (imported now if it was deferred; raises
+        KindError naming the plugin when that import fails), or None."""
         reg = self._by_name.get((kind, name.strip().lower()))
         return reg.cls if reg else None
 
@@ -138,7 +240,7 @@ class Registry:
 
     def names(self, kind: str) -> list[str]:
         """Primary type names of one kind, sorted."""
-        return sorted({r.cls.type_name for r in self.registrations if r.cls.kind == kind})
+        return sorted({r.type_name for r in self.registrations if r.kind == kind})
 
     def suggest(self, kind: str, name: str) -> str:
         """Closest known type name or alias of ``kind`` ('' if none is close)."""
@@ -146,4 +248,12 @@ class Registry:
         hits = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
         if not hits:
             return ""
-        return self._by_name[(kind, hits[0])].cls.type_name
+        return self._by_name[(kind, hits[0])].type_name
+
+
+def _where(reg: Registration) -> str:
+    """``module.Class`` of a registration, without importing a deferred one."""
+    if reg.deferred is not None and not reg.loaded:
+        return reg.deferred.target.replace(":", ".")
+    cls = reg.cls
+    return f"{cls.__module__}.{cls.__qualname__}"

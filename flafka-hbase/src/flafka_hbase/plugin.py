@@ -4,12 +4,18 @@ the HBase sinks and the HBase serializers. Called once at start-up, never on the
 from __future__ import annotations
 
 from flafka import hookimpl
-from flafka.component import Component
+from flafka.registry import Deferred, Entry
 
 
 @hookimpl
-def flafka_register_components() -> list[type[Component]]:
-    from flafka_hbase.serializers import RegexHBaseSerializer, SimpleHBaseSerializer
-    from flafka_hbase.sink import AsyncHBaseSink, HBase2Sink, HBaseSink
+def flafka_register_components() -> list[Entry]:
+    """Registered by name: a module is imported only when a configuration uses its type."""
+    from flafka_hbase.serializers import RegexHBaseSerializer, SimpleHBaseSerializer  # light: no client imports
 
-    return [HBase2Sink, HBaseSink, AsyncHBaseSink, SimpleHBaseSerializer, RegexHBaseSerializer]
+    return [
+        Deferred("flafka_hbase.sink:HBase2Sink", "sink", "hbase2", ("org.apache.flume.sink.hbase2.HBase2Sink",)),
+        Deferred("flafka_hbase.sink:HBaseSink", "sink", "hbase", ("org.apache.flume.sink.hbase.HBaseSink",)),
+        Deferred("flafka_hbase.sink:AsyncHBaseSink", "sink", "asynchbase", ("org.apache.flume.sink.hbase.AsyncHBaseSink",)),
+        SimpleHBaseSerializer,
+        RegexHBaseSerializer,
+    ]

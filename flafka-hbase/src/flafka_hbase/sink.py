@@ -56,7 +56,7 @@ def _serializer_classes(registry: Registry) -> tuple[list[str], list[str]]:
     hbase: list[str] = []
     other: list[str] = []
     for r in registry.registrations:
-        if r.cls.kind == "serializer":
+        if r.kind == "serializer":
             (hbase if issubclass(r.cls, HBaseEventSerializer) else other).append(r.cls.type_name)
     return sorted(set(hbase)), sorted(set(other))
 

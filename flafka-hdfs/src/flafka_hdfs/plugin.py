@@ -4,11 +4,12 @@ HDFS sink. Called once at start-up, never on the data path."""
 from __future__ import annotations
 
 from flafka import hookimpl
-from flafka.component import Component
+from flafka.registry import Deferred, Entry
 
 
 @hookimpl
-def flafka_register_components() -> list[type[Component]]:
-    from flafka_hdfs.sink import HdfsSink
-
-    return [HdfsSink]
+def flafka_register_components() -> list[Entry]:
+    """Registered by name: a module is imported only when a configuration uses its type."""
+    return [
+        Deferred("flafka_hdfs.sink:HdfsSink", "sink", "hdfs", ("org.apache.flume.sink.hdfs.HDFSEventSink",)),
+    ]

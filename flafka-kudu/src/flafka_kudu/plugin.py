@@ -4,11 +4,14 @@ Kudu sink. Called once at start-up, never on the data path."""
 from __future__ import annotations
 
 from flafka import hookimpl
-from flafka.component import Component
+from flafka.registry import Deferred, Entry
 
 
 @hookimpl
-def flafka_register_components() -> list[type[Component]]:
-    from flafka_kudu.sink import KuduSink
-
-    return [KuduSink]
+def flafka_register_components() -> list[Entry]:
+    """Registered by name: a module is imported only when a configuration uses its type."""
+    return [
+        Deferred(
+            "flafka_kudu.sink:KuduSink", "sink", "kudu", ("org.apache.flume.sink.kudu.KuduSink", "org.apache.kudu.flume.sink.KuduSink")
+        ),
+    ]

@@ -33,7 +33,7 @@ from flafka.config.plan import AgentPlan, ComponentPlan, SinkGroupPlan, SinkPlan
 from flafka.config.properties import NotAConfigFile, parse_file
 from flafka.config.substitute import substitute
 from flafka.errors import ConfigError
-from flafka.registry import Registry
+from flafka.registry import KindError, Registry
 from flafka.settings import Problem, Settings, looks_secret
 
 Severity = Literal["error", "warning"]
@@ -434,7 +434,17 @@ class _AgentValidator:
         return f"known {kind.replace('_', ' ')} types: {shown}; `flafka plugins` lists all"
 
     def resolve_type(self, kind: str, label: str, type_loc: Located) -> type[Component] | None:
-        cls = self.registry.lookup(kind, type_loc.value)
+        try:
+            cls = self.registry.lookup(kind, type_loc.value)
+        except KindError as exc:  # a plugin's deferred component failed to import
+            reg = self.registry.registration(kind, type_loc.value)
+            plugin = reg.plugin if reg else "?"
+            self.out.error(
+                f"{label}: type '{type_loc.value}' cannot be loaded: {exc}",
+                type_loc,
+                suggestion=f"reinstall the plugin's distribution (`flafka plugins` lists it), or set FLAFKA_DISABLE_PLUGINS={plugin}",
+            )
+            return None
         if cls is not None:
             return cls
         flume = missing_type(kind, type_loc.value)

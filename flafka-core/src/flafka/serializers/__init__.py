@@ -107,8 +107,10 @@ def _file_serializers(registry: Registry) -> list[type[EventSerializer]]:
     """Registered serializers of the file family (other families share the kind)."""
     out: list[type[EventSerializer]] = []
     for r in registry.registrations:
+        if r.kind != "serializer":
+            continue
         cls = r.cls
-        if cls.kind == "serializer" and isinstance(cls, type) and issubclass(cls, EventSerializer) and cls not in out:
+        if isinstance(cls, type) and issubclass(cls, EventSerializer) and cls not in out:
             out.append(cls)
     return out
 

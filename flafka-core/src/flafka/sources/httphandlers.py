@@ -381,7 +381,7 @@ def resolve_handler(
 
 def _dotted_hint(reg: Registry, name: str) -> str:
     """A registered dotted alias ``name`` is a near-miss of ('' if none)."""
-    names = {n.lower(): n for r in reg.registrations if r.cls.kind == "http_handler" for n in r.cls.aliases if "." in n}
+    names = {n.lower(): n for r in reg.registrations if r.kind == "http_handler" for n in r.aliases if "." in n}
     hits = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.85)
     return names[hits[0]] if hits else ""
 
