@@ -137,3 +137,18 @@ def test_the_memory_channel_keeps_batches_column_wise_and_pays_tokens() -> None:
     assert acks.delivered() == []
     tx.commit()
     assert acks.delivered() == [1, 2]
+
+
+def test_the_multiplexing_selector_routes_column_wise_batches_without_events() -> None:
+    from flafka.selectors.builtin import MultiplexingChannelSelector
+
+    a = make(MemoryChannel, "a", capacity=100, transactionCapacity=100)
+    b = make(MemoryChannel, "b", capacity=100, transactionCapacity=100)
+    selector = make(MultiplexingChannelSelector, "s", header="dc", **{"mapping.x": "a", "mapping.y": "b", "default": "a"})
+    selector.bind({"a": a, "b": b})
+    whole = Batch([b"1", b"2"], None, {"dc": "y"})
+    required, optional = selector.select(whole)  # type: ignore[arg-type]
+    assert required == [(b, whole)] and optional == [] and whole.columnar
+    mixed = Batch([b"1", b"2", b"3"], [{"dc": "x"}, {"dc": "y"}, None])
+    required, _ = selector.select(mixed)  # type: ignore[arg-type]
+    assert [(ch.name, [e.body for e in got]) for ch, got in required] == [("a", [b"1", b"3"]), ("b", [b"2"])]

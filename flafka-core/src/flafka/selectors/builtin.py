@@ -14,6 +14,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 
+from flafka.batch import as_events, header_maps_of
 from flafka.channel import Channel
 from flafka.errors import ConfigError
 from flafka.event import Event
@@ -100,6 +101,7 @@ class MultiplexingChannelSelector(ChannelSelector):
     """
 
     type_name = "multiplexing"
+    batch_aware = True  # reads header maps only; a batch with one route passes through whole
     aliases = ("org.apache.flume.channel.MultiplexingChannelSelector",)
     summary = "Route events to channels by the value of a header"
     settings_schema = Schema(
@@ -157,13 +159,14 @@ class MultiplexingChannelSelector(ChannelSelector):
         header = self.header
         get = self._routes.get
         default = self._default
-        routes = [get(e.headers.get(header) or "", default) for e in events]
+        routes = [get((m.get(header) if m else None) or "", default) for m in header_maps_of(events)]
         first = routes[0]
         if all(r is first for r in routes):
             if first.unrouted:
-                self._unrouted(events, routes)
+                self._unrouted(as_events(events), routes)
                 return [], []
             return [(ch, events) for ch in first.required], [(ch, events) for ch in first.optional]
+        events = as_events(events)  # split per event
         required: dict[Channel, list[Event]] = {}
         optional: dict[Channel, list[Event]] = {}
         unrouted = False
