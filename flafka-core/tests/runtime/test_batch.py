@@ -152,3 +152,13 @@ def test_the_multiplexing_selector_routes_column_wise_batches_without_events() -
     mixed = Batch([b"1", b"2", b"3"], [{"dc": "x"}, {"dc": "y"}, None])
     required, _ = selector.select(mixed)  # type: ignore[arg-type]
     assert [(ch.name, [e.body for e in got]) for ch, got in required] == [("a", [b"1", b"3"]), ("b", [b"2"])]
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches())
+def test_the_file_channel_encodes_a_column_wise_batch_to_the_same_bytes(pair: tuple[Batch, list[Event]]) -> None:
+    from flafka.channels.file import records
+
+    batch, expected = pair
+    assert records.encode_events(batch) == records.encode_events(expected)
+    assert batch.columnar

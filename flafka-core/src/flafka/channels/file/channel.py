@@ -32,6 +32,7 @@ import time
 from collections import deque
 from typing import Any, cast
 
+from flafka.batch import AnyBatch
 from flafka.channel import PutTransaction, QueuedChannel, TakeTransaction
 from flafka.channels.file import checkpoint, records
 from flafka.channels.file.counter import FileChannelCounter
@@ -70,6 +71,7 @@ class FileChannel(QueuedChannel):
     aliases = ("org.apache.flume.channel.file.FileChannel",)
     durable = True
     concurrent_takes = True
+    batch_aware = True  # encodes column-wise batches from their columns and hands them back as they came
     counter: FileChannelCounter
     summary = "Durable channel on local disk (write-ahead log, checkpoints, group commit)"
     settings_schema = Schema(
@@ -396,7 +398,7 @@ class FileChannel(QueuedChannel):
         queue = self._queue
         for t in tickets:
             if t.kind == records.PUT:
-                seq, n, events = cast(tuple[int, int, list[Event]], t.work)
+                seq, n, events = cast(tuple[int, int, AnyBatch], t.work)
                 rec = LiveRecord(seq, n, t.file_id, t.offset, t.size)
                 self._live.add(rec)
                 if self._cached + t.size <= CACHE_BYTES:

@@ -9,11 +9,11 @@ import time
 from typing import TYPE_CHECKING
 
 from flafka.ack import AckToken
+from flafka.batch import AnyBatch, concat
 from flafka.channel import PutTransaction, TakeTransaction
 from flafka.channels.file import records
 from flafka.channels.file.log import Ticket
 from flafka.errors import ChannelError, ChannelFullError
-from flafka.event import Event
 
 if TYPE_CHECKING:
     from flafka.channels.file.channel import Chunk, FileChannel
@@ -44,12 +44,12 @@ class FilePut(PutTransaction):
 
     def __init__(self, channel: FileChannel) -> None:
         self._ch = channel
-        self._batches: list[tuple[list[Event], AckToken | None]] = []
+        self._batches: list[tuple[AnyBatch, AckToken | None]] = []
         self._count = 0
         self._open = True
         self._active = False
 
-    def put(self, events: list[Event], token: AckToken | None = None) -> None:
+    def put(self, events: AnyBatch, token: AckToken | None = None) -> None:
         ch = self._ch
         n = len(events)
         if self._count + n > ch.tx_capacity:
@@ -90,7 +90,7 @@ class FilePut(PutTransaction):
     def _commit(self, ch: FileChannel, n: int) -> None:
         writer = ch._require_open()
         batches = self._batches
-        events = batches[0][0] if len(batches) == 1 else [e for b, _ in batches for e in b]
+        events = batches[0][0] if len(batches) == 1 else concat([b for b, _ in batches])
         counter = ch.counter
         blob = records.encode_events(events)
         crc = records.events_crc(blob)
@@ -148,7 +148,7 @@ class FileTake(TakeTransaction):
         self._count = 0
         self._active = False
 
-    def take(self, max_events: int) -> list[Event]:
+    def take(self, max_events: int) -> AnyBatch:
         ch = self._ch
         room = min(max_events, ch.tx_capacity - self._count)
         if room <= 0:
@@ -196,13 +196,10 @@ class FileTake(TakeTransaction):
             return []
         self._taken += parts
         self._count += got
-        out: list[Event] = []
         for part in parts:
-            events = part[0]
-            if events is None:
-                events = part[0] = ch._load(part[1], part[2], part[3])
-            out += events
-        return out
+            if part[0] is None:
+                part[0] = ch._load(part[1], part[2], part[3])
+        return concat([part[0] for part in parts])
 
     def commit(self) -> None:
         ch = self._ch
