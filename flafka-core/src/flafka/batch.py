@@ -29,6 +29,7 @@ Contracts:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol, TypeAlias, overload
 
@@ -40,8 +41,11 @@ HeaderMap = dict[str, str]
 class HeaderColumn(Protocol):
     """Per-event header maps built on demand (a source's own records behind them).
 
-    ``maps()`` returns one new map (or None) per event, owned by the caller.
-    Slicing returns another column over the same records, building nothing."""
+    ``maps()`` returns one new map (or None) per event, owned by the caller. Slicing
+    (steps included) returns another column over the same records, building nothing. A
+    column may also define ``events(bodies) -> list[Event]`` to build a batch's events
+    itself (e.g. events whose headers are built on first access); the batch uses it when
+    it has no ``common`` map."""
 
     def __len__(self) -> int: ...
 
@@ -50,8 +54,17 @@ class HeaderColumn(Protocol):
     def maps(self) -> list[HeaderMap | None]: ...
 
 
+_BUILD_LOCK = threading.RLock()
+"""Serialises building events (once per batch): two sinks may ask for the same batch's
+events at once (a replicating selector hands one batch to several channels)."""
+
+
 class Batch(Sequence[Event]):
-    """A batch of events held as columns; see the module docstring for the contract."""
+    """A batch of events held as columns; see the module docstring for the contract.
+
+    The columns are never changed after construction; once ``_events`` is set (under
+    :data:`_BUILD_LOCK`, exactly once) every accessor reads the events instead, so a
+    reader on another thread sees either the columns or the events, never a mix."""
 
     __slots__ = ("_bodies", "_column", "_common", "_events")
 
@@ -61,7 +74,7 @@ class Batch(Sequence[Event]):
         headers: list[HeaderMap | None] | HeaderColumn | None = None,
         common: HeaderMap | None = None,
     ) -> None:
-        self._bodies: list[bytes] | None = bodies
+        self._bodies = bodies
         self._column = headers
         self._common = common or None
         self._events: list[Event] | None = None
@@ -71,16 +84,21 @@ class Batch(Sequence[Event]):
     @property
     def bodies(self) -> list[bytes]:
         """The bodies, in order (read-only for the caller)."""
-        bodies = self._bodies
-        if bodies is not None:
-            return bodies
-        assert self._events is not None
-        return [e.body for e in self._events]
+        events = self._events
+        if events is None:
+            return self._bodies
+        return [e.body for e in events]
 
     @property
     def common(self) -> HeaderMap | None:
         """The map every event shares, when the batch is column-wise and has one."""
         return self._common if self._events is None else None
+
+    @property
+    def column(self) -> list[HeaderMap | None] | HeaderColumn | None:
+        """The per-event header column as given (None when the batch has none or is no
+        longer column-wise)."""
+        return self._column if self._events is None else None
 
     @property
     def columnar(self) -> bool:
@@ -102,9 +120,8 @@ class Batch(Sequence[Event]):
             return [e._headers for e in events]
         column = self._column
         common = self._common
-        n = len(self._bodies or ())
         if column is None:
-            return [common] * n if common else [None] * n
+            return [common] * len(self._bodies)
         maps = column if isinstance(column, list) else column.maps()
         if not common:
             return maps
@@ -116,33 +133,37 @@ class Batch(Sequence[Event]):
         """The batch as a list of events, built on first call and kept."""
         events = self._events
         if events is None:
-            bodies = self._bodies
-            assert bodies is not None
-            column = self._column
-            common = self._common
-            if column is None and common is None:
-                events = [Event(b) for b in bodies]
-            elif column is None:
-                assert common is not None
-                events = [Event(b, dict(common)) for b in bodies]
-            else:
-                maps = column if isinstance(column, list) else column.maps()
-                if common is None:
-                    events = [Event(b, dict(m) if m else None) for b, m in zip(bodies, maps, strict=True)]
-                else:
-                    events = [Event(b, {**common, **m} if m else dict(common)) for b, m in zip(bodies, maps, strict=True)]
-            self._events = events
-            self._bodies = self._column = self._common = None
+            with _BUILD_LOCK:
+                events = self._events
+                if events is None:
+                    events = self._events = self._build()
         return events
+
+    def _build(self) -> list[Event]:
+        bodies = self._bodies
+        column = self._column
+        common = self._common
+        if column is None:
+            if common is None:
+                return [Event(b) for b in bodies]
+            return [Event(b, dict(common)) for b in bodies]
+        if isinstance(column, list):
+            if common is None:
+                return [Event(b, dict(m) if m else None) for b, m in zip(bodies, column, strict=True)]
+            return [Event(b, {**common, **m} if m else dict(common)) for b, m in zip(bodies, column, strict=True)]
+        if common is None:
+            build = getattr(column, "events", None)
+            if build is not None:
+                built: list[Event] = build(bodies)
+                return built
+            return [Event(b, m) for b, m in zip(bodies, column.maps(), strict=True)]  # the column's maps are ours
+        return [Event(b, {**common, **m} if m else dict(common)) for b, m in zip(bodies, column.maps(), strict=True)]
 
     # -- Sequence[Event] -------------------------------------------------------------------
 
     def __len__(self) -> int:
-        bodies = self._bodies
-        if bodies is not None:
-            return len(bodies)
-        assert self._events is not None
-        return len(self._events)
+        events = self._events
+        return len(self._bodies) if events is None else len(events)
 
     @overload
     def __getitem__(self, index: int) -> Event: ...
@@ -155,7 +176,6 @@ class Batch(Sequence[Event]):
             events = self._events
             if events is not None:
                 return Batch.of_events(events[index])
-            assert self._bodies is not None
             column = self._column
             return Batch(self._bodies[index], column[index] if column is not None else None, self._common)
         return self.events()[index]
@@ -181,9 +201,44 @@ class Batch(Sequence[Event]):
     def of_events(cls, events: list[Event]) -> Batch:
         """A batch whose truth is an existing list of events (kept, not copied)."""
         batch = cls([])
-        batch._bodies = None
         batch._events = events
         return batch
+
+
+class _JoinedColumn:
+    """Lazy columns (and lists) of consecutive batches, one column; builds nothing until
+    read. Its events are built by each part's own column."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: list[tuple[list[HeaderMap | None] | HeaderColumn | None, int]]) -> None:
+        self._parts = parts
+
+    def __len__(self) -> int:
+        return sum(n for _, n in self._parts)
+
+    def maps(self) -> list[HeaderMap | None]:
+        out: list[HeaderMap | None] = []
+        for column, n in self._parts:
+            if column is None:
+                out.extend([None] * n)
+            elif isinstance(column, list):
+                out.extend([dict(m) if m else None for m in column])
+            else:
+                out.extend(column.maps())
+        return out
+
+    def __getitem__(self, index: slice) -> _JoinedColumn:
+        maps = self.maps()[index]  # a slice of a joined column is rare: build its maps
+        return _JoinedColumn([(maps, len(maps))])
+
+    def events(self, bodies: list[bytes]) -> list[Event]:
+        out: list[Event] = []
+        at = 0
+        for column, n in self._parts:
+            out.extend(Batch(bodies[at : at + n], column)._build())  # private batches: no lock needed
+            at += n
+        return out
 
 
 AnyBatch: TypeAlias = "list[Event] | Batch"
@@ -222,17 +277,19 @@ def has_headers(batch: AnyBatch) -> bool:
 
 def concat(parts: Sequence[AnyBatch]) -> AnyBatch:
     """One batch holding ``parts`` in order: column-wise when every part still is (lazy
-    header columns are built then, events are not), otherwise a ``list[Event]``."""
+    header columns stay lazy), otherwise a ``list[Event]``."""
     if len(parts) == 1:
         return parts[0]
     if all(isinstance(p, Batch) and p.columnar for p in parts):
         batches: Sequence[Batch] = parts  # type: ignore[assignment]
         bodies: list[bytes] = []
         for p in batches:
-            bodies.extend(p.bodies)
-        common = batches[0].common
-        if all(p._column is None and p.common == common for p in batches):
-            return Batch(bodies, None, common)
+            bodies.extend(p._bodies)
+        common = batches[0]._common
+        if all(p._common == common for p in batches):
+            if all(p._column is None for p in batches):
+                return Batch(bodies, None, common)
+            return Batch(bodies, _JoinedColumn([(p._column, len(p._bodies)) for p in batches]), common)
         maps: list[HeaderMap | None] = []
         for p in batches:
             maps.extend(p.header_maps())

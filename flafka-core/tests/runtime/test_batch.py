@@ -162,3 +162,54 @@ def test_the_file_channel_encodes_a_column_wise_batch_to_the_same_bytes(pair: tu
     batch, expected = pair
     assert records.encode_events(batch) == records.encode_events(expected)
     assert batch.columnar
+
+
+class _Counted:
+    """A lazy column over ``rows`` that records which rows it built, with an events hook."""
+
+    def __init__(self, rows: range, built: list[int]) -> None:
+        self.rows = rows
+        self.built = built
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: slice) -> _Counted:
+        return _Counted(self.rows[index], self.built)
+
+    def maps(self) -> list[dict[str, str] | None]:
+        self.built.extend(self.rows)
+        return [{"offset": str(i)} for i in self.rows]
+
+    def events(self, bodies: list[bytes]) -> list[Event]:
+        return [Event(b, m) for b, m in zip(bodies, self.maps(), strict=True)]
+
+
+def test_concat_keeps_lazy_columns_lazy_and_uses_their_events_hook() -> None:
+    built: list[int] = []
+    first = Batch([b"0", b"1"], _Counted(range(2), built))
+    second = Batch([b"2"], [{"k": "v"}])
+    third = Batch([b"3", b"4"], _Counted(range(3, 5), built))
+    joined = concat([first, second, third, Batch([b"5"])])
+    assert isinstance(joined, Batch) and joined.columnar and built == []
+    assert bodies_of(joined) == [b"0", b"1", b"2", b"3", b"4", b"5"] and built == []
+    assert as_events(joined) == [
+        Event(b"0", {"offset": "0"}),
+        Event(b"1", {"offset": "1"}),
+        Event(b"2", {"k": "v"}),
+        Event(b"3", {"offset": "3"}),
+        Event(b"4", {"offset": "4"}),
+        Event(b"5"),
+    ]
+    assert as_events(second)[0].headers is not joined.events()[2].headers, "list columns are copied per batch"
+
+
+def test_two_threads_building_the_same_batch_get_the_same_events() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(200):
+            batch = Batch([b"%d" % i for i in range(200)], [{"i": str(i)} for i in range(200)], {"c": "1"})
+            results = list(pool.map(lambda b: (b.events(), b.bodies, b.header_maps()), [batch] * 4))
+            assert all(r[0] is results[0][0] for r in results)
+            assert all(r[1] == results[0][1] and [m or {} for m in r[2]] == [e.headers for e in results[0][0]] for r in results)
