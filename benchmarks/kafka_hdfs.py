@@ -10,6 +10,8 @@ run the SAME Flume properties text, written once per run):
   kafka-hdfs  Kafka source -> memory -> HDFS DataStream (flafka target >= 50 MB/s)
   kafka-file  Kafka source -> memory -> file_roll (rollInterval 0)
               (issue 15: flafka target >= 1,200,000 events/s)
+  spool-channel  spooldir -> Kafka channel (parseAsFlumeEvent = false, no sink): puts
+  channel-file   Kafka channel (parseAsFlumeEvent = false, the kcat topic) -> file_roll: takes
 Goals: flafka >= 2x Flume's events/s with < 1/3 of its RSS (Kafka); >= Flume's MB/s (HDFS).
 
 Before the first round, kcat produces the Kafka input once into a scratch topic, unmeasured:
@@ -26,8 +28,9 @@ watched until every event is delivered, counted outside the process:
                       HTTP metrics are not used: Flume 1.11 binds them on 0.0.0.0.
   kafka-hdfs          the bytes of closed (renamed, non-.tmp) files under the run's HDFS
                       directory reach N * 101 (files roll by size exactly at N / k events)
-  kafka-file          the bytes in file_roll's output directory reach N * 101; after the
-                      run every line is checked (each sequence number once, valid CRC)
+  kafka-file, channel-file  the bytes in file_roll's output directory reach N * 101;
+                      after the run every line is checked (each sequence number once, valid CRC)
+  spool-channel       the channel topic's end offsets reach N
 Then the process is stopped (SIGTERM). Figures: "wall" = exec -> last event delivered
 (includes start-up: ~0.2 s for flafka, ~1-3 s for the JVM); "steady" = events/s from the
 first delivered event to the last; CPU s = utime+stime of all threads at the moment the
@@ -72,7 +75,7 @@ from run import machine  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LINE = 100  # body bytes of one event (+1 newline in files and in HDFS DataStream output)
 HDFS_USER = "flafka"
-PIPELINES = ("kcat", "spool-kafka", "kafka-null", "kafka-hdfs", "kafka-file")
+PIPELINES = ("kcat", "spool-kafka", "kafka-null", "kafka-hdfs", "kafka-file", "spool-channel", "channel-file")
 
 
 class BenchError(Exception):
@@ -384,6 +387,13 @@ a1.sinks.k1.sink.batchSize = 1000
 a1.sinks.k1.sink.rollInterval = 0
 """
 
+KAFKA_CHANNEL = """a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel
+a1.channels.c1.kafka.bootstrap.servers = {bootstrap}
+a1.channels.c1.kafka.topic = {topic}
+a1.channels.c1.kafka.consumer.group.id = {group}
+a1.channels.c1.parseAsFlumeEvent = false
+"""
+
 HDFS_SINK = """a1.sinks.k1.type = hdfs
 a1.sinks.k1.hdfs.path = {path}
 a1.sinks.k1.hdfs.fileType = DataStream
@@ -626,6 +636,47 @@ class Bench:
             shutil.rmtree(out, ignore_errors=True)
         self.ratio("kafka-file", rnd, "issue 15 goal: flafka >= 1,200,000 ev/s, peak RSS no higher")
 
+    def spool_channel(self, rnd: int, events: int) -> None:
+        files = self.generate(events)
+        for system in self.order(rnd):
+            spool = self.work / f"spool-channel-{rnd}-{system.lower()}"
+            spool.mkdir()
+            for f in files:
+                os.link(f, spool / f.name)
+            topic = self.topic("channel", rnd, system)
+            group = f"bench-{self.stamp}-channel-{rnd}-{system.lower()}"
+            conf = "a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\n" + SPOOL_SOURCE.format(spool=spool)
+            conf += KAFKA_CHANNEL.format(bootstrap=self.bootstrap, topic=topic, group=group)
+            result = self.run_agent(
+                system, "spool-channel", rnd, conf, total=events, progress=functools.partial(self.kafka.end_offsets, topic, self.partitions)
+            )
+            written = self.kafka.end_offsets(topic, self.partitions)
+            result.note = "ok" if written == events else f"topic holds {written:,} records (expected {events:,})"
+            self.record(result)
+            self.kafka.delete_topics([topic])
+        self.ratio("spool-channel", rnd, "Kafka channel puts")
+
+    def channel_file(self, rnd: int, events: int, topic: str) -> None:
+        from flafka_testkit.crash import read_output_lines, verify
+
+        expected = events * (LINE + 1)
+        for system in self.order(rnd):
+            group = f"bench-{self.stamp}-chfile-{rnd}-{system.lower()}"
+            out = self.work / f"channel-file-{rnd}-{system.lower()}-out"
+            out.mkdir()
+            conf = "a1.channels = c1\na1.sinks = k1\na1.sinks.k1.channel = c1\n"
+            conf += KAFKA_CHANNEL.format(bootstrap=self.bootstrap, topic=topic, group=group) + FILE_SINK.format(out=out)
+            conf += "a1.channels.c1.kafka.consumer.auto.offset.reset = earliest\n"
+            result = self.run_agent(
+                system, "channel-file", rnd, conf, total=expected, units=LINE + 1, progress=functools.partial(dir_bytes, out)
+            )
+            verdict = verify(read_output_lines(out), events)
+            exact = verdict.ok and not verdict.duplicates and verdict.seen == events
+            result.note = "verified: each event once" if exact else f"NOT exactly once: {verdict.summary()}"
+            self.record(result)
+            shutil.rmtree(out, ignore_errors=True)
+        self.ratio("channel-file", rnd, "Kafka channel takes")
+
     def run(self) -> None:
         a = self.args
         # A broker that just started is slower for its first few million records (JIT,
@@ -638,12 +689,16 @@ class Bench:
             wanted = set(a.pipelines)
             if "spool-kafka" in wanted:
                 self.spool_kafka(rnd, a.kafka_events)
-            if wanted & {"kcat", "kafka-null", "kafka-file"}:
+            if "spool-channel" in wanted:
+                self.spool_channel(rnd, a.kafka_events)
+            if wanted & {"kcat", "kafka-null", "kafka-file", "channel-file"}:
                 topic = self.kcat(rnd, a.kafka_events)
                 if "kafka-null" in wanted:
                     self.kafka_null(rnd, a.kafka_events, topic)
                 if "kafka-file" in wanted:
                     self.kafka_file(rnd, a.kafka_events, topic)
+                if "channel-file" in wanted:
+                    self.channel_file(rnd, a.kafka_events, topic)
                 self.kafka.delete_topics([topic])
             if "kafka-hdfs" in wanted:
                 topic = self.kcat(rnd, a.hdfs_events, "hdfs")
