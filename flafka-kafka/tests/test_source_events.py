@@ -249,15 +249,15 @@ def test_a_column_wise_batch_through_a_memory_channel_and_load_balancing() -> No
         taken.append(part)
     take.commit()
     assert [len(p) for p in taken] == [4, 4, 2]
-    assert sum((bodies_of(p) for p in taken), []) == bodies_of(b)
-    assert sum((header_maps_of(p) for p in taken), []) == maps
+    assert [x for p in taken for x in bodies_of(p)] == bodies_of(b)
+    assert [m for p in taken for m in header_maps_of(p)] == maps
     channels = {n: make(MemoryChannel, n) for n in ("c1", "c2", "c3")}
     selector = make(LoadBalancingChannelSelector, "lb", policy="round_robin")
     selector.bind(channels)
     required, _ = selector.select(b)  # type: ignore[arg-type]
     spread = {ch.name: part for ch, part in required}
     assert all(isinstance(p, KafkaBatch) and p.columnar for p in spread.values())
-    assert sorted(sum((bodies_of(p) for p in spread.values()), [])) == sorted(bodies_of(b))
+    assert sorted(x for p in spread.values() for x in bodies_of(p)) == sorted(bodies_of(b))
     assert sorted(m["offset"] for p in spread.values() for m in header_maps_of(p) if m) == sorted(str(100 + i) for i in range(10))
     assert b.columnar
 
@@ -268,7 +268,8 @@ def test_positions_without_rebalance_equal_the_per_record_loop() -> None:
     s = source()
     for ms in (records(10), records(1), [*records(6), *(Message(topic="other", partition=0, offset=5 + i, value=b"o") for i in range(3))]):
         assert s._positions(ms, Message, True) == s._positions(ms, Message, False)
-    assert s._positions(records(10), Message, True) == {("orders", 0): (100, 110, 0), ("orders", 1): (101, 108, 0), ("orders", 2): (102, 109, 0)}
+    expected = {("orders", 0): (100, 110, 0), ("orders", 1): (101, 108, 0), ("orders", 2): (102, 109, 0)}
+    assert s._positions(records(10), Message, True) == expected
 
 
 def test_flume_event_format_batches_stay_lists_of_events() -> None:

@@ -286,10 +286,7 @@ def offset_ranges(messages: list[Any]) -> dict[TP, tuple[int, int]]:
             (topic,) = topics
             n = len(partitions)
             backwards = partitions[::-1]
-            return {
-                (topic, p): (messages[partitions.index(p)].offset(), messages[n - 1 - backwards.index(p)].offset() + 1)
-                for p in seen
-            }
+            return {(topic, p): (messages[partitions.index(p)].offset(), messages[n - 1 - backwards.index(p)].offset() + 1) for p in seen}
     ranges: dict[TP, tuple[int, int]] = {}
     for m in messages:
         tp = (m.topic(), m.partition())
