@@ -632,6 +632,7 @@ class Bench:
             verdict = verify(read_output_lines(out), events)
             exact = verdict.ok and not verdict.duplicates and verdict.seen == events
             result.note = "verified: each event once" if exact else f"NOT exactly once: {verdict.summary()}"
+            result.note += f"; first events after {result.first_at:.2f} s, {result.cpu_first:.2f} CPU s"
             self.record(result)
             shutil.rmtree(out, ignore_errors=True)
         self.ratio("kafka-file", rnd, "issue 15 goal: flafka >= 1,200,000 ev/s, peak RSS no higher")
