@@ -12,6 +12,7 @@ run the SAME Flume properties text, written once per run):
               (issue 15: flafka target >= 1,200,000 events/s)
   spool-channel  spooldir -> Kafka channel (parseAsFlumeEvent = false, no sink): puts
   channel-file   Kafka channel (parseAsFlumeEvent = false, the kcat topic) -> file_roll: takes
+                 (these two only when named)
 Goals: flafka >= 2x Flume's events/s with < 1/3 of its RSS (Kafka); >= Flume's MB/s (HDFS).
 
 Before the first round, kcat produces the Kafka input once into a scratch topic, unmeasured:
@@ -76,6 +77,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 LINE = 100  # body bytes of one event (+1 newline in files and in HDFS DataStream output)
 HDFS_USER = "flafka"
 PIPELINES = ("kcat", "spool-kafka", "kafka-null", "kafka-hdfs", "kafka-file", "spool-channel", "channel-file")
+OPT_IN = ("spool-channel", "channel-file")
+"""Pipelines run only when named (the default is every other one)."""
 
 
 class BenchError(Exception):
@@ -728,7 +731,9 @@ RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("pipelines", nargs="*", metavar="PIPELINE", help=f"any of {', '.join(PIPELINES)} (default: all)")
+    parser.add_argument(
+        "pipelines", nargs="*", metavar="PIPELINE", help=f"any of {', '.join(PIPELINES)} (default: all but {', '.join(OPT_IN)})"
+    )
     parser.add_argument("--kafka-events", type=int, default=2_000_000)
     parser.add_argument("--hdfs-events", type=int, default=5_000_000)
     parser.add_argument("--lines-per-file", type=int, default=500_000, help="input file size, and the HDFS roll size / 100")
@@ -745,7 +750,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, default=None, help="sources of another commit, run as system flafka-base")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy the flafka agents into this directory (slows them)")
     args = parser.parse_args()
-    args.pipelines = args.pipelines or list(PIPELINES)
+    args.pipelines = args.pipelines or [p for p in PIPELINES if p not in OPT_IN]
     unknown = set(args.pipelines) - set(PIPELINES)
     if unknown:
         parser.error(f"unknown pipeline(s) {', '.join(sorted(unknown))}; choose from {', '.join(PIPELINES)}")
