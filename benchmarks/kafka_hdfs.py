@@ -8,6 +8,11 @@ run the SAME Flume properties text, written once per run):
   spool-kafka spooldir -> memory -> Kafka sink     (flafka target >= 300,000 events/s)
   kafka-null  Kafka source -> memory -> null       (flafka target >= 400,000 events/s)
   kafka-hdfs  Kafka source -> memory -> HDFS DataStream (flafka target >= 50 MB/s)
+  kafka-file  Kafka source -> memory -> file_roll (rollInterval 0)
+              (issue 15: flafka target >= 1,200,000 events/s)
+  spool-channel  spooldir -> Kafka channel (parseAsFlumeEvent = false, no sink): puts
+  channel-file   Kafka channel (parseAsFlumeEvent = false, the kcat topic) -> file_roll: takes
+                 (these two only when named)
 Goals: flafka >= 2x Flume's events/s with < 1/3 of its RSS (Kafka); >= Flume's MB/s (HDFS).
 
 Before the first round, kcat produces the Kafka input once into a scratch topic, unmeasured:
@@ -24,12 +29,20 @@ watched until every event is delivered, counted outside the process:
                       HTTP metrics are not used: Flume 1.11 binds them on 0.0.0.0.
   kafka-hdfs          the bytes of closed (renamed, non-.tmp) files under the run's HDFS
                       directory reach N * 101 (files roll by size exactly at N / k events)
+  kafka-file, channel-file  the bytes in file_roll's output directory reach N * 101;
+                      after the run every line is checked (each sequence number once, valid CRC)
+  spool-channel       the channel topic's end offsets reach N
 Then the process is stopped (SIGTERM). Figures: "wall" = exec -> last event delivered
 (includes start-up: ~0.2 s for flafka, ~1-3 s for the JVM); "steady" = events/s from the
 first delivered event to the last; CPU s = utime+stime of all threads at the moment the
 last event was delivered (/proc/<pid>/stat; wait4 for a process that exited itself); peak
 RSS = VmHWM from /proc/<pid>/status, sampled every 50 ms (not wait4's ru_maxrss, which
 starts from this script's own peak at fork).
+
+``--baseline DIR`` adds a third agent, ``flafka-base``: the same ``python -m flafka`` with
+PYTHONPATH set to DIR's package sources (an export of another commit, e.g. ``git archive
+<commit> | tar -x -C DIR``), so that before/after figures come from one run. Add
+``flafka-base`` to ``--systems``.
 
 Services come from flafka_testkit's service API with this script's own FLAFKA_RUN_DIR
 (a temporary directory unless --run-dir), and are stopped at the end unless they were
@@ -63,7 +76,9 @@ from run import machine  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LINE = 100  # body bytes of one event (+1 newline in files and in HDFS DataStream output)
 HDFS_USER = "flafka"
-PIPELINES = ("kcat", "spool-kafka", "kafka-null", "kafka-hdfs")
+PIPELINES = ("kcat", "spool-kafka", "kafka-null", "kafka-hdfs", "kafka-file", "spool-channel", "channel-file")
+OPT_IN = ("spool-channel", "channel-file")
+"""Pipelines run only when named (the default is every other one)."""
 
 
 class BenchError(Exception):
@@ -268,6 +283,14 @@ class KafkaProbe:
         self.consumer.close()
 
 
+def dir_bytes(path: Path) -> int:
+    """Bytes in the files directly under ``path`` (0 while it is missing)."""
+    try:
+        return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    except OSError:
+        return 0
+
+
 def flafka_metric(port: int, component: str, field: str) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
@@ -361,6 +384,19 @@ NULL_SINK = """a1.sinks.k1.type = null
 a1.sinks.k1.batchSize = 1000
 """
 
+FILE_SINK = """a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = {out}
+a1.sinks.k1.sink.batchSize = 1000
+a1.sinks.k1.sink.rollInterval = 0
+"""
+
+KAFKA_CHANNEL = """a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel
+a1.channels.c1.kafka.bootstrap.servers = {bootstrap}
+a1.channels.c1.kafka.topic = {topic}
+a1.channels.c1.kafka.consumer.group.id = {group}
+a1.channels.c1.parseAsFlumeEvent = false
+"""
+
 HDFS_SINK = """a1.sinks.k1.type = hdfs
 a1.sinks.k1.hdfs.path = {path}
 a1.sinks.k1.hdfs.fileType = DataStream
@@ -433,7 +469,13 @@ class Bench:
         conf_file.write_text(conf)
         (self.work / "configs").mkdir(exist_ok=True)
         (self.work / "configs" / f"{pipeline}.properties").write_text(conf)
-        if system == "flafka":
+        if system == "flafka-base":
+            base = self.args.baseline
+            if base is None:
+                raise BenchError("system flafka-base needs --baseline DIR")
+            src = [str(base / pkg / "src") for pkg in ("flafka-core", "flafka-kafka", "flafka-hdfs", "flafka-testkit")]
+            env = {**(env or {}), "PYTHONPATH": os.pathsep.join(src)}
+        if system in ("flafka", "flafka-base"):
             argv = [sys.executable, "-m", "flafka", "agent", "-n", "a1", "-f", str(conf_file), "--no-reload-conf"]
             if metrics_port:
                 argv += ["-Dflume.monitoring.type=http", f"-Dflume.monitoring.port={metrics_port}"]
@@ -447,18 +489,18 @@ class Bench:
                 shutil.copy(f, workdir / f.name)  # core-site.xml / hdfs-site.xml on Flume's classpath
             argv = self.flume.command(conf_file, "a1", workdir, heap=self.args.flume_heap)
         profile = None
-        if self.args.profile is not None and system == "flafka":
+        if self.args.profile is not None and system in ("flafka", "flafka-base"):
             self.args.profile.mkdir(parents=True, exist_ok=True)
-            profile = self.args.profile / f"{pipeline}-{rnd}.txt"
+            profile = self.args.profile / f"{pipeline}-{rnd}{'-base' if system == 'flafka-base' else ''}.txt"
         result = watch(pipeline, system, rnd, argv, total=total, progress=progress, log=workdir / "agent.log", env=env,
                        cwd=workdir, timeout=self.args.timeout, units=units, profile=profile)  # fmt: skip
         return result
 
     def record(self, result: Result) -> Result:
-        if self.args.profile is not None and result.system == "flafka":
+        if self.args.profile is not None and result.system in ("flafka", "flafka-base"):
             result.note += " PROFILED (py-spy slows it: not a benchmark figure)"
         self.results.append(result)
-        print(result.line(), flush=True)
+        print(result.line(per_event=True), flush=True)
         return result
 
     def ratio(self, pipeline: str, rnd: int, goal: str) -> None:
@@ -471,10 +513,15 @@ class Bench:
                     f" | without the {j.idle:.0f} s idle close: {f.rate_adj / j.rate_adj:.2f}x (steady {f.steady_adj / j.steady_adj:.2f}x)"
                 )
             print(ratio_line(pipeline, rnd, "ratio flafka/Flume", f, j, goal, adj), flush=True)
+        b = by.get("flafka-base")
+        if f and b and b.rate and b.rss_mb and b.steady:
+            cpu = f"CPU us/event {f.us_per_event:.2f} vs {b.us_per_event:.2f} ({f.us_per_event / b.us_per_event:.2f}x)"
+            print(ratio_line(pipeline, rnd, "ratio flafka/flafka-base", f, b, cpu), flush=True)
 
     def order(self, rnd: int) -> list[str]:
         """Alternate who goes first, so that neither always meets a warmer broker or page cache."""
-        systems = ["flafka", "Flume"] if rnd % 2 else ["Flume", "flafka"]
+        systems = ["flafka", "flafka-base", "Flume"]
+        systems = systems if rnd % 2 else systems[::-1]
         return [s for s in systems if s in self.args.systems]
 
     # -- pipelines ---------------------------------------------------------------------
@@ -573,6 +620,67 @@ class Bench:
             webhdfs.delete(path)
         self.ratio("kafka-hdfs", rnd, "goal: >= 1x Flume; flafka >= 50 MB/s")
 
+    def kafka_file(self, rnd: int, events: int, topic: str) -> None:
+        from flafka_testkit.crash import read_output_lines, verify
+
+        expected = events * (LINE + 1)
+        for system in self.order(rnd):
+            group = f"bench-{self.stamp}-file-{rnd}-{system.lower()}"
+            out = self.work / f"kafka-file-{rnd}-{system.lower()}-out"
+            out.mkdir()
+            conf = CHANNEL + KAFKA_SOURCE.format(bootstrap=self.bootstrap, topic=topic, group=group) + FILE_SINK.format(out=out)
+            result = self.run_agent(
+                system, "kafka-file", rnd, conf, total=expected, units=LINE + 1, progress=functools.partial(dir_bytes, out)
+            )
+            verdict = verify(read_output_lines(out), events)
+            exact = verdict.ok and not verdict.duplicates and verdict.seen == events
+            result.note = "verified: each event once" if exact else f"NOT exactly once: {verdict.summary()}"
+            result.note += f"; first events after {result.first_at:.2f} s, {result.cpu_first:.2f} CPU s"
+            self.record(result)
+            shutil.rmtree(out, ignore_errors=True)
+        self.ratio("kafka-file", rnd, "issue 15 goal: flafka >= 1,200,000 ev/s, peak RSS no higher")
+
+    def spool_channel(self, rnd: int, events: int) -> None:
+        files = self.generate(events)
+        for system in self.order(rnd):
+            spool = self.work / f"spool-channel-{rnd}-{system.lower()}"
+            spool.mkdir()
+            for f in files:
+                os.link(f, spool / f.name)
+            topic = self.topic("channel", rnd, system)
+            group = f"bench-{self.stamp}-channel-{rnd}-{system.lower()}"
+            conf = "a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\n" + SPOOL_SOURCE.format(spool=spool)
+            conf += KAFKA_CHANNEL.format(bootstrap=self.bootstrap, topic=topic, group=group)
+            result = self.run_agent(
+                system, "spool-channel", rnd, conf, total=events, progress=functools.partial(self.kafka.end_offsets, topic, self.partitions)
+            )
+            written = self.kafka.end_offsets(topic, self.partitions)
+            result.note = "ok" if written == events else f"topic holds {written:,} records (expected {events:,})"
+            self.record(result)
+            self.kafka.delete_topics([topic])
+        self.ratio("spool-channel", rnd, "Kafka channel puts")
+
+    def channel_file(self, rnd: int, events: int, topic: str) -> None:
+        from flafka_testkit.crash import read_output_lines, verify
+
+        expected = events * (LINE + 1)
+        for system in self.order(rnd):
+            group = f"bench-{self.stamp}-chfile-{rnd}-{system.lower()}"
+            out = self.work / f"channel-file-{rnd}-{system.lower()}-out"
+            out.mkdir()
+            conf = "a1.channels = c1\na1.sinks = k1\na1.sinks.k1.channel = c1\n"
+            conf += KAFKA_CHANNEL.format(bootstrap=self.bootstrap, topic=topic, group=group) + FILE_SINK.format(out=out)
+            conf += "a1.channels.c1.kafka.consumer.auto.offset.reset = earliest\n"
+            result = self.run_agent(
+                system, "channel-file", rnd, conf, total=expected, units=LINE + 1, progress=functools.partial(dir_bytes, out)
+            )
+            verdict = verify(read_output_lines(out), events)
+            exact = verdict.ok and not verdict.duplicates and verdict.seen == events
+            result.note = "verified: each event once" if exact else f"NOT exactly once: {verdict.summary()}"
+            self.record(result)
+            shutil.rmtree(out, ignore_errors=True)
+        self.ratio("channel-file", rnd, "Kafka channel takes")
+
     def run(self) -> None:
         a = self.args
         # A broker that just started is slower for its first few million records (JIT,
@@ -585,10 +693,16 @@ class Bench:
             wanted = set(a.pipelines)
             if "spool-kafka" in wanted:
                 self.spool_kafka(rnd, a.kafka_events)
-            if wanted & {"kcat", "kafka-null"}:
+            if "spool-channel" in wanted:
+                self.spool_channel(rnd, a.kafka_events)
+            if wanted & {"kcat", "kafka-null", "kafka-file", "channel-file"}:
                 topic = self.kcat(rnd, a.kafka_events)
                 if "kafka-null" in wanted:
                     self.kafka_null(rnd, a.kafka_events, topic)
+                if "kafka-file" in wanted:
+                    self.kafka_file(rnd, a.kafka_events, topic)
+                if "channel-file" in wanted:
+                    self.channel_file(rnd, a.kafka_events, topic)
                 self.kafka.delete_topics([topic])
             if "kafka-hdfs" in wanted:
                 topic = self.kcat(rnd, a.hdfs_events, "hdfs")
@@ -617,7 +731,9 @@ RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("pipelines", nargs="*", metavar="PIPELINE", help=f"any of {', '.join(PIPELINES)} (default: all)")
+    parser.add_argument(
+        "pipelines", nargs="*", metavar="PIPELINE", help=f"any of {', '.join(PIPELINES)} (default: all but {', '.join(OPT_IN)})"
+    )
     parser.add_argument("--kafka-events", type=int, default=2_000_000)
     parser.add_argument("--hdfs-events", type=int, default=5_000_000)
     parser.add_argument("--lines-per-file", type=int, default=500_000, help="input file size, and the HDFS roll size / 100")
@@ -628,10 +744,13 @@ def main() -> int:
     parser.add_argument("--run-dir", type=Path, default=None, help="FLAFKA_RUN_DIR for the services (default: a new temp dir)")
     parser.add_argument("--keep-services", action="store_true", help="leave the services running at the end")
     parser.add_argument("--keep-work", action="store_true", help="keep the data, configs and logs directory")
-    parser.add_argument("--systems", default="flafka,Flume", type=lambda v: v.split(","), help="which agents to run (flafka,Flume)")
+    parser.add_argument(
+        "--systems", default="flafka,Flume", type=lambda v: v.split(","), help="which agents to run (flafka,Flume,flafka-base)"
+    )
+    parser.add_argument("--baseline", type=Path, default=None, help="sources of another commit, run as system flafka-base")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy the flafka agents into this directory (slows them)")
     args = parser.parse_args()
-    args.pipelines = args.pipelines or list(PIPELINES)
+    args.pipelines = args.pipelines or [p for p in PIPELINES if p not in OPT_IN]
     unknown = set(args.pipelines) - set(PIPELINES)
     if unknown:
         parser.error(f"unknown pipeline(s) {', '.join(sorted(unknown))}; choose from {', '.join(PIPELINES)}")

@@ -1,14 +1,19 @@
 """The Kafka channel's take transactions without a broker (records fed to its read
 buffer): a rollback returns what it took, in order, ahead of what was read but not taken,
-and drops the records of a partition revoked meanwhile; an empty take holds no lock."""
+and drops the records of a partition revoked meanwhile; an empty take holds no lock.
+Takes return column-wise batches; puts read bodies and header maps without events."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from flafka.batch import Batch, bodies_of, header_maps_of
+from flafka.event import Event
 from flafka.testing import make
+from flafka_kafka import avro_event
 from flafka_kafka.channel import KafkaChannel
+from flafka_kafka.taker import KeyHeaders, offset_ranges
 
 
 class Msg:
@@ -58,7 +63,7 @@ def _bodies(events: list[Any]) -> list[bytes]:
 def test_rollback_returns_the_records_in_order_ahead_of_the_rest() -> None:
     ch = _channel(*(Msg(i % 2, i // 2) for i in range(8)))
     tx = ch.take_transaction()
-    first = tx.take(3) + tx.take(2)
+    first = [*tx.take(3), *tx.take(2)]
     tx.rollback()
     assert not ch._taker().lock._is_owned()  # type: ignore[attr-defined]
     tx = ch.take_transaction()
@@ -157,3 +162,102 @@ def test_each_taker_commits_its_own_offsets_and_rollbacks_stay_in_its_buffer() -
     tx.commit()
     assert other == [[b"1-0", b"1-1"], [b"1-0", b"1-1", b"1-2"], {("t", 1): 3}]
     assert ch._taker().uncommitted == {("t", 0): 2}
+
+
+# -- column-wise batches (issue 15) -----------------------------------------------------
+
+
+def test_a_take_returns_a_column_wise_batch_with_lazy_key_headers() -> None:
+    ch = _channel(*(Msg(i % 2, i // 2, None if i % 3 else b"k%d" % i) for i in range(9)))
+    tx = ch.take_transaction()
+    batch = tx.take(9)
+    assert isinstance(batch, Batch) and batch.columnar and isinstance(batch._column, KeyHeaders)
+    assert bodies_of(batch) == [b"%d-%d" % (i % 2, i // 2) for i in range(9)]
+    assert batch.columnar  # bodies read, nothing built
+    maps = header_maps_of(batch)
+    assert maps == [None if i % 3 else {"key": f"k{i}"} for i in range(9)]
+    part = batch[1::3]  # the load-balancing selector's slices
+    assert part.columnar and header_maps_of(part) == maps[1::3] and bodies_of(part) == bodies_of(batch)[1::3]
+    assert [e.headers for e in batch] == [m or {} for m in maps]
+    tx.commit()
+    assert ch._taker().uncommitted == {("t", 0): 5, ("t", 1): 4}
+
+
+def test_offset_ranges_equal_the_per_record_loop() -> None:
+    records = [Msg(p, o) for o in range(5) for p in range(3)]
+    assert offset_ranges(records) == {("t", 0): (0, 5), ("t", 1): (0, 5), ("t", 2): (0, 5)}
+    assert offset_ranges(records[4:]) == {("t", 1): (1, 5), ("t", 2): (1, 5), ("t", 0): (2, 5)}
+    many = [Msg(p, 7) for p in range(40)]  # more partitions than the scan handles: the loop
+    assert offset_ranges(many) == {("t", p): (7, 8) for p in range(40)}
+
+
+class Producer:
+    """Records what the channel produces; every delivery succeeds at flush."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, Any, int]] = []
+        self._reports: list[Any] = []
+
+    def produce(self, topic: str, value: bytes, key: Any, partition: int, on_delivery: Any) -> None:
+        self.records.append((topic, value, key, partition))
+        self._reports.append(on_delivery)
+
+    def flush(self, timeout: float = 0) -> int:
+        for report in self._reports:
+            report(None, None)
+        self._reports = []
+        return 0
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+
+def _producing(**raw: str) -> tuple[KafkaChannel, Producer]:
+    ch = make(KafkaChannel, "c", **{"kafka.bootstrap.servers": "127.0.0.1:1", **raw})
+    producer = Producer()
+    ch.producer_factory = lambda conf: producer
+    ch.start()
+    return ch, producer
+
+
+def test_a_put_of_a_column_wise_batch_produces_what_events_would() -> None:
+    """Bodies, keys (header ``key``), partitions (partitionIdHeader) and Avro values from
+    a column-wise batch — per-event maps or one common map — without building events,
+    byte-equal to the same batch put as a list of events."""
+    for raw in ({"parseAsFlumeEvent": "false"}, {"parseAsFlumeEvent": "true", "partitionIdHeader": "p"}):
+        maps: list[dict[str, str] | None] = [{"key": "a", "p": "1"}, None, {"p": "0", "x": "y"}]
+        batches = [Batch([b"one", b"two", b"three"], maps), Batch([b"four", b"five"], None, {"key": "k", "p": "2"})]
+        ch, produced = _producing(**raw)
+        tx = ch.put_transaction()
+        for b in batches:
+            tx.put(b)
+        tx.commit()
+        assert all(b.columnar for b in batches)  # no event was built
+        ch2, expected = _producing(**raw)
+        tx = ch2.put_transaction()
+        tx.put([Event(b"one", {"key": "a", "p": "1"}), Event(b"two"), Event(b"three", {"p": "0", "x": "y"})])
+        tx.put([Event(b"four", {"key": "k", "p": "2"}), Event(b"five", {"key": "k", "p": "2"})])
+        tx.commit()
+        assert produced.records == expected.records
+        keys = [r[2] for r in produced.records]
+        assert keys == ["a", None, None, "k", "k"]
+        if raw["parseAsFlumeEvent"] == "true":
+            assert [r[3] for r in produced.records] == [1, -1, 0, 2, 2]
+            assert avro_event.decode(produced.records[2][1]) == ({"p": "0", "x": "y"}, b"three")
+        else:
+            assert [r[1] for r in produced.records] == [b"one", b"two", b"three", b"four", b"five"]
+        ch.stop()
+        ch2.stop()
+
+
+def test_a_bad_partition_header_in_a_column_wise_batch_is_refused_at_put() -> None:
+    ch, _ = _producing(partitionIdHeader="p")
+    tx = ch.put_transaction()
+    try:
+        tx.put(Batch([b"a"], None, {"p": "x"}))
+    except Exception as exc:
+        assert "header 'p' is 'x', not a partition number" in str(exc)
+    else:
+        raise AssertionError("a bad partition header was accepted")
+    tx.rollback()
+    ch.stop()

@@ -156,7 +156,6 @@ def test_three_sinks_on_one_kafka_channel_take_in_parallel_and_stop_is_fast(
     from its own partitions only, and every record is delivered once and committed."""
     topic = new_topic(6, "chan-three-sinks")
     n = 6000
-    produce_records(topic, [b"%d" % i for i in range(n)])
     sinks = "\n".join(
         f"a1.sinks.k{i}.type = file_roll\na1.sinks.k{i}.sink.directory = {tmp_path / f'k{i}'}\na1.sinks.k{i}.sink.rollInterval = 0\n"
         f"a1.sinks.k{i}.sink.batchSize = 50\na1.sinks.k{i}.channel = c1"
@@ -179,6 +178,15 @@ a1.channels.c1.kafka.consumer.max.partition.fetch.bytes = 1000
         name="a1",
     )
     names = ("k1", "k2", "k3")
+    # records are written once the group settled (three takers, two partitions each): on a
+    # topic filled beforehand, the first consumer to join may drain it before the others do
+    takers = agent.channels["c1"]._takers
+    deadline = time.monotonic() + 60
+    while not (len(takers) == 3 and all(len(t.assigned) == 2 for t in takers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        takers = agent.channels["c1"]._takers
+    assert sorted(len(t.assigned) for t in takers) == [2, 2, 2], [t.assigned for t in takers]
+    produce_records(topic, [b"%d" % i for i in range(n)])
 
     def drained() -> dict[str, int]:
         return {c.name: int(c.snapshot()["EventDrainSuccessCount"]) for c in agent.counters() if c.name in names}
@@ -266,7 +274,7 @@ def test_rollback_loses_nothing_when_the_consumer_cannot_seek(
     with channel.put_transaction() as tx:
         tx.put([Event(b"%d" % i, {"i": str(i)}) for i in range(30)])
     tx = channel.take_transaction()
-    first = tx.take(4) + tx.take(6)  # two takes in one transaction; more records are already fetched
+    first = [*tx.take(4), *tx.take(6)]  # two takes in one transaction; more records are already fetched
     assert len(first) == 10
     with contextlib.suppress(Exception):  # a rollback may report trouble; it must not lose the records
         tx.rollback()

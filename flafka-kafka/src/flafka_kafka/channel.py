@@ -19,6 +19,12 @@ channel whose storage is a Kafka topic.
   instead: its new owner reads them from the committed offset. A take transaction holds
   its taker's lock from its first non-empty ``take`` to its end (``stop`` waits for it);
   an empty take holds nothing.
+* Column-wise (``batch_aware``, issue 15): a put reads bodies and header maps from the
+  batch (:func:`~flafka.batch.bodies_of`, :func:`~flafka.batch.header_maps_of`) without
+  building ``Event`` objects; a take returns a :class:`~flafka.batch.Batch` — with
+  ``parseAsFlumeEvent = false`` the bodies are the record values and the ``key`` headers
+  a lazy column over the records (built only when a component reads headers); with
+  ``parseAsFlumeEvent = true`` each record is decoded at take (body and headers).
 * A thread's consumer is created on its first take (never in a channel nobody takes
   from), so a source-only agent writing to the channel does not join the consumer group,
   and a sink-only (sourceless) agent just reads the topic.
@@ -33,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flafka.ack import AckToken
+from flafka.batch import AnyBatch, Batch, HeaderMap, bodies_of, header_maps_of
 from flafka.channel import Channel, PutTransaction, TakeTransaction
 from flafka.errors import ChannelError, ConfigError
 from flafka.event import Event
@@ -53,7 +60,7 @@ from flafka_kafka.client_config import (
 )
 from flafka_kafka.keystores import TlsFiles, resolved
 from flafka_kafka.source import leave_group
-from flafka_kafka.taker import Taker, fatal_message
+from flafka_kafka.taker import KeyHeaders, Taker, fatal_message, key_text, offset_ranges
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,7 @@ class KafkaChannel(Channel):
     type_name = "kafka"
     aliases = ("org.apache.flume.channel.kafka.KafkaChannel",)
     durable = True
+    batch_aware = True  # puts read bodies and header maps, takes return column-wise batches
     needs_sink = False  # with no sink it writes events to the topic for other consumers (Flume's documented use)
     summary = "Durable channel stored in a Kafka topic (librdkafka)"
     settings_schema = Schema(
@@ -375,9 +383,11 @@ class KafkaChannel(Channel):
 
     # -- producing -------------------------------------------------------------------------
 
-    def _partition(self, event: Event) -> int:
-        if self.partition_header is not None:
-            raw = event.headers.get(self.partition_header)
+    def _partition(self, headers: HeaderMap | None) -> int:
+        """The partition of an event with ``headers`` (``partitionIdHeader``, else
+        ``defaultPartitionId``, else -1: librdkafka's partitioner)."""
+        if self.partition_header is not None and headers:
+            raw = headers.get(self.partition_header)
             if raw is not None:
                 try:
                     value = int(raw)
@@ -391,7 +401,7 @@ class KafkaChannel(Channel):
                 return value
         return -1 if self.default_partition is None else self.default_partition
 
-    def _produce(self, batches: list[list[Event]]) -> None:
+    def _produce(self, batches: list[AnyBatch]) -> None:
         """Produce every event, flush, check every report; raise ChannelError on any failure."""
         producer = self._producer
         if producer is None:
@@ -411,14 +421,15 @@ class KafkaChannel(Channel):
         partition = -1 if self.default_partition is None else self.default_partition
         produce = producer.produce
         kafka = _kafka()
-        for events in batches:
-            for event in events:
+        for batch in batches:
+            for body, headers in zip(bodies_of(batch), header_maps_of(batch), strict=True):
                 if not fixed:
-                    partition = self._partition(event)
-                value = encode(event.headers, event.body) if avro else event.body
+                    partition = self._partition(headers)
+                value = encode(headers or {}, body) if avro else body
+                key = headers.get("key") if headers else None
                 while True:
                     try:
-                        produce(topic, value, event.headers.get("key"), partition, on_delivery=report)
+                        produce(topic, value, key, partition, on_delivery=report)
                         outstanding[0] += 1
                         break
                     except BufferError:
@@ -530,38 +541,46 @@ class KafkaChannel(Channel):
             return out
         return [buf.popleft() for _ in range(max_events)]
 
-    def _to_event(self, msg: Any) -> Event:
-        """The event of one record: Flume's Avro event (``parseAsFlumeEvent``) or the
-        value as the body; the record key, when there is one, becomes header ``key``
-        (overriding the event's own, as Flume does)."""
-        value = msg.value() or b""
-        key = msg.key()
+    def _to_batch(self, messages: list[Any]) -> Batch:
+        """The batch of ``messages``: with ``parseAsFlumeEvent`` each record decoded as
+        Flume's Avro event, else the values as bodies; the record key, when there is one,
+        becomes header ``key`` (overriding the event's own, as Flume does) — for plain
+        values through a lazy column (:class:`~flafka_kafka.taker.KeyHeaders`)."""
+        message: Any = type(messages[0])
+        values = list(map(message.value, messages))
+        if not all(values):  # a record without value (None) has an empty body
+            values = [v or b"" for v in values]
         if not self.avro:
-            return Event(value, {} if key is None else {"key": _text(key)})
-        try:
-            headers, body = avro_event.decode(value)
-        except avro_event.AvroEventError as exc:
-            self._bad_records += 1
-            if self._bad_records in (1, 10) or self._bad_records % 10000 == 0:
-                log.warning(
-                    "channel '%s': record %s[%d]@%d is not a Flume Avro event (%s); its value became the body "
-                    "(%d such records so far; set parseAsFlumeEvent = false if the topic holds plain values)",
-                    self.name,
-                    msg.topic(),
-                    msg.partition(),
-                    msg.offset(),
-                    exc,
-                    self._bad_records,
-                )
-            return Event(value, {} if key is None else {"key": _text(key)})
-        if key is not None:
-            headers["key"] = _text(key)
-        return Event(body, headers)
+            return Batch(values, KeyHeaders(messages))
+        bodies: list[bytes] = []
+        maps: list[HeaderMap | None] = []
+        for msg, value in zip(messages, values, strict=True):
+            key = msg.key()
+            try:
+                headers, body = avro_event.decode(value)
+            except avro_event.AvroEventError as exc:
+                self._bad_records += 1
+                if self._bad_records in (1, 10) or self._bad_records % 10000 == 0:
+                    log.warning(
+                        "channel '%s': record %s[%d]@%d is not a Flume Avro event (%s); its value became the body "
+                        "(%d such records so far; set parseAsFlumeEvent = false if the topic holds plain values)",
+                        self.name,
+                        msg.topic(),
+                        msg.partition(),
+                        msg.offset(),
+                        exc,
+                        self._bad_records,
+                    )
+                headers, body = {}, value
+            if key is not None:
+                headers["key"] = key_text(key)
+            bodies.append(body)
+            maps.append(headers)
+        return Batch(bodies, maps)
 
-
-def _text(key: bytes | str) -> str:
-    """A record key as Flume's StringDeserializer reads it (UTF-8, bad bytes replaced)."""
-    return key if isinstance(key, str) else key.decode("utf-8", "replace")
+    def _to_event(self, msg: Any) -> Event:
+        """The event of one record (as :meth:`_to_batch` builds it)."""
+        return self._to_batch([msg]).events()[0]
 
 
 def poll_timeout_ms(settings: Settings) -> int:
@@ -577,15 +596,15 @@ class _KafkaPut(PutTransaction):
 
     def __init__(self, channel: KafkaChannel) -> None:
         self._ch = channel
-        self._staged: list[tuple[list[Event], AckToken | None]] = []
+        self._staged: list[tuple[AnyBatch, AckToken | None]] = []
         self._open = True
 
-    def put(self, events: list[Event], token: AckToken | None = None) -> None:
+    def put(self, events: AnyBatch, token: AckToken | None = None) -> None:
         ch = self._ch
         ch.counter.event_put_attempt_count += len(events)
         if ch.partition_header is not None:
-            for event in events:
-                ch._partition(event)  # reject a bad partition header now, not at commit
+            for headers in header_maps_of(events):
+                ch._partition(headers)  # reject a bad partition header now, not at commit
         if events:
             self._staged.append((events, token))
 
@@ -629,7 +648,7 @@ class _KafkaTake(TakeTransaction):
         self._count = 0
         self._locked = False
 
-    def take(self, max_events: int) -> list[Event]:
+    def take(self, max_events: int) -> AnyBatch:
         ch = self._ch
         ch.counter.event_take_attempt_count += 1
         if max_events <= 0:
@@ -653,20 +672,16 @@ class _KafkaTake(TakeTransaction):
         self._messages.extend(messages)
         taken = self._taken
         generation = taker.generation
-        to_event = ch._to_event
-        events = []
-        for m in messages:
-            events.append(to_event(m))
-            tp = (m.topic(), m.partition())
-            offset = m.offset()
+        batch = ch._to_batch(messages)
+        for tp, (first, nxt) in offset_ranges(messages).items():
             seen = taken.get(tp)
             if seen is None:
-                taken[tp] = (offset, offset + 1, generation.get(tp, 0))
-            elif offset + 1 > seen[1]:
-                taken[tp] = (seen[0], offset + 1, seen[2])
-        self._count += len(events)
-        ch.counter.event_take_success_count += len(events)
-        return events
+                taken[tp] = (first, nxt, generation.get(tp, 0))
+            elif nxt > seen[1]:
+                taken[tp] = (seen[0], nxt, seen[2])
+        self._count += len(batch)
+        ch.counter.event_take_success_count += len(batch)
+        return batch
 
     def _release(self) -> None:
         if self._locked:

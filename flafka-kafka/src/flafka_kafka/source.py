@@ -24,9 +24,13 @@ bounded by what was handed on before the stall was seen.
 Headers (as Flume 1.11): ``timestamp`` (record time), ``topic`` (``topicHeader``, when
 ``setTopicHeader``), ``partition``, ``offset`` — each only when the event has none yet —
 ``key`` (the record key, always), and ``header.<flumeHeader> = <kafkaHeader>`` copies.
-Plain records (not ``useFlumeEventFormat``) become :class:`KafkaRecordEvent`: the headers
-are built from the record on first access, so pipelines that never look at them (null,
-HDFS with a constant path) never pay for them.
+Plain records (not ``useFlumeEventFormat``) become one column-wise :class:`KafkaBatch` per
+batch: the record values as the bodies and a lazy :class:`RecordHeaders` column over the
+records, so batch-aware components that never look at headers (file_roll with TEXT, null)
+never build a header map or an ``Event``. A component that asks for events gets one
+:class:`KafkaRecordEvent` per record, whose headers are still built only on first access.
+``useFlumeEventFormat`` records are decoded eagerly (the body is inside the Avro datum)
+into a ``list[Event]``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flafka.backlog import Backlog
+from flafka.batch import AnyBatch, Batch, HeaderMap, concat
 from flafka.errors import ChannelFullError, ConfigError
 from flafka.event import Event
 from flafka.settings import Problem, Schema, Setting, Settings
@@ -190,6 +195,58 @@ class KafkaRecordEvent(Event):
             return True  # timestamp, partition and offset are always added
 
 
+class RecordHeaders:
+    """A lazy header column (:class:`flafka.batch.HeaderColumn`) over consumed records: the
+    maps are built by :func:`add_record_headers` only when ``maps()`` is called, each a
+    new dict owned by the caller. Slicing (steps too) keeps it lazy."""
+
+    __slots__ = ("context", "records")
+
+    def __init__(self, records: list[Any], context: HeaderContext) -> None:
+        self.records = records
+        self.context = context
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: slice) -> RecordHeaders:
+        return RecordHeaders(self.records[index], self.context)
+
+    def maps(self) -> list[HeaderMap | None]:
+        context = self.context
+        return [add_record_headers({}, m, context) for m in self.records]
+
+    def events(self, bodies: list[bytes]) -> list[Event]:
+        """One :class:`KafkaRecordEvent` per body (headers still built on first access)."""
+        context = self.context
+        return [KafkaRecordEvent(b, m, context) for b, m in zip(bodies, self.records, strict=True)]
+
+
+class KafkaBatch(Batch):
+    """A column-wise batch of plain Kafka records: bodies plus a :class:`RecordHeaders`
+    column. Asked for events, it builds :class:`KafkaRecordEvent` objects (headers on
+    first access) rather than header maps for every record; slices stay KafkaBatches."""
+
+    __slots__ = ()
+
+    def events(self) -> list[Event]:
+        if self._events is None:
+            bodies, column = self._bodies, self._column
+            if bodies is not None and type(column) is RecordHeaders and self._common is None:
+                events = column.events(bodies)
+                if self._events is None:  # another thread may have built them meanwhile
+                    self._events = events
+                    self._bodies = self._column = self._common = None
+        return super().events()
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice) and self._events is None:
+            bodies, column = self._bodies, self._column
+            if bodies is not None:
+                return KafkaBatch(bodies[index], column[index] if column is not None else None, self._common)
+        return super().__getitem__(index)
+
+
 class KafkaSource(PollableSource):
     """Consumes Kafka topics; commits offsets only past delivered batches."""
 
@@ -254,7 +311,7 @@ class KafkaSource(PollableSource):
         self.header_map: list[tuple[str, str]] = list((settings["header.*"] or {}).items())
         self._consumer: Any = None
         self._lock = threading.RLock()
-        self._pending: tuple[list[Event], Position] | None = None
+        self._pending: tuple[AnyBatch, Position] | None = None
         self._generation: dict[TP, int] = {}
         self._assigned: set[TP] = set()
         self._uncommitted: dict[TP, int] = {}
@@ -855,9 +912,9 @@ class KafkaSource(PollableSource):
         for tp, (first, nxt, gen) in more[1].items():
             seen = position.get(tp)
             position[tp] = (first, nxt, gen) if seen is None else (min(seen[0], first), max(seen[1], nxt), seen[2])
-        events.extend(more[0])
+        self._pending = concat([events, more[0]]), position
 
-    def _read_batch(self, consumer: Any) -> tuple[list[Event], Position] | None:
+    def _read_batch(self, consumer: Any) -> tuple[AnyBatch, Position] | None:
         """Poll until ``batchSize`` records or ``batchDurationMillis`` (or a rebalance)."""
         messages: list[Any] = []
         want = self.batch
@@ -881,40 +938,71 @@ class KafkaSource(PollableSource):
                 break
         if not messages:
             return None
-        return self._convert(messages)
+        return self._convert(messages, ordered=not self._rebalanced)
 
-    def _convert(self, messages: list[Any]) -> tuple[list[Event], Position] | None:
-        """Events and per-partition (first, next, generation) offsets of ``messages``
-        (errors are logged and skipped). Plain records become lazy KafkaRecordEvents."""
+    def _convert(self, messages: list[Any], ordered: bool = False) -> tuple[AnyBatch, Position] | None:
+        """The batch and per-partition (first, next, generation) offsets of ``messages``
+        (errors are logged and skipped). Plain records become one column-wise
+        :class:`KafkaBatch` (headers built only if asked for); ``useFlumeEventFormat``
+        records a ``list[Event]`` (decoded now). ``ordered``: the records come from reads
+        with no rebalance in between (each partition's offsets ascend)."""
+        if not messages:
+            return None
         context: HeaderContext = (self.set_topic_header, self.topic_header, self.header_map, int(time.time() * 1000))
-        events: list[Event] = []
-        append = events.append
+        message: Any = type(messages[0])  # confluent_kafka.Message (or a test's fake): unbound methods, mapped in C
+        if any(map(message.error, messages)):
+            good = []
+            for m in messages:
+                err = m.error()
+                if err is None:
+                    good.append(m)
+                else:
+                    self._record_error(err)
+            if not good:
+                return None
+            messages = good
+        if self.avro:
+            batch: AnyBatch = [self._avro_event(m, m.value() or b"", context) for m in messages]
+        else:
+            bodies = list(map(message.value, messages))
+            if not all(bodies):  # a record without value (None) has an empty body
+                bodies = [b or b"" for b in bodies]
+            batch = KafkaBatch(bodies, RecordHeaders(messages, context))
+        return batch, self._positions(messages, message, ordered)
+
+    def _positions(self, messages: list[Any], message: Any, ordered: bool) -> Position:
+        """Per partition of ``messages`` (never empty): (first offset, highest offset + 1,
+        generation). ``ordered`` (no rebalance during the reads: librdkafka hands each
+        partition's records in offset order) finds each partition's first and last record
+        with scans in C instead of a Python loop over the records."""
+        generation = self._generation
+        if ordered:
+            topics = set(map(message.topic, messages))
+            partitions = list(map(message.partition, messages))
+            seen = set(partitions)
+            if len(topics) == 1 and len(seen) <= 32:
+                (topic,) = topics
+                n = len(partitions)
+                backwards = partitions[::-1]
+                return {
+                    (topic, p): (
+                        messages[partitions.index(p)].offset(),
+                        messages[n - 1 - backwards.index(p)].offset() + 1,
+                        generation.get((topic, p), 0),
+                    )
+                    for p in seen
+                }
         first: dict[TP, int] = {}
         last: dict[TP, int] = {}
-        avro = self.avro
         for m in messages:
-            if m.error() is not None:
-                self._record_error(m.error())
-                continue
-            value = m.value()
-            if value is None:
-                value = b""
-            if avro:
-                append(self._avro_event(m, value, context))
-            else:
-                append(KafkaRecordEvent(value, m, context))
             tp = (m.topic(), m.partition())
             offset = m.offset()
-            seen = last.get(tp)
-            if seen is None:
+            seen_offset = last.get(tp)
+            if seen_offset is None:
                 first[tp] = last[tp] = offset
-            elif offset > seen:
+            elif offset > seen_offset:
                 last[tp] = offset
-        if not events:
-            return None
-        generation = self._generation
-        position: Position = {tp: (offset, last[tp] + 1, generation.get(tp, 0)) for tp, offset in first.items()}
-        return events, position
+        return {tp: (offset, last[tp] + 1, generation.get(tp, 0)) for tp, offset in first.items()}
 
     def _avro_event(self, m: Any, value: bytes, context: HeaderContext) -> Event:
         try:
@@ -1067,4 +1155,4 @@ def leave_group(consumer: Any, component: str) -> None:
 
 COMPONENTS = [KafkaSource]
 
-__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "add_record_headers", "leave_group", "topics_of"]
+__all__ = ["COMPONENTS", "KafkaBatch", "KafkaRecordEvent", "KafkaSource", "RecordHeaders", "add_record_headers", "leave_group", "topics_of"]

@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from flafka.batch import HeaderMap
+
 log = logging.getLogger("flafka_kafka.channel")
 
 TP = tuple[str, int]
@@ -245,6 +247,58 @@ class Taker:
         self.backlog = total
 
 
+class KeyHeaders:
+    """A lazy header column (:class:`flafka.batch.HeaderColumn`) over records taken from a
+    Kafka channel with ``parseAsFlumeEvent = false``: ``{"key": <record key>}`` for a
+    record with a key, None otherwise, built only when ``maps()`` is called (new maps,
+    owned by the caller). Slicing (steps too) keeps it lazy."""
+
+    __slots__ = ("records",)
+
+    def __init__(self, records: list[Any]) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: slice) -> KeyHeaders:
+        return KeyHeaders(self.records[index])
+
+    def maps(self) -> list[HeaderMap | None]:
+        return [None if k is None else {"key": key_text(k)} for k in (m.key() for m in self.records)]
+
+
+def key_text(key: bytes | str) -> str:
+    """A record key as Flume's StringDeserializer reads it (UTF-8, bad bytes replaced)."""
+    return key if isinstance(key, str) else key.decode("utf-8", "replace")
+
+
+def offset_ranges(messages: list[Any]) -> dict[TP, tuple[int, int]]:
+    """Per partition of ``messages`` (never empty, each partition's records in offset
+    order, as a consumer returns them and a rollback puts them back): (offset of its
+    first record, offset of its last + 1). Scans in C for one topic and a few partitions."""
+    message: Any = type(messages[0])
+    topics = set(map(message.topic, messages))
+    if len(topics) == 1:
+        partitions = list(map(message.partition, messages))
+        seen = set(partitions)
+        if len(seen) <= 32:
+            (topic,) = topics
+            n = len(partitions)
+            backwards = partitions[::-1]
+            return {(topic, p): (messages[partitions.index(p)].offset(), messages[n - 1 - backwards.index(p)].offset() + 1) for p in seen}
+    ranges: dict[TP, tuple[int, int]] = {}
+    for m in messages:
+        tp = (m.topic(), m.partition())
+        offset = m.offset()
+        seen_range = ranges.get(tp)
+        if seen_range is None:
+            ranges[tp] = (offset, offset + 1)
+        elif offset + 1 > seen_range[1]:
+            ranges[tp] = (seen_range[0], offset + 1)
+    return ranges
+
+
 class _Gone:
     """A partition as the rebalance callbacks name it (``.topic``, ``.partition``)."""
 
@@ -265,4 +319,4 @@ def fatal_message(channel: str, err: Any, fix: str) -> str:
     return f"channel '{channel}': the Kafka consumer failed for good: {err.str()}" + (f". Fix: {fix}" if fix else "")
 
 
-__all__ = ["Taker", "describe", "fatal_message"]
+__all__ = ["KeyHeaders", "Taker", "describe", "fatal_message", "key_text", "offset_ranges"]
