@@ -1,4 +1,4 @@
-"""The Kafka source's batches and events: plain records become one column-wise KafkaBatch
+"""The Kafka source's batches and events: plain records become one column-wise Batch
 (bodies plus a lazy header column); asked for events it gives KafkaRecordEvents whose
 headers are built on first access, equal to what Flume's source sets (no broker needed)."""
 
@@ -11,11 +11,11 @@ from typing import Any
 
 from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, KafkaError, Message
 
-from flafka.batch import as_events, bodies_of, header_maps_of
+from flafka.batch import Batch, as_events, bodies_of, header_maps_of
 from flafka.event import Event
 from flafka.testing import make
 from flafka_kafka import avro_event
-from flafka_kafka.source import KafkaBatch, KafkaRecordEvent, KafkaSource, add_record_headers
+from flafka_kafka.source import KafkaRecordEvent, KafkaSource, RecordHeaders, add_record_headers
 
 
 def record(offset: int = 7, key: bytes | None = b"k", headers: Any = None, ts: tuple[int, int] = (TIMESTAMP_CREATE_TIME, 1234)) -> Any:
@@ -158,7 +158,7 @@ SETTINGS: list[dict[str, str]] = [
 def test_plain_records_become_one_column_wise_batch() -> None:
     ms = records()
     b = batch_of(ms)
-    assert type(b) is KafkaBatch and b.columnar
+    assert type(b) is Batch and isinstance(b.column, RecordHeaders) and b.columnar
     assert bodies_of(b) == [b"" if i == 7 else b"v%d" % i for i in range(10)]  # a record without value: empty body
     assert len(b) == 10 and b.has_headers()
     assert b.columnar  # reading bodies, length and has_headers built nothing
@@ -215,7 +215,7 @@ def test_slicing_stays_lazy_with_steps_too() -> None:
     bodies = bodies_of(b)
     for index in (slice(0, 5), slice(5, None), slice(1, None, 3), slice(None, None, 2), slice(None, None, -1), slice(20, 30)):
         part = b[index]
-        assert type(part) is KafkaBatch and part.columnar
+        assert type(part) is Batch and isinstance(part.column, RecordHeaders) and part.columnar
         assert bodies_of(part) == bodies[index]
         assert header_maps_of(part) == full[index]
         assert len(part._column) == len(part)
@@ -245,7 +245,7 @@ def test_a_column_wise_batch_through_a_memory_channel_and_load_balancing() -> No
         part = take.take(4)
         if not part:
             break
-        assert isinstance(part, KafkaBatch) and part.columnar
+        assert isinstance(part, Batch) and isinstance(part.column, RecordHeaders) and part.columnar
         taken.append(part)
     take.commit()
     assert [len(p) for p in taken] == [4, 4, 2]
@@ -256,7 +256,7 @@ def test_a_column_wise_batch_through_a_memory_channel_and_load_balancing() -> No
     selector.bind(channels)
     required, _ = selector.select(b)  # type: ignore[arg-type]
     spread = {ch.name: part for ch, part in required}
-    assert all(isinstance(p, KafkaBatch) and p.columnar for p in spread.values())
+    assert all(isinstance(p, Batch) and p.columnar for p in spread.values())
     assert sorted(x for p in spread.values() for x in bodies_of(p)) == sorted(bodies_of(b))
     assert sorted(m["offset"] for p in spread.values() for m in header_maps_of(p) if m) == sorted(str(100 + i) for i in range(10))
     assert b.columnar

@@ -24,8 +24,8 @@ bounded by what was handed on before the stall was seen.
 Headers (as Flume 1.11): ``timestamp`` (record time), ``topic`` (``topicHeader``, when
 ``setTopicHeader``), ``partition``, ``offset`` — each only when the event has none yet —
 ``key`` (the record key, always), and ``header.<flumeHeader> = <kafkaHeader>`` copies.
-Plain records (not ``useFlumeEventFormat``) become one column-wise :class:`KafkaBatch` per
-batch: the record values as the bodies and a lazy :class:`RecordHeaders` column over the
+Plain records (not ``useFlumeEventFormat``) become one column-wise :class:`~flafka.batch.Batch`
+per batch: the record values as the bodies and a lazy :class:`RecordHeaders` column over the
 records, so batch-aware components that never look at headers (file_roll with TEXT, null)
 never build a header map or an ``Event``. A component that asks for events gets one
 :class:`KafkaRecordEvent` per record, whose headers are still built only on first access.
@@ -220,31 +220,6 @@ class RecordHeaders:
         """One :class:`KafkaRecordEvent` per body (headers still built on first access)."""
         context = self.context
         return [KafkaRecordEvent(b, m, context) for b, m in zip(bodies, self.records, strict=True)]
-
-
-class KafkaBatch(Batch):
-    """A column-wise batch of plain Kafka records: bodies plus a :class:`RecordHeaders`
-    column. Asked for events, it builds :class:`KafkaRecordEvent` objects (headers on
-    first access) rather than header maps for every record; slices stay KafkaBatches."""
-
-    __slots__ = ()
-
-    def events(self) -> list[Event]:
-        if self._events is None:
-            bodies, column = self._bodies, self._column
-            if bodies is not None and type(column) is RecordHeaders and self._common is None:
-                events = column.events(bodies)
-                if self._events is None:  # another thread may have built them meanwhile
-                    self._events = events
-                    self._bodies = self._column = self._common = None
-        return super().events()
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice) and self._events is None:
-            bodies, column = self._bodies, self._column
-            if bodies is not None:
-                return KafkaBatch(bodies[index], column[index] if column is not None else None, self._common)
-        return super().__getitem__(index)
 
 
 class KafkaSource(PollableSource):
@@ -943,7 +918,7 @@ class KafkaSource(PollableSource):
     def _convert(self, messages: list[Any], ordered: bool = False) -> tuple[AnyBatch, Position] | None:
         """The batch and per-partition (first, next, generation) offsets of ``messages``
         (errors are logged and skipped). Plain records become one column-wise
-        :class:`KafkaBatch` (headers built only if asked for); ``useFlumeEventFormat``
+        :class:`~flafka.batch.Batch` with a :class:`RecordHeaders` column (headers built only if asked for); ``useFlumeEventFormat``
         records a ``list[Event]`` (decoded now). ``ordered``: the records come from reads
         with no rebalance in between (each partition's offsets ascend)."""
         if not messages:
@@ -967,7 +942,7 @@ class KafkaSource(PollableSource):
             bodies = list(map(message.value, messages))
             if not all(bodies):  # a record without value (None) has an empty body
                 bodies = [b or b"" for b in bodies]
-            batch = KafkaBatch(bodies, RecordHeaders(messages, context))
+            batch = Batch(bodies, RecordHeaders(messages, context))
         return batch, self._positions(messages, message, ordered)
 
     def _positions(self, messages: list[Any], message: Any, ordered: bool) -> Position:
@@ -1155,4 +1130,4 @@ def leave_group(consumer: Any, component: str) -> None:
 
 COMPONENTS = [KafkaSource]
 
-__all__ = ["COMPONENTS", "KafkaBatch", "KafkaRecordEvent", "KafkaSource", "RecordHeaders", "add_record_headers", "leave_group", "topics_of"]
+__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "RecordHeaders", "add_record_headers", "leave_group", "topics_of"]
