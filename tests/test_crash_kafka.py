@@ -478,12 +478,23 @@ def preload(address: str, expected: int) -> None:
     assert marks == [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)], marks
 
 
-def committed_offsets(address: str) -> list[int]:
+def committed_offsets(address: str, timeout: float = 60.0) -> list[int]:
     """The group's committed offset per partition (0 when none), read as an outsider
-    (assign-free: the consumer never joins the group)."""
+    (assign-free: the consumer never joins the group). Retried until ``timeout`` while the
+    broker answers NOT_COORDINATOR or "loading" (right after a broker pause or restart)."""
+    deadline = time.monotonic() + timeout
     consumer = Consumer({"bootstrap.servers": address, "group.id": GROUP, "enable.auto.commit": False, "logger": CLIENT_LOG})
     try:
-        tps = consumer.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=30)
+        while True:
+            try:
+                tps = consumer.committed(
+                    [TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=max(1.0, deadline - time.monotonic())
+                )
+                break
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
     return [max(tp.offset, 0) for tp in tps]
@@ -586,12 +597,31 @@ def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Pa
                     campaign.start(fault)
                     broker_fault(fault, broker)
             before = scanner.dups
+            # the restart after a last agent kill must have read again what that kill left in
+            # flight before the clean stop below (as the loop waits before each fault): when
+            # every line had arrived before that kill, the stop came 1 s after the restart,
+            # while the agent was still starting (a restart delivers its first line 1.1-4.1 s
+            # after the spawn here, docs/scale-out.md), and so committed nothing: the final
+            # check failed in 3 of 7 runs, whatever the assignor. "Or": the restarted agent's
+            # own commits reached the end.
+            replay = before + (campaign.in_flight[-1] if campaign.kinds and campaign.kinds[-1] == "agent" else 0)
+            end = [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)]
+            checked = [0.0]
 
             def all_arrived() -> bool:
                 scanner.scan()
-                return scanner.lost() == 0
+                if scanner.lost() or not agent.alive():
+                    return not agent.alive()
+                if scanner.dups >= replay:
+                    return True
+                if time.monotonic() - checked[0] < 1.0:
+                    return False
+                checked[0] = time.monotonic()
+                return committed_offsets(broker.address) == end
 
-            wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0.2)
+            assert wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0.2) and agent.alive(), (
+                f"lost {scanner.lost()}, dups {scanner.dups} < {replay}; " + (tmp_path / "agent.log").read_text()[-3000:]
+            )
             time.sleep(1.0)
             scanner.scan()
             window_dups.append(scanner.dups - before)
@@ -609,4 +639,4 @@ def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Pa
     assert verdict.duplicates == scanner.dups, report
     assert status == 0, report
     # a clean stop commits everything delivered
-    assert final == [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)], report
+    assert final == end, report
