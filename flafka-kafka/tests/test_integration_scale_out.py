@@ -347,6 +347,12 @@ def test_clean_stops_in_a_cooperative_group_commit_every_delivered_offset(
     def lines() -> int:
         return sum(count_lines(o) for o in outs)
 
+    def stop(agent: AgentProcess) -> None:
+        """SIGTERM once the agent runs (a SIGTERM during Python's start-up kills it: -15)."""
+        up = wait_until(lambda: "' started: " in agent.log_path.read_text(errors="replace") or not agent.alive(), 60, 0.05)
+        assert up and agent.alive(), agent.log_path.read_text(errors="replace")[-3000:]
+        assert agent.terminate(60) == 0
+
     def past_committed(out: Path) -> list[int]:
         """Lines of ``out`` at or past the group's committed offsets."""
         marks = committed_of(kafka_bootstrap, group, topic, partitions)
@@ -368,7 +374,7 @@ def test_clean_stops_in_a_cooperative_group_commit_every_delivered_offset(
                 agent, out = agents[victim] = start(victim)
                 restarted_log = tmp_path / f"{victim}-{runs[victim]}.log"
                 assert wait_until(lambda out=out: count_lines(out) >= 1000, 60, 0.05), restarted_log.read_text()[-3000:]
-            assert agent.terminate(60) == 0
+            stop(agent)
             left = past_committed(out)
             if left:
                 uncommitted.append(f"{victim}#{runs[victim]}: {len(left)} lines past the committed offsets, e.g. {left[:3]}")
@@ -382,7 +388,7 @@ def test_clean_stops_in_a_cooperative_group_commit_every_delivered_offset(
 
         arrived = wait_until(all_arrived, 120, 0.5)
         for agent, _ in agents.values():
-            assert agent.terminate(60) == 0
+            stop(agent)
     finally:
         for agent, _ in agents.values():
             if agent.alive():
