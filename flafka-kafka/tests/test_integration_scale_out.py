@@ -137,11 +137,25 @@ def test_agents_share_a_topic_one_killed_one_added_nothing_lost(
         agents.append(agent)
         return agent
 
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+    def owned() -> list[int]:
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(5)
+        except Exception:
+            return []
+        return sorted(len(m.assignment.topic_partitions) for m in desc.members)
+
     writer = Writer(kafka_bootstrap, topic, LINES)
     started = time.monotonic()
     try:
         for i in range(3):
             add_agent(i)
+        # write once the group has settled (cooperative-sticky: a few join rounds): agents
+        # still starting on a loaded machine let the writer finish before the kill
+        assert wait_until(lambda: owned() == [4, 4, 4], 90, 0.2), owned()
         writer.start()
         # every agent delivers, then the third is killed mid-stream
         assert wait_until(lambda: all(count_lines(o) for o in outs) and sum(count_lines(o) for o in outs) >= LINES // 4, 60, 0.05), [
