@@ -145,6 +145,18 @@ def high_watermarks(consumer: Any, timeout: float = 60.0) -> list[int]:
             time.sleep(0.2)
 
 
+def wait_started(agent: AgentProcess, timeout: float = MOVE_TIMEOUT) -> None:
+    """Until the agent process started last logged that it runs: from then on a SIGTERM
+    stops it cleanly. A SIGTERM during Python's start-up (a test ending right after a
+    restart) killed it instead (exit status -15)."""
+    starts = agent.kills + 1
+
+    def up() -> bool:
+        return agent.log_path.read_text(errors="replace").count("' started: ") >= starts or not agent.alive()
+
+    assert wait_until(up, timeout, 0.1) and agent.alive(), agent.log_path.read_text(errors="replace")[-3000:]
+
+
 # -- the fault schedule --------------------------------------------------------------------
 
 
@@ -294,6 +306,20 @@ class TopicScanner:
                 self.meter_ok = time.monotonic()
         return sum(self.marks)
 
+    def watermarks(self, timeout: float = 120.0) -> list[int]:
+        """High watermarks through the meter (a consumer that fetches nothing), with a fresh
+        meter after each 10 s of errors: after a broker pause the scanning consumer answered
+        _UNKNOWN_PARTITION for a full minute (its metadata had lost the topic)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return high_watermarks(self.meter, timeout=10.0)
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+                self.meter.close()
+                self.meter = Consumer(self.meter_conf)
+
     def poll(self, timeout: float) -> None:
         for m in self.consumer.consume(10_000, timeout):
             if m.error():
@@ -320,10 +346,10 @@ class TopicScanner:
         sent before dying may still be appended for a moment); returns them. Only while
         nothing writes (after an agent kill): with a live agent they never stop moving."""
         deadline = time.monotonic() + timeout
-        marks = high_watermarks(self.consumer)
+        marks = self.watermarks()
         while True:
             time.sleep(0.3)
-            again = high_watermarks(self.consumer)
+            again = self.watermarks()
             if again == marks:
                 break
             marks = again
@@ -383,7 +409,7 @@ def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path)
                     campaign.start(fault, f"in flight {campaign.in_flight[-1]}")
                     agent.start()
                 else:
-                    scanner.boundary(high_watermarks(scanner.consumer))
+                    scanner.boundary(scanner.watermarks())
                     campaign.start(fault)
                     broker_fault(fault, broker)
 
@@ -392,6 +418,7 @@ def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path)
                 return scanner.lost() == 0
 
             wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0)
+            wait_started(agent)  # after a last agent kill: a SIGTERM while it starts kills it
             time.sleep(1.0)
             scanner.catch_up()
             status = agent.terminate(60)
@@ -478,12 +505,23 @@ def preload(address: str, expected: int) -> None:
     assert marks == [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)], marks
 
 
-def committed_offsets(address: str) -> list[int]:
+def committed_offsets(address: str, timeout: float = 60.0) -> list[int]:
     """The group's committed offset per partition (0 when none), read as an outsider
-    (assign-free: the consumer never joins the group)."""
+    (assign-free: the consumer never joins the group). Retried until ``timeout`` while the
+    broker answers NOT_COORDINATOR or "loading" (right after a broker pause or restart)."""
+    deadline = time.monotonic() + timeout
     consumer = Consumer({"bootstrap.servers": address, "group.id": GROUP, "enable.auto.commit": False, "logger": CLIENT_LOG})
     try:
-        tps = consumer.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=30)
+        while True:
+            try:
+                tps = consumer.committed(
+                    [TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=max(1.0, deadline - time.monotonic())
+                )
+                break
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
     return [max(tp.offset, 0) for tp in tps]
@@ -586,12 +624,32 @@ def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Pa
                     campaign.start(fault)
                     broker_fault(fault, broker)
             before = scanner.dups
+            # the restart after a last agent kill must have read again what that kill left in
+            # flight before the clean stop below (as the loop waits before each fault): when
+            # every line had arrived before that kill, the stop came 1 s after the restart,
+            # while the agent was still starting (a restart delivers its first line 1.1-4.1 s
+            # after the spawn here, docs/scale-out.md), and so committed nothing: the final
+            # check failed in 3 of 7 runs, whatever the assignor. "Or": the restarted agent's
+            # own commits reached the end.
+            replay = before + (campaign.in_flight[-1] if campaign.kinds and campaign.kinds[-1] == "agent" else 0)
+            end = [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)]
+            checked = [0.0]
 
             def all_arrived() -> bool:
                 scanner.scan()
-                return scanner.lost() == 0
+                if scanner.lost() or not agent.alive():
+                    return not agent.alive()
+                if scanner.dups >= replay:
+                    return True
+                if time.monotonic() - checked[0] < 1.0:
+                    return False
+                checked[0] = time.monotonic()
+                return committed_offsets(broker.address) == end
 
-            wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0.2)
+            assert wait_until(all_arrived, timeout=MOVE_TIMEOUT, interval=0.2) and agent.alive(), (
+                f"lost {scanner.lost()}, dups {scanner.dups} < {replay}; " + (tmp_path / "agent.log").read_text()[-3000:]
+            )
+            wait_started(agent)  # with nothing to re-read, a SIGTERM while it starts kills it (status -15)
             time.sleep(1.0)
             scanner.scan()
             window_dups.append(scanner.dups - before)
@@ -609,4 +667,4 @@ def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Pa
     assert verdict.duplicates == scanner.dups, report
     assert status == 0, report
     # a clean stop commits everything delivered
-    assert final == [len(range(p, expected, PARTITIONS)) for p in range(PARTITIONS)], report
+    assert final == end, report

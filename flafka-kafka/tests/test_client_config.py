@@ -210,20 +210,20 @@ def test_librdkafka_log_lines_repeat_at_most_once_a_minute(caplog: pytest.LogCap
 # -- scale-out: assignor, static membership, group errors (issue 14) -----------------------------
 
 
-def test_consumers_default_to_flumes_range_assignor_unless_the_user_sets_one() -> None:
+def test_consumers_default_to_cooperative_sticky_unless_the_user_sets_an_assignor() -> None:
     from flafka_kafka.channel import KafkaChannel
 
     src = make(KafkaSource, "r1", **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t"})
     ch = make(KafkaChannel, "c1", **{"kafka.bootstrap.servers": "b:9092"})
-    assert src.conf["partition.assignment.strategy"] == "range"
-    assert ch.consumer_conf["partition.assignment.strategy"] == "range"
-    java = "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
-    mine = make(
-        KafkaSource,
-        "r1",
-        **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", "kafka.consumer.partition.assignment.strategy": java},
-    )
-    assert mine.conf["partition.assignment.strategy"] == "cooperative-sticky"
+    assert src.conf["partition.assignment.strategy"] == "cooperative-sticky"
+    assert ch.consumer_conf["partition.assignment.strategy"] == "cooperative-sticky"
+    java = "org.apache.kafka.clients.consumer.RangeAssignor"
+    key = "kafka.consumer.partition.assignment.strategy"
+    for chosen, expected in ((java, "range"), ("roundrobin", "roundrobin")):
+        source = make(KafkaSource, "r1", **{"kafka.bootstrap.servers": "b:9092", "kafka.topics": "t", key: chosen})
+        channel = make(KafkaChannel, "c1", **{"kafka.bootstrap.servers": "b:9092", key: chosen})
+        assert source.conf["partition.assignment.strategy"] == expected
+        assert channel.consumer_conf["partition.assignment.strategy"] == expected
 
 
 def test_the_default_instance_id_names_host_agent_component_and_topics() -> None:

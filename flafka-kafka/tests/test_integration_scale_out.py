@@ -137,11 +137,25 @@ def test_agents_share_a_topic_one_killed_one_added_nothing_lost(
         agents.append(agent)
         return agent
 
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+    def owned() -> list[int]:
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(5)
+        except Exception:
+            return []
+        return sorted(len(m.assignment.topic_partitions) for m in desc.members)
+
     writer = Writer(kafka_bootstrap, topic, LINES)
     started = time.monotonic()
     try:
         for i in range(3):
             add_agent(i)
+        # write once the group has settled (cooperative-sticky: a few join rounds): agents
+        # still starting on a loaded machine let the writer finish before the kill
+        assert wait_until(lambda: owned() == [4, 4, 4], 90, 0.2), owned()
         writer.start()
         # every agent delivers, then the third is killed mid-stream
         assert wait_until(lambda: all(count_lines(o) for o in outs) and sum(count_lines(o) for o in outs) >= LINES // 4, 60, 0.05), [
@@ -304,6 +318,106 @@ def test_a_cleanly_stopped_static_member_hands_its_partitions_over_at_once(
                 agent.kill()
     print(f"the remaining agent had every partition {took:.1f} s after the other stopped")
     assert took < 10.0
+
+
+def committed_of(bootstrap: str, group: str, topic: str, partitions: int) -> list[int]:
+    """The group's committed offset per partition (0 when none), read as an outsider."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+    finally:
+        consumer.close()
+    return [max(tp.offset, 0) for tp in tps]
+
+
+def test_clean_stops_in_a_cooperative_group_commit_every_delivered_offset(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """Two agents (the default assignor: cooperative-sticky) share 4 partitions while a
+    producer writes. Each clean stop (SIGTERM) — one of them right after a SIGKILL and a
+    restart, as in the Kafka crash campaign — must leave the group's committed offset past
+    every line that agent process delivered; the other agent takes its partitions over from
+    there, so clean stops re-deliver nothing. At the end: committed = end offsets, nothing
+    lost, duplicates at most what the SIGKILL left in flight."""
+    partitions = 4
+    topic = new_topic(partitions, "stops")
+    group = f"g-{topic}"
+    runs = {"a": 0, "b": 0}
+    outs: list[Path] = []
+
+    def start(name: str) -> tuple[AgentProcess, Path]:
+        runs[name] += 1
+        out = tmp_path / f"out-{name}-{runs[name]}"  # one directory per agent process
+        out.mkdir()
+        outs.append(out)
+        conf = tmp_path / f"{name}-{runs[name]}.conf"
+        conf.write_text(AGENT.format(bootstrap=kafka_bootstrap, topic=topic, group=group, instance=name, out=out))
+        agent = AgentProcess(["-n", "a1", "-f", str(conf), "--no-reload-conf"], tmp_path / f"{name}-{runs[name]}.log")
+        agent.start()
+        return agent, out
+
+    def lines() -> int:
+        return sum(count_lines(o) for o in outs)
+
+    def stop(agent: AgentProcess) -> None:
+        """SIGTERM once the agent runs (a SIGTERM during Python's start-up kills it: -15)."""
+        up = wait_until(lambda: "' started: " in agent.log_path.read_text(errors="replace") or not agent.alive(), 60, 0.05)
+        assert up and agent.alive(), agent.log_path.read_text(errors="replace")[-3000:]
+        assert agent.terminate(60) == 0
+
+    def past_committed(out: Path) -> list[int]:
+        """Lines of ``out`` at or past the group's committed offsets."""
+        marks = committed_of(kafka_bootstrap, group, topic, partitions)
+        return [s for s in seqs(out) if s // partitions >= marks[s % partitions]]
+
+    writer = Writer(kafka_bootstrap, topic, 10**9, partitions)  # until halted
+    agents = {name: start(name) for name in ("a", "b")}
+    uncommitted: list[str] = []
+    in_flight = 0
+    try:
+        writer.start()
+        for victim, kill_first in (("b", False), ("a", False), ("b", True), ("a", False)):
+            target = lines() + 3000
+            assert wait_until(lambda target=target: lines() >= target, 60, 0.05), [count_lines(o) for o in outs]
+            agent, out = agents[victim]
+            if kill_first:  # the campaign's case: a clean stop after a SIGKILL and a restart
+                agent.kill()
+                in_flight += len(past_committed(out))
+                agent, out = agents[victim] = start(victim)
+                restarted_log = tmp_path / f"{victim}-{runs[victim]}.log"
+                assert wait_until(lambda out=out: count_lines(out) >= 1000, 60, 0.05), restarted_log.read_text()[-3000:]
+            stop(agent)
+            left = past_committed(out)
+            if left:
+                uncommitted.append(f"{victim}#{runs[victim]}: {len(left)} lines past the committed offsets, e.g. {left[:3]}")
+            agents[victim] = start(victim)
+        writer.halt.set()
+        writer.join(60)
+        total = writer.written
+
+        def all_arrived() -> bool:
+            return len(set().union(*(set(seqs(o)) for o in outs))) >= total
+
+        arrived = wait_until(all_arrived, 120, 0.5)
+        for agent, _ in agents.values():
+            stop(agent)
+    finally:
+        for agent, _ in agents.values():
+            if agent.alive():
+                agent.kill()
+        writer.halt.set()
+        writer.join(30)
+    assert writer.error is None, writer.error
+    final = committed_of(kafka_bootstrap, group, topic, partitions)
+    verdict = verify((line for o in outs for line in read_output_lines(o)), total)
+    report = f"{verdict.summary()}; in flight at the kill {in_flight}; final committed {final}; not committed at a stop: {uncommitted}"
+    print(report)
+    assert arrived and not verdict.lost and verdict.corrupt == 0, report
+    assert not uncommitted, report
+    assert final == [len(range(p, total, partitions)) for p in range(partitions)], report
+    assert verdict.duplicates <= in_flight, report
 
 
 @pytest.mark.slow

@@ -407,6 +407,55 @@ def test_a_revocation_gives_up_waiting_and_commits_only_what_was_delivered(monke
     assert consumer.commits == [{0: 100}]
 
 
+class _StoppingConsumer(_RevokeConsumer):
+    """At stop: the first synchronous commit is refused (a cooperative rebalance in
+    progress); the poll that serves the rejoin revokes partition 1; leaving the group
+    revokes the rest."""
+
+    def __init__(self, src: KafkaSource) -> None:
+        super().__init__()
+        self.src = src
+        self.refused = False
+        self.owned = [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> Any:
+        if not self.refused:
+            self.refused = True
+            raise KafkaException(KafkaError(KafkaError.REBALANCE_IN_PROGRESS))
+        return super().commit(offsets, asynchronous)
+
+    def poll(self, timeout: float) -> None:
+        if self.owned:
+            gone = [tp for tp in self.owned if tp.partition == 1] or self.owned
+            self.owned = [tp for tp in self.owned if tp not in gone]
+            self.src._on_revoke(self, gone)
+
+    def unsubscribe(self) -> None:
+        pass
+
+    def assignment(self) -> list[TopicPartition]:
+        return self.owned
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_stop_commits_every_delivered_offset_through_a_cooperative_revocation() -> None:
+    """The sinks have stopped when the source stops: a revocation served meanwhile commits
+    at once instead of waiting REVOKE_DRAIN for deliveries that cannot come, and the
+    final commit, refused once, is retried until every delivered offset is committed."""
+    src, token = _revocable_source()
+    token.release()  # delivered before the stop
+    src.acks.token({(TOPIC, 0): (100, 130, 0)})  # handed on, never delivered: never committed
+    consumer = _StoppingConsumer(src)
+    src._consumer = consumer
+    started = time.monotonic()
+    src.stop()
+    assert time.monotonic() - started < 1.0
+    assert consumer.commits and consumer.commits[0] == {0: 100, 1: 50}
+    assert all(c.get(0, 0) <= 100 for c in consumer.commits)
+
+
 FENCED = "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id"
 
 

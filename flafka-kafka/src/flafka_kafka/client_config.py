@@ -549,12 +549,13 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 
 CONSUMER_DEFAULTS: dict[str, Any] = {
     "allow.auto.create.topics": True,  # the Java consumer's default
-    # range: Flume 1.11's assignor (its Java client offers only RangeAssignor), so flafka and
-    # Flume agents can share a group as they are. cooperative-sticky (a rebalance moves only
-    # the partitions that change owner) is opt-in: with it, the Kafka crash campaign's clean
-    # stop after a restart left delivered offsets uncommitted in 3 of 7 runs (re-read on the
-    # next start: duplicates, no loss); with range, 3 of 3 committed everything.
-    "partition.assignment.strategy": "range",
+    # N agents in one group: a rebalance moves only the partitions that change owner, the
+    # others keep flowing (range, Flume 1.11's assignor, revokes every partition of every
+    # member at each change). A group shared with Java consumers that only offer
+    # RangeAssignor (Flume 1.11) needs the user's kafka.consumer.partition.assignment.strategy
+    # = range (the JoinGroup error says so). A clean stop commits every delivered offset with
+    # either (tests/test_crash_kafka.py, test_integration_scale_out.py).
+    "partition.assignment.strategy": "cooperative-sticky",
     # librdkafka pauses a partition's fetching for fetch.queue.backoff.ms (default 1000)
     # whenever its local queue is above its thresholds, which a batch consumer reaches all
     # the time: with the default the Kafka source ran at ~130k events/s, with 10 ms ~380k.

@@ -475,11 +475,13 @@ class KafkaSource(PollableSource):
             if consumer is None:
                 self._tls.close()
                 return
+            # the sinks have stopped: a revocation served from here on (the final commit's
+            # retries poll; leaving the group revokes everything) commits at once, no drain
+            self._stopping = True
             try:
                 self._final_commit(consumer)
             except Exception as exc:
                 log.warning("source '%s': final offset commit failed (%s); undelivered records are read again on restart", self.name, exc)
-            self._stopping = True
             leave_group(consumer, f"source '{self.name}'")
             try:
                 consumer.close()
