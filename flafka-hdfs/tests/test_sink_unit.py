@@ -403,6 +403,8 @@ def test_failed_sync_fails_every_unsynced_batch_and_commits_nothing(fs: FakeHdfs
     channel = make(MemoryChannel, "c1", capacity=1000, transactionCapacity=10, **{"keep-alive": 0})
     channel.start()
     sink = build(fs, tmp_path, **{"hdfs.batchSize": 10})
+    assert sink.max_pending_batches == 16  # hdfs.batchSize = 10: 16 batches may be in flight
+    sink.max_pending_batches = 4  # this test's arithmetic: 4
     sink.channel = channel
     sink.counter = SinkCounter("k1", "hdfs")
     sink.start()
