@@ -444,7 +444,8 @@ class HdfsSink(Sink):
         from flafka.metrics.counters import SinkCounter
 
         self.counter = SinkCounter(name, self.type_name)  # replaced by the agent's
-        self.max_pending_batches = pending_batches(settings["hdfs.batchSize"])
+        # per sink (the runtime reads it when it builds the sink's driver; core declares it a ClassVar)
+        self.max_pending_batches = pending_batches(settings["hdfs.batchSize"])  # type: ignore[misc]
         cfg = _Config(settings, name)
         if cfg.output.serializer is not None:  # serializers read hdfs:// URLs (schemas) through this sink
             cfg.output = dataclasses.replace(cfg.output, serializer=dataclasses.replace(cfg.output.serializer, open_url=self.read_url))
@@ -639,7 +640,9 @@ class HdfsSink(Sink):
         paths = self._paths
         assert paths is not None
         n = len(events)
-        if paths.per_batch or not n:  # no header escapes, no event time: one bucket for the whole batch
+        if not n:
+            return {}, [], ""
+        if paths.per_batch:  # no header escapes, no event time: one bucket for the whole batch
             return {paths.resolve(None, now_ms): (events, None)}, [], ""  # type: ignore[dict-item]
         maps = header_maps_of(events)
         first = maps[0]
