@@ -22,7 +22,7 @@ from flafka.event import Event
 from flafka.source import Status
 from flafka.testing import make, settings_for
 from flafka_hdfs.sequencefile import read_records
-from flafka_hdfs.sink import HdfsSink, pending_batches
+from flafka_hdfs.sink import HdfsSink
 from flafka_hdfs.staging import SUFFIX, StagingFile
 
 
@@ -408,8 +408,6 @@ def test_failed_sync_fails_every_unsynced_batch_and_commits_nothing(fs: FakeHdfs
     channel = make(MemoryChannel, "c1", capacity=1000, transactionCapacity=10, **{"keep-alive": 0})
     channel.start()
     sink = build(fs, tmp_path, **{"hdfs.batchSize": 10})
-    assert sink.max_pending_batches == 16  # hdfs.batchSize = 10: 16 batches may be in flight
-    sink.max_pending_batches = 4  # this test's arithmetic: 4
     sink.channel = channel
     sink.counter = SinkCounter("k1", "hdfs")
     sink.start()
@@ -913,7 +911,3 @@ def test_a_batch_sharing_one_map_resolves_its_path_once(tmp_path: Path) -> None:
     assert sink.flush(10)
     sink.stop()
     assert list(finals(fs).values()) == [b"\n".join(batch.bodies) + b"\n"]
-
-
-def test_batches_in_flight_follow_the_batch_size() -> None:
-    assert [pending_batches(n) for n in (1, 100, 1000, 2000, 4000, 10_000)] == [16, 16, 16, 8, 4, 4]

@@ -324,8 +324,7 @@ class HdfsSink(Sink):
     batch_size_key = "hdfs.batchSize"
     max_pending_batches = 4
     """Batches appended and awaiting their sync at once (the runtime's pipelining): while
-    batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all.
-    Set per sink from ``hdfs.batchSize``: see :func:`pending_batches`."""
+    batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all."""
     settings_schema = Schema(
         Setting(
             "hdfs.path",
@@ -444,8 +443,6 @@ class HdfsSink(Sink):
         from flafka.metrics.counters import SinkCounter
 
         self.counter = SinkCounter(name, self.type_name)  # replaced by the agent's
-        # per sink (the runtime reads it when it builds the sink's driver; core declares it a ClassVar)
-        self.max_pending_batches = pending_batches(settings["hdfs.batchSize"])  # type: ignore[misc]
         cfg = _Config(settings, name)
         if cfg.output.serializer is not None:  # serializers read hdfs:// URLs (schemas) through this sink
             cfg.output = dataclasses.replace(cfg.output, serializer=dataclasses.replace(cfg.output.serializer, open_url=self.read_url))
@@ -855,18 +852,6 @@ class HdfsSink(Sink):
             return False
         self.uploader.retry_now()
         return self.uploader.drain(max(0.0, deadline - time.monotonic()))
-
-
-PENDING_EVENTS = 16_000
-"""Events a sink keeps appended and awaiting their sync, at most (see :func:`pending_batches`)."""
-
-
-def pending_batches(batch_size: int) -> int:
-    """How many batches the runtime keeps in flight for this sink: 4 at least, 16 at most,
-    else as many as hold :data:`PENDING_EVENTS` events. One ``fdatasync`` of the staging
-    file covers every batch appended before it began, so more batches in flight mean fewer
-    syncs per byte (the sink's limit on a busy disk)."""
-    return max(4, min(16, PENDING_EVENTS // max(1, batch_size)))
 
 
 def _serializer_problems(settings: Settings) -> list[Problem]:
