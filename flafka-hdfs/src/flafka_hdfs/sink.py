@@ -318,9 +318,9 @@ class HdfsSink(Sink):
     aliases = ("org.apache.flume.sink.hdfs.HDFSEventSink",)
     summary = "Write events to HDFS files over WebHDFS (write-once uploads from a local staging directory)"
     batch_aware = True
-    """Takes column-wise batches: bucketing reads header maps (never builds events), and a
-    batch whose events share one bucket goes to a batch-aware serializer (TEXT) or the
-    SequenceFile encoder as it is."""
+    """Takes column-wise batches: bucketing reads header maps (never builds events), and each
+    bucket's part of a batch (column-wise when the batch is) goes to a batch-aware
+    serializer (TEXT) or the SequenceFile encoder as it is."""
     batch_size_key = "hdfs.batchSize"
     max_pending_batches = 4
     """Batches appended and awaiting their sync at once (the runtime's pipelining): while
