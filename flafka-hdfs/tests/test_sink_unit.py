@@ -911,3 +911,17 @@ def test_a_batch_sharing_one_map_resolves_its_path_once(tmp_path: Path) -> None:
     assert sink.flush(10)
     sink.stop()
     assert list(finals(fs).values()) == [b"\n".join(batch.bodies) + b"\n"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from([0, 1, 5119, 5120, 5121, 10240, 10241, 101_000]) | st.integers(min_value=0, max_value=40_000),
+    st.binary(min_size=1, max_size=64),
+)
+def test_staging_crc32_in_pieces_is_zlibs(size: int, pattern: bytes) -> None:
+    import zlib
+
+    from flafka_hdfs.staging import crc32
+
+    data = (pattern * (size // len(pattern) + 1))[:size]
+    assert crc32(data) == zlib.crc32(data)
