@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -12,11 +13,15 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from flafka.batch import AnyBatch, Batch
 from flafka.errors import ConfigError, PermanentError, RetriableError
 from flafka.event import Event
 from flafka.source import Status
 from flafka.testing import make, settings_for
+from flafka_hdfs.sequencefile import read_records
 from flafka_hdfs.sink import HdfsSink
 from flafka_hdfs.staging import SUFFIX, StagingFile
 
@@ -760,3 +765,163 @@ def test_avro_event_serializer_reads_an_hdfs_schema_url_through_the_sink(fs: Fak
     assert ("read", "/path/to/schema.avsc") in fs.calls
     (data,) = [d for p, d in finals(fs).items() if p.startswith("/data/")]
     assert list(fastavro.reader(io.BytesIO(data))) == [{"n": n} for n in range(5)]
+
+
+# -- column-wise batches ------------------------------------------------------------------
+# What a flafka.batch.Batch writes is byte for byte what the same events as a list[Event]
+# write (files, names, refusals and their reasons), and both bucket, split and refuse events
+# as writing them one at a time does.
+
+NOW = 1425704649.123  # 2015-03-07 05:04:09 UTC
+TS = ["1425704649123", "1425704709123", "1425708249123", "0", "x12", None]
+"""Timestamp headers: three times in distinct minutes/hours, the epoch, not a number, none."""
+DIRS = ["a", "b", "a/b", "./a//b/", "", "../up", "x/#LATEST", "1:2"]
+"""Header values for %{h}: plain, nested, normalised, empty, and three hdfs.path refuses."""
+
+PATHS = [
+    ({"hdfs.path": "hdfs://nn/d"}, False),
+    ({"hdfs.path": "hdfs://nn/d/%{h}"}, True),
+    ({"hdfs.path": "hdfs://nn/d/%Y%m%d-%H%M", "hdfs.timeZone": "UTC"}, True),
+    ({"hdfs.path": "hdfs://nn/d/%Y%m%d-%H%M", "hdfs.useLocalTimeStamp": "true", "hdfs.timeZone": "UTC"}, False),
+    ({"hdfs.path": "hdfs://nn/d/%{h}/%H", "hdfs.round": "true", "hdfs.roundUnit": "hour", "hdfs.timeZone": "UTC"}, True),
+    ({"hdfs.path": "hdfs://nn/d", "hdfs.filePrefix": "F-%{h}-%t"}, True),
+]
+FORMATS = [
+    {"hdfs.fileType": "DataStream"},
+    {"hdfs.fileType": "DataStream", "serializer": "HEADER_AND_TEXT"},
+    {"hdfs.fileType": "DataStream", "serializer": "TEXT", "serializer.appendNewline": "false"},
+    {"hdfs.fileType": "SequenceFile"},
+    {"hdfs.fileType": "SequenceFile", "hdfs.writeFormat": "Text"},
+    {"hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip"},
+    {"hdfs.fileType": "SequenceFile", "hdfs.codeC": "deflate"},
+]
+UNCOMPRESSED = 5
+"""FORMATS[:5] write the same bytes however the events are split into batches."""
+
+header_map = st.fixed_dictionaries({}, optional={"h": st.sampled_from(DIRS), "timestamp": st.sampled_from(TS)}).map(
+    lambda m: {k: v for k, v in m.items() if v is not None}
+)
+
+
+@st.composite
+def column_batch(draw: Any) -> tuple[list[bytes], list[dict[str, str] | None] | None, dict[str, str] | None]:
+    """(bodies, per-event maps or None, common map or None): how a source builds a Batch."""
+    bodies = draw(st.lists(st.binary(max_size=12), max_size=12))
+    kind = draw(st.sampled_from(["none", "common", "column", "both"]))
+    common = draw(header_map) if kind in ("common", "both") else None
+    column = None
+    if kind in ("column", "both"):
+        column = [draw(st.none() | header_map) for _ in bodies]
+    return bodies, column, common
+
+
+def as_batch(bodies: list[bytes], column: list[dict[str, str] | None] | None, common: dict[str, str] | None) -> Batch:
+    return Batch(list(bodies), [dict(m) if m is not None else None for m in column] if column is not None else None, dict(common or {}))
+
+
+def as_list(bodies: list[bytes], column: list[dict[str, str] | None] | None, common: dict[str, str] | None) -> list[Event]:
+    out = []
+    for i, body in enumerate(bodies):
+        m = column[i] if column is not None else None
+        headers = {**(common or {}), **(m or {})}
+        out.append(Event(body, headers or None))
+    return out
+
+
+def new_sink(fs: FakeHdfs, staging: Path, raw: dict[str, Any]) -> HdfsSink:
+    keys = {
+        "hdfs.stagingDir": str(staging),
+        "hdfs.rollInterval": 0,
+        "hdfs.rollCount": 0,
+        "hdfs.rollSize": 0,
+        "hdfs.threadsPoolSize": 1,
+        "hdfs.inUseSuffix": ".tmp",
+        **raw,
+    }
+    sink = make(HdfsSink, "k1", **keys)
+    sink.new_client = fs.client  # type: ignore[method-assign]
+    sink.wall_clock = lambda: NOW
+    sink.start()
+    return sink
+
+
+def outcome_of(sink: HdfsSink, batch: AnyBatch) -> tuple[list[int], bool, str] | None:
+    outcome = sink.write(batch)
+    return None if outcome is None else (list(outcome.failed), outcome.retriable, str(outcome.error))
+
+
+def by_bucket(files: dict[str, bytes], sequence_file: bool) -> dict[str, list[Any]]:
+    """File contents per bucket (directory and file prefix), in the order they were opened;
+    a SequenceFile's records (its sync marker derives from the file's name)."""
+    out: dict[str, list[Any]] = {}
+    for path in sorted(files, key=lambda p: (p.rsplit(".", 1)[0], int(p.rsplit(".", 1)[1]))):
+        out.setdefault(path.rsplit(".", 1)[0], []).append(read_records(files[path])[1] if sequence_file else files[path])
+    return out
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from(PATHS),
+    fmt=st.sampled_from(range(len(FORMATS))),
+    roll=st.sampled_from([(0, 0), (3, 0), (0, 20), (4, 25)]),
+    batches=st.lists(column_batch(), min_size=1, max_size=4),
+)
+def test_a_column_wise_batch_writes_what_its_events_write(
+    path: tuple[dict[str, str], bool], fmt: int, roll: tuple[int, int], batches: list[Any]
+) -> None:
+    raw = {**path[0], **FORMATS[fmt], "hdfs.rollCount": roll[0], "hdfs.rollSize": roll[1]}
+    with tempfile.TemporaryDirectory() as tmp:
+        fs_batch, fs_list, fs_single = FakeHdfs(), FakeHdfs(), FakeHdfs()
+        columns = new_sink(fs_batch, Path(tmp) / "b", raw)
+        lists = new_sink(fs_list, Path(tmp) / "l", raw)
+        singles = new_sink(fs_single, Path(tmp) / "s", raw)
+        try:
+            for spec in batches:
+                batch = as_batch(*spec)
+                got = outcome_of(columns, batch)
+                assert batch.columnar or FORMATS[fmt].get("serializer") == "HEADER_AND_TEXT"  # no Event built otherwise
+                events = as_list(*spec)
+                assert got == outcome_of(lists, events)
+                refused = [i for i, e in enumerate(events) if outcome_of(singles, [e]) is not None]
+                assert (got[0] if got else []) == refused
+            for sink in (columns, lists, singles):
+                assert sink.flush(10)
+        finally:
+            for sink in (columns, lists, singles):
+                sink.stop()
+    assert finals(fs_batch) == finals(fs_list)  # names, order of opening and bytes
+    if fmt < UNCOMPRESSED:
+        sequence_file = FORMATS[fmt]["hdfs.fileType"] == "SequenceFile"
+        assert by_bucket(finals(fs_list), sequence_file) == by_bucket(finals(fs_single), sequence_file)
+
+
+def test_a_batch_sharing_one_map_resolves_its_path_once(tmp_path: Path) -> None:
+    fs = FakeHdfs()
+    sink = new_sink(fs, tmp_path, {"hdfs.path": "hdfs://nn/d/%{h}/%Y", "hdfs.timeZone": "UTC", "hdfs.fileType": "DataStream"})
+    assert sink._paths is not None
+    calls = []
+    resolve = sink._paths.resolve
+    sink._paths.resolve = lambda headers, now_ms: calls.append(headers) or resolve(headers, now_ms)  # type: ignore[method-assign]
+    batch = Batch([b"%d" % i for i in range(500)], None, {"h": "web", "timestamp": "1425704649123"})
+    assert sink.write(batch) is None
+    assert len(calls) == 1 and batch.columnar  # no Event was built
+    refused = Batch([b"x"] * 3, None, {"h": "../etc", "timestamp": "1425704649123"})
+    outcome = sink.write(refused)
+    assert outcome is not None and list(outcome.failed) == [0, 1, 2] and "3 of 3 events" in str(outcome.error)
+    assert sink.flush(10)
+    sink.stop()
+    assert list(finals(fs).values()) == [b"\n".join(batch.bodies) + b"\n"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from([0, 1, 5119, 5120, 5121, 10240, 10241, 101_000]) | st.integers(min_value=0, max_value=40_000),
+    st.binary(min_size=1, max_size=64),
+)
+def test_staging_crc32_in_pieces_is_zlibs(size: int, pattern: bytes) -> None:
+    import zlib
+
+    from flafka_hdfs.staging import crc32
+
+    data = (pattern * (size // len(pattern) + 1))[:size]
+    assert crc32(data) == zlib.crc32(data)

@@ -26,6 +26,7 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 
+from flafka.batch import AnyBatch, bodies_of, has_headers, header_maps_of
 from flafka.event import Event
 
 SYNC_ESCAPE = b"\xff\xff\xff\xff"
@@ -92,13 +93,29 @@ def header(
 
 def event_timestamp(event: Event, now_ms: int) -> int:
     """The key Flume writes: the ``timestamp`` header (epoch ms), else the current time."""
-    ts = event.headers.get("timestamp") if event.headers else None
+    return _timestamp(event._headers, now_ms)
+
+
+def _timestamp(headers: Mapping[str, str] | None, now_ms: int) -> int:
+    ts = headers.get("timestamp") if headers else None
     if ts is None:
         return now_ms
     try:
         return int(ts)
     except ValueError:
         return now_ms
+
+
+def batch_keys(events: AnyBatch, now_ms: int) -> list[int]:
+    """The key of every event of the batch (:func:`event_timestamp`), reading header maps
+    only when some event may have one (a column-wise batch builds no events)."""
+    if not events or not has_headers(events):
+        return [now_ms] * len(events)
+    maps = header_maps_of(events)
+    first = maps[0]
+    if first is maps[-1] and maps.count(first) == len(maps):  # one map shared by the batch
+        return [_timestamp(first, now_ms)] * len(maps)
+    return [_timestamp(m, now_ms) for m in maps]
 
 
 class SequenceFileEncoder:
@@ -133,29 +150,31 @@ class SequenceFileEncoder:
     def reset(self, mark: tuple[int, int]) -> None:
         self.pos, self.last_sync = mark
 
-    def encode(self, events: list[Event]) -> bytes:
+    def encode(self, events: AnyBatch) -> bytes:
+        """The bytes of one batch (a ``list[Event]`` or a column-wise batch: only bodies and,
+        when there are headers, the ``timestamp`` header are read)."""
         out: list[bytes] = []
         if self.pos == 0:
             head = self.header()
             out.append(head)
             self.pos = len(head)
         now_ms = int(self.clock() * 1000)
+        bodies = bodies_of(events)
+        keys = batch_keys(events, now_ms)
         if self.compress is not None:
-            self._blocks(events, now_ms, out)
+            self._blocks(bodies, keys, out)
         else:
-            self._records(events, now_ms, out)
+            self._records(bodies, keys, out)
         return b"".join(out)
 
-    def _records(self, events: list[Event], now_ms: int, out: list[bytes]) -> None:
+    def _records(self, bodies: list[bytes], keys: list[int], out: list[bytes]) -> None:
         pos, last_sync, sync_marker = self.pos, self.last_sync, SYNC_ESCAPE + self.sync
         text_values = self.text_values
-        for e in events:
+        for body, ts in zip(bodies, keys, strict=True):
             if pos >= last_sync + SYNC_INTERVAL:
                 out.append(sync_marker)
                 pos += 20
                 last_sync = pos
-            body = e.body
-            ts = event_timestamp(e, now_ms)
             if text_values:
                 value_len = vlong(len(body))
                 head = _PACK_TEXT_HEAD(8 + len(value_len) + len(body), 8, ts) + value_len
@@ -166,25 +185,25 @@ class SequenceFileEncoder:
             pos += len(head) + len(body)
         self.pos, self.last_sync = pos, last_sync
 
-    def _blocks(self, events: list[Event], now_ms: int, out: list[bytes]) -> None:
+    def _blocks(self, bodies: list[bytes], keys: list[int], out: list[bytes]) -> None:
         start = 0
         size = 0
-        for i, e in enumerate(events):
-            size += 8 + len(e.body) + 5
+        for i, body in enumerate(bodies):
+            size += 8 + len(body) + 5
             if size >= COMPRESSION_BLOCK_SIZE:
-                self._block(events[start : i + 1], now_ms, out)
+                self._block(bodies[start : i + 1], keys[start : i + 1], out)
                 start, size = i + 1, 0
-        if start < len(events):
-            self._block(events[start:], now_ms, out)
+        if start < len(bodies):
+            self._block(bodies[start:], keys[start:], out)
 
-    def _block(self, events: list[Event], now_ms: int, out: list[bytes]) -> None:
+    def _block(self, bodies: list[bytes], keys: list[int], out: list[bytes]) -> None:
         compress = self.compress
         assert compress is not None
         key_len = vlong(8)
-        keys = b"".join(_PACK_LONG(event_timestamp(e, now_ms)) for e in events)
-        values_parts = [text(e.body) for e in events] if self.text_values else [_PACK_INT(len(e.body)) + e.body for e in events]
-        buffers = (key_len * len(events), keys, b"".join(vlong(len(v)) for v in values_parts), b"".join(values_parts))
-        block = [SYNC_ESCAPE, self.sync, vlong(len(events))]
+        packed_keys = b"".join(map(_PACK_LONG, keys))
+        values_parts = [text(b) for b in bodies] if self.text_values else [_PACK_INT(len(b)) + b for b in bodies]
+        buffers = (key_len * len(bodies), packed_keys, b"".join(vlong(len(v)) for v in values_parts), b"".join(values_parts))
+        block = [SYNC_ESCAPE, self.sync, vlong(len(bodies))]
         for buf in buffers:
             packed = compress(buf)
             block += [vlong(len(packed)), packed]

@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flafka.batch import AnyBatch, bodies_of, header_maps_of, subset
 from flafka.errors import ConfigError, PermanentError, RetriableError
-from flafka.event import Event
 from flafka.header_paths import HDFS_RULE, UnsafeHeaderPath
 from flafka.serializers import resolve_serializer, serializer_or_raise
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
@@ -84,7 +84,7 @@ class _OpenFile:
     raw_bytes: int = 0
 
 
-_Group = tuple[list[Event], "list[int] | None"]
+_Group = tuple[AnyBatch, "list[int] | None"]
 """Events of one bucket and their indices in the batch (None: the whole batch, in order)."""
 
 _Target = tuple[StagingFile, int, int, int, "list[int] | None"]
@@ -317,6 +317,10 @@ class HdfsSink(Sink):
     type_name = "hdfs"
     aliases = ("org.apache.flume.sink.hdfs.HDFSEventSink",)
     summary = "Write events to HDFS files over WebHDFS (write-once uploads from a local staging directory)"
+    batch_aware = True
+    """Takes column-wise batches: bucketing reads header maps (never builds events), and each
+    bucket's part of a batch (column-wise when the batch is) goes to a batch-aware
+    serializer (TEXT) or the SequenceFile encoder as it is."""
     batch_size_key = "hdfs.batchSize"
     max_pending_batches = 4
     """Batches appended and awaiting their sync at once (the runtime's pipelining): while
@@ -572,7 +576,7 @@ class HdfsSink(Sink):
 
     # -- data path -----------------------------------------------------------------------
 
-    def write(self, events: list[Event]) -> BatchOutcome | None:
+    def write(self, events: AnyBatch) -> BatchOutcome | None:
         """Append the batch to the staging files of its buckets and return once they are
         synced (what ``send(events).wait()`` does): used for retries and in sink groups."""
         with self._lock:
@@ -581,7 +585,7 @@ class HdfsSink(Sink):
             pending = self._send(events)
         return pending.wait()
 
-    def send(self, events: list[Event]) -> PendingWrite:
+    def send(self, events: AnyBatch) -> PendingWrite:
         """Append the batch to the staging files of its buckets (no sync here) and roll files
         that reached a limit; the returned ``wait()`` blocks until the syncer thread synced
         every file the batch touched past the batch's end. Raises RetriableError when the
@@ -594,7 +598,7 @@ class HdfsSink(Sink):
                 self.start()
             return self._send(events)
 
-    def _send(self, events: list[Event]) -> _PendingSync:
+    def _send(self, events: AnyBatch) -> _PendingSync:
         self._check_staging_limit()
         now_ms = int(self.wall_clock() * 1000)
         groups, failed, reason = self._group(events, now_ms)
@@ -623,21 +627,36 @@ class HdfsSink(Sink):
             self._seal(oldest)
         return _PendingSync(self, targets, len(events), failed, reason)
 
-    def _group(self, events: list[Event], now_ms: int) -> tuple[dict[tuple[str, str], _Group], list[int], str]:
-        """Events by bucket, each with its indices in the batch (None: all of them, in order)."""
+    def _group(self, events: AnyBatch, now_ms: int) -> tuple[dict[tuple[str, str], _Group], list[int], str]:
+        """Events by bucket, each with its indices in the batch (None: all of them, in order),
+        the indices refused (no usable timestamp, unsafe header values) and why.
+
+        Reads header maps, never ``Event`` objects: a column-wise batch stays one. The path
+        is resolved once for the whole batch when it needs no header (``per_batch``) or
+        when every event carries the same map; otherwise once per event (from a cache)."""
         paths = self._paths
         assert paths is not None
+        n = len(events)
+        if not n:
+            return {}, [], ""
         if paths.per_batch:  # no header escapes, no event time: one bucket for the whole batch
             return {paths.resolve(None, now_ms): (events, None)}, [], ""  # type: ignore[dict-item]
-        groups: dict[tuple[str, str], _Group] = {}
+        maps = header_maps_of(events)
+        first = maps[0]
+        if first is maps[-1] and maps.count(first) == n:  # one map for every event: resolve it once
+            try:
+                return {paths.resolve(first, now_ms): (events, None)}, [], ""  # type: ignore[dict-item]
+            except (MissingTimestamp, UnsafeHeaderPath):
+                pass  # every event is refused: the loop below says why, as for any batch
+        indices: dict[tuple[str, ...], list[int]] = {}
         failed: list[int] = []
-        problem = ""
         unsafe: list[str] = []
         no_time = 0
+        problem = ""
         resolve = paths.resolve
-        for i, e in enumerate(events):
+        for i, headers in enumerate(maps):
             try:
-                key = resolve(e.headers, now_ms)
+                key = resolve(headers, now_ms)
             except MissingTimestamp as exc:
                 failed.append(i)
                 problem = str(exc)
@@ -648,16 +667,19 @@ class HdfsSink(Sink):
                 if len(unsafe) < 3 and str(exc) not in unsafe:
                     unsafe.append(str(exc))
                 continue
-            group = groups.get(key)  # type: ignore[arg-type]
+            group = indices.get(key)
             if group is None:
-                groups[key] = ([e], [i])  # type: ignore[index]
+                indices[key] = [i]
             else:
-                group[0].append(e)
-                group[1].append(i)  # type: ignore[union-attr]
+                group.append(i)
+        if len(indices) == 1 and not failed:
+            groups: dict[tuple[str, str], _Group] = {next(iter(indices)): (events, None)}  # type: ignore[dict-item]
+        else:
+            groups = {key: (subset(events, idx), idx) for key, idx in indices.items()}  # type: ignore[misc]
         reasons = []
         if unsafe:
             reasons.append(
-                f"sink '{self.name}': {len(failed) - no_time} of {len(events)} events whose headers would lead the write out of hdfs.path "
+                f"sink '{self.name}': {len(failed) - no_time} of {n} events whose headers would lead the write out of hdfs.path "
                 f"'{self.settings['hdfs.path']}' are refused ({'; '.join(unsafe)}); nothing is written outside that "
                 f"directory — fix the producer of the header, or drop or rewrite it with an interceptor (docs/hdfs.md, "
                 f"'Header values in paths')"
@@ -665,7 +687,7 @@ class HdfsSink(Sink):
         if problem:
             reasons.append(
                 f"sink '{self.name}': hdfs.path '{self.settings['hdfs.path']}' uses time escapes, but {no_time} of "
-                f"{len(events)} events have no usable timestamp ({problem}); add a timestamp interceptor to the source "
+                f"{n} events have no usable timestamp ({problem}); add a timestamp interceptor to the source "
                 f"(interceptors = ts, interceptors.ts.type = timestamp) or set hdfs.useLocalTimeStamp = true"
             )
         return groups, failed, " — and ".join(reasons)
@@ -673,7 +695,7 @@ class HdfsSink(Sink):
     def _append(
         self,
         key: tuple[str, str],
-        evs: list[Event],
+        evs: AnyBatch,
         idx: list[int] | None,
         now: float,
         journal: dict[int, Any],
@@ -706,7 +728,7 @@ class HdfsSink(Sink):
             raw = 0  # body bytes, counted only for hdfs.rollSize
             if cfg.roll_size:
                 if sizes is None:  # running totals of body bytes: one C-level pass per group
-                    sizes = list(itertools.accumulate([len(e.body) for e in evs]))
+                    sizes = list(itertools.accumulate(map(len, bodies_of(evs))))
                 base = sizes[i - 1] if i else 0
                 # the first event at which the file reaches rollSize ends this chunk
                 j = bisect.bisect_left(sizes, base + cfg.roll_size - f.raw_bytes, i, i + take)

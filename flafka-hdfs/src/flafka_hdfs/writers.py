@@ -30,8 +30,9 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from flafka.batch import AnyBatch, as_events
 from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.serializers import EventSerializer, SerializerSpec
@@ -119,9 +120,10 @@ def codec_for(value: str) -> Codec:
 
 class FileEncoder:
     """Encodes the batches of one output file. ``mark()``/``reset(mark)`` undo an encode
-    whose bytes could not be written; ``finish()`` gives the bytes that close the file."""
+    whose bytes could not be written; ``finish()`` gives the bytes that close the file.
+    ``encode`` takes a ``list[Event]`` or a column-wise :class:`~flafka.batch.Batch`."""
 
-    def encode(self, events: list[Event]) -> bytes:
+    def encode(self, events: AnyBatch) -> bytes:
         raise NotImplementedError
 
     def mark(self) -> Any:
@@ -135,7 +137,9 @@ class FileEncoder:
 
 
 class StreamEncoder(FileEncoder):
-    """``DataStream`` (``codec`` None) or ``CompressedStream``: one codec stream per batch."""
+    """``DataStream`` (``codec`` None) or ``CompressedStream``: one codec stream per batch.
+    A ``batch_aware`` serializer (``TEXT``) gets the batch as it comes, others a
+    ``list[Event]``."""
 
     def __init__(self, serializer: SerializerSpec, codec: Codec | None) -> None:
         self.spec = serializer
@@ -143,13 +147,14 @@ class StreamEncoder(FileEncoder):
         self.compress = codec.compress if codec else None
         self.started = False
 
-    def encode(self, events: list[Event]) -> bytes:
+    def encode(self, events: AnyBatch) -> bytes:
+        batch = cast("list[Event]", events if self.serializer.batch_aware else as_events(events))  # a Batch only when batch_aware
         if self.started:
-            data = self.serializer.encode(events)
+            data = self.serializer.encode(batch)
         else:
             try:
                 head = self.serializer.begin()  # first: it may pick the file's sync marker
-                data = head + self.serializer.encode(events)
+                data = head + self.serializer.encode(batch)
             except BaseException:
                 self.serializer = self.spec.new()  # begin() is called once per instance
                 raise
@@ -177,7 +182,7 @@ class SequenceEncoder(FileEncoder):
     def __init__(self, inner: SequenceFileEncoder) -> None:
         self.inner = inner
 
-    def encode(self, events: list[Event]) -> bytes:
+    def encode(self, events: AnyBatch) -> bytes:
         return self.inner.encode(events)
 
     def mark(self) -> Any:
