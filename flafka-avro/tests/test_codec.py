@@ -212,7 +212,7 @@ def column_batches(draw: st.DrawFn) -> tuple[Batch, list[Event]]:
             else:
                 column.append(None)
     col = column or [None] * len(body_list)
-    expected = [Event(b, {**(common or {}), **(m or {})} if common or m else None) for b, m in zip(body_list, col)]
+    expected = [Event(b, {**(common or {}), **(m or {})} if common or m else None) for b, m in zip(body_list, col, strict=True)]
     return Batch(body_list, column, common), expected
 
 

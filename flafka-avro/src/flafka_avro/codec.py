@@ -114,7 +114,7 @@ def _encode_bodies(bodies: list[bytes], out: list[bytes]) -> None:
         lens = [end_len[size] for size in map(len, bodies)]
     except IndexError:  # a body of 4096 bytes or more
         lens = [end_len[size] if size < _SMALL else b"\x00" + varint(size) for size in map(len, bodies)]
-    out += [x for pair in zip(lens, bodies) for x in pair]
+    out += [x for pair in zip(lens, bodies, strict=True) for x in pair]
     out.append(b"\x00")
 
 
@@ -133,7 +133,7 @@ def _encode_columns(bodies: list[bytes], maps: list[HeaderMap | None], out: list
     strings: dict[str, bytes] = {}  # per batch: bounded by the batch
     prev: HeaderMap | None = None
     encoded = b""
-    for body, m in zip(bodies, maps):
+    for body, m in zip(bodies, maps, strict=True):
         if m is not prev:
             prev = m
             encoded = _encode_map(m, strings) if m else b""
