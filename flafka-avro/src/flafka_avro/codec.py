@@ -19,6 +19,9 @@ general reader. Malformed input raises :class:`~flafka_avro.protocol.ProtocolErr
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import is_
+
 from flafka.batch import AnyBatch, Batch, HeaderMap, as_events, bodies_of, has_headers, header_maps_of
 from flafka.event import Event
 
@@ -102,6 +105,14 @@ def _count(n: int) -> bytes:
     return _LONG[n] if n < _SMALL else varint(n)
 
 
+def _lengths(bodies: list[bytes]) -> list[bytes]:
+    """Per body: ``0`` (the end of its header map) and its length."""
+    try:
+        return list(map(_END_LEN.__getitem__, map(len, bodies)))
+    except IndexError:  # a body of 4096 bytes or more
+        return [_END_LEN[size] if size < _SMALL else b"\x00" + varint(size) for size in map(len, bodies)]
+
+
 def _encode_bodies(bodies: list[bytes], out: list[bytes]) -> None:
     """Events without headers: ``0`` (an empty map), the body's length, the body."""
     n = len(bodies)
@@ -109,40 +120,44 @@ def _encode_bodies(bodies: list[bytes], out: list[bytes]) -> None:
         out.append(b"\x00")
         return
     out.append(_count(n))
-    end_len = _END_LEN
-    try:
-        lens = [end_len[size] for size in map(len, bodies)]
-    except IndexError:  # a body of 4096 bytes or more
-        lens = [end_len[size] if size < _SMALL else b"\x00" + varint(size) for size in map(len, bodies)]
-    out += [x for pair in zip(lens, bodies, strict=True) for x in pair]
+    parts: list[bytes] = [b""] * (2 * n)
+    parts[0::2] = _lengths(bodies)
+    parts[1::2] = bodies
+    out += parts
     out.append(b"\x00")
 
 
 def _encode_columns(bodies: list[bytes], maps: list[HeaderMap | None], out: list[bytes]) -> None:
     """Events with header maps (one per body, None or empty for none); a map object
-    repeated by consecutive events is encoded once."""
-    append = out.append
+    repeated by consecutive events (a batch's common map) is encoded once."""
     n = len(bodies)
     if len(maps) != n:
         raise ValueError(f"{n} bodies but {len(maps)} header maps")
     if not n:
-        append(b"\x00")
+        out.append(b"\x00")
         return
-    append(_count(n))
-    small, end_len = _SMALL, _END_LEN
+    out.append(_count(n))
     strings: dict[str, bytes] = {}  # per batch: bounded by the batch
-    prev: HeaderMap | None = None
-    encoded = b""
-    for body, m in zip(bodies, maps, strict=True):
-        if m is not prev:
-            prev = m
-            encoded = _encode_map(m, strings) if m else b""
-        if encoded:
-            append(encoded)
-        size = len(body)
-        append(end_len[size] if size < small else b"\x00" + varint(size))
-        append(body)
-    append(b"\x00")
+    first = maps[0]
+    prefixes: list[bytes]
+    if all(map(is_, maps, repeat(first))):  # one map object for all (the common map)
+        prefixes = [_encode_map(first, strings) if first else b""] * n
+    else:
+        prefixes = []
+        add = prefixes.append
+        prev: HeaderMap | None = None
+        encoded = b""
+        for m in maps:
+            if m is not prev:
+                prev = m
+                encoded = _encode_map(m, strings) if m else b""
+            add(encoded)
+    parts: list[bytes] = [b""] * (3 * n)
+    parts[0::3] = prefixes
+    parts[1::3] = _lengths(bodies)
+    parts[2::3] = bodies
+    out += parts
+    out.append(b"\x00")
 
 
 def _encode_map(headers: HeaderMap, strings: dict[str, bytes]) -> bytes:
@@ -283,6 +298,7 @@ def _decode(data: bytes, pos: int) -> tuple[list[bytes], list[HeaderMap | None] 
     last = b""  # the encoding of the previous event's (non-empty) header map
     last_headers: HeaderMap = {}
     distinct = 0
+    fast = True
     while True:
         b = data[pos]
         if b < 0x80:
@@ -294,11 +310,60 @@ def _decode(data: bytes, pos: int) -> tuple[list[bytes], list[HeaderMap | None] 
             return bodies, maps, distinct, pos
         if count < 0:
             return None
-        for _ in range(count):
+        i = 0
+        while i < count:
+            tried = i
+            # A run of events laid out alike: the previous event's map bytes (or no map)
+            # and a body shorter than 8192 bytes. Lengths past the end are caught by the
+            # next read (IndexError: "cut short").
+            if not fast:
+                pass  # the previous run stopped at once: decode one event the general way
+            elif maps is None:
+                while i < count and data[pos] == 0:
+                    b = data[pos + 1]
+                    if b < 0x80:
+                        if b & 1:
+                            break
+                        p = pos + 2
+                        q = p + (b >> 1)
+                    else:
+                        c = data[pos + 2]
+                        if c >= 0x80 or b & 1:
+                            break
+                        p = pos + 3
+                        q = p + (((b & 0x7F) | (c << 7)) >> 1)
+                    add_body(data[p:q])
+                    pos = q
+                    i += 1
+            else:
+                add_map = maps.append
+                k = len(last)
+                while i < count and data.startswith(last, pos):
+                    b = data[pos + k]
+                    if b < 0x80:
+                        if b & 1:
+                            break
+                        p = pos + k + 1
+                        q = p + (b >> 1)
+                    else:
+                        c = data[pos + k + 1]
+                        if c >= 0x80 or b & 1:
+                            break
+                        p = pos + k + 2
+                        q = p + (((b & 0x7F) | (c << 7)) >> 1)
+                    add_body(data[p:q])
+                    add_map(last_headers)
+                    pos = q
+                    i += 1
+            if i == count:
+                break
+            fast = i != tried  # a run that did not even start: stop trying until a map repeats
             b = data[pos]
             if b == 0:  # no headers
                 if maps is not None:
                     maps.append(None)
+                else:
+                    fast = True
                 pos += 1
             else:
                 if maps is None:
@@ -307,6 +372,7 @@ def _decode(data: bytes, pos: int) -> tuple[list[bytes], list[HeaderMap | None] 
                     # the same bytes as the previous event's map decode to the same map
                     maps.append(last_headers)
                     pos += len(last)
+                    fast = True
                 else:
                     start = pos
                     headers: HeaderMap = {}
@@ -361,3 +427,4 @@ def _decode(data: bytes, pos: int) -> tuple[list[bytes], list[HeaderMap | None] 
                 raise DecodeError(f"a body of {n} bytes does not fit")
             add_body(data[pos:q])
             pos = q
+            i += 1
