@@ -15,6 +15,12 @@ encoded once per batch.
 (Java's ``BlockingBinaryEncoder``) makes it return None so the caller uses fastavro's
 general reader. Malformed input raises :class:`~flafka_avro.protocol.ProtocolError`
 (never anything else), as fastavro's reader does through the protocol module.
+
+:func:`encode_batch` and :func:`decode_batch` do the same for column-wise
+:class:`~flafka.batch.Batch` objects (issue 15) without an ``Event`` per record: the
+encoding reads the bodies and header maps (a map object shared by consecutive events is
+encoded once; bytes identical to encoding the batch's events), the decoding returns the
+bodies with no headers, one ``common`` map, or a header column.
 """
 
 from __future__ import annotations

@@ -533,6 +533,8 @@ _BATCH_AWARE: list[tuple[type[ib.Interceptor], dict[str, str]]] = [
     (ib.RegexFilteringInterceptor, {"regex": "b"}),
     (ib.RegexFilteringInterceptor, {"regex": "^e", "excludeEvents": "true"}),
     (ib.RegexFilteringInterceptor, {"excludeEvents": "true"}),
+    (ib.SearchAndReplaceInterceptor, {"searchPattern": "b+", "replaceString": "B"}),
+    (ib.SearchAndReplaceInterceptor, {"searchPattern": "^(e)rror", "replaceString": "$1", "charset": "latin-1"}),
 ]
 
 

@@ -4,9 +4,10 @@
 Contract (see :class:`flafka.interceptor.Interceptor`): ``intercept`` takes a batch and
 returns the events to keep, in order. Headers and bodies are changed in place; the same
 list is returned unless events are dropped. ``timestamp``, ``host``, ``static``,
-``remove_header`` and ``regex_filter`` are ``batch_aware``: on a column-wise
-:class:`~flafka.batch.Batch` they return a new column-wise batch (a header set once in its
-``common`` map, removed from its maps, events kept by index) and never change the batch
+``remove_header``, ``regex_filter`` and ``search_replace`` are ``batch_aware``: on a
+column-wise :class:`~flafka.batch.Batch` they return a new column-wise batch (a header set
+once in its ``common`` map, removed from its maps, events kept by index, a new bodies
+column) and never change the batch
 they got nor build an ``Event``; on anything else they work on ``as_events(batch)`` as
 before. Both paths give equal events (property-tested). Everything that can be computed once
 (compiled patterns, the local host name, translated replacement templates) is computed in
@@ -23,6 +24,8 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from itertools import repeat
+from operator import is_
 
 from flafka.batch import AnyBatch, Batch, HeaderMap, as_events, bodies_of, header_maps_of, subset, with_common
 from flafka.errors import ConfigError
@@ -71,6 +74,22 @@ class _Base(Interceptor):
 
     def stop(self) -> None:
         self.counter.stopped()
+
+
+def _columns(bodies: list[bytes], maps: list[HeaderMap | None]) -> Batch:
+    """A column-wise batch of ``bodies`` with ``maps`` (one per body, possibly shared):
+    its common map when every event has the same map object, else a header column."""
+    first = maps[0] if maps else None
+    if all(map(is_, maps, repeat(first))):
+        return Batch(bodies, None, first)
+    return Batch(bodies, maps)
+
+
+def _rebatch(bodies: list[bytes], batch: Batch) -> Batch:
+    """A column-wise batch of new ``bodies`` (one per event) with ``batch``'s headers."""
+    if not batch.has_headers():
+        return Batch(bodies)
+    return _columns(bodies, header_maps_of(batch))
 
 
 # -- timestamp ------------------------------------------------------------------------------
@@ -252,10 +271,7 @@ class RemoveHeaderInterceptor(_Base):
             if got is m:
                 got = done[id(m)] = {k: v for k, v in m.items() if not doomed(k)} or None
             maps.append(got)
-        first = maps[0] if maps else None
-        if all([m is first for m in maps]):
-            return Batch(bodies_of(batch), None, first)
-        return Batch(bodies_of(batch), maps)
+        return _columns(bodies_of(batch), maps)
 
     def _intercept_events(self, events: list[Event]) -> list[Event]:
         with_name, from_list, matching = self.with_name, self.from_list, self.matching
@@ -592,7 +608,32 @@ class SearchAndReplaceInterceptor(_Base):
             raise ConfigError(f"{where}: replaceString '{replacement}': {exc}")
         self.charset: str = settings["charset"]
 
-    def intercept(self, events: list[Event]) -> list[Event]:
+    batch_aware = True  # a column-wise batch gets a new bodies column, its headers as they are
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
+        if isinstance(events, Batch) and events.columnar:
+            return self._intercept_columns(events)
+        return self._intercept_events(as_events(events))
+
+    def _intercept_columns(self, batch: Batch) -> AnyBatch:
+        subn = self.pattern.subn
+        template = self.template
+        charset = self.charset
+        bodies: list[bytes] = []
+        add = bodies.append
+        changed = False
+        for body in batch.bodies:
+            text, count = subn(template, body.decode(charset, "surrogateescape"))
+            if count:
+                changed = True
+                add(text.encode(charset, "surrogateescape"))
+            else:
+                add(body)
+        if not changed:
+            return batch
+        return _rebatch(bodies, batch)
+
+    def _intercept_events(self, events: list[Event]) -> list[Event]:
         subn = self.pattern.subn
         template = self.template
         charset = self.charset
