@@ -10,9 +10,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from flafka.batch import Batch
 from flafka.event import Event
 from flafka_avro import protocol
-from flafka_avro.codec import DecodeError, EncodeError, decode_events, encode_events, varint
+from flafka_avro.codec import DecodeError, EncodeError, decode_batch, decode_events, encode_batch, encode_events, varint
 from flafka_avro.protocol import ProtocolError
 
 SCHEMA = protocol._BATCH_SCHEMA
@@ -186,3 +187,82 @@ def test_read_call_reports_codec_errors_as_protocol_errors() -> None:
     bad = b"\x00\x16appendBatch" + bytes.fromhex("0202026104ff fe000000")  # value not UTF-8
     with pytest.raises(ProtocolError, match=r"malformed appendBatch events .*not valid UTF-8"):
         protocol.read_call(io.BytesIO(bad), 10)
+
+
+# -- column-wise batches (flafka.batch.Batch) ---------------------------------------------
+
+
+@st.composite
+def column_batches(draw: st.DrawFn) -> tuple[Batch, list[Event]]:
+    """A column-wise batch (no headers, a common map, a header column, or both) and the
+    events it stands for, built separately (the batch stays column-wise)."""
+    body_list = draw(st.lists(bodies, max_size=25))
+    common = draw(st.one_of(st.none(), header_maps))
+    column: list[dict[str, str] | None] | None = None
+    if draw(st.booleans()):
+        column = []
+        for _ in body_list:
+            choice = draw(st.integers(0, 3))
+            if choice == 0 or not column:
+                column.append(draw(st.one_of(st.none(), header_maps)))
+            elif choice == 1:
+                column.append(column[-1])  # the same map object again
+            elif choice == 2:
+                column.append(dict(column[-1] or {}))
+            else:
+                column.append(None)
+    col = column or [None] * len(body_list)
+    expected = [Event(b, {**(common or {}), **(m or {})} if common or m else None) for b, m in zip(body_list, col, strict=True)]
+    return Batch(body_list, column, common), expected
+
+
+@settings(max_examples=300)
+@given(column_batches())
+@example((Batch([]), []))
+@example((Batch([b"x" * 5000, b""], None, {"k": "v"}), [Event(b"x" * 5000, {"k": "v"}), Event(b"", {"k": "v"})]))
+def test_a_column_wise_batch_encodes_to_its_events_bytes(case: tuple[Batch, list[Event]]) -> None:
+    batch, expected = case
+    raw = encode_batch(batch, b"head")
+    assert batch.columnar  # no Event was built to encode it
+    assert raw == b"head" + encode_events(expected) == b"head" + fastavro_bytes(expected)
+    assert encode_batch(batch.events()) == raw[4:]  # and the list path agrees
+
+
+@settings(max_examples=300)
+@given(column_batches(), st.binary(max_size=3))
+def test_decode_batch_gives_the_events_column_wise(case: tuple[Batch, list[Event]], tail: bytes) -> None:
+    _, expected = case
+    data = b"\xff" + encode_events(expected) + tail
+    got = decode_batch(data, 1)
+    assert got is not None
+    batch, end = got
+    assert end == len(data) - len(tail)
+    assert batch.columnar
+    maps = [e._headers or None for e in expected]
+    if not any(maps):
+        assert not batch.has_headers()
+    elif all(m == maps[0] for m in maps) and len({encode_events([Event(b"", m)]) for m in maps}) == 1:
+        assert batch.common == maps[0]  # one map for the whole batch
+    assert batch.events() == expected == fastavro_events(data[1:])[0]
+
+
+def test_decode_batch_shares_one_map_when_every_event_has_the_same_headers() -> None:
+    events = [Event(b"%d" % i, {"timestamp": "1700000000000", "host": "10.0.0.1"}) for i in range(1000)]
+    got = decode_batch(encode_events(events), 0)
+    assert got is not None
+    batch, _ = got
+    assert batch.bodies == [e.body for e in events]
+    assert batch.common == {"timestamp": "1700000000000", "host": "10.0.0.1"}
+    assert batch.events() == events
+    batch.events()[0].headers["host"] = "changed"  # each event owns its dict
+    assert batch.events()[1].headers["host"] == "10.0.0.1"
+
+
+def test_an_unencodable_event_of_a_column_wise_batch_is_named() -> None:
+    batch = Batch([b"a", b"b", b"c"], [None, {"k": 1}, None])  # type: ignore[list-item]
+    with pytest.raises(EncodeError) as info:
+        encode_batch(batch)
+    assert info.value.index == 1
+    assert "event 1 of the batch has a header value of type int ('k')" in str(info.value)
+    with pytest.raises(EncodeError, match="event 0 of the batch has a body of type str"):
+        encode_batch(Batch(["text", b"b"]))  # type: ignore[list-item]

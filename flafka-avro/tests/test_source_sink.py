@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flafka.batch import Batch
 from flafka.errors import RetriableError
 from flafka.event import Event
 from flafka_avro import ipfilter
@@ -521,3 +522,41 @@ def test_events_the_schema_cannot_carry_fail_for_good_and_the_others_are_sent(
     all_bad = sink.write(bad)
     assert all_bad is not None and list(all_bad.failed) == [0, 1]
     assert h.take_all() == []
+
+
+def test_column_wise_batches_cross_the_tier_without_events(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]
+) -> None:
+    """A column-wise batch is sent from its columns and arrives as one: bodies plus no
+    headers, one common map, or a header column; the events are the same."""
+    h = avro_source()
+    sink = avro_sink(_port(h))
+    common = {"timestamp": "1700000000000", "host": "10.0.0.1"}
+    sent = [
+        Batch([b"plain-%d" % i for i in range(300)]),
+        Batch([b"common-%d" % i for i in range(300)], None, common),
+        Batch([b"col-%d" % i for i in range(300)], [{"i": str(i % 3)} if i % 2 else None for i in range(300)], common),
+    ]
+    expected = [list(Batch(list(b.bodies), b._column, b.common)) for b in sent]
+    for batch in sent:
+        assert sink.write(batch) is None
+        assert batch.columnar  # the sink built no events
+    tx = h.channel.take_transaction()
+    got = [tx.take(300) for _ in sent]
+    tx.commit()
+    assert all(isinstance(b, Batch) and b.columnar for b in got)  # nor did the source
+    assert not got[0].has_headers()
+    assert isinstance(got[1], Batch) and got[1].common == common
+    assert [list(b) for b in got] == expected
+
+
+def test_an_unencodable_event_of_a_column_wise_batch_fails_alone(
+    avro_source: Callable[..., SourceHarness], avro_sink: Callable[..., AvroSink]
+) -> None:
+    h = avro_source()
+    sink = avro_sink(_port(h))
+    batch = Batch([b"a", b"b", b"c"], [None, {"n": 7}, None], {"k": "v"})  # type: ignore[list-item]
+    outcome = sink.write(batch)
+    assert outcome is not None and list(outcome.failed) == [1] and not outcome.retriable
+    assert "event 1 of the batch has a header value of type int ('n'), not str" in str(outcome.error)
+    assert h.take_all() == [Event(b"a", {"k": "v"}), Event(b"c", {"k": "v"})]

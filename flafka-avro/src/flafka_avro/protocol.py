@@ -20,6 +20,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
+from flafka.batch import AnyBatch
 from flafka.event import Event
 from flafka_avro import codec
 
@@ -140,10 +141,11 @@ class HandshakeResponse:
 
 @dataclass
 class Call:
-    """A decoded request: the message name and, for append/appendBatch, its events."""
+    """A decoded request: the message name and, for append/appendBatch, its events (an
+    ``appendBatch`` usually as a column-wise :class:`~flafka.batch.Batch`)."""
 
     name: str
-    events: list[Event]
+    events: AnyBatch
 
 
 def _read(buf: io.BytesIO, schema: Any, what: str) -> Any:
@@ -199,19 +201,20 @@ def _to_events(records: list[dict[str, Any]]) -> list[Event]:
 _BATCH_CALL = b"\x00\x16appendBatch"  # call metadata {} and the message name
 
 
-def encode_batch_call(events: list[Event]) -> bytes:
+def encode_batch_call(events: AnyBatch) -> bytes:
     """Call meta ``{}``, ``"appendBatch"`` and the event array (no handshake), byte-identical
     to fastavro's encoding (:mod:`flafka_avro.codec`). Raises
     :class:`~flafka_avro.codec.EncodeError` naming an event the schema cannot carry."""
-    return codec.encode_events(events, _BATCH_CALL)
+    return codec.encode_batch(events, _BATCH_CALL)
 
 
-def _batch(buf: io.BytesIO) -> list[Event]:
-    """The ``appendBatch`` events at ``buf``'s position: the whole-batch decoder, or
-    fastavro's general reader for a layout it leaves (negative block counts)."""
+def _batch(buf: io.BytesIO) -> AnyBatch:
+    """The ``appendBatch`` events at ``buf``'s position: the whole-batch decoder's
+    column-wise :class:`~flafka.batch.Batch`, or a list of events from fastavro's general
+    reader for a layout the codec leaves (negative block counts)."""
     data = buf.getvalue()
     try:
-        fast = codec.decode_events(data, buf.tell())
+        fast = codec.decode_batch(data, buf.tell())
     except codec.DecodeError as exc:
         raise ProtocolError(f"malformed appendBatch events ({exc})") from None
     if fast is None:
@@ -232,6 +235,7 @@ def read_call(buf: io.BytesIO, max_events: int) -> Call:
     else:
         _read(buf, _META, "call metadata")
         name = _read(buf, _STRING, "message name")
+    events: AnyBatch
     if name == APPEND:
         events = _to_events([_read(buf, _EVENT_SCHEMA, "append event")])
     elif name == APPEND_BATCH:

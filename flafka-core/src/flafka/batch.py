@@ -312,3 +312,30 @@ def subset(batch: AnyBatch, indices: Sequence[int]) -> AnyBatch:
         return Batch([bodies[i] for i in indices], maps, batch._common)
     events = as_events(batch)
     return [events[i] for i in indices]
+
+
+def with_common(batch: AnyBatch, key: str, value: str, preserve: bool) -> Batch | None:
+    """A new column-wise batch whose events are ``batch``'s with header ``key`` set to
+    ``value`` on every event (with ``preserve``: only on events without ``key``), held in
+    its ``common`` map rather than one dict per event; ``batch`` itself is never changed
+    (the result is always another object). None when ``batch`` is not
+    column-wise (a ``list[Event]``, or a Batch whose events were built): set the header
+    on its events then. A lazy header column is kept lazy with ``preserve``; without it,
+    its maps are built (not events) and ``key`` removed from them, as they would override
+    the common map. The events compare equal to setting the header event by event; the
+    order of entries within a map may differ."""
+    if not isinstance(batch, Batch) or not batch.columnar:
+        return None
+    common = batch._common
+    assert batch._bodies is not None
+    if preserve and common is not None and key in common:
+        return Batch(batch._bodies, batch._column, common)  # every event has the key already
+    new_common = dict(common) if common else {}
+    new_common[key] = value
+    column = batch._column
+    if column is not None and not preserve:
+        maps = column if isinstance(column, list) else column.maps()
+        if any([m is not None and key in m for m in maps]):
+            maps = [({k: v for k, v in m.items() if k != key} or None) if m is not None and key in m else m for m in maps]
+        column = maps
+    return Batch(batch._bodies, column, new_common)

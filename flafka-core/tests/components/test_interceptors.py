@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flafka.batch import Batch
 from flafka.component import Component
 from flafka.errors import ConfigError
 from flafka.event import Event
@@ -496,3 +497,89 @@ def test_interceptors_handle_empty_batches() -> None:
         (ib.UUIDInterceptor, {}),
     ]:
         assert build(cls, **raw).intercept([]) == []
+
+
+# -- column-wise batches: the batch path gives the events the event path gives ------------
+
+_names = st.sampled_from(["timestamp", "host", "key", "ts", "a", "b"])
+_maps = st.dictionaries(_names, st.sampled_from(["1", "x", "10.0.0.1", ""]), max_size=3)
+
+
+@st.composite
+def _column_batch(draw: st.DrawFn) -> tuple[Batch, list[Event]]:
+    bodies = draw(st.lists(st.sampled_from([b"", b"abc", b"error 1", b"\xff\xfeok", b"b"]), max_size=8))
+    common = draw(st.one_of(st.none(), _maps))
+    column: list[dict[str, str] | None] | None = None
+    if draw(st.booleans()):
+        column = []
+        for _ in bodies:
+            shared = column and draw(st.booleans())
+            column.append(column[-1] if shared else draw(st.one_of(st.none(), _maps)))
+    col = column or [None] * len(bodies)
+    events = [Event(b, {**(common or {}), **(m or {})} or None) for b, m in zip(bodies, col, strict=True)]
+    return Batch(bodies, column, common), events
+
+
+_BATCH_AWARE: list[tuple[type[ib.Interceptor], dict[str, str]]] = [
+    (ib.TimestampInterceptor, {}),
+    (ib.TimestampInterceptor, {"preserveExisting": "true", "headerName": "ts"}),
+    (ib.HostInterceptor, {}),
+    (ib.HostInterceptor, {"preserveExisting": "true"}),
+    (ib.StaticInterceptor, {"key": "a", "value": "v"}),
+    (ib.StaticInterceptor, {"key": "a", "value": "v", "preserveExisting": "false"}),
+    (ib.RemoveHeaderInterceptor, {"withName": "a"}),
+    (ib.RemoveHeaderInterceptor, {"fromList": "a, host", "matching": "t.*"}),
+    (ib.RemoveHeaderInterceptor, {}),
+    (ib.RegexFilteringInterceptor, {"regex": "b"}),
+    (ib.RegexFilteringInterceptor, {"regex": "^e", "excludeEvents": "true"}),
+    (ib.RegexFilteringInterceptor, {"excludeEvents": "true"}),
+    (ib.SearchAndReplaceInterceptor, {"searchPattern": "b+", "replaceString": "B"}),
+    (ib.SearchAndReplaceInterceptor, {"searchPattern": "^(e)rror", "replaceString": "$1", "charset": "latin-1"}),
+]
+
+
+def _built(cls: type[ib.Interceptor], raw: dict[str, str]) -> ib.Interceptor:
+    i = build(cls, **raw)
+    if isinstance(i, ib.TimestampInterceptor):
+        i.clock = lambda: 1700000000.5
+    if isinstance(i, ib.HostInterceptor):
+        i.resolver = lambda use_ip: "10.1.2.3"
+    i.start()
+    return i
+
+
+@settings(max_examples=150)
+@given(_column_batch(), st.lists(st.integers(0, len(_BATCH_AWARE) - 1), min_size=1, max_size=4))
+def test_batch_path_yields_exactly_the_event_paths_events(case: tuple[Batch, list[Event]], chain: list[int]) -> None:
+    batch, events = case
+    by_events = [_built(*_BATCH_AWARE[k]) for k in chain]
+    by_batch = [_built(*_BATCH_AWARE[k]) for k in chain]
+    expected: list[Event] = [Event(e.body, dict(e.headers)) for e in events]
+    got: Any = batch
+    for a, b in zip(by_events, by_batch, strict=True):
+        expected = a.intercept(expected)
+        got = b.intercept(got)
+    assert batch.columnar  # no interceptor built events
+    assert not isinstance(got, Batch) or got.columnar
+    assert isinstance(got, Batch) or got == []  # every step stayed column-wise (all but "drop everything")
+    assert batch.events() == events  # nor changed the batch it was given
+    assert list(got) == expected
+    assert [dict(e.headers) for e in got] == [dict(e.headers) for e in expected]
+    assert [b.counter.event_dropped_count for b in by_batch] == [a.counter.event_dropped_count for a in by_events]
+
+
+def test_timestamp_and_host_on_a_column_wise_batch_set_one_common_map() -> None:
+    ts, host = _built(ib.TimestampInterceptor, {}), _built(ib.HostInterceptor, {})
+    batch = Batch([b"%d" % i for i in range(1000)])
+    out = host.intercept(ts.intercept(batch))
+    assert isinstance(out, Batch) and out.columnar  # no Event built
+    assert out.common == {"timestamp": "1700000000500", "host": "10.1.2.3"}
+    assert not batch.has_headers()
+    assert out[999] == Event(b"999", {"timestamp": "1700000000500", "host": "10.1.2.3"})
+
+
+def test_a_list_of_events_still_changes_in_place() -> None:
+    events = [ev("a"), ev("b", host="h")]
+    out = _built(ib.HostInterceptor, {"preserveExisting": "true"}).intercept(events)
+    assert out is events
+    assert [e.headers["host"] for e in events] == ["10.1.2.3", "h"]

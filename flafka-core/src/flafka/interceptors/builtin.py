@@ -3,7 +3,13 @@
 
 Contract (see :class:`flafka.interceptor.Interceptor`): ``intercept`` takes a batch and
 returns the events to keep, in order. Headers and bodies are changed in place; the same
-list is returned unless events are dropped. Everything that can be computed once
+list is returned unless events are dropped. ``timestamp``, ``host``, ``static``,
+``remove_header``, ``regex_filter`` and ``search_replace`` are ``batch_aware``: on a
+column-wise :class:`~flafka.batch.Batch` they return a new column-wise batch (a header set
+once in its ``common`` map, removed from its maps, events kept by index, a new bodies
+column) and never change the batch
+they got nor build an ``Event``; on anything else they work on ``as_events(batch)`` as
+before. Both paths give equal events (property-tested). Everything that can be computed once
 (compiled patterns, the local host name, translated replacement templates) is computed in
 ``__init__`` or ``start``; nothing is logged per event. Events an interceptor drops are
 counted in ``self.counter`` (an :class:`~flafka.metrics.counters.InterceptorCounter`).
@@ -18,7 +24,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from itertools import repeat
+from operator import is_
 
+from flafka.batch import AnyBatch, Batch, HeaderMap, as_events, bodies_of, header_maps_of, subset, with_common
 from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.interceptor import Interceptor
@@ -41,6 +50,18 @@ def set_header(events: list[Event], key: str, value: str, preserve: bool) -> Non
             e.headers[key] = value
 
 
+def set_header_on_batch(batch: AnyBatch, key: str, value: str, preserve: bool) -> AnyBatch:
+    """:func:`set_header` for any batch: a column-wise :class:`~flafka.batch.Batch` gets a
+    new batch with ``key`` in its ``common`` map (``batch`` unchanged, no ``Event`` built);
+    anything else is changed event by event and returned as a list."""
+    new = with_common(batch, key, value, preserve)
+    if new is not None:
+        return new
+    events = as_events(batch)
+    set_header(events, key, value, preserve)
+    return events
+
+
 class _Base(Interceptor):
     """Common wiring: a counter for dropped events."""
 
@@ -53,6 +74,22 @@ class _Base(Interceptor):
 
     def stop(self) -> None:
         self.counter.stopped()
+
+
+def _columns(bodies: list[bytes], maps: list[HeaderMap | None]) -> Batch:
+    """A column-wise batch of ``bodies`` with ``maps`` (one per body, possibly shared):
+    its common map when every event has the same map object, else a header column."""
+    first = maps[0] if maps else None
+    if all(map(is_, maps, repeat(first))):
+        return Batch(bodies, None, first)
+    return Batch(bodies, maps)
+
+
+def _rebatch(bodies: list[bytes], batch: Batch) -> Batch:
+    """A column-wise batch of new ``bodies`` (one per event) with ``batch``'s headers."""
+    if not batch.has_headers():
+        return Batch(bodies)
+    return _columns(bodies, header_maps_of(batch))
 
 
 # -- timestamp ------------------------------------------------------------------------------
@@ -81,10 +118,11 @@ class TimestampInterceptor(_Base):
         self.clock: Callable[[], float] = time.time
         """Seconds since the epoch; replaceable in tests."""
 
-    def intercept(self, events: list[Event]) -> list[Event]:
+    batch_aware = True  # a column-wise batch gets the value once, in its common map
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
         now = str(int(self.clock() * 1000))
-        set_header(events, self.header, now, self.preserve)
-        return events
+        return set_header_on_batch(events, self.header, now, self.preserve)
 
 
 # -- host -----------------------------------------------------------------------------------
@@ -140,14 +178,15 @@ class HostInterceptor(_Base):
                 self.header,
             )
 
-    def intercept(self, events: list[Event]) -> list[Event]:
+    batch_aware = True  # a column-wise batch gets the host once, in its common map
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
         if not self._resolved:
             self._resolve()
         host = self.host
         if host is None:
             return events
-        set_header(events, self.header, host, self.preserve)
-        return events
+        return set_header_on_batch(events, self.header, host, self.preserve)
 
 
 # -- static ---------------------------------------------------------------------------------
@@ -172,9 +211,10 @@ class StaticInterceptor(_Base):
         self.value: str = settings["value"]
         self.preserve: bool = settings["preserveExisting"]
 
-    def intercept(self, events: list[Event]) -> list[Event]:
-        set_header(events, self.key, self.value, self.preserve)
-        return events
+    batch_aware = True  # a column-wise batch gets the header once, in its common map
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
+        return set_header_on_batch(events, self.key, self.value, self.preserve)
 
 
 # -- remove_header --------------------------------------------------------------------------
@@ -204,7 +244,36 @@ class RemoveHeaderInterceptor(_Base):
         pattern = settings["matching"]
         self.matching: re.Pattern[str] | None = re.compile(pattern) if pattern else None
 
-    def intercept(self, events: list[Event]) -> list[Event]:
+    batch_aware = True  # a column-wise batch: each distinct map is filtered once
+
+    def _doomed(self, name: str) -> bool:
+        matching = self.matching
+        return name == self.with_name or name in self.from_list or (matching is not None and matching.fullmatch(name) is not None)
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
+        if isinstance(events, Batch) and events.columnar:
+            return self._intercept_columns(events)
+        return self._intercept_events(as_events(events))
+
+    def _intercept_columns(self, batch: Batch) -> AnyBatch:
+        """A new column-wise batch without the removed headers; a map shared by several
+        events (the common one, or a decoder's repeated one) is filtered once."""
+        if not batch.has_headers() or (self.with_name is None and not self.from_list and self.matching is None):
+            return batch
+        doomed = self._doomed
+        done: dict[int, HeaderMap | None] = {}
+        maps: list[HeaderMap | None] = []
+        for m in header_maps_of(batch):
+            if m is None:
+                maps.append(None)
+                continue
+            got = done.get(id(m), m)
+            if got is m:
+                got = done[id(m)] = {k: v for k, v in m.items() if not doomed(k)} or None
+            maps.append(got)
+        return _columns(bodies_of(batch), maps)
+
+    def _intercept_events(self, events: list[Event]) -> list[Event]:
         with_name, from_list, matching = self.with_name, self.from_list, self.matching
         if with_name is not None:
             for e in events:
@@ -241,21 +310,24 @@ class RegexFilteringInterceptor(_Base):
         self.exclude: bool = settings["excludeEvents"]
         self._match_all = settings["regex"] in (".*", "")
 
-    def intercept(self, events: list[Event]) -> list[Event]:
+    batch_aware = True  # reads bodies only; keeps events by index (column-wise stays so)
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
         if self._match_all:  # '.*' finds an (empty) match in every body
             if not self.exclude:
                 return events
             self.counter.event_dropped_count += len(events)
             return []
         search = self.pattern.search
+        bodies = bodies_of(events)
         if self.exclude:
-            kept = [e for e in events if not search(e.body.decode("utf-8", "replace"))]
+            kept = [i for i, b in enumerate(bodies) if not search(b.decode("utf-8", "replace"))]
         else:
-            kept = [e for e in events if search(e.body.decode("utf-8", "replace"))]
-        dropped = len(events) - len(kept)
+            kept = [i for i, b in enumerate(bodies) if search(b.decode("utf-8", "replace"))]
+        dropped = len(bodies) - len(kept)
         if dropped:
             self.counter.event_dropped_count += dropped
-            return kept
+            return subset(events, kept)
         return events
 
 
@@ -536,7 +608,32 @@ class SearchAndReplaceInterceptor(_Base):
             raise ConfigError(f"{where}: replaceString '{replacement}': {exc}")
         self.charset: str = settings["charset"]
 
-    def intercept(self, events: list[Event]) -> list[Event]:
+    batch_aware = True  # a column-wise batch gets a new bodies column, its headers as they are
+
+    def intercept(self, events: AnyBatch) -> AnyBatch:  # type: ignore[override]
+        if isinstance(events, Batch) and events.columnar:
+            return self._intercept_columns(events)
+        return self._intercept_events(as_events(events))
+
+    def _intercept_columns(self, batch: Batch) -> AnyBatch:
+        subn = self.pattern.subn
+        template = self.template
+        charset = self.charset
+        bodies: list[bytes] = []
+        add = bodies.append
+        changed = False
+        for body in batch.bodies:
+            text, count = subn(template, body.decode(charset, "surrogateescape"))
+            if count:
+                changed = True
+                add(text.encode(charset, "surrogateescape"))
+            else:
+                add(body)
+        if not changed:
+            return batch
+        return _rebatch(bodies, batch)
+
+    def _intercept_events(self, events: list[Event]) -> list[Event]:
         subn = self.pattern.subn
         template = self.template
         charset = self.charset
