@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from flafka.batch import Batch, subset
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import PermanentError, RetriableError
 from flafka.event import Event
@@ -18,6 +19,16 @@ from flafka.runtime import DeadLetterFile, SinkDriver, SinkFailure
 from flafka.testing import make
 from flafka_kafka import avro_event
 from flafka_kafka.sink import KafkaSink, outcome_of
+
+
+class FakeMessage:
+    """What a delivery report passes to the callback (the record's value)."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    def value(self) -> Any:
+        return self.record["value"]
 
 
 class FakeProducer:
@@ -69,11 +80,12 @@ class FakeProducer:
         kept = []
         done = 0
         for record, cb in self.queue:
-            verdict = self.verdict(self.records.index(record), record)
+            n = next(k for k, r in enumerate(self.records) if r is record)  # equal records may repeat
+            verdict = self.verdict(n, record)
             if isinstance(verdict, str):  # (KafkaError == str sets a stray TypeError)
                 kept.append((record, cb))
                 continue
-            cb(verdict, None)
+            cb(verdict, FakeMessage(record))
             done += 1
         self.queue = kept
         return done
@@ -304,3 +316,127 @@ def test_whole_batch_failures_raise() -> None:
     fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
     with pytest.raises(PermanentError, match="MSG_SIZE_TOO_LARGE"):
         sink.write(events(2))
+
+
+# -- batches without headers: bodies straight to produce(), one shared callback ---------------
+
+
+def plain(n: int, column: bool = True, dup: int = 0) -> Batch | list[Event]:
+    """``n`` header-less events; with ``dup``, body i is ``body-(i % dup)`` (repeated values)."""
+    bodies = [b"body-%d" % (i % dup if dup else i) for i in range(n)]
+    return Batch(bodies) if column else [Event(b) for b in bodies]
+
+
+@pytest.mark.parametrize("column", [True, False], ids=["Batch", "list"])
+def test_plain_batch_is_bodies_to_the_topic(column: bool) -> None:
+    sink, fake = sink_with_fake(**{"kafka.topic": "logs-%{host}", "defaultPartitionId": "3"})
+    batch = plain(4, column)
+    assert sink.write(batch) is None
+    assert [(r["topic"], r["value"], r["key"], r["partition"]) for r in fake.records] == [
+        ("logs-", b"body-%d" % i, None, 3) for i in range(4)
+    ]
+    if column:
+        assert isinstance(batch, Batch) and batch.columnar  # no Event was built
+
+
+def test_plain_batch_shares_one_callback() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: "stuck"
+    sink.flush_timeout = 0.01
+    with pytest.raises(RetriableError):
+        sink.write(plain(5))
+    assert len({id(cb) for _, cb in fake.queue}) == 1
+
+
+def test_plain_batch_flume_event_format() -> None:
+    sink, fake = sink_with_fake(useFlumeEventFormat="true")
+    assert sink.write(plain(2)) is None
+    assert [r["value"] for r in fake.records] == [avro_event.encode({}, b"body-0"), avro_event.encode({}, b"body-1")]
+
+
+def test_plain_failures_are_attributed_by_value_with_repeated_bodies() -> None:
+    """Records 1, 4 and 6 fail; bodies repeat every 3 records (0 3 6 equal, 1 4 equal): the
+    failed indices hold exactly the failed values, as many times as they failed."""
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: KafkaError(KafkaError.NOT_ENOUGH_REPLICAS) if n in (1, 4, 6) else None
+    batch = plain(8, dup=3)
+    out = sink.write(batch)
+    assert out is not None and out.retriable
+    assert len(out.failed) == 3 and len(set(out.failed)) == 3
+    assert sorted(b for b in subset(batch, out.failed).bodies) == sorted([b"body-1", b"body-1", b"body-0"])
+
+
+def test_plain_mixed_failures_keep_their_kind() -> None:
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: {0: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), 2: KafkaError(KafkaError._MSG_TIMED_OUT)}.get(n)
+    out = sink.write(plain(3))
+    assert out is not None and list(out.failed) == [0, 2] and out.retriable is True
+    fake.verdict = lambda n, r: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE) if r["value"] == b"body-1" else None
+    out = sink.write(plain(3))
+    assert out is not None and list(out.failed) == [1] and out.retriable is False
+
+
+@pytest.mark.parametrize("bad", [0, 3, 6])
+def test_plain_local_produce_error_names_that_record_and_the_rest_are_produced(bad: int) -> None:
+    sink, fake = sink_with_fake()
+    calls = iter(range(100))
+    fake.raise_on_produce = lambda n: KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)) if next(calls) == bad else None
+    out = sink.write(plain(7))
+    assert out is not None and list(out.failed) == [bad] and out.retriable is False
+    assert [r["value"] for r in fake.records] == [b"body-%d" % i for i in range(7) if i != bad]
+
+
+def test_plain_buffer_full_resumes_at_the_refused_record() -> None:
+    sink, fake = sink_with_fake()
+    produce = fake.produce
+    calls = iter(range(100))
+    full_at = {2, 3, 5}
+
+    def flaky(*args: Any, **kw: Any) -> None:
+        if next(calls) in full_at:
+            raise BufferError("queue full")
+        produce(*args, **kw)
+
+    fake.produce = flaky  # type: ignore[method-assign]
+    assert sink.write(plain(6)) is None
+    assert [r["value"] for r in fake.records] == [b"body-%d" % i for i in range(6)]  # each once, in order
+
+
+def test_plain_unreported_records_fail_retriably() -> None:
+    """A flush that times out: librdkafka reports failures only, so no record without a
+    report is known delivered: all of them fail, retriably (a duplicate at worst)."""
+    sink, fake = sink_with_fake()
+    fake.verdict = lambda n, r: "stuck" if n == 2 else None
+    sink.flush_timeout = 0.05
+    with pytest.raises(RetriableError, match="no delivery report"):
+        sink.write(plain(3))
+
+
+def test_batch_with_common_headers_keeps_flume_semantics() -> None:
+    sink, fake = sink_with_fake(**{"kafka.topic": "logs-%{host}"})
+    batch = Batch([b"a", b"b"], [None, {"topic": "special", "key": "k"}], common={"host": "h1"})
+    assert sink.write(batch) is None
+    assert [(r["topic"], r["key"]) for r in fake.records] == [("logs-h1", None), ("special", "k")]
+
+
+def test_runtime_retries_only_the_failed_records_of_a_plain_batch() -> None:
+    sink, fake = sink_with_fake()
+    left = {b"body-2": 2}
+
+    def verdict(n: int, r: dict[str, Any]) -> Any:
+        if left.get(r["value"], 0) > 0:
+            left[r["value"]] -= 1
+            return KafkaError(KafkaError.REQUEST_TIMED_OUT)
+        return None
+
+    fake.verdict = verdict
+    channel = make(MemoryChannel, "c", capacity=1000, transactionCapacity=100)
+    channel.start()
+    with channel.put_transaction() as tx:
+        tx.put(plain(5))  # type: ignore[arg-type]
+    sink.channel = channel
+    sink.counter = SinkCounter("k")
+    drive_batch(SinkDriver(sink))
+    assert channel.is_empty()
+    values = [r["value"] for r in fake.records]
+    assert values.count(b"body-2") == 3 and sorted(set(values)) == [b"body-%d" % i for i in range(5)]
