@@ -85,7 +85,8 @@ class FakeProducer:
             if isinstance(verdict, str):  # (KafkaError == str sets a stray TypeError)
                 kept.append((record, cb))
                 continue
-            cb(verdict, FakeMessage(record))
+            if verdict is not None or not self.conf.get("delivery.report.only.error"):
+                cb(verdict, FakeMessage(record))  # as librdkafka: failures only, by default of the sink
             done += 1
         self.queue = kept
         return done
@@ -217,12 +218,14 @@ def test_bad_partition_header_is_permanent_for_that_event_only() -> None:
 
 
 def test_unreported_records_fail_retriably() -> None:
+    """A flush that times out: librdkafka reports failures only, so no record without a
+    report is known delivered: all of them fail, retriably (a duplicate at worst)."""
     sink, fake = sink_with_fake(**{"kafka.producer.message.timeout.ms": "1000"})
     fake.verdict = lambda n, r: "stuck" if n >= 1 else None
     assert sink.flush_timeout == 6.0  # message.timeout.ms + 5 s
     sink.flush_timeout = 0.3
-    out = sink.write(events(3))
-    assert out is not None and list(out.failed) == [1, 2] and out.retriable is True
+    with pytest.raises(RetriableError, match="no delivery report"):
+        sink.write(events(3, key="k"))
 
 
 def test_outcome_of_all_delivered() -> None:
@@ -254,15 +257,15 @@ def drive_batch(driver: SinkDriver) -> None:
 
 def test_kafka_sink_produces_the_next_batch_while_the_previous_one_is_acknowledged() -> None:
     sink, fake = sink_with_fake()
-    fake.verdict = lambda n, r: "stuck" if n >= 100 else None
     driver, channel = _driver(sink, 250)
     driver.drive()  # batch 1 produced, not waited for
     assert driver.in_flight == 1 and len(fake.records) == 100 and sink.counter.event_drain_success_count == 0
-    driver.drive()  # batch 2 produced, then batch 1 waited for and committed
+    assert fake.flush_timeouts == []
+    driver.drive()  # batch 2 produced, then batch 1 waited for (one flush) and committed
     assert driver.in_flight == 1 and len(fake.records) == 200 and sink.counter.event_drain_success_count == 100
-    assert channel.size() == 50
-    fake.verdict = lambda n, r: None
-    driver.drive()
+    assert channel.size() == 50 and len(fake.flush_timeouts) == 1
+    driver.drive()  # batch 3 produced; batch 2 was confirmed by that flush: no second one
+    assert len(fake.flush_timeouts) == 1
     assert driver.in_flight == 1 and sink.counter.event_drain_success_count == 200
     assert driver.settle() == []
     assert channel.is_empty() and sink.counter.event_drain_success_count == 250
@@ -440,3 +443,43 @@ def test_runtime_retries_only_the_failed_records_of_a_plain_batch() -> None:
     assert channel.is_empty()
     values = [r["value"] for r in fake.records]
     assert values.count(b"body-2") == 3 and sorted(set(values)) == [b"body-%d" % i for i in range(5)]
+
+
+def test_headers_that_shape_no_record_take_the_plain_path() -> None:
+    """A timestamp interceptor's header changes no record unless timestampHeader names it:
+    then the batch is produced as a header-less one (one shared callback)."""
+    stamp = {"timestamp": "1700000000000"}
+    sink, fake = sink_with_fake(**{"kafka.topic": "t"})
+    fake.verdict = lambda n, r: "stuck"
+    sink.flush_timeout = 0.01
+    with pytest.raises(RetriableError):
+        sink.write(Batch([b"a", b"b", b"c"], common=stamp))
+    assert len({id(cb) for _, cb in fake.queue}) == 1
+    assert [(r["topic"], r["key"], r["partition"], r.get("timestamp", 0)) for r in fake.records] == [("t", None, -1, 0)] * 3
+
+    sink, fake = sink_with_fake(**{"kafka.topic": "t", "timestampHeader": "timestamp"})
+    assert sink.write(Batch([b"a", b"b"], common=stamp)) is None
+    assert [r["timestamp"] for r in fake.records] == [1700000000000] * 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "headers", "field", "want"),
+    [
+        ({}, {"key": "k"}, "key", "k"),
+        ({"kafka.topic": "logs-%{host}"}, {"host": "h"}, "topic", "logs-h"),
+        ({"topicHeader": "dest"}, {"dest": "d"}, "topic", "d"),
+        ({"partitionIdHeader": "p"}, {"p": "1"}, "partition", 1),
+        ({"header.h": "x-h"}, {"h": "v"}, "headers", [("x-h", b"v")]),
+    ],
+)
+def test_a_shaping_header_on_one_event_takes_the_record_path(raw: dict[str, str], headers: dict[str, str], field: str, want: Any) -> None:
+    sink, fake = sink_with_fake(**raw)
+    assert sink.write(Batch([b"a", b"b"], [None, {"other": "x", **headers}])) is None
+    assert fake.records[1][field] == want
+    assert fake.records[0]["value"] == b"a"
+
+
+def test_flume_event_format_keeps_every_header() -> None:
+    sink, fake = sink_with_fake(useFlumeEventFormat="true")
+    assert sink.write(Batch([b"a"], common={"other": "x"})) is None
+    assert fake.records[0]["value"] == avro_event.encode({"other": "x"}, b"a")

@@ -231,6 +231,13 @@ class KafkaSink(Sink):
         self._override_header: str | None = self.topic_header if self.allow_override else None
         self._plain_topic = self.topic.static if self.topic.static is not None else self.topic.render(NO_HEADERS)
         """The topic of an event without headers (``%{header}`` references render empty)."""
+        shaping = {"key", *(name for is_header, name in self.topic.parts if is_header)}
+        shaping.update(n for n in (self._override_header, self.partition_header, self.timestamp_header) if n)
+        shaping.update(flume for flume, _ in self.header_map)
+        self._shaping = frozenset(shaping)
+        """Headers that change a record (topic, key, partition, timestamp, record headers);
+        an event with none of them makes the same record as an event without headers
+        (unless ``useFlumeEventFormat``, where every header is in the value)."""
         self._permanent: frozenset[int] = frozenset()
         self._bad_timestamps = 0
 
@@ -352,13 +359,16 @@ class KafkaSink(Sink):
         return delivery  # delivery reports are served by wait() (each poll releases and retakes the GIL)
 
     def _dispatch(self, delivery: _Delivery) -> None:
-        """Produce a batch: straight from its bodies when no event carries a header (every
-        record is then ``kafka.topic``, no key, ``defaultPartitionId`` or the partitioner,
-        no record header), else record by record with Flume's header semantics."""
+        """Produce a batch: straight from its bodies when no event carries a header that
+        shapes its record (every record is then ``kafka.topic``, no key,
+        ``defaultPartitionId`` or the partitioner, no record header, no timestamp), else
+        record by record with Flume's header semantics."""
         batch = delivery.batch
         if has_headers(batch):
-            self._produce(delivery, range(len(batch)))
-            return
+            header_maps = header_maps_of(batch)  # read-only: no Event objects are built
+            if self._shaped(header_maps):
+                self._produce(delivery, header_maps)
+                return
         bodies = bodies_of(batch)
         if self.avro:
             encode = avro_event.encode
@@ -366,6 +376,17 @@ class KafkaSink(Sink):
         else:
             values = bodies
         self._produce_values(delivery, values)
+
+    def _shaped(self, maps: list[dict[str, str] | None]) -> bool:
+        """True when some event (``maps``: its headers) carries a header that shapes its
+        record (with ``useFlumeEventFormat``: any header). Each distinct header map is
+        looked at once (a batch-wide map, e.g. spooldir's fileHeader or a timestamp
+        interceptor's, once)."""
+        if self.avro:
+            return any(maps)
+        distinct = dict(zip(map(id, maps), maps, strict=True))  # C-level: no Python frame per event
+        shaping = self._shaping
+        return any(m and not shaping.isdisjoint(m) for m in distinct.values())
 
     def _produce_values(self, delivery: _Delivery, values: list[bytes]) -> None:
         """Produce ``values`` to the topic every header-less event goes to, all with one
@@ -397,12 +418,11 @@ class KafkaSink(Sink):
                 delivery.errors[failed] = delivery_error(exc.args[0], self._permanent)
                 start = failed + 1
 
-    def _produce(self, batch: _Delivery, indices: Any) -> None:
-        """Produce ``batch.events[i]`` for every i in ``indices`` (events with headers), each
-        with its own delivery callback; a record that cannot even be queued gets its error
-        in ``batch.errors`` at once (and no report)."""
+    def _produce(self, batch: _Delivery, header_maps: list[dict[str, str] | None]) -> None:
+        """Produce every event of ``batch`` (``header_maps``: their headers, read-only)
+        record by record, each with its own delivery callback; a record that cannot even
+        be queued gets its error in ``batch.errors`` at once (and no report)."""
         bodies = bodies_of(batch.batch)
-        header_maps = header_maps_of(batch.batch)  # read-only: no Event objects are built
         errors = batch.errors
         report = batch.report
         producer = batch.producer
@@ -419,7 +439,7 @@ class KafkaSink(Sink):
         timestamp = 0
         kafka_headers = None
         callback = functools.partial
-        for i in indices:
+        for i in range(len(bodies)):
             # read-only here: an event without headers must not get a dict allocated for it
             headers = header_maps[i] or NO_HEADERS
             try:
