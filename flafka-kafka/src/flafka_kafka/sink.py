@@ -384,8 +384,11 @@ class KafkaSink(Sink):
         interceptor's, once)."""
         if self.avro:
             return any(maps)
-        distinct = dict(zip(map(id, maps), maps, strict=True))  # C-level: no Python frame per event
         shaping = self._shaping
+        first = maps[0] if maps else None
+        if maps.count(first) == len(maps):  # one map for the whole batch (an identity check per event, in C)
+            return bool(first) and not shaping.isdisjoint(first)
+        distinct = dict(zip(map(id, maps), maps, strict=True))  # C-level: no Python frame per event
         return any(m and not shaping.isdisjoint(m) for m in distinct.values())
 
     def _produce_values(self, delivery: _Delivery, values: list[bytes]) -> None:
