@@ -21,6 +21,9 @@ the topic's end offsets must reach N):
   sink-headers as sink, each batch with a header every event shares (as a timestamp
                interceptor adds): the sink's per-record path (Flume's header semantics,
                one delivery callback per record)
+  sink-keyed   as sink, each event with its own `key` header (16 keys): the sink's
+               record-by-record path (Flume's header semantics, one delivery callback per
+               record; the header maps are built in the timed loop too)
   shared-cb    split + channel of bodies + producer.produce(topic, body, None, -1, cb) per
                line through map(), ONE callback object per batch: the sink's header-less
                path without the sink
@@ -74,6 +77,7 @@ BROKER = (
     "sink",
     "sink-events",
     "sink-headers",
+    "sink-keyed",
     "shared-cb",
     "events-batch",
     "bodies",
@@ -85,6 +89,7 @@ BROKER = (
 NATIVE = ("native-bodies", "native-lines")
 VARIANTS = LOCAL + BROKER
 BATCH = 1000
+KEYS = [f"key-{i}" for i in range(16)]
 
 
 def cpu_self() -> float:
@@ -227,6 +232,9 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str, depth: 
         for bodies in lines(files):
             if variant == "sink-events":
                 events = through_channel([Event(b) for b in bodies])
+            elif variant == "sink-keyed":
+                keys = [{"key": KEYS[i & 15]} for i in range(len(bodies))]
+                events = through_channel(Batch(bodies, keys))  # type: ignore[arg-type]
             else:
                 events = through_channel(Batch(bodies, common=stamp if variant == "sink-headers" else None))  # type: ignore[arg-type]
             in_flight.append(sink.send(events))

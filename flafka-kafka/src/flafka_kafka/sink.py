@@ -15,6 +15,10 @@ Record per event: topic = header ``topicHeader`` (when ``allowTopicOverride``) e
 ``partitionIdHeader`` / ``defaultPartitionId`` / the Java client's murmur2 partitioner;
 timestamp = header ``timestampHeader`` (epoch ms); Kafka record headers from ``header.*``;
 value = the body, or the whole event in Flume's Avro format (``useFlumeEventFormat``).
+
+Batch-aware: a column-wise batch whose events carry none of those headers is produced
+straight from its bodies, with one delivery callback per batch (see :class:`_Delivery`
+for how a failure is still charged to its record).
 """
 
 from __future__ import annotations
@@ -560,7 +564,7 @@ class _Delivery(PendingWrite):
         slots: dict[bytes, list[int]] = {}
         for i in range(len(values) - 1, -1, -1):  # popped lowest index first
             if errors[i] is None and not self.reported[i]:
-                slots.setdefault(values[i] or b"", []).append(i)
+                slots.setdefault(bytes(values[i] or b""), []).append(i)  # bytes: a body may be a bytearray
         permanent = self.sink._permanent
         for err, value in rejected:
             free = slots.get(value or b"")
