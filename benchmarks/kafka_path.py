@@ -185,7 +185,8 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str, depth: 
         producer = rdk_lines.producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": "1"})
     tune_gc()  # as the agent does at start (flafka/tuning.py)
 
-    def through_channel(batch: list[Any]) -> list[Any]:
+    def through_channel(batch: Any) -> Any:
+        """Put ``batch`` (a list of events or bodies, or a Batch) and take it back."""
         put = channel.put_transaction()
         put.put(batch)
         put.commit()
@@ -228,15 +229,15 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str, depth: 
             n += len(msgs)
     elif variant.startswith("sink"):
         in_flight: list[Any] = []
-        stamp = {"timestamp": "1700000000000"}
+        shared = {"timestamp": "1700000000000"}
         for bodies in lines(files):
             if variant == "sink-events":
                 events = through_channel([Event(b) for b in bodies])
             elif variant == "sink-keyed":
-                keys = [{"key": KEYS[i & 15]} for i in range(len(bodies))]
-                events = through_channel(Batch(bodies, keys))  # type: ignore[arg-type]
+                keys: list[dict[str, str] | None] = [{"key": KEYS[i & 15]} for i in range(len(bodies))]
+                events = through_channel(Batch(bodies, keys))
             else:
-                events = through_channel(Batch(bodies, common=stamp if variant == "sink-headers" else None))  # type: ignore[arg-type]
+                events = through_channel(Batch(bodies, common=shared if variant == "sink-headers" else None))
             in_flight.append(sink.send(events))
             n += len(events)
             if len(in_flight) == sink.max_pending_batches and in_flight.pop(0).wait() is not None:

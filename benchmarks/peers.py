@@ -201,7 +201,7 @@ class PeersBench(Bench):
         systems = [s for s in SYSTEMS if s in self.args.systems]
         return systems if rnd % 2 else systems[::-1]
 
-    def run_agent(self, system: str, pipeline: str, rnd: int, conf: str, **kw: Any) -> Result:  # type: ignore[override]
+    def run_agent(self, system: str, pipeline: str, rnd: int, conf: str, **kw: Any) -> Result:
         """flafka-base: the flafka agent from the ``--baseline`` source tree."""
         if system != "flafka-base":
             return super().run_agent(system, pipeline, rnd, conf, **kw)

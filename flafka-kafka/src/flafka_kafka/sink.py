@@ -391,7 +391,7 @@ class KafkaSink(Sink):
         shaping = self._shaping
         first = maps[0] if maps else None
         if maps.count(first) == len(maps):  # one map for the whole batch (an identity check per event, in C)
-            return bool(first) and not shaping.isdisjoint(first)
+            return first is not None and not shaping.isdisjoint(first)
         distinct = dict(zip(map(id, maps), maps, strict=True))  # C-level: no Python frame per event
         return any(m and not shaping.isdisjoint(m) for m in distinct.values())
 
