@@ -3,6 +3,7 @@ addition to the real-broker tests in test_integration_*.py)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,13 @@ class FakeMessage:
     def value(self) -> Any:
         return self.record["value"]
 
+    def topic(self) -> str:
+        return str(self.record["topic"])
+
+    def key(self) -> bytes | None:
+        key = self.record["key"]
+        return key.encode() if isinstance(key, str) else key
+
 
 class FakeProducer:
     """Records what was produced; ``verdict(n, record)`` decides each delivery report
@@ -43,6 +51,7 @@ class FakeProducer:
         self.raise_on_produce: Callable[[int], BaseException | None] = lambda n: None
         self.buffer_full_times = 0
         self.flush_timeouts: list[float] = []
+        self.callbacks: list[Any] = []
 
     def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, on_delivery: Any = None, **kw: Any) -> None:
         if self.buffer_full_times:
@@ -54,6 +63,7 @@ class FakeProducer:
         record = {"topic": topic, "value": value, "key": key, "partition": partition, **kw}
         self.records.append(record)
         self.queue.append((record, on_delivery))
+        self.callbacks.append(on_delivery)
 
     def produce_batch(self, topic: str, messages: list[dict[str, Any]], partition: int = -1, on_delivery: Any = None) -> int:
         """As confluent-kafka's: a message that cannot be queued gets ``_error`` and no report."""
@@ -483,3 +493,29 @@ def test_flume_event_format_keeps_every_header() -> None:
     sink, fake = sink_with_fake(useFlumeEventFormat="true")
     assert sink.write(Batch([b"a"], common={"other": "x"})) is None
     assert fake.records[0]["value"] == avro_event.encode({"other": "x"}, b"a")
+
+
+def test_keyed_records_share_one_callback_and_failures_are_matched_by_topic_key_value() -> None:
+    """Equal bodies under different keys and topics are different records: a failure is
+    charged to an index with the same (topic, key, value) only."""
+    sink, fake = sink_with_fake(**{"kafka.topic": "t"})
+    batch = Batch(
+        [b"same"] * 6 + [b"other"] * 2,
+        [{"key": "a"}, {"key": "b"}, {"key": "a", "topic": "u"}, None, {"key": "b"}, {"key": "a"}, {"key": "a"}, None],
+    )
+    fail = {1, 2, 3, 7}  # (t, b, same), (u, a, same), (t, None, same), (t, None, other)
+    fake.verdict = lambda n, r: KafkaError(KafkaError.NOT_ENOUGH_REPLICAS) if n in fail else None
+    out = sink.write(batch)
+    assert out is not None and out.retriable
+    assert len({id(cb) for cb in fake.callbacks}) == 1
+    records = [(r["topic"], r["key"], r["value"]) for r in fake.records]
+    assert Counter(records[i] for i in out.failed) == Counter(records[i] for i in fail)
+    assert len(set(out.failed)) == 4
+
+
+def test_partition_header_gives_each_record_its_own_callback() -> None:
+    sink, fake = sink_with_fake(partitionIdHeader="p")
+    fake.verdict = lambda n, r: KafkaError(KafkaError.NOT_ENOUGH_REPLICAS) if n == 1 else None
+    out = sink.write(Batch([b"x", b"x", b"x"], [{"p": "0"}, {"p": "1"}, {"p": "2"}]))
+    assert out is not None and list(out.failed) == [1]
+    assert len({id(cb) for cb in fake.callbacks}) == 3

@@ -427,9 +427,16 @@ class KafkaSink(Sink):
 
     def _produce(self, batch: _Delivery, header_maps: list[dict[str, str] | None]) -> None:
         """Produce every event of ``batch`` (``header_maps``: their headers, read-only)
-        record by record, each with its own delivery callback; a record that cannot even
-        be queued gets its error in ``batch.errors`` at once (and no report)."""
+        record by record. When only the topic and the key vary (no partitionIdHeader,
+        timestampHeader or ``header.*``), all records share one delivery callback and a
+        failure is matched back by (topic, key, value); otherwise each record has its own.
+        A record that cannot even be queued gets its error in ``batch.errors`` at once
+        (and no report)."""
         bodies = bodies_of(batch.batch)
+        simple = self.partition_header is None and self.timestamp_header is None and not self.header_map
+        shared = batch.rejected_record if simple else None
+        if simple:
+            batch.header_maps = header_maps
         errors = batch.errors
         report = batch.report
         producer = batch.producer
@@ -441,7 +448,6 @@ class KafkaSink(Sink):
         override = self.topic_header if self.allow_override else None
         render = self.topic.render
         encode = avro_event.encode
-        simple = self.partition_header is None and self.timestamp_header is None and not self.header_map
         partition = -1 if self.default_partition is None else self.default_partition
         timestamp = 0
         kafka_headers = None
@@ -457,7 +463,7 @@ class KafkaSink(Sink):
             except DeliveryError as exc:
                 errors[i] = exc
                 continue
-            cb = callback(report, i)
+            cb = shared or callback(report, i)
             while True:
                 try:
                     produce(topic, value, headers.get("key"), partition, on_delivery=cb, timestamp=timestamp, headers=kafka_headers)
@@ -467,6 +473,15 @@ class KafkaSink(Sink):
                 except _kafka().KafkaException as exc:
                     errors[i] = delivery_error(exc.args[0], permanent)
                     break
+
+    def _record_of(self, headers: dict[str, str] | None, body: bytes) -> tuple[str, str | None, bytes]:
+        """(topic, key, value) of an event as :meth:`_produce` writes it without
+        partitionIdHeader, timestampHeader and ``header.*``: all that tells its record
+        from another one's."""
+        headers = headers or NO_HEADERS
+        topic = (self._override_header and headers.get(self._override_header)) or self.topic.static or self.topic.render(headers)
+        value = avro_event.encode(headers, body) if self.avro else body
+        return topic, headers.get("key"), bytes(value)
 
     def _placement(self, headers: dict[str, str]) -> tuple[int, int, list[tuple[str, bytes]] | None]:
         """(partition or -1, timestamp ms or 0, record headers or None) of one event."""
@@ -508,19 +523,21 @@ class _Delivery(PendingWrite):
     """One batch in flight: the batch, one error slot per event (filled from error
     reports), and whether a flush has confirmed it. ``wait`` returns what the runtime needs.
 
-    Failure attribution. A batch of events with headers gives each record its own
-    callback (``report(i, ...)``), which names the index. A batch without headers shares
-    ONE callback, :meth:`rejected_record`, among its records (no Python object and no
-    Python frame per record; librdkafka reports failures only): a report carries the
-    record's value, and :meth:`_attribute` maps each rejected value back to an index of
-    this batch holding that value and no error yet. That is exact because such a record
-    is fully determined by its value — same topic, no key, the same partition rule, no
-    record headers, no timestamp — so records with equal values are interchangeable: the
-    count of failures per value is what must be right, and it is (one report per failed
-    record, each consuming one index). The callback is per batch, so a report is never
-    charged to another batch."""
+    Failure attribution. A record whose partition, timestamp or record headers come from
+    headers (partitionIdHeader, timestampHeader, ``header.*``) gets its own callback
+    (``report(i, ...)``), which names the index. All other records of a batch share ONE
+    callback, :meth:`rejected_record` (no Python object and no Python frame per record;
+    librdkafka reports failures only): a report carries the failed record, and
+    :meth:`_attribute` charges it to an index of this batch holding the same record and
+    no error yet — the same value for a header-less batch (every record: ``kafka.topic``,
+    no key), the same (topic, key, value) otherwise. That is exact because such records
+    differ in nothing else (partition by ``defaultPartitionId`` or by key, no timestamp,
+    no record headers), so records alike are interchangeable: what must be right is the
+    count of failures per record, and it is (one report per failed record, each consuming
+    one index). The callback is per batch, so a report is never charged to another batch.
+    """
 
-    __slots__ = ("batch", "confirmed", "errors", "fatal", "producer", "rejected", "reported", "sink", "values")
+    __slots__ = ("batch", "confirmed", "errors", "fatal", "header_maps", "producer", "rejected", "reported", "sink", "values")
 
     def __init__(self, sink: KafkaSink, producer: Any, batch: AnyBatch) -> None:
         self.sink = sink
@@ -530,8 +547,11 @@ class _Delivery(PendingWrite):
         self.reported = bytearray(len(batch))
         self.values: list[bytes] | None = None
         """The values produced with the shared callback (header-less batch), else None."""
+        self.header_maps: list[dict[str, str] | None] | None = None
+        """The events' headers when records with headers share the callback (only the
+        topic and the key vary), else None."""
         self.rejected: list[tuple[Any, Any]] = []
-        """(error, value) of every failed record reported to the shared callback."""
+        """(error, message) of every failed record reported to the shared callback."""
         self.fatal: list[Any] = []
         self.confirmed = False
         sink._unconfirmed.append(self)
@@ -551,23 +571,34 @@ class _Delivery(PendingWrite):
         """The shared delivery callback of a header-less batch: keep the failed record's
         error and value for :meth:`_attribute` (called only for failures)."""
         if err is not None:
-            self.rejected.append((err, msg.value()))
+            self.rejected.append((err, msg))
 
     def _attribute(self) -> None:
         """Charge every rejected value to one index of this batch with that value and no
         error yet (see the class docstring for why that is exact)."""
         rejected, self.rejected = self.rejected, []
-        values = self.values
-        if not rejected or values is None:
+        values, header_maps = self.values, self.header_maps
+        if not rejected or (values is None and header_maps is None):
             return
         errors = self.errors
-        slots: dict[bytes, list[int]] = {}
-        for i in range(len(values) - 1, -1, -1):  # popped lowest index first
+        slots: dict[Any, list[int]] = {}
+        record_of = self.sink._record_of
+        bodies = bodies_of(self.batch)
+        for i in range(len(errors) - 1, -1, -1):  # popped lowest index first
             if errors[i] is None and not self.reported[i]:
-                slots.setdefault(bytes(values[i] or b""), []).append(i)  # bytes: a body may be a bytearray
+                if values is not None:  # bytes(): a body may be a bytearray
+                    ident: Any = bytes(values[i] or b"")
+                else:
+                    assert header_maps is not None
+                    ident = record_of(header_maps[i], bodies[i])
+                slots.setdefault(ident, []).append(i)
         permanent = self.sink._permanent
-        for err, value in rejected:
-            free = slots.get(value or b"")
+        for err, msg in rejected:
+            value = msg.value() or b""
+            if values is None:
+                key = msg.key()
+                value = (msg.topic(), None if key is None else key.decode("utf-8", "surrogateescape"), value)
+            free = slots.get(value)
             if not free:  # cannot happen (one report per record); never lose a record over it
                 log.error(
                     "sink '%s': a delivery report (%s) matches no record of its batch; every record not yet "
