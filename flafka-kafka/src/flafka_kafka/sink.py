@@ -568,14 +568,14 @@ class _Delivery(PendingWrite):
                 self.fatal.append(err)
 
     def rejected_record(self, err: Any, msg: Any) -> None:
-        """The shared delivery callback of a header-less batch: keep the failed record's
-        error and value for :meth:`_attribute` (called only for failures)."""
+        """The delivery callback the batch's records share: keep the failed record's error
+        and message for :meth:`_attribute` (called only for failures)."""
         if err is not None:
             self.rejected.append((err, msg))
 
     def _attribute(self) -> None:
-        """Charge every rejected value to one index of this batch with that value and no
-        error yet (see the class docstring for why that is exact)."""
+        """Charge every rejected record to one index of this batch holding the same record
+        and no error yet (see the class docstring for why that is exact)."""
         rejected, self.rejected = self.rejected, []
         values, header_maps = self.values, self.header_maps
         if not rejected or (values is None and header_maps is None):
