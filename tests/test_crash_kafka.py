@@ -294,6 +294,17 @@ class TopicScanner:
                 self.meter_ok = time.monotonic()
         return sum(self.marks)
 
+    def watermarks(self) -> list[int]:
+        """The high watermarks now, through the meter (a fresh one if it does not answer):
+        the scanning consumer, with a full fetch queue, can go 60 s without knowing the
+        topic's partitions after a broker pause (_UNKNOWN_PARTITION)."""
+        try:
+            return high_watermarks(self.meter, timeout=20.0)
+        except KafkaException:
+            self.meter.close()
+            self.meter = Consumer(self.meter_conf)
+            return high_watermarks(self.meter)
+
     def poll(self, timeout: float) -> None:
         for m in self.consumer.consume(10_000, timeout):
             if m.error():
@@ -383,7 +394,7 @@ def test_spooldir_to_kafka_sink_survives_agent_and_broker_faults(tmp_path: Path)
                     campaign.start(fault, f"in flight {campaign.in_flight[-1]}")
                     agent.start()
                 else:
-                    scanner.boundary(high_watermarks(scanner.consumer))
+                    scanner.boundary(scanner.watermarks())
                     campaign.start(fault)
                     broker_fault(fault, broker)
 
