@@ -331,10 +331,10 @@ class TopicScanner:
         sent before dying may still be appended for a moment); returns them. Only while
         nothing writes (after an agent kill): with a live agent they never stop moving."""
         deadline = time.monotonic() + timeout
-        marks = high_watermarks(self.consumer)
+        marks = self.watermarks()
         while True:
             time.sleep(0.3)
-            again = high_watermarks(self.consumer)
+            again = self.watermarks()
             if again == marks:
                 break
             marks = again
