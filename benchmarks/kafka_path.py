@@ -13,8 +13,20 @@ Cumulative Python-only variants (no broker; CPU of the one thread):
                as KafkaSink._produce_batch builds them, without producing
 To the broker (acks=1, 4 partitions; CPU of the whole process: librdkafka's threads too;
 the topic's end offsets must reach N):
-  sink         split + events + channel + the real KafkaSink.send / wait, two batches in
-               flight (the runtime's pipelining), i.e. today's data path without threads
+  sink         split + the column-wise Batch of bodies spooldir emits + channel + the real
+               KafkaSink.send / wait, max_pending_batches in flight (the runtime's
+               pipelining; --depth overrides it): today's data path without threads
+  sink-events  as sink, but the channel holds one Event per line (list[Event], as before
+               column-wise batches): the same sink path, plus the Events
+  sink-headers as sink, each batch with a header every event shares (as a timestamp
+               interceptor adds): the sink's per-record path (Flume's header semantics,
+               one delivery callback per record)
+  sink-keyed   as sink, each event with its own `key` header (16 keys): the sink's
+               record-by-record path (Flume's header semantics, one delivery callback per
+               record; the header maps are built in the timed loop too)
+  shared-cb    split + channel of bodies + producer.produce(topic, body, None, -1, cb) per
+               line through map(), ONE callback object per batch: the sink's header-less
+               path without the sink
   events-batch as sink, but each record is {"value": event.body} without the per-record
                delivery callback (and so without confluent-kafka's per-record GIL round
                trip in its delivery-report trampoline): the price of that callback
@@ -61,10 +73,23 @@ sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
 
 LOCAL = ("split", "events", "channel", "timestamp", "records")
-BROKER = ("sink", "events-batch", "bodies", "bodies-loop", "native-bodies", "native-lines", "kcat")
+BROKER = (
+    "sink",
+    "sink-events",
+    "sink-headers",
+    "sink-keyed",
+    "shared-cb",
+    "events-batch",
+    "bodies",
+    "bodies-loop",
+    "native-bodies",
+    "native-lines",
+    "kcat",
+)
 NATIVE = ("native-bodies", "native-lines")
 VARIANTS = LOCAL + BROKER
 BATCH = 1000
+KEYS = [f"key-{i}" for i in range(16)]
 
 
 def cpu_self() -> float:
@@ -130,8 +155,9 @@ def chunks(files: list[Path], size: int = 128 << 10) -> Any:
                 yield rest + b"\n"
 
 
-def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict[str, float]:
+def run_one(variant: str, files: list[Path], bootstrap: str, topic: str, depth: int = 0) -> dict[str, float]:
     """One variant in this process; returns wall s, process CPU s, this thread's CPU s."""
+    from flafka.batch import Batch
     from flafka.channels.memory import MemoryChannel
     from flafka.event import Event
     from flafka.testing import make
@@ -140,13 +166,15 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
     channel = make(MemoryChannel, "c1", capacity=100000, transactionCapacity=BATCH)
     producer: Any = None
     sink: Any = None
-    if variant == "sink":
+    if variant.startswith("sink"):
         from flafka_kafka.sink import KafkaSink
 
         sink = make(KafkaSink, "k1", **{"kafka.bootstrap.servers": bootstrap, "kafka.topic": topic, "flumeBatchSize": BATCH,
                                         "kafka.producer.acks": "1"})  # fmt: skip
+        if depth:
+            sink.max_pending_batches = depth
         sink.start()
-    elif variant in ("events-batch", "bodies", "bodies-loop"):
+    elif variant in ("events-batch", "bodies", "bodies-loop", "shared-cb"):
         from confluent_kafka import Producer
 
         # the sink's own settings (flafka_kafka.sink._producer_conf): linger 1 ms, error reports only
@@ -157,7 +185,8 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
         producer = rdk_lines.producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": "1"})
     tune_gc()  # as the agent does at start (flafka/tuning.py)
 
-    def through_channel(batch: list[Any]) -> list[Any]:
+    def through_channel(batch: Any) -> Any:
+        """Put ``batch`` (a list of events or bodies, or a Batch) and take it back."""
         put = channel.put_transaction()
         put.put(batch)
         put.commit()
@@ -198,10 +227,17 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
                 for i, e in enumerate(events)
             ]
             n += len(msgs)
-    elif variant == "sink":
+    elif variant.startswith("sink"):
         in_flight: list[Any] = []
+        shared = {"timestamp": "1700000000000"}
         for bodies in lines(files):
-            events = through_channel([Event(b) for b in bodies])
+            if variant == "sink-events":
+                events = through_channel([Event(b) for b in bodies])
+            elif variant == "sink-keyed":
+                keys: list[dict[str, str] | None] = [{"key": KEYS[i & 15]} for i in range(len(bodies))]
+                events = through_channel(Batch(bodies, keys))
+            else:
+                events = through_channel(Batch(bodies, common=shared if variant == "sink-headers" else None))
             in_flight.append(sink.send(events))
             n += len(events)
             if len(in_flight) == sink.max_pending_batches and in_flight.pop(0).wait() is not None:
@@ -236,6 +272,25 @@ def run_one(variant: str, files: list[Path], bootstrap: str, topic: str) -> dict
             if k % 2 == 0:
                 flush(60)
         flush(60)
+    elif variant == "shared-cb":
+        from collections import deque
+        from itertools import repeat
+
+        produce, flush = producer.produce, producer.flush
+        failed: list[Any] = []
+
+        def rejected(err: Any, msg: Any) -> None:  # runs only for failed records
+            failed.append(err)
+
+        for k, bodies in enumerate(lines(files), 1):
+            batch = through_channel(bodies)
+            deque(map(produce, repeat(topic), batch, repeat(None), repeat(-1), repeat(rejected)), maxlen=0)
+            n += len(batch)
+            if k % 2 == 0:
+                flush(60)
+        flush(60)
+        if failed:
+            raise SystemExit(f"{len(failed)} records failed")
     elif variant == "native-bodies":
         for k, bodies in enumerate(lines(files), 1):
             n += rdk_lines.produce_bodies(producer, topic, through_channel(bodies))
@@ -304,12 +359,13 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=1, help="processes per variant, each on its share of the files (4 files)")
     parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--native-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--depth", type=int, default=0, help="the sink variants' max_pending_batches (default: the sink's)")
     args = parser.parse_args()
     if args.one:  # a child: one variant, figures as JSON on stdout
         if args.native_dir is not None:
             sys.path.insert(0, str(args.native_dir))
         files = sorted(args.data.glob("data-*.log"))[args.part :: args.procs]
-        print(json.dumps(run_one(args.one, files, args.bootstrap or "", args.topic)))
+        print(json.dumps(run_one(args.one, files, args.bootstrap or "", args.topic, args.depth)))
         return 0
     variants = args.variants or list(VARIANTS)
     if {v.split("@")[0] for v in variants} - set(VARIANTS) or any(v.startswith("kcat@") for v in variants):
@@ -373,6 +429,7 @@ def main() -> int:
                     argv = [sys.executable, __file__, "--one", variant, "--data", str(data), "--topic", topic]
                     argv += ["--bootstrap", bootstrap] if bootstrap else []
                     argv += ["--native-dir", str(native)] if native else []
+                    argv += ["--depth", str(args.depth)] if args.depth else []
                     got = children(argv, procs)
                 if variant in BROKER:
                     assert probe is not None

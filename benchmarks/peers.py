@@ -37,8 +37,13 @@ so the check counts lost, duplicated, corrupt and unexpected records; a run that
 fails the benchmark. The order of the systems alternates each round (reversed on even
 rounds); the broker is warmed once with an unmeasured kcat run first.
 
+``--baseline DIR`` adds the system ``flafka-base``: the same agent run from another source
+tree (e.g. ``git archive <commit> | tar -x -C DIR``; its flafka-core and flafka-kafka
+packages go first on PYTHONPATH, everything else is this environment's), measured in the
+same rounds, so a change is compared before/after on the same broker and load.
+
     python benchmarks/peers.py [spool-kafka] [spool-file] [--runs R] [--events N]
-        [--systems flafka,Flume,rsyslog,kcat] [--report FILE] [--profile DIR]
+        [--systems flafka,Flume,rsyslog,kcat] [--report FILE] [--profile DIR] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ PIPELINES = {
     "spool-kafka": "files → Kafka (spooldir/imfile → memory → Kafka sink/omkafka; kcat -P)",
     "spool-file": "files → file (spooldir/imfile → memory → file_roll/omfile)",
 }
-SYSTEMS = ("flafka", "Flume", "rsyslog", "kcat")
+SYSTEMS = ("flafka", "flafka-base", "Flume", "rsyslog", "kcat")
 PACKAGES = ("rsyslog", "rsyslog-kafka", "kcat")
 
 FILE_ROLL = """a1.sinks.k1.type = file_roll
@@ -196,6 +201,17 @@ class PeersBench(Bench):
         systems = [s for s in SYSTEMS if s in self.args.systems]
         return systems if rnd % 2 else systems[::-1]
 
+    def run_agent(self, system: str, pipeline: str, rnd: int, conf: str, **kw: Any) -> Result:
+        """flafka-base: the flafka agent from the ``--baseline`` source tree."""
+        if system != "flafka-base":
+            return super().run_agent(system, pipeline, rnd, conf, **kw)
+        base = self.args.baseline
+        path = os.pathsep.join(str(base / pkg / "src") for pkg in ("flafka-core", "flafka-kafka"))
+        result = super().run_agent("flafka", pipeline, rnd, conf, env={"PYTHONPATH": path}, **kw)
+        result.system = "flafka-base"
+        shutil.rmtree(self.work / f"{pipeline}-{rnd}-flafka", ignore_errors=True)  # flafka's own run uses that name
+        return result
+
     def record(self, result: Result) -> Result:
         if self.args.profile is not None and result.system == "flafka":
             result.note += " PROFILED (py-spy slows it: not a benchmark figure)"
@@ -242,7 +258,7 @@ class PeersBench(Bench):
         for system in self.order(rnd):
             topic = self.topic("peers", rnd, system)
             progress = functools.partial(self.kafka.end_offsets, topic, parts)
-            if system in ("flafka", "Flume"):
+            if system in ("flafka", "flafka-base", "Flume"):
                 spool = self.spool("spool-kafka", rnd, system)
                 conf = CHANNEL + SPOOL_SOURCE.format(spool=spool) + KAFKA_SINK.format(bootstrap=self.bootstrap, topic=topic)
                 result = self.run_agent(system, "spool-kafka", rnd, conf, total=events, progress=progress)
@@ -290,7 +306,7 @@ class PeersBench(Bench):
         f = by.get("flafka")
         if f is None:
             return
-        for other in ("rsyslog", "kcat", "Flume"):
+        for other in ("flafka-base", "rsyslog", "kcat", "Flume"):
             o = by.get(other)
             if o is not None and o.rate and o.steady and o.cpu and o.rss_mb:
                 per_event = f"CPU/event {f.us_per_event:.2f} vs {o.us_per_event:.2f} us"
@@ -356,6 +372,7 @@ def main() -> int:
     parser.add_argument("--keep-work", action="store_true", help="keep the data, configs and logs directory")
     parser.add_argument("--report", type=Path, default=None, help="write the markdown tables here after every round")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy the flafka agents into this directory (slows them)")
+    parser.add_argument("--baseline", type=Path, default=None, help="source tree of flafka-base (adds that system)")
     args = parser.parse_args()
     args.pipelines = args.pipelines or list(PIPELINES)
     args.kafka_events = args.events
@@ -364,6 +381,10 @@ def main() -> int:
         parser.error(f"unknown pipeline(s) {', '.join(sorted(unknown))}; choose from {', '.join(PIPELINES)}")
     if set(args.systems) - set(SYSTEMS):
         parser.error(f"unknown system(s) {', '.join(sorted(set(args.systems) - set(SYSTEMS)))}; choose from {', '.join(SYSTEMS)}")
+    if args.baseline is not None and "flafka-base" not in args.systems:
+        args.systems = [*args.systems, "flafka-base"]
+    if "flafka-base" in args.systems and args.baseline is None:
+        parser.error("flafka-base needs --baseline DIR")
     if args.events % args.lines_per_file:
         parser.error(f"--events must be a multiple of --lines-per-file ({args.lines_per_file:,})")
 

@@ -26,6 +26,8 @@ BUSY: list[tuple[str, tuple[str, ...]]] = [
     ("delivery reports: a GIL round trip per record (confluent-kafka dr_msg_cb)", ("dr_msg_cb",)),
     ("produce_batch in C (parse each dict, librdkafka enqueue)", ("Producer_produce_batch",)),
     ("record dict + callback per event (KafkaSink._produce_batch)", ("KafkaSink._produce_batch",)),
+    ("produce() per record in C, bodies through map (KafkaSink._produce_values)", ("KafkaSink._produce_values",)),
+    ("produce() record by record, headers (KafkaSink._produce)", ("KafkaSink._produce (",)),
     ("flush (busy part)", ("Producer_flush",)),
     ("sink: batch outcome (_Delivery.wait)", ("_Delivery.wait",)),
     ("Event objects (SpoolDirectorySource._events)", ("SpoolDirectorySource._events", "Event.__init__")),

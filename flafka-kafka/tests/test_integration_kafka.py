@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from flafka.ack import AckTracker
+from flafka.batch import Batch
 from flafka.errors import RetriableError
 from flafka.event import Event
 from flafka.testing import make
@@ -152,6 +153,51 @@ def test_sink_record_rejected_by_the_broker_is_permanent(kafka_bootstrap: str, s
     assert out is not None
     assert list(out.failed) == [1] and out.retriable is False
     assert "MSG_SIZE_TOO_LARGE" in str(out.error)
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["bodies", "keyed"])
+def test_sink_batch_with_a_shared_callback_names_exactly_the_records_that_failed(
+    keyed: bool, kafka_bootstrap: str, read_topic: Callable[..., list[Any]], stop_later: Callable[[Any], Any]
+) -> None:
+    """A column-wise batch produced with one shared delivery callback (failures matched to
+    indices by value; by topic, key and value when events carry a key and the topic
+    header): 300 records, bodies repeating, some too large for the topic (the broker
+    rejects their whole record batch: the sink re-sends those records alone) and some too
+    large for the producer itself (refused by ``produce``). The outcome names exactly those
+    indices, and the topic holds every other record exactly once."""
+    from collections import Counter
+
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"plain-{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, 2, 1, config={"max.message.bytes": "2000"})])[topic].result(30)
+    sink = _sink(kafka_bootstrap, stop_later, **{"kafka.topic": topic, "kafka.producer.message.max.bytes": "3000"})
+    deadline = time.monotonic() + 20
+    while sink.write(Batch([b"warm"])) is not None and time.monotonic() < deadline:  # the new topic's leader
+        time.sleep(0.3)
+    bodies = []
+    broker_rejects, producer_refuses = set(), set()
+    for i in range(300):
+        if i % 29 == 3:
+            bodies.append(b"B" * 2500)  # over the topic's 2000 bytes: the broker rejects it
+            broker_rejects.add(i)
+        elif i % 41 == 7:
+            bodies.append(b"P" * 4000)  # over the producer's 3000 bytes: produce() refuses it
+            producer_refuses.add(i)
+        else:
+            bodies.append(b"small-%d" % (i % 13))  # values repeat: attribution must count them
+    keys: list[str | None] = [f"k{i % 3}" if keyed and i % 4 else None for i in range(300)]
+    maps: list[dict[str, str] | None] = [({"key": k} if k else {}) | {"topic": topic} for k in keys] if keyed else [None] * 300
+    batch = Batch(bodies, maps if keyed else None)
+    out = sink.write(batch)
+    assert batch.columnar  # no Event was built
+    assert out is not None and out.retriable is False
+    assert sorted(out.failed) == sorted(broker_rejects | producer_refuses)
+    assert "MSG_SIZE_TOO_LARGE" in str(out.error)
+    delivered = Counter((k.encode() if k else None, b) for i, (k, b) in enumerate(zip(keys, bodies, strict=True)) if i not in out.failed)
+    got = read_topic(topic, 1 + sum(delivered.values()) + 1, timeout=5)  # one more than expected: none may come
+    assert Counter((m.key(), m.value()) for m in got) == delivered + Counter([(None, b"warm")])
 
 
 def test_sink_unreachable_broker_fails_retriably_within_message_timeout(stop_later: Callable[[Any], Any]) -> None:

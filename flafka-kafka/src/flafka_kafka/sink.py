@@ -15,6 +15,10 @@ Record per event: topic = header ``topicHeader`` (when ``allowTopicOverride``) e
 ``partitionIdHeader`` / ``defaultPartitionId`` / the Java client's murmur2 partitioner;
 timestamp = header ``timestampHeader`` (epoch ms); Kafka record headers from ``header.*``;
 value = the body, or the whole event in Flume's Avro format (``useFlumeEventFormat``).
+
+Batch-aware: a column-wise batch whose events carry none of those headers is produced
+straight from its bodies, with one delivery callback per batch (see :class:`_Delivery`
+for how a failure is still charged to its record).
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ import contextlib
 import functools
 import logging
 import re
+from collections import deque
 from collections.abc import Callable
+from itertools import repeat
+from operator import length_hint
 from typing import Any
 
+from flafka.batch import AnyBatch, bodies_of, has_headers, header_maps_of, subset
 from flafka.errors import ConfigError, PermanentError, RetriableError
-from flafka.event import Event
 from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_kafka import avro_event
@@ -155,6 +162,9 @@ class KafkaSink(Sink):
     summary = "Write events to a Kafka topic (librdkafka); commit only acknowledged batches"
     batch_size_key = "flumeBatchSize"
     max_pending_batches = 2
+    batch_aware = True
+    """Takes column-wise :class:`~flafka.batch.Batch`es: a batch without headers is
+    produced straight from its bodies (no ``Event`` objects)."""
     settings_schema = Schema(
         Setting("kafka.bootstrap.servers", "str", REQUIRED, "host:port,... of Kafka brokers", legacy=("brokerList",), since="1.7"),
         Setting(
@@ -223,11 +233,15 @@ class KafkaSink(Sink):
         self._producer: Any = None
         self._unconfirmed: list[Any] = []
         self._override_header: str | None = self.topic_header if self.allow_override else None
-        self._batchable = (
-            self.topic.static is not None and self.partition_header is None and self.timestamp_header is None and not self.header_map
-        )
-        """Every record goes to kafka.topic with librdkafka's partitioner or defaultPartitionId
-        (unless an event carries the topic header): :meth:`_produce_batch` applies."""
+        self._plain_topic = self.topic.static if self.topic.static is not None else self.topic.render(NO_HEADERS)
+        """The topic of an event without headers (``%{header}`` references render empty)."""
+        shaping = {"key", *(name for is_header, name in self.topic.parts if is_header)}
+        shaping.update(n for n in (self._override_header, self.partition_header, self.timestamp_header) if n)
+        shaping.update(flume for flume, _ in self.header_map)
+        self._shaping = frozenset(shaping)
+        """Headers that change a record (topic, key, partition, timestamp, record headers);
+        an event with none of them makes the same record as an event without headers
+        (unless ``useFlumeEventFormat``, where every header is in the value)."""
         self._permanent: frozenset[int] = frozenset()
         self._bad_timestamps = 0
 
@@ -330,86 +344,99 @@ class KafkaSink(Sink):
 
     # -- the data path -------------------------------------------------------------------
 
-    def write(self, events: list[Event]) -> BatchOutcome | None:
+    def write(self, events: AnyBatch) -> BatchOutcome | None:
         return self._start(events).wait()
 
-    def send(self, events: list[Event]) -> PendingWrite:
+    def send(self, events: AnyBatch) -> PendingWrite:
         """Produce every event (librdkafka batches and sends them in the background) and
         return the batch's :class:`_Delivery`, whose ``wait`` collects its delivery
         reports. The runtime produces the next batch while this one is acknowledged."""
         return self._start(events)
 
-    def _start(self, events: list[Event]) -> _Delivery:
+    def _start(self, batch: AnyBatch) -> _Delivery:
         producer = self._producer
         if producer is None:  # never started, or dropped after a fatal client error
             self.start()
             producer = self._producer
-        batch = _Delivery(self, producer, events)
-        if self._batchable and not (self._override_header and self._any_override(events)):
-            self._produce_batch(batch)
-        else:
-            self._produce(batch, range(len(events)))
-        return batch  # delivery reports are served by wait() (each poll releases and retakes the GIL)
+        delivery = _Delivery(self, producer, batch)
+        self._dispatch(delivery)
+        return delivery  # delivery reports are served by wait() (each poll releases and retakes the GIL)
 
-    def _any_override(self, events: list[Event]) -> bool:
-        """True when some event carries the topic header (``allowTopicOverride``)."""
-        name = self._override_header
-        return any(name in h for h in [e._headers for e in events] if h)
-
-    def _produce_batch(self, batch: _Delivery) -> None:
-        """``_produce`` for the common case — one topic, no per-record partition,
-        timestamp or record headers — through librdkafka's batch call (one C call per
-        batch instead of one ``produce`` per record: a quarter less CPU per record)."""
-        events = batch.events
-        report = batch.report
-        callback = functools.partial
-        msgs: list[dict[str, Any]]
+    def _dispatch(self, delivery: _Delivery) -> None:
+        """Produce a batch: straight from its bodies when no event carries a header that
+        shapes its record (every record is then ``kafka.topic``, no key,
+        ``defaultPartitionId`` or the partitioner, no record header, no timestamp), else
+        record by record with Flume's header semantics."""
+        batch = delivery.batch
+        if has_headers(batch):
+            header_maps = header_maps_of(batch)  # read-only: no Event objects are built
+            if self._shaped(header_maps):
+                self._produce(delivery, header_maps)
+                return
+        bodies = bodies_of(batch)
         if self.avro:
             encode = avro_event.encode
-            msgs = [
-                {"value": encode(h, e.body), "key": h.get("key"), "callback": callback(report, i)}
-                for i, (e, h) in enumerate((e, e._headers or NO_HEADERS) for e in events)
-            ]
+            values = [encode(NO_HEADERS, b) for b in bodies]
         else:
-            msgs = [
-                {"value": e.body, "key": h.get("key"), "callback": callback(report, i)}
-                if (h := e._headers)
-                else {"value": e.body, "callback": callback(report, i)}
-                for i, e in enumerate(events)
-            ]
-        producer = batch.producer
-        topic = self.topic.static
-        partition = -1 if self.default_partition is None else self.default_partition
-        pending = list(range(len(msgs)))
-        queue_full = _kafka().KafkaError._QUEUE_FULL
-        while pending:
-            try:
-                producer.produce_batch(topic, [msgs[i] for i in pending] if len(pending) < len(msgs) else msgs, partition)
-            except BufferError:  # nothing could be queued: let the queue drain
-                producer.poll(0.05)
-                continue
-            except _kafka().KafkaException as exc:  # the topic itself was refused
-                for i in pending:
-                    batch.errors[i] = delivery_error(exc.args[0], self._permanent)
-                return
-            full = []
-            for i in pending:
-                err = msgs[i].get("_error")
-                if err is None:
-                    continue
-                if err.code() == queue_full:
-                    del msgs[i]["_error"]
-                    full.append(i)
-                else:
-                    batch.errors[i] = delivery_error(err, self._permanent)
-            pending = full
-            if pending:
-                producer.poll(0.05)
+            values = bodies
+        self._produce_values(delivery, values)
 
-    def _produce(self, batch: _Delivery, indices: Any) -> None:
-        """Produce ``batch.events[i]`` for every i in ``indices``; a record that cannot
-        even be queued gets its error in ``batch.errors`` at once (and no report)."""
-        events = batch.events
+    def _shaped(self, maps: list[dict[str, str] | None]) -> bool:
+        """True when some event (``maps``: its headers) carries a header that shapes its
+        record (with ``useFlumeEventFormat``: any header). Each distinct header map is
+        looked at once (a batch-wide map, e.g. spooldir's fileHeader or a timestamp
+        interceptor's, once)."""
+        if self.avro:
+            return any(maps)
+        shaping = self._shaping
+        first = maps[0] if maps else None
+        if maps.count(first) == len(maps):  # one map for the whole batch (an identity check per event, in C)
+            return first is not None and not shaping.isdisjoint(first)
+        distinct = dict(zip(map(id, maps), maps, strict=True))  # C-level: no Python frame per event
+        return any(m and not shaping.isdisjoint(m) for m in distinct.values())
+
+    def _produce_values(self, delivery: _Delivery, values: list[bytes]) -> None:
+        """Produce ``values`` to the topic every header-less event goes to, all with one
+        shared delivery callback (:meth:`_Delivery.rejected_record`, run only for failed
+        records): no Python object and no Python frame per record. A record that cannot
+        even be queued gets its error in ``delivery.errors`` at once (and no report)."""
+        delivery.values = values
+        producer = delivery.producer
+        produce = producer.produce
+        topic = self._plain_topic
+        partition = -1 if self.default_partition is None else self.default_partition
+        callback = delivery.rejected_record
+        n = len(values)
+        start = 0
+        while start < n:
+            rest = iter(values)
+            if start:
+                rest.__setstate__(start)  # type: ignore[attr-defined]  # list_iterator: resume at index start
+            try:
+                # one C call per record (map and deque run no Python frame); produce()
+                # per record costs less than produce_batch's dict per record
+                deque(map(produce, repeat(topic), rest, repeat(None), repeat(partition), repeat(callback)), maxlen=0)
+                return
+            except BufferError:  # the local queue is full: let it drain, resume at that record
+                start = n - length_hint(rest) - 1
+                producer.poll(0.05)
+            except _kafka().KafkaException as exc:  # this record alone was refused
+                failed = n - length_hint(rest) - 1
+                delivery.errors[failed] = delivery_error(exc.args[0], self._permanent)
+                start = failed + 1
+
+    def _produce(self, batch: _Delivery, header_maps: list[dict[str, str] | None]) -> None:
+        """Produce every event of ``batch`` (``header_maps``: their headers, read-only)
+        record by record. When only the topic and the key vary (no partitionIdHeader,
+        timestampHeader or ``header.*``), all records share one delivery callback and a
+        failure is matched back by (topic, key, value); otherwise each record has its own.
+        A record that cannot even be queued gets its error in ``batch.errors`` at once
+        (and no report)."""
+        bodies = bodies_of(batch.batch)
+        simple = self.partition_header is None and self.timestamp_header is None and not self.header_map
+        shared = batch.rejected_record if simple else None
+        if simple:
+            batch.header_maps = header_maps
         errors = batch.errors
         report = batch.report
         producer = batch.producer
@@ -421,24 +448,22 @@ class KafkaSink(Sink):
         override = self.topic_header if self.allow_override else None
         render = self.topic.render
         encode = avro_event.encode
-        simple = self.partition_header is None and self.timestamp_header is None and not self.header_map
         partition = -1 if self.default_partition is None else self.default_partition
         timestamp = 0
         kafka_headers = None
         callback = functools.partial
-        for i in indices:
-            event = events[i]
+        for i in range(len(bodies)):
             # read-only here: an event without headers must not get a dict allocated for it
-            headers = event._headers or NO_HEADERS
+            headers = header_maps[i] or NO_HEADERS
             try:
                 topic = (override and headers.get(override)) or static or render(headers)
-                value = encode(headers, event.body) if avro else event.body
+                value = encode(headers, bodies[i]) if avro else bodies[i]
                 if not simple:
                     partition, timestamp, kafka_headers = self._placement(headers)
             except DeliveryError as exc:
                 errors[i] = exc
                 continue
-            cb = callback(report, i)
+            cb = shared or callback(report, i)
             while True:
                 try:
                     produce(topic, value, headers.get("key"), partition, on_delivery=cb, timestamp=timestamp, headers=kafka_headers)
@@ -448,6 +473,15 @@ class KafkaSink(Sink):
                 except _kafka().KafkaException as exc:
                     errors[i] = delivery_error(exc.args[0], permanent)
                     break
+
+    def _record_of(self, headers: dict[str, str] | None, body: bytes) -> tuple[str, str | None, bytes]:
+        """(topic, key, value) of an event as :meth:`_produce` writes it without
+        partitionIdHeader, timestampHeader and ``header.*``: all that tells its record
+        from another one's."""
+        headers = headers or NO_HEADERS
+        topic = (self._override_header and headers.get(self._override_header)) or self.topic.static or self.topic.render(headers)
+        value = avro_event.encode(headers, body) if self.avro else body
+        return topic, headers.get("key"), bytes(value)
 
     def _placement(self, headers: dict[str, str]) -> tuple[int, int, list[tuple[str, bytes]] | None]:
         """(partition or -1, timestamp ms or 0, record headers or None) of one event."""
@@ -486,17 +520,38 @@ class KafkaSink(Sink):
 
 
 class _Delivery(PendingWrite):
-    """One batch in flight: its events, one error slot per event (filled by error reports),
-    and whether a flush has confirmed it. ``wait`` returns what the runtime needs."""
+    """One batch in flight: the batch, one error slot per event (filled from error
+    reports), and whether a flush has confirmed it. ``wait`` returns what the runtime needs.
 
-    __slots__ = ("confirmed", "errors", "events", "fatal", "producer", "reported", "sink")
+    Failure attribution. A record whose partition, timestamp or record headers come from
+    headers (partitionIdHeader, timestampHeader, ``header.*``) gets its own callback
+    (``report(i, ...)``), which names the index. All other records of a batch share ONE
+    callback, :meth:`rejected_record` (no Python object and no Python frame per record;
+    librdkafka reports failures only): a report carries the failed record, and
+    :meth:`_attribute` charges it to an index of this batch holding the same record and
+    no error yet — the same value for a header-less batch (every record: ``kafka.topic``,
+    no key), the same (topic, key, value) otherwise. That is exact because such records
+    differ in nothing else (partition by ``defaultPartitionId`` or by key, no timestamp,
+    no record headers), so records alike are interchangeable: what must be right is the
+    count of failures per record, and it is (one report per failed record, each consuming
+    one index). The callback is per batch, so a report is never charged to another batch.
+    """
 
-    def __init__(self, sink: KafkaSink, producer: Any, events: list[Event]) -> None:
+    __slots__ = ("batch", "confirmed", "errors", "fatal", "header_maps", "producer", "rejected", "reported", "sink", "values")
+
+    def __init__(self, sink: KafkaSink, producer: Any, batch: AnyBatch) -> None:
         self.sink = sink
         self.producer = producer
-        self.events = events
-        self.errors: list[BaseException | None] = [None] * len(events)
-        self.reported = bytearray(len(events))
+        self.batch = batch
+        self.errors: list[BaseException | None] = [None] * len(batch)
+        self.reported = bytearray(len(batch))
+        self.values: list[bytes] | None = None
+        """The values produced with the shared callback (header-less batch), else None."""
+        self.header_maps: list[dict[str, str] | None] | None = None
+        """The events' headers when records with headers share the callback (only the
+        topic and the key vary), else None."""
+        self.rejected: list[tuple[Any, Any]] = []
+        """(error, message) of every failed record reported to the shared callback."""
         self.fatal: list[Any] = []
         self.confirmed = False
         sink._unconfirmed.append(self)
@@ -512,12 +567,61 @@ class _Delivery(PendingWrite):
             if err.fatal():
                 self.fatal.append(err)
 
+    def rejected_record(self, err: Any, msg: Any) -> None:
+        """The delivery callback the batch's records share: keep the failed record's error
+        and message for :meth:`_attribute` (called only for failures)."""
+        if err is not None:
+            self.rejected.append((err, msg))
+
+    def _attribute(self) -> None:
+        """Charge every rejected record to one index of this batch holding the same record
+        and no error yet (see the class docstring for why that is exact)."""
+        rejected, self.rejected = self.rejected, []
+        values, header_maps = self.values, self.header_maps
+        if not rejected or (values is None and header_maps is None):
+            return
+        errors = self.errors
+        slots: dict[Any, list[int]] = {}
+        record_of = self.sink._record_of
+        bodies = bodies_of(self.batch)
+        for i in range(len(errors) - 1, -1, -1):  # popped lowest index first
+            if errors[i] is None and not self.reported[i]:
+                if values is not None:  # bytes(): a body may be a bytearray
+                    ident: Any = bytes(values[i] or b"")
+                else:
+                    assert header_maps is not None
+                    ident = record_of(header_maps[i], bodies[i])
+                slots.setdefault(ident, []).append(i)
+        permanent = self.sink._permanent
+        for err, msg in rejected:
+            value = msg.value() or b""
+            if values is None:
+                key = msg.key()
+                value = (msg.topic(), None if key is None else key.decode("utf-8", "surrogateescape"), value)
+            free = slots.get(value)
+            if not free:  # cannot happen (one report per record); never lose a record over it
+                log.error(
+                    "sink '%s': a delivery report (%s) matches no record of its batch; every record not yet "
+                    "reported failed is retried (a duplicate at worst)",
+                    self.sink.name,
+                    err.name(),
+                )
+                for i, error in enumerate(errors):
+                    if error is None:
+                        errors[i] = DeliveryError(f"unattributed delivery report: {err.name()}", permanent=False)
+                return
+            i = free.pop()
+            self.reported[i] = 1
+            errors[i] = delivery_error(err, permanent, reported=True)
+            if err.fatal():
+                self.fatal.append(err)
+
     def wait(self) -> BatchOutcome | None:
         """Flush the producer unless a flush since this batch was produced already emptied
         its queue. An empty queue after ``flush`` means every record produced so far was
         acknowledged or got its (error) report: with ``delivery.report.only.error`` a
         record without an error report was delivered. One flush thus confirms this batch
-        and the one produced after it. When the flush times out, this batch's records
+        and those produced after it. When the flush times out, this batch's records
         without a report count as failed (retriable)."""
         sink = self.sink
         if not self.confirmed:
@@ -526,12 +630,14 @@ class _Delivery(PendingWrite):
                     batch.confirmed = True
                 sink._unconfirmed.clear()
             else:
+                self._attribute()
                 for i, error in enumerate(self.errors):
                     if error is None and not self.reported[i]:
                         self.errors[i] = DeliveryError(f"no delivery report within {sink.flush_timeout:.0f}s", permanent=False)
                 self.confirmed = True
                 with contextlib.suppress(ValueError):
                     sink._unconfirmed.remove(self)
+        self._attribute()
         errors = self.errors
         # A broker rejects a whole record batch that is too large (librdkafka does not
         # split batches as the Java client does): send those records one by one to find
@@ -539,8 +645,8 @@ class _Delivery(PendingWrite):
         too_large = [i for i, e in enumerate(errors) if isinstance(e, DeliveryError) and e.batch_too_large]
         if len(too_large) > 1:
             for i in too_large:
-                alone = _Delivery(sink, self.producer, [self.events[i]])
-                sink._produce(alone, (0,))
+                alone = _Delivery(sink, self.producer, subset(self.batch, [i]))
+                sink._dispatch(alone)
                 alone.wait_quietly()
                 errors[i] = alone.errors[0]
                 self.fatal += alone.fatal
