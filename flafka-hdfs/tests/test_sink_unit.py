@@ -7,6 +7,7 @@ import os
 import random
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -381,8 +382,6 @@ def test_group_commit_one_sync_covers_the_batches_sent_meanwhile(fs: FakeHdfs, t
     sink.start()
     gated.gate.clear()
     first = sink.send(events(10))
-    assert gated.entered.wait(5)  # the syncer is inside the first batch's sync
-    later = [sink.send(events(10, 10 * i)) for i in range(1, 10)]
     done = threading.Event()
 
     def wait_first() -> None:
@@ -390,6 +389,8 @@ def test_group_commit_one_sync_covers_the_batches_sent_meanwhile(fs: FakeHdfs, t
         done.set()
 
     threading.Thread(target=wait_first, daemon=True).start()
+    assert gated.entered.wait(5)  # waiting for the first batch started its sync
+    later = [sink.send(events(10, 10 * i)) for i in range(1, 10)]
     assert not done.wait(0.3), "wait() returned before the batch was synced"
     gated.gate.set()
     assert done.wait(5)
@@ -397,6 +398,40 @@ def test_group_commit_one_sync_covers_the_batches_sent_meanwhile(fs: FakeHdfs, t
     assert gated.calls == 2 and sink.syncer.syncs == 2  # 10 batches, 2 syncs
     assert sink.flush(5)
     assert lines(fs) == [e.body for e in events(100)]
+    sink.stop()
+
+
+def test_batches_sent_before_the_first_wait_share_one_sync(fs: FakeHdfs, tmp_path: Path) -> None:
+    """The syncer syncs on demand: the runtime keeps batches in flight and waits for the
+    oldest only once the window is full, so one fdatasync covers the whole window."""
+    sink = build(fs, tmp_path)
+    sink.start()
+    pending = [sink.send(events(10, 10 * i)) for i in range(4)]
+    time.sleep(0.2)
+    assert sink.syncer.syncs == 0, "nothing waited: no sync yet"
+    assert pending[0].wait() is None
+    assert sink.syncer.syncs == 1  # the first wait's sync covered all four
+    assert all(p.wait() is None for p in pending[1:]) and sink.syncer.syncs == 1
+    assert sink.write(events(10, 40)) is None and sink.syncer.syncs == 2  # write() = send + wait
+    assert sink.flush(5)
+    assert lines(fs) == [e.body for e in events(50)]
+    sink.stop()
+
+
+def test_unwaited_batches_are_synced_once_lazy_bytes_wait(fs: FakeHdfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flafka_hdfs import staging
+
+    monkeypatch.setattr(staging, "LAZY_BYTES", 1000)
+    sink = build(fs, tmp_path)
+    sink.start()
+    sink.send(events(10))
+    time.sleep(0.2)
+    assert sink.syncer.syncs == 0  # 80 bytes: below the threshold
+    sink.send([Event(b"x" * 2000, {})])
+    deadline = time.monotonic() + 5
+    while sink.syncer.syncs == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sink.syncer.syncs == 1
     sink.stop()
 
 
@@ -420,12 +455,12 @@ def test_failed_sync_fails_every_unsynced_batch_and_commits_nothing(fs: FakeHdfs
     gated.entered.clear()
     gated.gate.clear()
     gated.fail = True
-    for _ in range(2):  # batches 2-3 sent, none synced (the syncer is stuck in a failing sync)
+    for _ in range(2):  # batches 2-3 sent, none synced (no wait for them yet: no sync)
         assert driver.drive() is Status.READY
-    assert gated.entered.wait(5) and driver.in_flight == 3
+    assert driver.in_flight == 3 and not gated.entered.is_set()
     assert driver.drive() is Status.READY  # batch 4 sent; batch 1 completes: it was synced
     assert driver.in_flight == 3 and sink.counter.event_drain_success_count == 10
-    gated.gate.set()
+    gated.gate.set()  # waiting for batch 2 starts the sync of 2-4, and it fails
     failures = 0
     while driver.in_flight:  # 2-4 fail, oldest first; nothing of theirs is committed
         try:

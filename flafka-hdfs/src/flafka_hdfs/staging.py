@@ -231,6 +231,10 @@ class StagingFile:
                 self.fd = -1
 
 
+LAZY_BYTES = 8 << 20
+"""Unsynced published bytes at which the syncer syncs without being waited for."""
+
+
 class Syncer:
     """One thread that writes and syncs staging files for many batches at once (group commit).
 
@@ -244,6 +248,9 @@ class Syncer:
     has seen is written and closed only by this thread.
     """
 
+    lazy = True
+    """Sync on demand (see :meth:`_due`); False syncs whatever is published at once."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._cond = threading.Condition()
@@ -252,6 +259,8 @@ class Syncer:
         self._running = False
         self._stopping = False
         self._busy = False
+        self._demand = 0
+        """Threads blocked in :meth:`wait` or :meth:`drain`: a sync is due only while one is."""
         self.syncs = 0
         """``fdatasync`` calls made (for tests and metrics)."""
 
@@ -292,23 +301,35 @@ class Syncer:
         """Block until ``f`` is durable up to ``end`` (an offset it published). Returns
         None then, or the error that means it never will be."""
         with self._cond:
-            while f.synced < end:
-                if f.error is not None:
-                    return f.error
-                if not self._running:
-                    return OSError(f"the staging syncer of sink '{self.name}' stopped before {f.path} was synced")
-                self._cond.wait()
+            if f.synced >= end:
+                return None
+            self._demand += 1
+            self._cond.notify_all()
+            try:
+                while f.synced < end:
+                    if f.error is not None:
+                        return f.error
+                    if not self._running:
+                        return OSError(f"the staging syncer of sink '{self.name}' stopped before {f.path} was synced")
+                    self._cond.wait()
+            finally:
+                self._demand -= 1
         return None
 
     def drain(self, timeout: float) -> bool:
         """Wait until every published file is synced and every closed one handed on."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._dirty or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._running:
-                    return False
-                self._cond.wait(min(left, 0.1))
+            self._demand += 1
+            self._cond.notify_all()
+            try:
+                while self._dirty or self._busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._running:
+                        return False
+                    self._cond.wait(min(left, 0.1))
+            finally:
+                self._demand -= 1
         return True
 
     def stop(self, timeout: float) -> bool:
@@ -327,8 +348,8 @@ class Syncer:
         try:
             while True:
                 with cond:
-                    while not self._dirty:
-                        if self._stopping:
+                    while not self._due():
+                        if self._stopping and not self._dirty:
                             return
                         cond.wait()
                     work = []
@@ -355,6 +376,23 @@ class Syncer:
                 self._running = False
                 self._busy = False
                 cond.notify_all()
+
+    def _due(self) -> bool:
+        """(Under the lock) whether to write and sync now: a batch is waited for, a file is
+        closing, the syncer is stopping, or :data:`LAZY_BYTES` wait unsynced. Until then
+        published batches accumulate, so one ``fdatasync`` covers every batch the runtime
+        keeps in flight rather than whichever were published when the last one returned."""
+        dirty = self._dirty
+        if not dirty:
+            return False
+        if self._demand or self._stopping or not self.lazy:
+            return True
+        pending = 0
+        for f in dirty.values():
+            if f.on_closed is not None:
+                return True
+            pending += f.published - f.synced
+        return pending >= LAZY_BYTES
 
     def _sync(self, f: StagingFile, out: list[bytes], end: int, payload: int) -> None:
         if f.error is not None or end <= f.synced:
