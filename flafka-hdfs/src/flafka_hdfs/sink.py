@@ -59,7 +59,7 @@ from flafka.settings import REQUIRED, Problem, Schema, Setting, Settings
 from flafka.sink import BatchOutcome, PendingWrite, Sink
 from flafka_hdfs import client as webhdfs
 from flafka_hdfs.path_escapes import Host, MissingTimestamp, PathTemplate, parse, skeleton, time_zone, unknown_escapes
-from flafka_hdfs.staging import Scanned, StagingDir, StagingFile, StagingLocked, Syncer, iter_payload
+from flafka_hdfs.staging import Payload, Scanned, StagingDir, StagingFile, StagingLocked, Syncer
 from flafka_hdfs.writers import Codec, FileEncoder, OutputFormat, codec_for
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class Uploader:
             inuse = f"{meta['inUsePrefix']}{final}{meta['inUseSuffix']}"
 
         def payload() -> Any:
-            return iter_payload(job.path, job.valid_length)
+            return Payload(job.path, job.valid_length, job.payload_size)
 
         try:
             written = webhdfs.upload(client, payload, job.payload_size, meta["directory"], inuse, final)

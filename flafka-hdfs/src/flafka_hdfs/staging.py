@@ -103,8 +103,11 @@ def scan(path: Path) -> Scanned:
     return Scanned(path, meta, valid, payload, length)
 
 
-def iter_payload(path: Path, valid_length: int, chunk: int = 1 << 20) -> Iterator[bytes]:
-    """The payload of the whole frames (up to ``valid_length``), in pieces of about ``chunk`` bytes."""
+def iter_payload(path: Path, valid_length: int, chunk: int = 256 << 10) -> Iterator[bytes]:
+    """The payload of the whole frames (up to ``valid_length``): a frame of at least
+    ``chunk`` / 4 bytes (a batch) as read, smaller ones joined into pieces of about
+    ``chunk`` bytes (few sends, and no copy of the large ones)."""
+    big = chunk // 4
     with open(path, "rb") as fh:
         pos = 0
         pending: list[bytes] = []
@@ -118,6 +121,12 @@ def iter_payload(path: Path, valid_length: int, chunk: int = 1 << 20) -> Iterato
             if first:
                 first = False
                 continue
+            if n >= big:
+                if pending:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+                yield data
+                continue
             pending.append(data)
             size += n
             if size >= chunk:
@@ -125,6 +134,23 @@ def iter_payload(path: Path, valid_length: int, chunk: int = 1 << 20) -> Iterato
                 pending, size = [], 0
         if pending:
             yield b"".join(pending)
+
+
+class Payload:
+    """The payload of a staging file's whole frames as an iterable of known length: an
+    HTTP client sends it with ``Content-Length``, each piece as it is (chunked transfer
+    encoding would copy every piece to frame it)."""
+
+    def __init__(self, path: Path, valid_length: int, size: int) -> None:
+        self.path = path
+        self.valid_length = valid_length
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter_payload(self.path, self.valid_length)
 
 
 def fsync_dir(path: Path) -> None:
