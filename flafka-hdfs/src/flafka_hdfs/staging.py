@@ -265,8 +265,10 @@ class Syncer:
     """One thread that writes and syncs staging files for many batches at once (group commit).
 
     The sink appends a batch's frames (queued in memory), then :meth:`publish`es the files
-    it touched; the syncer takes every published file, writes its queued frames, then
-    ``fdatasync``s it and records the offset published before the write as ``synced``.
+    it touched; once a sync is due (:meth:`_due`: a batch is waited for, a file closes, or
+    :data:`LAZY_BYTES` wait) the syncer takes every published file, writes its queued
+    frames, then ``fdatasync``s it and records the offset published before the write as
+    ``synced``.
     :meth:`wait` blocks until a file is synced up to an offset, so one sync covers every
     batch published before it began. :meth:`close` hands over a file that takes no more
     appends: it is written and synced (or, after a failure, cut back to its last synced
