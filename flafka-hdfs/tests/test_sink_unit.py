@@ -442,7 +442,7 @@ def test_failed_sync_fails_every_unsynced_batch_and_commits_nothing(fs: FakeHdfs
 
     channel = make(MemoryChannel, "c1", capacity=1000, transactionCapacity=10, **{"keep-alive": 0})
     channel.start()
-    sink = build(fs, tmp_path, **{"hdfs.batchSize": 10})
+    sink = build(fs, tmp_path, **{"hdfs.batchSize": 10, "hdfs.maxPendingBatches": 4})
     sink.channel = channel
     sink.counter = SinkCounter("k1", "hdfs")
     sink.start()
@@ -960,3 +960,29 @@ def test_staging_crc32_in_pieces_is_zlibs(size: int, pattern: bytes) -> None:
 
     data = (pattern * (size // len(pattern) + 1))[:size]
     assert crc32(data) == zlib.crc32(data)
+
+
+def test_max_pending_batches_is_per_sink(fs: FakeHdfs, tmp_path: Path) -> None:
+    from flafka.channels.memory import MemoryChannel
+    from flafka.runtime import SinkDriver
+
+    assert build(fs, tmp_path / "a").max_pending_batches == 16
+    one = build(fs, tmp_path / "b", **{"hdfs.maxPendingBatches": 1})
+    assert one.max_pending_batches == 1 and HdfsSink.max_pending_batches == 16, "the class attribute must not change"
+    channel = make(MemoryChannel, "c1", capacity=1000, transactionCapacity=10, **{"keep-alive": 0})
+    channel.start()
+    for i in range(3):
+        with channel.put_transaction() as tx:
+            tx.put(events(10, 10 * i))
+    three = build(fs, tmp_path / "c", **{"hdfs.maxPendingBatches": 3, "hdfs.batchSize": 10})
+    three.channel = channel
+    three.start()
+    driver = SinkDriver(three)
+    driver.drive()
+    driver.drive()
+    assert driver.in_flight == 2 and three.syncer.syncs == 0  # nothing waited for yet
+    driver.drive()  # the third reaches the window: its wait syncs all three at once
+    assert driver.in_flight == 2 and three.syncer.syncs == 1
+    driver.settle()
+    assert three.syncer.syncs == 1 and channel.size() == 0
+    three.stop()

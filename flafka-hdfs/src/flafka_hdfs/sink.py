@@ -10,7 +10,7 @@ Delivery contract — what "delivered" means here:
   and ``fdatasync``s them. The returned ``wait()`` blocks until every staging file the
   batch touched is synced past the batch's end; only then does the runtime commit the
   channel take: **an event is delivered once it is synced in the staging directory**.
-  The runtime sends up to ``max_pending_batches`` batches before it waits for the oldest,
+  The runtime sends up to ``max_pending_batches`` (``hdfs.maxPendingBatches``) batches before it waits for the oldest,
   so one sync covers every batch appended before it began (group commit). ``write`` is
   ``send(events).wait()`` (retries, sink groups). The staging directory must be on a
   durable local disk; losing that disk loses the staged events not uploaded yet.
@@ -322,9 +322,10 @@ class HdfsSink(Sink):
     bucket's part of a batch (column-wise when the batch is) goes to a batch-aware
     serializer (TEXT) or the SequenceFile encoder as it is."""
     batch_size_key = "hdfs.batchSize"
-    max_pending_batches = 4
-    """Batches appended and awaiting their sync at once (the runtime's pipelining): while
-    batch n waits for the syncer, batches n+1.. are appended, and one sync covers them all."""
+    max_pending_batches = 16
+    """Batches appended and awaiting their sync at once (the runtime's pipelining; per sink
+    ``hdfs.maxPendingBatches``): the runtime waits for the oldest only once that many are
+    appended, and that wait's sync covers them all (group commit)."""
     settings_schema = Schema(
         Setting(
             "hdfs.path",
@@ -391,6 +392,13 @@ class HdfsSink(Sink):
             "flafka: local staging directory on a durable disk (see docs/hdfs.md)",
         ),
         Setting("hdfs.stagingMaxBytes", "int", 4 * 1024**3, "flafka: staged bytes before write() pushes back", minimum=1),
+        Setting(
+            "hdfs.maxPendingBatches",
+            "int",
+            16,
+            "flafka: batches appended and awaiting one shared fdatasync; also the most batches delivered twice after a crash",
+            minimum=1,
+        ),
     )
 
     @classmethod
@@ -451,6 +459,7 @@ class HdfsSink(Sink):
         self.auth = cfg.auth
         self.retry_cap = float(max(1, settings["hdfs.retryInterval"]))
         self.close_tries: int = settings["hdfs.closeTries"]
+        vars(self)["max_pending_batches"] = settings["hdfs.maxPendingBatches"]  # the class attribute stays the default
         self.wall_clock: Callable[[], float] = time.time
         self.clock: Callable[[], float] = time.monotonic
         self.host: Host | None = None
