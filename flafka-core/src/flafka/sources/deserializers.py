@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 
@@ -359,9 +360,18 @@ def _decode_runs(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tu
     """Decode ``raw`` into runs ``(text, bytes, clean)``: clean runs decode exactly, and
     each undecodable unit the codec reports is one run of its bytes replaced (U+FFFD) or
     dropped per ``errors`` — the text Python's ``raw.decode(cs, errors)`` gives, with the
-    byte length behind every character known. Not ``final``: an unfinished sequence at the
-    end is left out (the second value is the bytes decoded). ``errors = "strict"`` raises
-    the first UnicodeDecodeError, positions relative to ``raw``. Linear in ``len(raw)``."""
+    byte length behind every character known (consecutive dropped units may share one
+    run). Not ``final``: an unfinished sequence at the end is left out (the second value
+    is the bytes decoded). ``errors = "strict"`` raises the first UnicodeDecodeError,
+    positions relative to ``raw``. Linear in ``len(raw)``; UTF-8 in one decode call."""
+    if cs == "utf-8" and errors != "strict":
+        return _decode_runs_utf8(raw, errors, final)
+    return _decode_runs_restarting(raw, cs, errors, final)
+
+
+def _decode_runs_restarting(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+    """:func:`_decode_runs` for any codec: a fresh strict decoder after each undecodable
+    unit (a few µs per unit)."""
     runs: list[tuple[str, int, bool]] = []
     view = memoryview(raw)
     pos, n = 0, len(raw)
@@ -383,6 +393,57 @@ def _decode_runs(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tu
         pos += used
         break
     return runs, pos
+
+
+_MARK = "\ud800"
+"""What the span-recording error handler puts for an undecodable unit: a lone surrogate,
+which strict UTF-8 decoding never produces, so splitting on it finds the clean text."""
+_spans = threading.local()
+
+
+def _record_span(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    _spans.list.append((exc.start, exc.end))
+    return _MARK, exc.end
+
+
+codecs.register_error("flafka-record-spans", _record_span)
+
+
+def _decode_runs_utf8(raw: bytes, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+    """:func:`_decode_runs` for UTF-8 in one decode call: an error handler records each
+    undecodable unit's span and leaves a mark, and the text between marks is the clean
+    runs. The same units as a fresh decoder after each error (UTF-8 has no state beyond
+    an unfinished sequence), at a Python call per unit instead of a decoder and an
+    exception."""
+    spans: list[tuple[int, int]] = []
+    _spans.list = spans
+    try:
+        dec = codecs.getincrementaldecoder("utf-8")("flafka-record-spans")
+        text = dec.decode(raw, final)
+        used = len(raw) - (0 if final else len(dec.getstate()[0]))
+    finally:
+        _spans.list = None
+    if not spans:
+        return ([(text, used, True)] if used else []), used
+    segs = text.split(_MARK)
+    replaced = "\ufffd" if errors == "replace" else ""
+    runs: list[tuple[str, int, bool]] = []
+    append = runs.append
+    at = 0
+    merge = not replaced
+    for k, (start, end) in enumerate(spans):
+        if start > at:
+            append((segs[k], start - at, True))
+        elif merge and runs and not runs[-1][2]:  # dropped bytes right after dropped bytes: one run
+            runs[-1] = ("", runs[-1][1] + end - start, False)
+            at = end
+            continue
+        append((replaced, end - start, False))
+        at = end
+    if used > at:
+        append((segs[-1], used - at, True))
+    return runs, used
 
 
 def _run_starts(runs: list[tuple[str, int, bool]]) -> list[tuple[int, tuple[str, int, bool]]]:
