@@ -18,7 +18,9 @@ from flafka.sources.deserializers import DecodeFailure, LineDeserializer
 
 EXAMPLES = int(os.environ.get("FLAFKA_HYPOTHESIS_EXAMPLES", "300"))
 
-atoms = st.sampled_from([b"a", b"bc", b"\n", b"\r\n", b"\n\n", b"\xc3\xa9", b"\xe6\x97\xa5", b"\xf0\x9f\x98\x80", b"\xff", b"\x80", b"\xc3", b"x" * 40])
+atoms = st.sampled_from(
+    [b"a", b"bc", b"\n", b"\r\n", b"\n\n", b"\xc3\xa9", b"\xe6\x97\xa5", b"\xf0\x9f\x98\x80", b"\xff", b"\x80", b"\xc3", b"x" * 40]
+)
 
 
 def reference(data: bytes, limit: int, cs: str, out: str, errors: str) -> list[bytes]:
