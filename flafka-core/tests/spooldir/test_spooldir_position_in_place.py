@@ -77,3 +77,19 @@ def test_a_document_longer_than_a_page_is_written_by_rename(h, spool: Path) -> N
     assert all(e["offset"] == 2 and e["lines"] == 1 for e in doc["files"])
     src.stop()
     assert os.path.exists(pos)
+
+
+def test_a_position_file_removed_behind_the_source_is_written_again(h, spool: Path) -> None:
+    h.write(spool / "f", lines("l", 30))
+    src = h.make_source(spool, {"batchSize": "10"}, auto=False)
+    fake = h.fake(src)
+    pos = spool / ".flumespool" / POSITION_FILE
+    src.process()
+    fake.deliver(1)
+    src.process()
+    assert json.loads(pos.read_text())["files"][0]["lines"] == 10
+    pos.unlink()
+    fake.deliver(1)
+    src.process()
+    assert json.loads(pos.read_text())["files"][0]["lines"] == 20
+    src.stop()

@@ -1137,9 +1137,11 @@ class SpoolDirectorySource(PollableSource):
         data = json.dumps({"version": 1, "source": self.name, "files": files}, separators=(",", ":")).encode("utf-8")
         path = self.position_file
         try:
+            if self._pos_fd is not None and os.fstat(self._pos_fd).st_nlink == 0:
+                self._close_positions()  # removed or replaced behind our back: write a new one
             if self._pos_fd is not None and max(len(data), self._pos_size) <= IN_PLACE_MAX:
                 self._write_in_place(data)
-            elif force or now - self._last_write >= WRITE_INTERVAL:
+            elif self._pos_fd is None or force or now - self._last_write >= WRITE_INTERVAL:
                 self._close_positions()
                 tmp = path.with_name(path.name + ".tmp")
                 with open(tmp, "wb") as out:
