@@ -639,6 +639,8 @@ class _Delivery(PendingWrite):
                     sink._unconfirmed.remove(self)
         self._attribute()
         errors = self.errors
+        if not self.fatal and errors.count(None) == len(errors):  # all delivered: no Python loop per record
+            return None
         # A broker rejects a whole record batch that is too large (librdkafka does not
         # split batches as the Java client does): send those records one by one to find
         # which of them is too large by itself.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 
@@ -122,6 +123,7 @@ class LineDeserializer:
         # followed by b"\n" (except a final line at EOF when _tail_no_nl); in the per-line
         # path _ends/_lns give the offset and line count after each body.
         self._lines: list[bytes] = []
+        self._lens: list[int] | None = None  # fast path: the byte length of each of _lines, when known
         self._i = 0
         self._tail_no_nl = False
         self._ends: list[int] | None = None
@@ -155,7 +157,8 @@ class LineDeserializer:
         self._i = j
         if self._ends is None:
             n = j - i
-            nbytes = sum(map(len, out)) + n
+            lens = self._lens
+            nbytes = (sum(map(len, out)) if lens is None else sum(lens[i:j])) + n
             if j == len(self._lines) and self._tail_no_nl:
                 nbytes -= 1
             self.offset += nbytes
@@ -186,6 +189,11 @@ class LineDeserializer:
                 self._parts_len = 0
                 if not complete:
                     return False
+                parts = complete.split(b"\n")
+                ends_nl = not parts[-1]
+                if ends_nl:
+                    parts.pop()
+                self._split(parts, ends_nl, len(complete), complete)
             else:
                 cut = data.rfind(b"\n")
                 if cut < 0:
@@ -194,11 +202,19 @@ class LineDeserializer:
                     if self._parts_len > self._spill_at and self._emit_long_line_pieces():
                         return True
                     continue
-                head = data if cut + 1 == len(data) else data[: cut + 1]
-                complete = b"".join([*self._parts, head]) if self._parts else head
-                self._parts = [data[cut + 1 :]] if cut + 1 < len(data) else []
-                self._parts_len = len(data) - cut - 1
-            self._split(complete)
+                # split the chunk as read (no copy of it): the carried partial line joins
+                # its first line, the bytes after its last newline are carried on
+                parts = data.split(b"\n")
+                tail = parts.pop()
+                nbytes = self._parts_len + cut + 1
+                ascii_ = data.isascii()
+                if self._parts:
+                    head = b"".join(self._parts)
+                    ascii_ = ascii_ and head.isascii()
+                    parts[0] = head + parts[0]
+                self._parts = [tail] if tail else []
+                self._parts_len = len(tail)
+                self._split(parts, True, nbytes, None, ascii_)
             if self._i < len(self._lines):
                 return True
 
@@ -276,30 +292,35 @@ class LineDeserializer:
         self._spill_decoded = self._spill_chars = 0
         self._spill_bad = None
 
-    def _split(self, complete: bytes) -> None:
+    def _split(self, parts: list[bytes], ends_nl: bool, nbytes: int, complete: bytes | None, ascii_: bool = False) -> None:
+        """Make ``parts`` (the whole lines of the next ``nbytes`` bytes of the file, without
+        their newlines; the last one without a newline unless ``ends_nl``) the next bodies.
+        ``complete``: those bytes, when at hand; ``ascii_``: they are known to be ASCII."""
         continued = self._long_line  # the first part ends a line whose pieces went out already
         self._long_line = False
         counted = self._line_repaired  # that line's repair was counted when its pieces went out
         self._line_repaired = False
         self._reset_spill()
-        parts = complete.split(b"\n")
-        ends_nl = not parts[-1]
-        if ends_nl:
-            parts.pop()
         base_pos, base_line = self._split_pos, self._split_line
-        self._split_pos += len(complete)
+        self._split_pos += nbytes
         self._split_line += len(parts)
         self._i = 0
-        if self._same_utf8 and (len(complete) <= self._max or max(map(len, parts)) <= self._max):
-            valid = complete.isascii()
+        lens = None
+        if self._same_utf8 and (nbytes <= self._max or max(lens := list(map(len, parts))) <= self._max):
+            valid = ascii_
             if not valid:
-                try:
-                    complete.decode("utf-8")
-                    valid = True
-                except UnicodeDecodeError:
-                    pass
+                if complete is None:
+                    complete = b"\n".join(parts)
+                valid = complete.isascii()
+                if not valid:
+                    try:
+                        complete.decode("utf-8")
+                        valid = True
+                    except UnicodeDecodeError:
+                        pass
             if valid:
                 self._lines = parts
+                self._lens = lens
                 self._tail_no_nl = not ends_nl
                 self._ends = self._lns = None
                 return
@@ -359,9 +380,18 @@ def _decode_runs(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tu
     """Decode ``raw`` into runs ``(text, bytes, clean)``: clean runs decode exactly, and
     each undecodable unit the codec reports is one run of its bytes replaced (U+FFFD) or
     dropped per ``errors`` — the text Python's ``raw.decode(cs, errors)`` gives, with the
-    byte length behind every character known. Not ``final``: an unfinished sequence at the
-    end is left out (the second value is the bytes decoded). ``errors = "strict"`` raises
-    the first UnicodeDecodeError, positions relative to ``raw``. Linear in ``len(raw)``."""
+    byte length behind every character known (consecutive dropped units may share one
+    run). Not ``final``: an unfinished sequence at the end is left out (the second value
+    is the bytes decoded). ``errors = "strict"`` raises the first UnicodeDecodeError,
+    positions relative to ``raw``. Linear in ``len(raw)``; UTF-8 in one decode call."""
+    if cs == "utf-8" and errors != "strict":
+        return _decode_runs_utf8(raw, errors, final)
+    return _decode_runs_restarting(raw, cs, errors, final)
+
+
+def _decode_runs_restarting(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+    """:func:`_decode_runs` for any codec: a fresh strict decoder after each undecodable
+    unit (a few µs per unit)."""
     runs: list[tuple[str, int, bool]] = []
     view = memoryview(raw)
     pos, n = 0, len(raw)
@@ -383,6 +413,57 @@ def _decode_runs(raw: bytes, cs: str, errors: str, final: bool) -> tuple[list[tu
         pos += used
         break
     return runs, pos
+
+
+_MARK = "\ud800"
+"""What the span-recording error handler puts for an undecodable unit: a lone surrogate,
+which strict UTF-8 decoding never produces, so splitting on it finds the clean text."""
+_spans = threading.local()
+
+
+def _record_span(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    _spans.list.append((exc.start, exc.end))
+    return _MARK, exc.end
+
+
+codecs.register_error("flafka-record-spans", _record_span)
+
+
+def _decode_runs_utf8(raw: bytes, errors: str, final: bool) -> tuple[list[tuple[str, int, bool]], int]:
+    """:func:`_decode_runs` for UTF-8 in one decode call: an error handler records each
+    undecodable unit's span and leaves a mark, and the text between marks is the clean
+    runs. The same units as a fresh decoder after each error (UTF-8 has no state beyond
+    an unfinished sequence), at a Python call per unit instead of a decoder and an
+    exception."""
+    spans: list[tuple[int, int]] = []
+    _spans.list = spans
+    try:
+        dec = codecs.getincrementaldecoder("utf-8")("flafka-record-spans")
+        text = dec.decode(raw, final)
+        used = len(raw) - (0 if final else len(dec.getstate()[0]))
+    finally:
+        _spans.list = None
+    if not spans:
+        return ([(text, used, True)] if used else []), used
+    segs = text.split(_MARK)
+    replaced = "\ufffd" if errors == "replace" else ""
+    runs: list[tuple[str, int, bool]] = []
+    append = runs.append
+    at = 0
+    merge = not replaced
+    for k, (start, end) in enumerate(spans):
+        if start > at:
+            append((segs[k], start - at, True))
+        elif merge and runs and not runs[-1][2]:  # dropped bytes right after dropped bytes: one run
+            runs[-1] = ("", runs[-1][1] + end - start, False)
+            at = end
+            continue
+        append((replaced, end - start, False))
+        at = end
+    if used > at:
+        append((segs[-1], used - at, True))
+    return runs, used
 
 
 def _run_starts(runs: list[tuple[str, int, bool]]) -> list[tuple[int, tuple[str, int, bool]]]:
