@@ -20,7 +20,6 @@ Hooks are called at registration time only, never on the data path.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,8 @@ from flafka.component import CORE_KINDS, Component
 from flafka.registry import Deferred, DuplicateTypeError, KindError, Registry
 
 if TYPE_CHECKING:
+    import importlib.metadata
+
     import click
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,14 @@ def new_manager() -> pluggy.PluginManager:
 
 
 def discover(entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> list[importlib.metadata.EntryPoint]:
-    """The ``flafka`` entry points, ``builtins`` first, then by name (stable order)."""
-    eps = list(importlib.metadata.entry_points(group=GROUP) if entry_points is None else entry_points)
+    """The ``flafka`` entry points, ``builtins`` first, then by name (stable order).
+    Found by :func:`flafka.entry_points.entry_points` (``importlib.metadata``'s answer,
+    without importing it when ``sys.path`` holds only directories)."""
+    if entry_points is None:
+        from flafka.entry_points import entry_points as find
+
+        entry_points = find(GROUP)
+    eps = list(entry_points)
     return sorted(eps, key=lambda ep: (ep.name != BUILTINS, ep.name))
 
 
