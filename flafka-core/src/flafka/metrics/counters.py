@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
-
 FLOWS: dict[str, tuple[str, str]] = {  # here, not in metrics.http: the status line needs them, not the server
     # group: (received attribute, sent attribute)
     "SOURCE": ("EventReceivedCount", "EventAcceptedCount"),
