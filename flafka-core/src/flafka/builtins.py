@@ -17,7 +17,6 @@ from flafka.registry import Deferred, Entry
 MODULES = (
     "flafka.channels.memory",
     "flafka.sources.seq",
-    "flafka.sources.spooldir",
     "flafka.sinks.null",
     "flafka.sinks.logger",
     "flafka.sinks.file_roll",
@@ -28,6 +27,9 @@ MODULES = (
 )
 
 DEFERRED = (
+    Deferred(
+        "flafka.sources.spooldir:SpoolDirectorySource", "source", "spooldir", ("org.apache.flume.source.SpoolDirectorySource",)
+    ),  # deserializers, name filter (subprocess), notes: not imported by agents that read no spool directory
     Deferred("flafka.channels.file.channel:FileChannel", "channel", "file", ("org.apache.flume.channel.file.FileChannel",)),
     Deferred("flafka.sources.netcat:NetcatSource", "source", "netcat", ("org.apache.flume.source.NetcatSource",)),
     Deferred("flafka.sources.netcatudp:NetcatUdpSource", "source", "netcatudp", ("org.apache.flume.source.NetcatUdpSource",)),

@@ -12,6 +12,7 @@ needs them, never at import of this module.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -66,17 +67,35 @@ def _report() -> PluginReport:
 # -- the command group --------------------------------------------------------------------
 
 
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "test": ("flafka.pipeline_test", "test_command"),
+    "top": ("flafka.top", "top"),
+}
+"""Core commands in their own modules, imported when named (``flafka agent`` never imports
+them): command name -> (module, attribute)."""
+
+
 class FlafkaGroup(click.Group):
     """A click group that adds plugin commands on first need: ``flafka agent`` never loads
-    plugin commands, ``flafka --help`` and unknown command names do."""
+    plugin commands, ``flafka --help`` and unknown command names do. The core commands of
+    :data:`LAZY_COMMANDS` are imported the first time they are named or listed."""
 
     _loaded_for: object = None
+
+    def _lazy_command(self, cmd_name: str) -> None:
+        where = LAZY_COMMANDS.get(cmd_name)
+        if where is not None and cmd_name not in self.commands:
+            import importlib
+
+            self.add_command(getattr(importlib.import_module(where[0]), where[1]), cmd_name)
 
     def _plugin_commands(self) -> None:
         report = _report()
         if self._loaded_for is report:
             return
         self._loaded_for = report
+        for cmd_name in LAZY_COMMANDS:  # before plugins: a plugin may not replace them either
+            self._lazy_command(cmd_name)
         from flafka.plugins import register_commands
 
         register_commands(self, report, protected=CORE_COMMANDS)
@@ -86,6 +105,7 @@ class FlafkaGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._lazy_command(cmd_name)
         command = super().get_command(ctx, cmd_name)
         if command is None:
             self._plugin_commands()
@@ -501,7 +521,30 @@ def run_agent(
     poll_interval: float = 30.0,
     exit_when_drained: bool = False,
 ) -> int:
-    """Load, validate and run agent ``name`` until stopped; return the exit status."""
+    """Load, validate and run agent ``name`` until stopped; return the exit status.
+
+    The cyclic garbage collector is off while the agent loads and starts (imports and the
+    loader allocate tens of thousands of long-lived objects: young collections would only
+    walk them); :func:`~flafka.tuning.tune_gc` turns it back on once the agent runs, and a
+    failed start turns it back on as it was."""
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_agent(files, name, props, reload_conf, poll_interval, exit_when_drained, gc_enabled)
+    finally:
+        if gc_enabled:
+            gc.enable()
+
+
+def _run_agent(
+    files: Sequence[str],
+    name: str,
+    props: Mapping[str, str],
+    reload_conf: bool,
+    poll_interval: float,
+    exit_when_drained: bool,
+    gc_enabled: bool,
+) -> int:
     report = _report()
     _print_plugin_errors(report)
     stamps = _mtimes(files)
@@ -537,6 +580,8 @@ def run_agent(
             agent.stop(timeout=1.0)
             return EXIT_RUNTIME
         tune_gc(gc_threshold)
+        if gc_enabled:
+            gc.enable()
         progress = _progress(agent, props) if exit_when_drained else None
         status = _wait(agent, files, name, report, props, signals, stamps, reload_conf, poll_interval, exit_when_drained, status_interval)
         if progress is not None:
@@ -986,10 +1031,3 @@ def _progress(agent: Agent, props: Mapping[str, str]) -> Any:
     reporter = ProgressReporter(lambda: agent.sources, interval=_float_prop(props, "flafka.progress.interval", DEFAULT_INTERVAL))
     reporter.start()
     return reporter
-
-
-from flafka.pipeline_test import test_command as _pipeline_test  # noqa: E402
-from flafka.top import top as _top  # noqa: E402
-
-main.add_command(_top)
-main.add_command(_pipeline_test)

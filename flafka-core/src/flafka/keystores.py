@@ -18,9 +18,11 @@ import importlib.util
 import os
 import secrets
 import shutil
-import ssl
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ssl  # imported where used: Kafka clients import this module, and need no ssl module
 
 __all__ = [
     "EXTRA",
@@ -168,6 +170,8 @@ def load_cert_chain(ctx: ssl.SSLContext, path: str, password: str | None, declar
             f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
             "check the path and that the agent's user may read it",
         ) from None
+    import ssl
+
     kind = detect(data)
     if kind == "PEM":
         try:

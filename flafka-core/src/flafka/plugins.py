@@ -20,7 +20,6 @@ Hooks are called at registration time only, never on the data path.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,8 @@ from flafka.component import CORE_KINDS, Component
 from flafka.registry import Deferred, DuplicateTypeError, KindError, Registry
 
 if TYPE_CHECKING:
+    import importlib.metadata
+
     import click
 
 log = logging.getLogger(__name__)
@@ -136,13 +137,31 @@ def _names(value: str | None) -> list[str]:
 
 
 def _dist(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    """(distribution name, version) of the entry point's distribution, or ("", "")."""
     dist = getattr(ep, "dist", None)
     if dist is None:
         return "", ""
     try:
-        return str(dist.name or ""), str(dist.version or "")
+        found = _name_version(dist)
+        return found if found[0] else (str(dist.name or ""), str(dist.version or ""))
     except Exception:  # broken metadata must not break the CLI
         return "", ""
+
+
+def _name_version(dist: object) -> tuple[str, str]:
+    """Name and Version from the header section of the distribution's METADATA only.
+    (``dist.name`` and ``dist.version`` each parse the whole file, long description
+    included, with the email parser: most of plugin discovery's time at start.)"""
+    read_text = getattr(dist, "read_text", None)
+    text = (read_text("METADATA") or read_text("PKG-INFO") or "") if callable(read_text) else ""
+    name = version = ""
+    for line in text.partition("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        if key == "Name" and not name:
+            name = value.strip()
+        elif key == "Version" and not version:
+            version = value.strip()
+    return name, version
 
 
 def _describe(exc: BaseException) -> str:
@@ -157,8 +176,14 @@ def new_manager() -> pluggy.PluginManager:
 
 
 def discover(entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> list[importlib.metadata.EntryPoint]:
-    """The ``flafka`` entry points, ``builtins`` first, then by name (stable order)."""
-    eps = list(importlib.metadata.entry_points(group=GROUP) if entry_points is None else entry_points)
+    """The ``flafka`` entry points, ``builtins`` first, then by name (stable order).
+    Found by :func:`flafka.entry_points.entry_points` (``importlib.metadata``'s answer,
+    without importing it when ``sys.path`` holds only directories)."""
+    if entry_points is None:
+        from flafka.entry_points import entry_points as find
+
+        entry_points = find(GROUP)
+    eps = list(entry_points)
     return sorted(eps, key=lambda ep: (ep.name != BUILTINS, ep.name))
 
 

@@ -11,6 +11,27 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+FLOWS: dict[str, tuple[str, str]] = {  # here, not in metrics.http: the status line needs them, not the server
+    # group: (received attribute, sent attribute)
+    "SOURCE": ("EventReceivedCount", "EventAcceptedCount"),
+    "CHANNEL": ("EventPutSuccessCount", "EventTakeSuccessCount"),
+    "SINK": ("EventDrainAttemptCount", "EventDrainSuccessCount"),
+}
+
+FLUME_ERRORS: dict[str, tuple[str, str]] = {
+    # Flume failure counter: (error_type, stage)
+    "EventReadFail": ("read_failed", "receiving"),
+    "ChannelWriteFail": ("channel_write_failed", "sending"),
+    "GenericProcessingFail": ("processing_failed", "processing"),
+    "ChannelReadFail": ("channel_read_failed", "receiving"),
+    "EventWriteFail": ("write_failed", "sending"),
+    "ConnectionFailedCount": ("connection_failed", "sending"),
+    "EventPutErrorCount": ("put_failed", "receiving"),
+    "EventTakeErrorCount": ("take_failed", "sending"),
+    "CheckpointWriteErrorCount": ("checkpoint_write_failed", "processing"),
+    "CheckpointBackupWriteErrorCount": ("checkpoint_backup_write_failed", "processing"),
+}
+
 
 class Counter:
     """Base: ``group`` is Flume's MBean type (SOURCE, CHANNEL, SINK, ...)."""

@@ -30,7 +30,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from flafka.metrics.counters import Counter
+from flafka.metrics.counters import FLOWS, FLUME_ERRORS, Counter
 
 log = logging.getLogger(__name__)
 
@@ -85,27 +85,6 @@ def flume_json(counters: Iterable[Counter]) -> dict[str, dict[str, str]]:
 
 
 # -- Prometheus text format ---------------------------------------------------------------
-
-FLOWS: dict[str, tuple[str, str]] = {
-    # group: (received attribute, sent attribute)
-    "SOURCE": ("EventReceivedCount", "EventAcceptedCount"),
-    "CHANNEL": ("EventPutSuccessCount", "EventTakeSuccessCount"),
-    "SINK": ("EventDrainAttemptCount", "EventDrainSuccessCount"),
-}
-
-FLUME_ERRORS: dict[str, tuple[str, str]] = {
-    # Flume failure counter: (error_type, stage)
-    "EventReadFail": ("read_failed", "receiving"),
-    "ChannelWriteFail": ("channel_write_failed", "sending"),
-    "GenericProcessingFail": ("processing_failed", "processing"),
-    "ChannelReadFail": ("channel_read_failed", "receiving"),
-    "EventWriteFail": ("write_failed", "sending"),
-    "ConnectionFailedCount": ("connection_failed", "sending"),
-    "EventPutErrorCount": ("put_failed", "receiving"),
-    "EventTakeErrorCount": ("take_failed", "sending"),
-    "CheckpointWriteErrorCount": ("checkpoint_write_failed", "processing"),
-    "CheckpointBackupWriteErrorCount": ("checkpoint_backup_write_failed", "processing"),
-}
 
 _FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("component_received_events_total", "counter", "Events the component received (source: read; channel: put; sink: taken)."),

@@ -13,7 +13,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from flafka.metrics.http import DEFAULT_PORT, FLOWS
+from flafka.metrics.counters import FLOWS
+from flafka.metrics.http import DEFAULT_PORT
 
 Document = dict[str, dict[str, str]]
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from flafka.metrics.counters import Counter
-from flafka.metrics.http import FLOWS, FLUME_ERRORS
+from flafka.metrics.counters import FLOWS, FLUME_ERRORS, Counter
 
 DEFAULT_INTERVAL = 30.0
 
