@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -135,20 +133,6 @@ def test_backup_checkpoint_below_minimum_required_space(tmp_path: Path, caplog: 
     io.free = 10 << 20
     assert ch.checkpoint() and (backup / NAME).exists()
     ch.stop()
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 4 MiB tmpfs for the checkpoint directory (needs mount rights; skipped without)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_real_small_disk(tmp_path: Path, small_fs: Path) -> None:

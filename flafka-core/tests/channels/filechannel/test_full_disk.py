@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -203,20 +201,6 @@ def test_below_minimum_required_space_takes_fail_too_as_in_flume(tmp_path: Path)
     finally:
         channel_module.SPACE_CHECK_INTERVAL = old
     ch.stop()
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 4 MiB tmpfs (needs mount rights; skipped without them)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_real_full_disk(small_fs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
