@@ -281,7 +281,10 @@ class KafkaProbe:
         return sum(tp.offset for tp in result.topic_partitions if tp.offset > 0)
 
     def close(self) -> None:
+        """Close the consumer and drop the admin client (it has no close()): neither may
+        outlive the broker, or librdkafka logs failed reconnects until the process exits."""
         self.consumer.close()
+        del self.admin
 
 
 def dir_bytes(path: Path) -> int:
