@@ -31,7 +31,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import Result, emit, ratios, summary, table  # noqa: E402
+from _report import Result, ratios, summary, table  # noqa: E402
 from _services import bench_services  # noqa: E402
 from kafka_hdfs import (  # noqa: E402
     CHANNEL,
@@ -192,10 +192,8 @@ def main() -> int:
                 bench.run()
             finally:
                 if bench is not None:
-                    emit(bench.markdown())
+                    bench.report_and_close()
                     print(f"load average at the end {os.getloadavg()[0]:.1f}", flush=True)
-                    bench.kafka.delete_topics(bench.topics)
-                    bench.kafka.close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1

@@ -716,6 +716,13 @@ class Bench:
     def markdown(self) -> str:
         return "\n".join(table(RESULT_COLUMNS, self.results))
 
+    def report_and_close(self) -> None:
+        """Print the tables, delete this run's topics and close the probe (while the broker
+        still runs: call it inside the ``bench_services`` block)."""
+        emit(self.markdown())
+        self.kafka.delete_topics(self.topics)
+        self.kafka.close()
+
 
 RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
     ("pipeline", lambda r: r.pipeline),
@@ -776,9 +783,7 @@ def main() -> int:
                 bench.run()
             finally:
                 if bench is not None:
-                    emit(bench.markdown())
-                    bench.kafka.delete_topics(bench.topics)
-                    bench.kafka.close()
+                    bench.report_and_close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1

@@ -64,7 +64,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
-from _report import Result, emit, ratio_line, summary, table  # noqa: E402
+from _report import Result, ratio_line, summary, table  # noqa: E402
 from _services import bench_services  # noqa: E402
 from file_channel import out_bytes  # noqa: E402
 from kafka_hdfs import CHANNEL, KAFKA_SINK, LINE, SPOOL_SOURCE, Bench, BenchError, watch  # noqa: E402
@@ -409,11 +409,9 @@ def main() -> int:
                 bench.run()
             finally:
                 if bench is not None:
-                    emit(bench.markdown())
                     if args.report is not None:
                         args.report.write_text(bench.markdown() + "\n")
-                    bench.kafka.delete_topics(bench.topics)
-                    bench.kafka.close()
+                    bench.report_and_close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1

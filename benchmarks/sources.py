@@ -44,7 +44,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import emit  # noqa: E402
 from _services import bench_services  # noqa: E402
 from kafka_hdfs import CHANNEL, KAFKA_SINK, NULL_SINK, Bench, BenchError, Result, proc_cpu  # noqa: E402
 from run import machine  # noqa: E402
@@ -434,9 +433,7 @@ def main() -> int:
                 bench.run()
             finally:
                 if bench is not None:
-                    emit(bench.markdown())
-                    bench.kafka.delete_topics(bench.topics)
-                    bench.kafka.close()
+                    bench.report_and_close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
