@@ -53,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 from _report import emit, median_line, ratio_line, table  # noqa: E402
+from _services import bench_services  # noqa: E402
 from kafka_hdfs import KAFKA_SINK, NULL_SINK, PRODUCER_LOOP, BenchError, KafkaProbe, Result, flafka_metric, watch  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -443,9 +444,6 @@ def main() -> int:
         if n % NULL_LOG_EVERY:
             parser.error(f"{what} {n:,} must be a multiple of {NULL_LOG_EVERY:,} (Flume's null sink logs its count that often)")
 
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
     from flafka_testkit.services.flume import FlumeHome
 
     flume = FlumeHome() if "Flume" in args.systems else None
@@ -453,34 +451,26 @@ def main() -> int:
     print(f"machine: {machine()}\nwork dir: {base}", flush=True)
     if flume is not None:
         print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}", flush=True)
-    started: list[Any] = []
+    needs = ["kafka"] if "spool-kafka" in args.pipelines else []
     bench = None
     status = 0
     try:
-        bootstrap = None
-        if "spool-kafka" in args.pipelines:
-            kafka = local_service("kafka")
-            began = time.monotonic()
-            if kafka.start():
-                started.append(kafka)
-            bootstrap = kafka.address
-            print(f"kafka: ready in {time.monotonic() - began:.1f} s ({bootstrap}); FLAFKA_RUN_DIR={run_dir}", flush=True)
-        bench = Bench(args, base, flume, bootstrap)
-        bench.run()
+        with bench_services(needs, args.run_dir, args.keep_services) as services:
+            try:
+                bootstrap = services.address("kafka") if "kafka" in services else None
+                print(f"FLAFKA_RUN_DIR={services.run_dir}", flush=True)
+                bench = Bench(args, base, flume, bootstrap)
+                bench.run()
+            finally:
+                if bench is not None:
+                    emit(bench.markdown())
+                    if bench.kafka is not None:
+                        bench.kafka.delete_topics(bench.topics)
+                        bench.kafka.close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        if bench is not None:
-            emit(bench.markdown())
-            if bench.kafka is not None:
-                bench.kafka.delete_topics(bench.topics)
-                bench.kafka.close()
-        if not args.keep_services:
-            for service in reversed(started):
-                service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
         if not args.keep_work:
             shutil.rmtree(base, ignore_errors=True)
     return status

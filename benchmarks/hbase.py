@@ -53,6 +53,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
+from _services import bench_services  # noqa: E402
 from kafka_hdfs import BenchError, Result, flafka_metric, proc_cpu, watch  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -382,40 +383,32 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown system(s) {', '.join(sorted(unknown))}; choose from {', '.join(SYSTEMS)}")
 
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
     from flafka_testkit.services.flume import FlumeHome
 
     print(f"machine: {machine()}", flush=True)
-    started: list[Any] = []
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-hbase-"))
     status = 0
     bench = None
     try:
-        hbase = local_service("hbase")
-        began = time.monotonic()
-        if hbase.start():
-            started.append(hbase)
-        print(f"hbase: ready in {time.monotonic() - began:.1f} s (thrift {hbase.address}, zookeeper {hbase.endpoints['zookeeper']})")
-        flume = FlumeHome() if "Flume" in args.systems else None
-        if flume is not None:
-            print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}", flush=True)
-        print(f"work dir: {work}; FLAFKA_RUN_DIR={run_dir}; flafka extra keys: {args.flafka_key or 'none'}", flush=True)
-        bench = Bench(args, work, hbase, flume)
-        bench.run()
+        with bench_services(["hbase"], args.run_dir, args.keep_services) as services:
+            try:
+                hbase = services["hbase"]
+                print(f"hbase: thrift {hbase.address}, zookeeper {hbase.endpoints['zookeeper']}", flush=True)
+                flume = FlumeHome() if "Flume" in args.systems else None
+                if flume is not None:
+                    print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}", flush=True)
+                extra = args.flafka_key or "none"
+                print(f"work dir: {work}; FLAFKA_RUN_DIR={services.run_dir}; flafka extra keys: {extra}", flush=True)
+                bench = Bench(args, work, hbase, flume)
+                bench.run()
+            finally:
+                if bench is not None:
+                    print("\n" + bench.markdown(), flush=True)
+                    bench.probe.close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        if bench is not None:
-            print("\n" + bench.markdown(), flush=True)
-            bench.probe.close()
-        if not args.keep_services:
-            for service in reversed(started):
-                service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     return status

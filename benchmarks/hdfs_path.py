@@ -26,13 +26,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import Result, emit, ratios, summary, table  # noqa: E402
+from _report import Result, ratios, summary, table  # noqa: E402
+from _services import bench_services  # noqa: E402
 from kafka_hdfs import (  # noqa: E402
     CHANNEL,
     HDFS_SINK,
@@ -180,41 +180,24 @@ def main() -> int:
     if not variants:
         parser.error("no variant to run")
 
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
-
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}", flush=True)
     print(f"variants: {variants}", flush=True)
-    started: list[Any] = []
-    services: dict[str, Any] = {}
     status = 0
     bench = None
     try:
-        for name in ["kafka", "hdfs"]:
-            service = local_service(name)
-            began = time.monotonic()
-            if service.start():
-                started.append(service)
-            services[name] = service
-            print(f"{name}: ready in {time.monotonic() - began:.1f} s ({service.address})", flush=True)
-        print(f"work dir: {work}; FLAFKA_RUN_DIR={run_dir}", flush=True)
-        bench = PathBench(args, work, services["kafka"].address, services["hdfs"], variants)
-        bench.run()
+        with bench_services(["kafka", "hdfs"], args.run_dir, args.keep_services) as services:
+            try:
+                print(f"work dir: {work}; FLAFKA_RUN_DIR={services.run_dir}", flush=True)
+                bench = PathBench(args, work, services.address("kafka"), services["hdfs"], variants)
+                bench.run()
+            finally:
+                if bench is not None:
+                    bench.report_and_close()
+                    print(f"load average at the end {os.getloadavg()[0]:.1f}", flush=True)
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        if bench is not None:
-            emit(bench.markdown())
-            print(f"load average at the end {os.getloadavg()[0]:.1f}", flush=True)
-            bench.kafka.delete_topics(bench.topics)
-            bench.kafka.close()
-        if not args.keep_services:
-            for service in reversed(started):
-                service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     return status

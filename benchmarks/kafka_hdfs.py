@@ -71,6 +71,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
 from _report import Result, emit, ratio_line, table  # noqa: E402
+from _services import bench_services  # noqa: E402
 from run import machine  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -280,7 +281,10 @@ class KafkaProbe:
         return sum(tp.offset for tp in result.topic_partitions if tp.offset > 0)
 
     def close(self) -> None:
+        """Close the consumer and drop the admin client (it has no close()): neither may
+        outlive the broker, or librdkafka logs failed reconnects until the process exits."""
         self.consumer.close()
+        del self.admin
 
 
 def dir_bytes(path: Path) -> int:
@@ -712,6 +716,13 @@ class Bench:
     def markdown(self) -> str:
         return "\n".join(table(RESULT_COLUMNS, self.results))
 
+    def report_and_close(self) -> None:
+        """Print the tables, delete this run's topics and close the probe (while the broker
+        still runs: call it inside the ``bench_services`` block)."""
+        emit(self.markdown())
+        self.kafka.delete_topics(self.topics)
+        self.kafka.close()
+
 
 RESULT_COLUMNS: list[tuple[str, Callable[[Result], object]]] = [
     ("pipeline", lambda r: r.pipeline),
@@ -755,44 +766,28 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown pipeline(s) {', '.join(sorted(unknown))}; choose from {', '.join(PIPELINES)}")
 
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
     from flafka_testkit.services.flume import FlumeHome
 
     print(f"machine: {machine()}", flush=True)
     needs = ["kafka"] + (["hdfs"] if "kafka-hdfs" in args.pipelines else []) + ["flume"]
-    started: list[Any] = []
-    services: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-kafka-hdfs-"))
     status = 0
     bench = None
     try:
-        for name in needs:
-            service = local_service(name)
-            began = time.monotonic()
-            if service.start():
-                started.append(service)
-            services[name] = service
-            print(f"{name}: ready in {time.monotonic() - began:.1f} s ({service.address})", flush=True)
-        flume = FlumeHome()
-        print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}; kcat {shutil.which('kcat')}", flush=True)
-        print(f"work dir: {work}; FLAFKA_RUN_DIR={run_dir}", flush=True)
-        bench = Bench(args, work, services["kafka"].address, services.get("hdfs"), flume)
-        bench.run()
+        with bench_services(needs, args.run_dir, args.keep_services) as services:
+            try:
+                flume = FlumeHome()
+                print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}; kcat {shutil.which('kcat')}", flush=True)
+                print(f"work dir: {work}; FLAFKA_RUN_DIR={services.run_dir}", flush=True)
+                bench = Bench(args, work, services.address("kafka"), services.get("hdfs"), flume)
+                bench.run()
+            finally:
+                if bench is not None:
+                    bench.report_and_close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        if bench is not None:
-            emit(bench.markdown())
-            bench.kafka.delete_topics(bench.topics)
-            bench.kafka.close()
-        if not args.keep_services:
-            for service in reversed(started):
-                service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     return status

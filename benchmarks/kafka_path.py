@@ -49,8 +49,10 @@ VARIANT@PROCS (or --procs for all) runs PROCS processes of the variant at once, 
 share of the files (several processes behind one agent, issue 15 item 4): events and CPU
 add up, the wall time is the slowest one's.
 
-Without --bootstrap the test kit's Kafka broker is started (FLAFKA_RUN_DIR = --run-dir or
-a temporary directory). Rounds alternate the order of the variants.
+Without --bootstrap the test kit's Kafka broker is used, started if it does not run yet, in
+--run-dir, else the kit's own run directory ($FLAFKA_RUN_DIR, else <cache>/run), and stopped
+at the end only if this run started it (the directory is kept). Rounds alternate the order
+of the variants.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
+from _services import bench_services  # noqa: E402
 
 LOCAL = ("split", "events", "channel", "timestamp", "records")
 BROKER = (
@@ -381,8 +385,8 @@ def main() -> int:
 
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}; {args.procs} process(es) per variant", flush=True)
     work = Path(tempfile.mkdtemp(prefix="flafka-kafka-path-"))
-    started: Any = None
-    try:
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
         data = work / "data"
         data.mkdir()
         for i in range(args.events // per):
@@ -399,14 +403,11 @@ def main() -> int:
         probe = None
         if any(base(v) in BROKER for v in variants):
             if bootstrap is None:
-                if args.run_dir is not None:
-                    os.environ["FLAFKA_RUN_DIR"] = str(args.run_dir)
-                from flafka_testkit.services import local_service
+                from flafka_testkit.services.base import run_dir
 
-                service = local_service("kafka")
-                if service.start():
-                    started = service
-                bootstrap = service.address
+                # --run-dir, else the kit's own (FLAFKA_RUN_DIR or <cache>/run): never removed
+                services = stack.enter_context(bench_services(["kafka"], args.run_dir or run_dir()))
+                bootstrap = services.address("kafka")
             probe = KafkaProbe(bootstrap)
             warm = f"kafka-path-warm-{os.getpid()}"
             probe.create_topic(warm, 4)
@@ -453,10 +454,6 @@ def main() -> int:
             print(f"| {variant} | {len(runs)} | {rate:,.0f} | {us:.2f} | {th:.2f} | {max(r['rss_mb'] for r in runs):.1f} |")
         if probe is not None:
             probe.close()
-    finally:
-        if started is not None:
-            started.stop(10.0)
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -18,14 +18,14 @@ profile of Flume 1.10/1.11 and was never published on Maven Central, and Kudu's 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _services import bench_services  # noqa: E402
 
 
 def main() -> int:
@@ -34,25 +34,13 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=200_000, help="events of the end-to-end run")
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the crossings run")
     args = parser.parse_args()
-    run_dir = None
-    service = None
-    if args.master is None:
-        run_dir = Path(tempfile.mkdtemp(prefix="flafka-bench-kudu-"))
-        os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-        from flafka_testkit.services import local_service
-
-        service = local_service("kudu")
-        service.start()
-        args.master = service.address
-        print(f"kudu: {args.master}", flush=True)
-    try:
+    # the kit's Kudu in a new temporary FLAFKA_RUN_DIR, stopped (and the directory removed) at the end
+    with bench_services(["kudu"]) if args.master is None else nullcontext() as services:
+        if services is not None:
+            args.master = services.address("kudu")
+            print(f"kudu: {args.master}", flush=True)
         status = subprocess.call([sys.executable, str(HERE / "kudu_crossings.py"), args.master, str(args.rows)])
         return status or subprocess.call([sys.executable, str(HERE / "kudu_e2e.py"), args.master, str(args.lines)])
-    finally:
-        if service is not None:
-            service.stop(10.0)
-        if run_dir is not None:
-            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,13 @@ import time
 import uuid
 from pathlib import Path
 
-from flafka_testkit.agent import start_agent_from_text
-from flafka_testkit.services.kudu import cli, install
+# this folder holds benchmarks/kudu.py: keep it off sys.path, or the Kudu sink's probe for
+# the kudu-python client (``import kudu``) imports that script and the sink fails to start
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+from flafka_testkit.agent import start_agent_from_text  # noqa: E402
+from flafka_testkit.services.kudu import cli, install  # noqa: E402
 
 CONF = """
 a1.sources = r1

@@ -64,7 +64,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
-from _report import Result, emit, ratio_line, summary, table  # noqa: E402
+from _report import Result, ratio_line, summary, table  # noqa: E402
+from _services import bench_services  # noqa: E402
 from file_channel import out_bytes  # noqa: E402
 from kafka_hdfs import CHANNEL, KAFKA_SINK, LINE, SPOOL_SOURCE, Bench, BenchError, watch  # noqa: E402
 from run import machine  # noqa: E402
@@ -388,49 +389,33 @@ def main() -> int:
     if args.events % args.lines_per_file:
         parser.error(f"--events must be a multiple of --lines-per-file ({args.lines_per_file:,})")
 
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
     from flafka_testkit.services.flume import FlumeHome
 
     print(f"machine: {machine()}", flush=True)
-    started: list[Any] = []
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-peers-", dir=os.environ.get("FLAFKA_BENCH_DIR")))
     status = 0
     bench = None
     try:
         # kcat warms the broker and is the producer ceiling: needed whatever --systems says
         ensure_peers([*args.systems, "kcat"] if "spool-kafka" in args.pipelines else args.systems)
-        needs = ["kafka", "flume"]
-        services: dict[str, Any] = {}
-        for name in needs:
-            service = local_service(name)
-            began = time.monotonic()
-            if service.start():
-                started.append(service)
-            services[name] = service
-            print(f"{name}: ready in {time.monotonic() - began:.1f} s ({service.address})", flush=True)
-        flume = FlumeHome()
-        peers = f"{rsyslog_version()}; kcat {shutil.which('kcat')}" if "rsyslog" in args.systems else f"kcat {shutil.which('kcat')}"
-        print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}; {peers}", flush=True)
-        print(f"work dir: {work}; FLAFKA_RUN_DIR={run_dir}", flush=True)
-        bench = PeersBench(args, work, services["kafka"].address, flume)
-        bench.run()
+        with bench_services(["kafka", "flume"], args.run_dir, args.keep_services) as services:
+            try:
+                flume = FlumeHome()
+                kcat = f"kcat {shutil.which('kcat')}"
+                peers = f"{rsyslog_version()}; {kcat}" if "rsyslog" in args.systems else kcat
+                print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}; {peers}", flush=True)
+                print(f"work dir: {work}; FLAFKA_RUN_DIR={services.run_dir}", flush=True)
+                bench = PeersBench(args, work, services.address("kafka"), flume)
+                bench.run()
+            finally:
+                if bench is not None:
+                    if args.report is not None:
+                        args.report.write_text(bench.markdown() + "\n")
+                    bench.report_and_close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        if bench is not None:
-            emit(bench.markdown())
-            if args.report is not None:
-                args.report.write_text(bench.markdown() + "\n")
-            bench.kafka.delete_topics(bench.topics)
-            bench.kafka.close()
-        if not args.keep_services:
-            for service in reversed(started):
-                service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     return status

@@ -44,6 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
+from _services import bench_services  # noqa: E402
 from kafka_hdfs import BenchError, KafkaProbe, flafka_metric, proc_cpu, tail, vm_hwm  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -435,35 +436,27 @@ def main() -> int:
     parts = args.parts or list(PARTS)
     if set(parts) - set(PARTS):
         parser.error(f"choose parts from {', '.join(PARTS)}")
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
-
     print(f"machine: {machine()}", flush=True)
-    service = local_service("kafka")
-    started = service.start()
-    args.broker_pids = list(service.pids().values())
-    print(f"kafka: {service.address} (pids {args.broker_pids})", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="flafka-bench-scale-out-"))
-    probe = KafkaProbe(service.address)
     rows: list[Row] = []
     status = 0
-    try:
-        for part in parts:
-            {"agents": run_agents, "sinks": run_sinks, "restart": run_restart}[part](args, work, probe, service.address, rows)
-    except BenchError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr, flush=True)
-        status = 1
-    finally:
-        probe.close()
-        if started and not args.keep_services:
-            service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
-        if args.keep_work:
-            print(f"work dir kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with bench_services(["kafka"], args.run_dir, args.keep_services) as services:
+        bootstrap = services.address("kafka")
+        args.broker_pids = list(services["kafka"].pids().values())
+        print(f"kafka: {bootstrap} (pids {args.broker_pids})", flush=True)
+        work = Path(tempfile.mkdtemp(prefix="flafka-bench-scale-out-"))
+        probe = KafkaProbe(bootstrap)
+        try:
+            for part in parts:
+                {"agents": run_agents, "sinks": run_sinks, "restart": run_restart}[part](args, work, probe, bootstrap, rows)
+        except BenchError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+            status = 1
+        finally:
+            probe.close()
+            if args.keep_work:
+                print(f"work dir kept: {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
     print("\n".join(r.line() for r in rows))
     return status
 

@@ -44,7 +44,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _report import emit  # noqa: E402
+from _services import bench_services  # noqa: E402
 from kafka_hdfs import CHANNEL, KAFKA_SINK, NULL_SINK, Bench, BenchError, Result, proc_cpu  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -410,50 +410,34 @@ def main() -> int:
     if args.http_events % BATCH:
         parser.error(f"--http-events must be a multiple of {BATCH}")
 
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="flafka-bench-services-"))
-    os.environ["FLAFKA_RUN_DIR"] = str(run_dir)
-    from flafka_testkit.services import local_service
     from flafka_testkit.services.flume import FlumeHome
 
     print(f"machine: {machine()}", flush=True)
     needs = (["kafka"] if "taildir-kafka" in args.pipelines else []) + ["flume"]
-    started: list[Any] = []
-    services: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-sources-"))
     status = 0
     bench = None
     try:
-        for name in needs:
-            service = local_service(name)
-            began = time.monotonic()
-            if service.start():
-                started.append(service)
-            services[name] = service
-            print(f"{name}: ready in {time.monotonic() - began:.1f} s ({service.address})", flush=True)
-        flume = FlumeHome()
-        print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}", flush=True)
-        print(f"work dir: {work}; FLAFKA_RUN_DIR={run_dir}", flush=True)
-        kafka = services.get("kafka")
-        wrk = ensure_wrk() if "http-null" in args.pipelines and args.http_load == "wrk" else None
-        if "http-null" in args.pipelines:
-            missing = " (wrk could not be installed)" if args.http_load == "wrk" else ""
-            load = f"wrk ({wrk})" if wrk else f"Python client processes{missing}"
-            print(f"http load generator: {load}", flush=True)
-        bench = SourcesBench(args, work, kafka.address if kafka is not None else "", flume, wrk)
-        bench.run()
+        with bench_services(needs, args.run_dir, args.keep_services) as services:
+            try:
+                flume = FlumeHome()
+                print(f"Flume {flume.version}: {flume.java}, heap -Xmx{args.flume_heap}", flush=True)
+                print(f"work dir: {work}; FLAFKA_RUN_DIR={services.run_dir}", flush=True)
+                wrk = ensure_wrk() if "http-null" in args.pipelines and args.http_load == "wrk" else None
+                if "http-null" in args.pipelines:
+                    missing = " (wrk could not be installed)" if args.http_load == "wrk" else ""
+                    load = f"wrk ({wrk})" if wrk else f"Python client processes{missing}"
+                    print(f"http load generator: {load}", flush=True)
+                bootstrap = services.address("kafka") if "kafka" in services else ""
+                bench = SourcesBench(args, work, bootstrap, flume, wrk)
+                bench.run()
+            finally:
+                if bench is not None:
+                    bench.report_and_close()
     except BenchError as exc:
         print(f"FAILED: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
-        if bench is not None:
-            emit(bench.markdown())
-            bench.kafka.delete_topics(bench.topics)
-            bench.kafka.close()
-        if not args.keep_services:
-            for service in reversed(started):
-                service.stop(10.0)
-            if args.run_dir is None:
-                shutil.rmtree(run_dir, ignore_errors=True)
         if not args.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     return status

@@ -16,6 +16,9 @@ Contract:
   :class:`~flafka.errors.ChannelError` (the events stay in the channel; the sink
   retries). When a write fails with ENOSPC, the put or take commit fails the same way.
   Nothing half-written is ever visible, and both resume when there is room.
+* No checkpoint is written while its directory has ``minimumRequiredSpace`` free bytes or
+  fewer (as in Flume): logged and counted, retried at the next interval; the previous
+  checkpoint and every data file stay, so nothing committed is lost.
 * A take commit that fails returns its events to the head of the channel (as a
   rollback) before it raises.
 
@@ -88,7 +91,7 @@ class FileChannel(QueuedChannel):
             "minimumRequiredSpace",
             "int",
             524288000,
-            "free bytes below which puts and takes fail (retriable, as in Flume) instead of filling the disk; at least 1 MiB",
+            "free bytes below which puts and takes fail (retriable) and no checkpoint is written, as in Flume; at least 1 MiB",
             minimum=0,
         ),
         Setting("keep-alive", "int", 3, "seconds a put commit waits for room before failing", minimum=0),
@@ -348,6 +351,11 @@ class FileChannel(QueuedChannel):
         if writer is None:
             return False
         with self._ckpt_lock:
+            low = self._checkpoint_space_low(self.checkpoint_dir, "checkpointDir")
+            if low:
+                self.counter.checkpoint_write_error_count += 1
+                log.error("%s", low)
+                return False
             with self._lock:
                 position = writer.position
                 snapshot = [
@@ -366,7 +374,11 @@ class FileChannel(QueuedChannel):
                 self.counter.checkpoint_write_error_count += 1
                 log.error("channel '%s': cannot write the checkpoint in %s: %s (retried later)", self.name, self.checkpoint_dir, exc)
                 return False
-            if self.backup_dir:
+            low = self._checkpoint_space_low(self.backup_dir, "backupCheckpointDir") if self.backup_dir else None
+            if low:
+                self.counter.checkpoint_backup_write_error_count += 1
+                log.error("%s", low)
+            elif self.backup_dir:
                 try:
                     checkpoint.write(self.io, self.backup_dir, cp)
                 except OSError as exc:
@@ -374,6 +386,24 @@ class FileChannel(QueuedChannel):
                     log.error("channel '%s': cannot write the backup checkpoint in %s: %s", self.name, self.backup_dir, exc)
             self._delete_old_files(position[0], {r.file_id for r in snapshot})
         return True
+
+    def _checkpoint_space_low(self, directory: str, key: str) -> str | None:
+        """Why no checkpoint may be written in ``directory`` (the setting ``key``) now: its
+        usable space is at or below ``minimumRequiredSpace`` (Flume's
+        ``Log.writeCheckpoint`` check). None when there is room or the probe fails."""
+        try:
+            free = self.io.free_space(directory)
+        except OSError:
+            return None
+        if free > self.min_space:
+            return None
+        return (
+            f"channel '{self.name}': no checkpoint written in {directory} ({key}): usable space exhausted, only "
+            f"{max(free, 0)} bytes remaining, minimumRequiredSpace is {self.min_space} bytes (as in Flume). Nothing "
+            f"committed is lost (the previous checkpoint and the log hold it; the next start replays more of the log), "
+            f"but used-up data files are kept until a checkpoint is written: free space on that disk or lower "
+            f"minimumRequiredSpace (floor 1 MiB); retried every checkpointInterval"
+        )
 
     def _delete_old_files(self, current: int, referenced: set[int]) -> None:
         from flafka.channels.file.log import find_files
