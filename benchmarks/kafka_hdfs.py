@@ -39,6 +39,10 @@ last event was delivered (/proc/<pid>/stat; wait4 for a process that exited itse
 RSS = VmHWM from /proc/<pid>/status, sampled every 50 ms (not wait4's ru_maxrss, which
 starts from this script's own peak at fork).
 
+Before the first round the flafka package sources (this tree's and --baseline's) are
+byte-compiled, as installing a wheel does: with PYTHONDONTWRITEBYTECODE=1 and an editable
+install, each agent would otherwise recompile every flafka module at its start.
+
 ``--baseline DIR`` adds a third agent, ``flafka-base``: the same ``python -m flafka`` with
 PYTHONPATH set to DIR's package sources (an export of another commit, e.g. ``git archive
 <commit> | tar -x -C DIR``), so that before/after figures come from one run. Add
@@ -70,7 +74,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
 sys.path.insert(0, str(HERE))
-from _report import Result, emit, ratio_line, table  # noqa: E402
+from _report import Result, compile_sources, emit, ratio_line, table  # noqa: E402
 from _services import bench_services  # noqa: E402
 from run import machine  # noqa: E402
 
@@ -769,6 +773,7 @@ def main() -> int:
     from flafka_testkit.services.flume import FlumeHome
 
     print(f"machine: {machine()}", flush=True)
+    print(compile_sources([HERE.parent, *([args.baseline] if args.baseline else [])]), flush=True)
     needs = ["kafka"] + (["hdfs"] if "kafka-hdfs" in args.pipelines else []) + ["flume"]
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-kafka-hdfs-"))
     status = 0

@@ -37,6 +37,10 @@ so the check counts lost, duplicated, corrupt and unexpected records; a run that
 fails the benchmark. The order of the systems alternates each round (reversed on even
 rounds); the broker is warmed once with an unmeasured kcat run first.
 
+Before the first round the flafka package sources (this tree's and --baseline's) are
+byte-compiled, as installing a wheel does: with PYTHONDONTWRITEBYTECODE=1 and an editable
+install, each agent would otherwise recompile every flafka module at its start.
+
 ``--baseline DIR`` adds the system ``flafka-base``: the same agent run from another source
 tree (e.g. ``git archive <commit> | tar -x -C DIR``; its flafka-core and flafka-kafka
 packages go first on PYTHONPATH, everything else is this environment's), measured in the
@@ -64,7 +68,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "flafka-testkit" / "src"))
-from _report import Result, ratio_line, summary, table  # noqa: E402
+from _report import Result, compile_sources, ratio_line, summary, table  # noqa: E402
 from _services import bench_services  # noqa: E402
 from file_channel import out_bytes  # noqa: E402
 from kafka_hdfs import CHANNEL, KAFKA_SINK, LINE, SPOOL_SOURCE, Bench, BenchError, watch  # noqa: E402
@@ -392,6 +396,7 @@ def main() -> int:
     from flafka_testkit.services.flume import FlumeHome
 
     print(f"machine: {machine()}", flush=True)
+    print(compile_sources([HERE.parent, *([args.baseline] if args.baseline else [])]), flush=True)
     work = Path(tempfile.mkdtemp(prefix="flafka-bench-peers-", dir=os.environ.get("FLAFKA_BENCH_DIR")))
     status = 0
     bench = None
