@@ -15,6 +15,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from flafka.testing import make
 from flafka_kafka.channel import KafkaChannel
+from flafka_kafka.taker import COMMIT_INTERVAL
 
 
 class Msg:
@@ -135,6 +136,17 @@ def test_a_take_commit_sends_one_asynchronous_commit_and_never_waits(channel: An
     assert not channel.is_empty()  # delivered, commit not confirmed yet
 
 
+def test_a_commit_goes_at_most_every_commit_interval_while_records_flow(channel: Any) -> None:
+    _take(channel, 1, Msg(0, 0), Msg(0, 1), Msg(0, 2))  # full reads: records flow
+    consumer = channel.made[0]
+    consumer.answer()
+    _take(channel, 1)
+    assert len(consumer.commits) == 1 and channel._taker().uncommitted == {("t", 0): 2}
+    channel._taker()._sent_at -= COMMIT_INTERVAL
+    _take(channel, 1)  # its read sends what was queued; its own commit waits behind
+    assert consumer.commits[-1] == ({("t", 0): 2}, True) and channel._taker().uncommitted == {("t", 0): 3}
+
+
 def test_takes_while_a_commit_is_in_flight_go_with_the_next_one(channel: Any) -> None:
     _take(channel, 10, Msg(0, 0))
     consumer = channel.made[0]
@@ -187,12 +199,14 @@ def test_a_revocation_commits_what_is_in_flight_and_forgets_the_partition(channe
     got = [e.body for e in tx.take(10)]
     assert got == [b"0-1"]  # the revoked partition's record read in the same poll is dropped
     assert consumer.commits[-1] == ({("t", 0): 1, ("t", 1): 2}, False)
-    tx.commit()
-    assert consumer.commits[-1] == ({("t", 0): 2}, True)
+    tx.commit()  # queued: the last commit went out less than COMMIT_INTERVAL ago
+    assert channel._taker().uncommitted == {("t", 0): 2} and not channel._taker().in_flight
     consumer.answer(KafkaError.REQUEST_TIMED_OUT)  # the first asynchronous commit: partition 1 is gone
+    _take(channel, 10)  # an empty read: sends at once
+    assert consumer.commits[-1] == ({("t", 0): 2}, True)
     consumer.answer()
     _take(channel, 10)
-    assert channel._taker().uncommitted == {} and channel._taker().assigned == {("t", 0)}
+    assert not channel._taker().committing and channel._taker().assigned == {("t", 0)}
 
 
 def test_a_clean_stop_commits_every_delivered_offset(channel: Any) -> None:

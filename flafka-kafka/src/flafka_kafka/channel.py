@@ -370,7 +370,7 @@ class KafkaChannel(Channel):
                 if consumer is None:
                     return False
                 msg = self._poll(consumer, deadline - time.monotonic())
-                taker.commit_async(consumer)  # offsets queued while a commit was in flight (its answer came in the poll)
+                taker.commit_async(consumer, idle=True)  # offsets queued while a commit was in flight (its answer came in the poll)
                 if msg is not None and self._usable(taker, msg):
                     taker.buffer.append(msg)
             except ChannelError:
@@ -574,15 +574,16 @@ class KafkaChannel(Channel):
             revocations = taker.revocations
             msg = self._poll(consumer, self.poll_timeout)
             if msg is None:
-                taker.commit_async(consumer)
+                taker.commit_async(consumer, idle=True)
                 return []
             got = [msg]
             if max_events > 1:
                 got += consumer.consume(max_events - 1, 0)
+            full = len(got) >= max_events
             if any(map(type(msg).error, got)):
                 got = [m for m in got if self._usable(taker, m)]
-            taker.commit_async(consumer)
-            taker.refresh_backlog(consumer)
+            taker.commit_async(consumer, idle=not full)
+            taker.refresh_backlog(consumer, caught_up=not full)
             if taker.revocations != revocations:  # a rebalance inside the poll: drop what it took away
                 assigned = taker.assigned
                 got = [m for m in got if (m.topic(), m.partition()) in assigned]
@@ -728,7 +729,8 @@ class _KafkaTake(TakeTransaction):
         taken = self._taken
         generation = taker.generation
         batch = ch._to_batch(messages)
-        for tp, (first, nxt) in offset_ranges(messages).items():
+        # one topic (a literal kafka.topic, not a "^regex" subscription): asked of one record
+        for tp, (first, nxt) in offset_ranges(messages, None if ch.topic.startswith("^") else messages[0].topic()).items():
             seen = taken.get(tp)
             if seen is None:
                 taken[tp] = (first, nxt, generation.get(tp, 0))

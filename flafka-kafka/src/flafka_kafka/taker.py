@@ -9,11 +9,12 @@ is held by a take transaction from its first non-empty take to its end, so that 
 channel's ``stop`` (another thread) waits for it.
 
 Offsets: a committed take queues the offsets it delivered (``uncommitted``) and sends them
-in an asynchronous commit, one commit in flight per taker at a time; what later takes
-deliver while it is in flight goes out with the next one, sent as soon as its answer came
-(librdkafka serves it inside the consumer's poll, i.e. at the next take or wait for
-records): a take never waits for the broker's round trip, and the commit rate follows
-that round trip instead of the take rate. A failed commit puts its offsets back into
+in an asynchronous commit, one commit in flight per taker at a time and, while records
+flow, at most one every COMMIT_INTERVAL; what later takes deliver meanwhile goes out with
+the next one, sent once the answer came (librdkafka serves it inside the consumer's poll,
+i.e. at the next take or wait for records) — at once when a read finds the consumer's
+queue empty. A take never waits for the broker's round trip, and the commit rate follows
+that round trip (or the interval) instead of the take rate. A failed commit puts its offsets back into
 ``uncommitted`` (unless a later one covers them). Only delivered offsets are ever sent, so
 a crash (SIGKILL) loses nothing: the group's committed offsets trail what was delivered
 by at most the takes since the last commit that reached the broker, and those are read
@@ -48,6 +49,12 @@ REJOIN_WINDOW = 60.0
 """A fenced static member is replaced by a new consumer at most MAX_REJOINS times per
 REJOIN_WINDOW seconds (as the Kafka source does): more means another consumer has the
 same ``group.instance.id``."""
+COMMIT_INTERVAL = 0.02
+"""Seconds between two asynchronous commits sent by take commits while records flow (the
+offsets of the takes in between go together); a take or wait that finds no record sends
+at once."""
+BACKLOG_EVERY = 0.1
+"""Seconds between two backlog refreshes while reads return full batches."""
 RESEND_AFTER = 30.0
 """Seconds an asynchronous commit may stay unanswered before the next take commit sends
 its offsets again (with whatever was delivered since)."""
@@ -84,6 +91,7 @@ class Taker:
         self._confirmed: dict[TP, int] = {}
         """Per partition: the highest offset a commit was confirmed for."""
         self.backlog = 0
+        self._backlog_at = 0.0
         self.commit_failures = 0
         self.revocations = 0
         """Bumped whenever partitions are taken away (revoked, lost, fenced): a read that
@@ -234,13 +242,15 @@ class Taker:
         if self.consumer is not None:
             self.commit_async(self.consumer)
 
-    def commit_async(self, consumer: Any) -> None:
+    def commit_async(self, consumer: Any, idle: bool = False) -> None:
         """Send ``uncommitted`` in an asynchronous commit, unless one is in flight and was
-        sent less than RESEND_AFTER seconds ago; its answer comes to :meth:`on_commit`."""
+        sent less than RESEND_AFTER seconds ago, or (not ``idle``: records flow) the last
+        one went less than COMMIT_INTERVAL ago; its answer comes to :meth:`on_commit`."""
         if not self.uncommitted:
             return
         now = time.monotonic()
-        if self.in_flight and now - self._sent_at < RESEND_AFTER:
+        since = now - self._sent_at
+        if (self.in_flight and since < RESEND_AFTER) or (not idle and since < COMMIT_INTERVAL):
             return
         tp_cls = _kafka().TopicPartition
         offsets = self.uncommitted
@@ -334,9 +344,15 @@ class Taker:
         """Delivered offsets not confirmed committed yet (queued or in flight)."""
         return bool(self.uncommitted or self.in_flight)
 
-    def refresh_backlog(self, consumer: Any) -> None:
+    def refresh_backlog(self, consumer: Any, caught_up: bool = True) -> None:
         """Recompute the backlog from the consumer's cached watermarks and positions (no
-        network call)."""
+        network call); at most every BACKLOG_EVERY seconds unless ``caught_up`` (the read
+        emptied the consumer's queue)."""
+        if not caught_up:
+            now = time.monotonic()
+            if now - self._backlog_at < BACKLOG_EVERY:
+                return
+            self._backlog_at = now
         if not self.assigned:
             self.backlog = 0
             return
@@ -378,12 +394,14 @@ def key_text(key: bytes | str) -> str:
     return key if isinstance(key, str) else key.decode("utf-8", "replace")
 
 
-def offset_ranges(messages: list[Any]) -> dict[TP, tuple[int, int]]:
+def offset_ranges(messages: list[Any], topic: str | None = None) -> dict[TP, tuple[int, int]]:
     """Per partition of ``messages`` (never empty, each partition's records in offset
     order, as a consumer returns them and a rollback puts them back): (offset of its
-    first record, offset of its last + 1). Scans in C for one topic and a few partitions."""
+    first record, offset of its last + 1). Scans in C for one topic and a few partitions;
+    ``topic``: every record is known to be of that topic (not read from each: a record's
+    ``topic()`` is a new string each time)."""
     message: Any = type(messages[0])
-    topics = set(map(message.topic, messages))
+    topics = {topic} if topic is not None else set(map(message.topic, messages))
     if len(topics) == 1:
         partitions = list(map(message.partition, messages))
         seen = set(partitions)
