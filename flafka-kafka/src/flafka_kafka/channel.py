@@ -575,15 +575,15 @@ class KafkaChannel(Channel):
             msg = self._poll(consumer, self.poll_timeout)
             if msg is None:
                 taker.commit_async(consumer, idle=True)
+                taker.refresh_backlog(consumer)
                 return []
             got = [msg]
             if max_events > 1:
                 got += consumer.consume(max_events - 1, 0)
-            full = len(got) >= max_events
             if any(map(type(msg).error, got)):
                 got = [m for m in got if self._usable(taker, m)]
-            taker.commit_async(consumer, idle=not full)
-            taker.refresh_backlog(consumer, caught_up=not full)
+            taker.commit_async(consumer)
+            taker.refresh_backlog(consumer, flowing=True)
             if taker.revocations != revocations:  # a rebalance inside the poll: drop what it took away
                 assigned = taker.assigned
                 got = [m for m in got if (m.topic(), m.partition()) in assigned]

@@ -12,8 +12,7 @@ Offsets: a committed take queues the offsets it delivered (``uncommitted``) and 
 in an asynchronous commit, one commit in flight per taker at a time and, while records
 flow, at most one every COMMIT_INTERVAL; what later takes deliver meanwhile goes out with
 the next one, sent once the answer came (librdkafka serves it inside the consumer's poll,
-i.e. at the next take or wait for records) — at once when a read finds the consumer's
-queue empty. A take never waits for the broker's round trip, and the commit rate follows
+i.e. at the next take or wait for records) — at once when a read finds no record. A take never waits for the broker's round trip, and the commit rate follows
 that round trip (or the interval) instead of the take rate. A failed commit puts its offsets back into
 ``uncommitted`` (unless a later one covers them). Only delivered offsets are ever sent, so
 a crash (SIGKILL) loses nothing: the group's committed offsets trail what was delivered
@@ -54,7 +53,7 @@ COMMIT_INTERVAL = 0.02
 offsets of the takes in between go together); a take or wait that finds no record sends
 at once."""
 BACKLOG_EVERY = 0.1
-"""Seconds between two backlog refreshes while reads return full batches."""
+"""Seconds between two backlog refreshes while reads find records."""
 RESEND_AFTER = 30.0
 """Seconds an asynchronous commit may stay unanswered before the next take commit sends
 its offsets again (with whatever was delivered since)."""
@@ -344,11 +343,11 @@ class Taker:
         """Delivered offsets not confirmed committed yet (queued or in flight)."""
         return bool(self.uncommitted or self.in_flight)
 
-    def refresh_backlog(self, consumer: Any, caught_up: bool = True) -> None:
+    def refresh_backlog(self, consumer: Any, flowing: bool = False) -> None:
         """Recompute the backlog from the consumer's cached watermarks and positions (no
-        network call); at most every BACKLOG_EVERY seconds unless ``caught_up`` (the read
-        emptied the consumer's queue)."""
-        if not caught_up:
+        network call); at most every BACKLOG_EVERY seconds while records are ``flowing``
+        (a read that finds none refreshes it at once)."""
+        if flowing:
             now = time.monotonic()
             if now - self._backlog_at < BACKLOG_EVERY:
                 return
