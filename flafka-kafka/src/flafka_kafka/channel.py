@@ -322,16 +322,20 @@ class KafkaChannel(Channel):
         return len(self._takers)
 
     def is_empty(self) -> bool:
-        """True only when the group has taken and committed every record of the topic:
-        asks the brokers (committed offsets against high watermarks) through a probe
-        consumer that never joins the group. Used by ``--exit-when-drained``; the agent's
-        stop does not wait on durable channels. Unsure (broker unreachable) means False."""
+        """True only when the group has taken every record of the topic in committed take
+        transactions: asks the brokers (committed offsets against high watermarks) through
+        a probe consumer that never joins the group, and counts what this agent's takes
+        delivered whose asynchronous offset commit is not confirmed yet (a stop commits
+        it). Used by ``--exit-when-drained``; the agent's stop does not wait on durable
+        channels. Unsure (broker unreachable) means False."""
         takers = list(self._takers)
         buffered = any(t.buffer for t in takers)
         if buffered or self._stopped:
             return not buffered
-        if any(t.committing for t in takers):
-            return False  # delivered offsets whose commit is not confirmed yet
+        delivered: dict[TP, int] = {}  # by this agent's takers, commits confirmed or not (the stop commits them)
+        for t in takers:
+            for tp, offset in t.delivered().items():
+                delivered[tp] = max(offset, delivered.get(tp, -1))
         kafka = _kafka()
         try:
             probe = self._probe
@@ -347,6 +351,7 @@ class KafkaChannel(Channel):
             for tp in probe.committed(tps, timeout=5.0):
                 low, high = probe.get_watermark_offsets(tp, timeout=5.0, cached=False)
                 start = tp.offset if tp.offset >= 0 else (low if earliest else high)
+                start = max(start, delivered.get((tp.topic, tp.partition), -1))
                 if high > start:
                     return False
             return True

@@ -343,6 +343,18 @@ class Taker:
         """Delivered offsets not confirmed committed yet (queued or in flight)."""
         return bool(self.uncommitted or self.in_flight)
 
+    def delivered(self) -> dict[TP, int]:
+        """Per partition this taker owns: the offset after the last record its committed
+        takes delivered, whether or not its commit was confirmed yet (copies: safe to call
+        from another thread)."""
+        out = dict(self._confirmed)
+        for offsets in (dict(self.in_flight), dict(self.uncommitted)):
+            for tp, offset in offsets.items():
+                if offset > out.get(tp, -1):
+                    out[tp] = offset
+        assigned = set(self.assigned)
+        return {tp: o for tp, o in out.items() if tp in assigned}
+
     def refresh_backlog(self, consumer: Any, flowing: bool = False) -> None:
         """Recompute the backlog from the consumer's cached watermarks and positions (no
         network call); at most every BACKLOG_EVERY seconds while records are ``flowing``
