@@ -12,8 +12,9 @@ Offsets: a committed take queues the offsets it delivered (``uncommitted``) and 
 in an asynchronous commit, one commit in flight per taker at a time and, while records
 flow, at most one every COMMIT_INTERVAL; what later takes deliver meanwhile goes out with
 the next one, sent once the answer came (librdkafka serves it inside the consumer's poll,
-i.e. at the next take or wait for records) — at once when a read finds no record. A take never waits for the broker's round trip, and the commit rate follows
-that round trip (or the interval) instead of the take rate. A failed commit puts its offsets back into
+i.e. at the next take or wait for records) — at once when a read finds no record. A take
+never waits for the broker's round trip, and the commit rate follows that round trip (or
+the interval) instead of the take rate. A failed commit puts its offsets back into
 ``uncommitted`` (unless a later one covers them). Only delivered offsets are ever sent, so
 a crash (SIGKILL) loses nothing: the group's committed offsets trail what was delivered
 by at most the takes since the last commit that reached the broker, and those are read
