@@ -266,10 +266,16 @@ def test_positions_without_rebalance_equal_the_per_record_loop() -> None:
     """The C-speed scan (reads with no rebalance between them) and the per-record loop
     agree: per partition the first offset and the last + 1."""
     s = source()
-    for ms in (records(10), records(1), [*records(6), *(Message(topic="other", partition=0, offset=5 + i, value=b"o") for i in range(3))]):
-        assert s._positions(ms, Message, True) == s._positions(ms, Message, False)
+    two = source(**{"kafka.topics": "orders,other"})  # records of several topics: the topics are read from the records
+    regex = source(**{"kafka.topics.regex": "orders|other"})
+    mixed = [*records(6), *(Message(topic="other", partition=0, offset=5 + i, value=b"o") for i in range(3))]
+    for src, batches in ((s, (records(10), records(1))), (two, (records(10), mixed)), (regex, (records(10), mixed))):
+        for ms in batches:
+            assert src._positions(ms, Message, True) == src._positions(ms, Message, False)
     expected = {("orders", 0): (100, 110, 0), ("orders", 1): (101, 108, 0), ("orders", 2): (102, 109, 0)}
     assert s._positions(records(10), Message, True) == expected
+    assert s._topics_read == {"orders"} and not two._topics_read and not regex._topics_read
+    assert not source(**{"kafka.topics": "^orders.*"})._topics_read  # librdkafka reads a '^' subscription as a regex
 
 
 def test_flume_event_format_batches_stay_lists_of_events() -> None:

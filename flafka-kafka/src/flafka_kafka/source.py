@@ -106,9 +106,10 @@ Position = dict[TP, tuple[int, int, int]]
 
 
 def _kafka() -> Any:
-    import confluent_kafka
+    """confluent-kafka's classes (its C extension alone: :mod:`flafka_kafka.cimpl`)."""
+    from flafka_kafka import cimpl
 
-    return confluent_kafka
+    return cimpl.load()
 
 
 def topics_of(settings: Settings) -> list[str]:
@@ -118,6 +119,51 @@ def topics_of(settings: Settings) -> list[str]:
     if regex:
         return [f"^({regex.removeprefix('^').removesuffix('$')})$"]
     return [t.strip() for t in (settings.get("kafka.topics") or "").split(",") if t.strip()]
+
+
+COMMITTED_WAIT = 2.0
+"""Longest wait (seconds) for the committed offsets of newly assigned partitions
+(:func:`start_positions`); past it librdkafka looks them up itself."""
+
+_RESET_TO = {"smallest": "OFFSET_BEGINNING", "earliest": "OFFSET_BEGINNING", "beginning": "OFFSET_BEGINNING"}
+_RESET_TO.update({"largest": "OFFSET_END", "latest": "OFFSET_END", "end": "OFFSET_END"})
+
+
+def start_positions(consumer: Any, partitions: list[Any], conf: dict[str, Any]) -> bool:
+    """Inside ``on_assign``: assign ``partitions`` itself, starting those the group has no
+    committed offset for at ``auto.offset.reset`` (the log's start or end) directly.
+    librdkafka would look the committed offsets up too, then wait a fixed 100 ms before
+    it asks for the log's start or end (``rd_kafka_offset_reset`` backs off after "no
+    committed offset"), so a new group's first records came 0.1 s later. Partitions with a
+    committed offset are handed on without one: librdkafka looks it up again and starts
+    there, as always. Returns False (and leaves the assignment to librdkafka, as before)
+    when nothing needs it (``auto.offset.reset = error``, every partition committed) or
+    the lookup failed."""
+    if not partitions:
+        return False
+    kafka = _kafka()
+    reset = _RESET_TO.get(str(conf.get("auto.offset.reset", "largest")).strip().lower())
+    if reset is None:
+        return False
+    try:
+        committed = consumer.committed(partitions, timeout=COMMITTED_WAIT)
+    except Exception:
+        return False
+    invalid = kafka.OFFSET_INVALID
+    fresh = {(tp.topic, tp.partition) for tp in committed if tp.error is None and tp.offset == invalid}
+    if not fresh:
+        return False
+    start = getattr(kafka, reset)
+    tp_cls = kafka.TopicPartition
+    positions = [tp_cls(tp.topic, tp.partition, start if (tp.topic, tp.partition) in fresh else invalid) for tp in partitions]
+    try:
+        if "cooperative" in str(conf.get("partition.assignment.strategy", "")):
+            consumer.incremental_assign(positions)
+        else:
+            consumer.assign(positions)
+    except Exception:
+        return False  # confluent-kafka assigns the partitions itself after the callback
+    return True
 
 
 HeaderContext = tuple[bool, str, list[tuple[str, str]], int]
@@ -277,6 +323,8 @@ class KafkaSource(PollableSource):
         self._tls = TlsFiles(name)
         """PEM files converted from Java key/trust stores (written at start, removed at stop)."""
         self.topics = topics_of(settings)
+        self._topics_read: set[str] = set(self.topics) if len(self.topics) == 1 and not self.topics[0].startswith("^") else set()
+        """The one topic every record comes from (one literal topic subscribed), else empty."""
         self.static = bool(settings["staticMembership"])
         self.batch = int(settings["batchSize"])
         self.duration = int(settings["batchDurationMillis"]) / 1000.0
@@ -432,8 +480,14 @@ class KafkaSource(PollableSource):
     def _open(self) -> Any:
         """A consumer on the client configuration made by ``start``, subscribed."""
         consumer = (self.consumer_factory or _kafka().Consumer)(dict(self._client_conf))
-        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        consumer.subscribe(self.topics, on_assign=self._assigned_at, on_revoke=self._on_revoke, on_lost=self._on_lost)
         return consumer
+
+    def _assigned_at(self, consumer: Any, partitions: list[Any]) -> None:
+        """``on_assign``: :meth:`_on_assign`, then :func:`start_positions` (partitions the
+        group has no committed offset for start at ``auto.offset.reset`` at once)."""
+        self._on_assign(consumer, partitions)
+        start_positions(consumer, partitions, self._client_conf)
 
     def _rejoin(self, consumer: Any) -> Any:
         """The group fenced this static member — after its session expired (a broker
@@ -954,9 +1008,10 @@ class KafkaSource(PollableSource):
         with scans in C instead of a Python loop over the records."""
         generation = self._generation
         if ordered:
-            topics = set(map(message.topic, messages))
             partitions = list(map(message.partition, messages))
             seen = set(partitions)
+            # one literal topic subscribed: every record is of it (error records are gone)
+            topics = self._topics_read or set(map(message.topic, messages))
             if len(topics) == 1 and len(seen) <= 32:
                 (topic,) = topics
                 n = len(partitions)
@@ -1132,4 +1187,13 @@ def leave_group(consumer: Any, component: str) -> None:
 
 COMPONENTS = [KafkaSource]
 
-__all__ = ["COMPONENTS", "KafkaRecordEvent", "KafkaSource", "RecordHeaders", "add_record_headers", "leave_group", "topics_of"]
+__all__ = [
+    "COMPONENTS",
+    "KafkaRecordEvent",
+    "KafkaSource",
+    "RecordHeaders",
+    "add_record_headers",
+    "leave_group",
+    "start_positions",
+    "topics_of",
+]
