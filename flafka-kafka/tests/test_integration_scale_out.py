@@ -486,3 +486,89 @@ a1.sinks.k1.channel = c1
     got = {name: lines(out) for name, out in outs.items()}
     assert sorted(got["flume"] + got["flafka"]) == [f"{i:04d}" for i in range(n)]
     assert len(got["flume"]) == len(got["flafka"]) == n // 2, {k: len(v) for k, v in got.items()}  # two partitions each
+
+
+def test_a_member_that_hands_partitions_over_keeps_committing_and_its_clean_stop_re_delivers_nothing(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """Agent A reads all 4 partitions (cooperative-sticky, the default) under a live
+    producer; agent B joins and A hands two partitions over. B delivers soon after its
+    assignment (it used to sleep maxBackoffSleep, 5 s, after its first empty read: the
+    empty polls while it waited for partitions counted as backoff), neither agent warns
+    that commits fail (a commit refused by the join round used to count as failing: a
+    warning and a pause), and A, stopped cleanly while it keeps delivering its two
+    partitions, has committed every line it delivered: B takes those partitions over from
+    there and nothing is delivered twice (duplicates at most what A had in flight: 0)."""
+    partitions = 4
+    topic = new_topic(partitions, "handover")
+    group = f"g-{topic}"
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+    def owned() -> dict[str, int]:
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(5)
+        except Exception:
+            return {}
+        return {str(m.group_instance_id): len(m.assignment.topic_partitions) for m in desc.members}
+
+    def start(name: str) -> tuple[AgentProcess, Path]:
+        out = tmp_path / f"out-{name}"
+        out.mkdir()
+        conf = tmp_path / f"{name}.conf"
+        conf.write_text(AGENT.format(bootstrap=kafka_bootstrap, topic=topic, group=group, instance=name, out=out))
+        agent = AgentProcess(["-n", "a1", "-f", str(conf), "--no-reload-conf"], tmp_path / f"{name}.log")
+        agent.start()
+        return agent, out
+
+    def past_committed(out: Path) -> list[int]:
+        lines = seqs(out)  # read first: the committed offsets read next are at least as new
+        marks = committed_of(kafka_bootstrap, group, topic, partitions)
+        return [s for s in lines if s // partitions >= marks[s % partitions]]
+
+    writer = Writer(kafka_bootstrap, topic, 10**9, partitions)
+    (a, out_a), (b, out_b) = start("a"), (None, tmp_path / "out-b")
+    left: list[int] = []
+    try:
+        writer.start()
+        assert wait_until(lambda: owned().get("a") == 4 and count_lines(out_a) >= 2000, 60, 0.1), owned()
+        b, out_b = start("b")
+        b_log = tmp_path / "b.log"
+        assert wait_until(lambda: "' assigned " in b_log.read_text(errors="replace"), 60, 0.02), b_log.read_text()[-3000:]
+        assigned = time.monotonic()
+        assert wait_until(lambda: count_lines(out_b) > 0, 30, 0.02), b_log.read_text()[-3000:]
+        b_first = time.monotonic() - assigned
+        assert wait_until(lambda: owned() == {"a": 2, "b": 2}, 30, 0.1), owned()
+        before = count_lines(out_a)
+        time.sleep(3.0)  # A goes on delivering (and committing) its two partitions
+        assert count_lines(out_a) > before, "A stopped delivering after the handover"
+        assert a.terminate(60) == 0
+        left = past_committed(out_a)
+        assert wait_until(lambda: owned() == {"b": 4}, 30, 0.1), owned()
+        time.sleep(2.0)  # B reads A's partitions from A's committed offsets
+        writer.halt.set()
+        writer.join(60)
+        total = writer.written
+        arrived = wait_until(lambda: len(set(seqs(out_a)) | set(seqs(out_b))) >= total, 120, 0.5)
+        assert b.terminate(60) == 0
+    finally:
+        writer.halt.set()
+        writer.join(30)
+        for agent in (a, b):
+            if agent is not None and agent.alive():
+                agent.kill()
+    assert writer.error is None, writer.error
+    verdict = verify((line for o in (out_a, out_b) for line in read_output_lines(o)), total)
+    logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in ("a", "b")}
+    report = (
+        f"{verdict.summary()}; A's lines past the committed offsets after its stop: {len(left)}; "
+        f"B's first line {b_first:.1f} s after its assignment"
+    )
+    print(report)
+    assert arrived and not verdict.lost and verdict.corrupt == 0 and verdict.unexpected == 0, report
+    assert not left, report
+    assert verdict.duplicates <= len(left), report
+    for name, text in logs.items():
+        assert "committing delivered offsets fail" not in text, f"{name}: {report}\n{text[-3000:]}"
+    assert b_first < 4.5, f"{report}\n{logs['b'][-3000:]}"

@@ -558,27 +558,42 @@ class KafkaSource(PollableSource):
                 uncommitted[tp] = offset
         deadline = time.monotonic() + FINAL_COMMIT_WAIT
         while True:
-            self._commit_error = None
-            self._commit_delivered(consumer)
-            if self._commit_error is None or time.monotonic() >= deadline:
+            committed = self._commit_delivered(consumer)
+            if committed or time.monotonic() >= deadline:
                 break
             consumer.poll(0.1)  # serves the rejoin; a record polled now is dropped (never handed on, never committed)
-        if self._commit_error is not None:
+        if not committed:
             log.warning(
                 "source '%s': final offset commit failed (%s); records delivered since the last commit are read again on restart",
                 self.name,
-                self._commit_error,
+                self._commit_error or "refused while the group rebalances",
             )
+
+    _backoff_base = 0
+    """The runner's count of empty polls when this source last was paused, had no partition
+    or saw its assignment change (``_on_assign``, ``_on_revoke`` set ``_rebase_backoff``)."""
+    _rebase_backoff = False
 
     def backoff_delay(self, attempts: int) -> float:
         """No sleep while paused for a stalled commit, at most 50 ms while no partition is
         assigned: ``process()`` waits in ``consume()`` (which serves commit results and
-        rebalances: an assignment is taken up at once) instead."""
-        if self._paused:
-            return 0.0
-        if not self._assigned:
-            return min(0.05, super().backoff_delay(attempts))  # consume() waits batchDurationMillis itself
-        return super().backoff_delay(attempts)
+        rebalances: an assignment is taken up at once) instead. With partitions, Flume's
+        backoff counts only the empty polls since the last pause, unassigned spell or
+        assignment change: counted from the runner's start it made a source that had waited
+        for its partitions (or was paused) sleep maxBackoffSleep (5 s) after its first
+        empty read — 5 s without serving a rebalance round (the whole group waited, its
+        commits refused) or committing what its sinks delivered."""
+        if attempts <= self._backoff_base:
+            self._backoff_base = 0  # a batch was read since: the runner counts from 1 again
+        if self._paused or not self._assigned or self._rebase_backoff:
+            self._backoff_base = attempts
+            self._rebase_backoff = False
+            if self._paused:
+                return 0.0
+            if not self._assigned:
+                return min(0.05, super().backoff_delay(attempts))  # consume() waits batchDurationMillis itself
+            return 0.0  # the first empty read after a change: the partitions' fetches are only starting
+        return super().backoff_delay(attempts - self._backoff_base)
 
     def _log_waiting(self, now: float) -> None:
         """While this source owns no partition, say so every WAIT_LOG_EVERY seconds: what
@@ -645,6 +660,11 @@ class KafkaSource(PollableSource):
         self._rebalanced = True
         # pause()d partitions may stay paused across a reassignment: settle it in _hold
         self._resume_pending = self._resume_pending or self._ever_paused
+        # a join round ended (cooperative: every round ends here, with or without new
+        # partitions): offsets a commit sent with the old generation kept go out now
+        if self._failing_since is not None:
+            self._retry_at = 0.0
+        self._rebase_backoff = True
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         """Incremental (cooperative) or full revocation: wait up to REVOKE_DRAIN for the
@@ -658,6 +678,7 @@ class KafkaSource(PollableSource):
         except Exception as exc:
             log.warning("source '%s': committing before a rebalance failed (%s); those records are read again", self.name, exc)
         self._forget([(tp.topic, tp.partition) for tp in partitions], consumer)
+        self._rebase_backoff = True
         if partitions:
             log.info("source '%s': rebalance revoked %s; it reads %d partitions", self.name, describe(partitions), len(self._assigned))
 
@@ -723,7 +744,7 @@ class KafkaSource(PollableSource):
         """librdkafka's answer to an asynchronous commit. Success raises the partitions'
         committed floor; a failure puts the offsets back into ``_uncommitted`` (for
         partitions still assigned, unless a later commit covers them), so the next commit
-        sends them again."""
+        sends them again (see ``_commit_failed`` for when)."""
         now = time.monotonic()
         self._waiting_since = now
         if err is not None and err.code() == _kafka().KafkaError._NO_OFFSET:
@@ -755,12 +776,9 @@ class KafkaSource(PollableSource):
         if failure is None and err is not None:
             failure = err.str()
         if failure is not None:
-            self._commit_error = failure
-            self._retry_at = now + COMMIT_RETRY
-            self._commit_failed(failure)
+            self._commit_failed(failure, _rebalancing(err, partitions), now)
         else:
-            self._commit_error = None
-            self._brokers_down = False
+            self._commit_succeeded(now)
 
     def _stalled(self, now: float) -> str | None:
         """Why commits count as stalled (the last one failed, or one is unanswered for
@@ -1087,12 +1105,14 @@ class KafkaSource(PollableSource):
             return True
         return False
 
-    def _commit_delivered(self, consumer: Any, asynchronous: bool = False) -> None:
+    def _commit_delivered(self, consumer: Any, asynchronous: bool = False) -> bool:
         """Commit the offsets of every delivered batch (explicit offsets), skipping
         partitions this consumer no longer owns. Synchronous on stop, revoke and idle
         polls (a failed commit is kept and retried on the next call); asynchronous while
         data flows, so the source keeps reading during the broker round trip — its result
-        comes to ``_on_commit``, which re-queues the offsets of a failed one."""
+        comes to ``_on_commit``, which re-queues the offsets of a failed one. False when
+        the commit failed (its offsets are kept for the next one); True when it succeeded,
+        was sent (asynchronous) or there was nothing to commit."""
         merged = self._uncommitted
         generation = self._generation
         for position in self.acks.delivered():
@@ -1100,7 +1120,7 @@ class KafkaSource(PollableSource):
                 if gen == generation.get(tp, 0) and nxt > merged.get(tp, -1):
                     merged[tp] = nxt
         if not merged:
-            return
+            return True
         tp_cls = _kafka().TopicPartition
         offsets = [tp_cls(t, p, o) for (t, p), o in merged.items()]
         try:
@@ -1114,29 +1134,26 @@ class KafkaSource(PollableSource):
                     sent = awaiting.get(tp)
                     awaiting[tp] = (o, now if sent is None else sent[1])
                 merged.clear()
-                return
+                return True
             result = consumer.commit(offsets=offsets, asynchronous=False)
         except _kafka().KafkaException as exc:
             err = exc.args[0]
             if err.code() == _kafka().KafkaError._NO_OFFSET:
                 merged.clear()
-                return
+                return True
             if err.fatal():
                 raise
             # Never let a failed commit keep the source from calling consume(): librdkafka
             # rejoins the group (after a broker restart, an expired session) only there.
             # The offsets stay in _uncommitted and are committed again later.
-            self._commit_error = err.str()
-            self._retry_at = time.monotonic() + COMMIT_RETRY
-            self._commit_failed(err.str())
-            return
+            self._commit_failed(err.str(), _rebalancing(err, None), time.monotonic())
+            return False
         failed = [r for r in (result or []) if getattr(r, "error", None)]
         if failed:
-            reason = f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error}"
-            self._commit_error = reason
-            self._retry_at = time.monotonic() + COMMIT_RETRY
-            self._commit_failed(reason)
-            return
+            error = failed[0].error
+            reason = f"{failed[0].topic}[{failed[0].partition}]: {error.str() if hasattr(error, 'str') else error}"
+            self._commit_failed(reason, _rebalancing(None, failed), time.monotonic())
+            return False
         floor = self._floor
         for tp, o in merged.items():
             if tp in floor and o > floor[tp]:
@@ -1147,19 +1164,100 @@ class KafkaSource(PollableSource):
             if sent is not None and sent[0] <= o:
                 del self._awaiting[tp]
         merged.clear()
+        self._commit_succeeded(time.monotonic())
+        return True
+
+    # commit failures (state kept between commits; class-level defaults)
+    _failing_since: float | None = None
+    """When the current run of failed commits began (None: the last commit succeeded)."""
+    _failures = 0
+    """Failed commits in the current run."""
+    _warned: frozenset[str] = frozenset()
+    """Kinds of failure (error names) already warned about in the current run."""
+
+    def _commit_failed(self, reason: str, rebalancing: bool, now: float) -> None:
+        """A commit failed; its offsets are kept (``_uncommitted``) for the next one.
+
+        A commit refused because the group is rebalancing (``ILLEGAL_GENERATION``,
+        ``REBALANCE_IN_PROGRESS``: it went out with the generation a cooperative join round
+        was just replacing — every handover of partitions has such rounds) is retried
+        after REBALANCE_RETRY and at once when the round ends (``_on_assign``), and counts
+        as a failure (``_commit_error``: reading pauses past ``MAX_AHEAD_BATCHES``) only
+        once such refusals last REBALANCE_GRACE. Any other failure counts at once and is
+        retried after COMMIT_RETRY. One warning per kind of failure while commits keep
+        failing (a rebalance's only after FAILING_WARN_AFTER), one line when they succeed
+        again: never one per batch."""
+        if self._failing_since is None:
+            self._failing_since = now
+            self._failures = 0
+            self._warned = frozenset()
+        self._failures += 1
+        failing_for = now - self._failing_since
+        if rebalancing and failing_for < REBALANCE_GRACE:
+            self._retry_at = now + REBALANCE_RETRY
+            log.debug("source '%s': offset commit refused during a group rebalance (%s); retried", self.name, reason)
+            return
+        self._commit_error = reason
+        self._retry_at = now + (REBALANCE_RETRY if rebalancing else COMMIT_RETRY)
+        kind = reason.rsplit(": ", 1)[-1]
+        if kind in self._warned or (rebalancing and failing_for < FAILING_WARN_AFTER):
+            return
+        self._warned = self._warned | {kind}
+        log.warning(
+            "source '%s': committing delivered offsets fails (%s; %d attempts in %.1f s%s); the offsets are kept and "
+            "retried — a crash before a commit succeeds re-reads those events (duplicates, no loss)",
+            self.name,
+            reason,
+            self._failures,
+            failing_for,
+            ": the consumer group is rebalancing (a member that joins, leaves or died and is waited for)" if rebalancing else "",
+        )
+
+    def _commit_succeeded(self, now: float) -> None:
+        """A commit succeeded: the run of failures (if any) is over."""
         self._commit_error = None
         self._brokers_down = False
+        if self._failing_since is None:
+            return
+        failing_for = now - self._failing_since
+        (log.info if self._warned else log.debug)(
+            "source '%s': offset commits succeed again (after %d failed attempts in %.1f s)",
+            self.name,
+            self._failures,
+            failing_for,
+        )
+        self._failing_since = None
+        self._failures = 0
+        self._warned = frozenset()
 
-    def _commit_failed(self, reason: str) -> None:
-        now = time.monotonic()
-        if now - self._last_commit_warning >= 30.0:
-            self._last_commit_warning = now
-            log.warning(
-                "source '%s': committing delivered offsets failed (%s); kept and retried — a crash before it "
-                "succeeds re-reads those events (duplicates, no loss)",
-                self.name,
-                reason,
-            )
+
+REBALANCE_ERRORS = ("ILLEGAL_GENERATION", "REBALANCE_IN_PROGRESS", "STALE_MEMBER_EPOCH")
+"""Commit errors that only say the group is between two generations (a join round)."""
+
+REBALANCE_RETRY = 0.05
+"""Seconds between commit attempts while the group is rebalancing (the round ending retries
+at once: ``_on_assign``)."""
+
+REBALANCE_GRACE = STALL_AFTER
+"""Seconds commits may be refused by a rebalance before they count as failing (reading
+pauses past ``MAX_AHEAD_BATCHES``): a cooperative join round takes milliseconds when every
+member polls."""
+
+FAILING_WARN_AFTER = 5.0
+"""Seconds commits may be refused by a rebalance before a warning says so (a round that
+waits for a member: one that is slow to poll, or died and is waited for until its session
+times out)."""
+
+
+def _rebalancing(err: Any, partitions: list[Any] | None) -> bool:
+    """The commit failed only because the group is rebalancing (``REBALANCE_ERRORS``):
+    the request-level ``err`` or, without one, every failed partition's error."""
+    kafka_error = _kafka().KafkaError
+    codes = {getattr(kafka_error, name) for name in REBALANCE_ERRORS if hasattr(kafka_error, name)}
+    if err is not None:
+        return bool(err.code() in codes)
+    errors = [p.error for p in partitions or () if getattr(p, "error", None) is not None]
+    return bool(errors) and all(getattr(e, "code", lambda: None)() in codes for e in errors)
 
 
 LEAVE_WAIT = 2.0
