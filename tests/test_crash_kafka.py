@@ -51,7 +51,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flafka_testkit import faults
-from flafka_testkit.crash import AgentProcess, make_line, read_output_lines, verify, wait_until, write_lines
+from flafka_testkit.crash import AgentProcess, OutputScanner, make_line, read_output_lines, verify, wait_until, write_lines
 from flafka_testkit.fixtures import require_services
 
 FULL = os.environ.get("FLAFKA_CRASH_KAFKA") == "1"
@@ -525,48 +525,6 @@ def committed_offsets(address: str, timeout: float = 60.0) -> list[int]:
     finally:
         consumer.close()
     return [max(tp.offset, 0) for tp in tps]
-
-
-class OutputScanner:
-    """Reads what file_roll wrote, incrementally, counting every sequence number."""
-
-    def __init__(self, out: Path, expected: int) -> None:
-        self.out = out
-        self.seen = bytearray(expected)
-        self.offsets: dict[Path, int] = {}
-        self.total = 0
-        self.unique = 0
-        self.dups = 0
-
-    def scan(self) -> int:
-        """Read what was appended; returns how many distinct lines arrived so far."""
-        for path in sorted(self.out.iterdir()):
-            start = self.offsets.get(path, 0)
-            with open(path, "rb") as fh:
-                fh.seek(start)
-                data = fh.read()
-            end = data.rfind(b"\n") + 1
-            self.offsets[path] = start + end
-            for line in data[:end].split(b"\n")[:-1]:
-                self.total += 1
-                head = line[:12]
-                if not head.isdigit():
-                    continue  # corrupt: the final verify counts it
-                seq = int(head)
-                if seq < len(self.seen):
-                    if self.seen[seq]:
-                        self.dups += 1
-                    else:
-                        self.seen[seq] = 1
-                        self.unique += 1
-        return self.unique
-
-    def past(self, committed: list[int]) -> int:
-        """Lines in the output whose Kafka offset is at or past the committed one."""
-        return sum(self.seen[p + PARTITIONS * c :: PARTITIONS].count(1) for p, c in enumerate(committed))
-
-    def lost(self) -> int:
-        return self.seen.count(0)
 
 
 def test_kafka_source_to_file_roll_survives_agent_and_broker_faults(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from flafka_testkit.crash import AgentProcess, make_line, read_output_lines, verify, wait_until
+from flafka_testkit.crash import AgentProcess, OutputScanner, make_line, read_output_lines, verify, wait_until
 
 LINES = int(os.environ.get("FLAFKA_CRASH_CHANNEL_LINES", "300000"))
 KILLS = int(os.environ.get("FLAFKA_CRASH_CHANNEL_KILLS", "6"))
@@ -119,42 +119,6 @@ def committed_offsets(address: str, group: str, topic: str, timeout: float = 60.
         consumer.close()
 
 
-class OutputScanner:
-    """Reads what file_roll wrote, incrementally, counting every sequence number."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.seen = bytearray(LINES)
-        self.offsets: dict[Path, int] = {}
-        self.unique = 0
-        self.dups = 0
-
-    def scan(self) -> int:
-        for path in sorted(self.out.iterdir()):
-            start = self.offsets.get(path, 0)
-            with open(path, "rb") as fh:
-                fh.seek(start)
-                data = fh.read()
-            end = data.rfind(b"\n") + 1
-            self.offsets[path] = start + end
-            for line in data[:end].split(b"\n")[:-1]:
-                head = line[:12]
-                if not head.isdigit():
-                    continue  # corrupt: the final verify counts it
-                seq = int(head)
-                if seq < LINES:
-                    if self.seen[seq]:
-                        self.dups += 1
-                    else:
-                        self.seen[seq] = 1
-                        self.unique += 1
-        return self.unique
-
-    def past(self, committed: list[int]) -> int:
-        """Lines in the output whose Kafka offset is at or past the committed one."""
-        return sum(self.seen[p + PARTITIONS * c :: PARTITIONS].count(1) for p, c in enumerate(committed))
-
-
 def test_kafka_channel_to_file_roll_loses_nothing_when_the_agent_is_killed(tmp_path: Path, kafka_service: Any) -> None:
     address = str(kafka_service.address)
     topic = f"crash-channel-{uuid.uuid4().hex[:8]}"
@@ -167,7 +131,7 @@ def test_kafka_channel_to_file_roll_loses_nothing_when_the_agent_is_killed(tmp_p
     conf = tmp_path / "crash.conf"
     conf.write_text(CONF.format(address=address, topic=topic, group=group, out=out, batch=BATCH))
     agent = AgentProcess(["-n", "agent", "-f", str(conf), "--no-reload-conf"], tmp_path / "agent.log")
-    scanner = OutputScanner(out)
+    scanner = OutputScanner(out, LINES)
     rng = random.Random(SEED)
     feeder = Feeder(address, topic)
     in_flight: list[int] = []

@@ -113,6 +113,54 @@ def read_output_lines(directory: Path) -> Iterable[bytes]:
             yield from chunks
 
 
+class OutputScanner:
+    """Reads what file_roll wrote into ``out``, incrementally, counting every sequence
+    number (the 12-digit head of :func:`make_line`) below ``expected``: ``unique``,
+    ``dups``, ``total`` lines. A line without a sequence head is left for :func:`verify`
+    (it counts it as corrupt); a partial last line is read once it is complete."""
+
+    def __init__(self, out: Path, expected: int) -> None:
+        self.out = out
+        self.seen = bytearray(expected)
+        self.offsets: dict[Path, int] = {}
+        self.total = 0
+        self.unique = 0
+        self.dups = 0
+
+    def scan(self) -> int:
+        """Read what was appended; returns how many distinct lines arrived so far."""
+        for path in sorted(self.out.iterdir()):
+            start = self.offsets.get(path, 0)
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read()
+            end = data.rfind(b"\n") + 1
+            self.offsets[path] = start + end
+            for line in data[:end].split(b"\n")[:-1]:
+                self.total += 1
+                head = line[:12]
+                if not head.isdigit():
+                    continue
+                seq = int(head)
+                if seq < len(self.seen):
+                    if self.seen[seq]:
+                        self.dups += 1
+                    else:
+                        self.seen[seq] = 1
+                        self.unique += 1
+        return self.unique
+
+    def past(self, committed: list[int]) -> int:
+        """Lines in the output whose Kafka offset is at or past the committed one, for
+        lines produced round-robin (line ``seq`` to partition ``seq % len(committed)``, at
+        offset ``seq // len(committed)``)."""
+        n = len(committed)
+        return sum(self.seen[p + n * c :: n].count(1) for p, c in enumerate(committed))
+
+    def lost(self) -> int:
+        return self.seen.count(0)
+
+
 class AgentProcess:
     """``flafka agent`` as a child process that tests can SIGKILL and restart."""
 
